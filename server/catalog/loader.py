@@ -1,0 +1,103 @@
+"""Reads toolkit folders into `Toolkit` objects, refusing bad files with the file and field named."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+
+import yaml
+from pydantic import ValidationError
+
+from server.catalog.model import Tool, Toolkit
+from server.catalog.toolkit_file import ToolkitFile
+from server.errors import ConfigError
+
+TOOLKIT_FILE = "toolkit.yaml"
+BUILTIN_TOOLKITS = Path(__file__).resolve().parents[2] / "toolkits"
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{where}: {err['msg']}")
+    more = len(exc.errors()) - 5
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def parse_toolkit_file(path: Path) -> ToolkitFile:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return ToolkitFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc)}") from None
+
+
+def _load_module(folder: Path, filename: str, slug: str) -> ModuleType:
+    path = folder / filename
+    if not path.is_file():
+        raise ConfigError(f"{folder / TOOLKIT_FILE}: handlers file {filename!r} not found")
+    name = f"concierge_toolkits.{slug}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the operator's code: name it, then stop start-up
+        raise ConfigError(f"{path}: failed to import: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def build_toolkit(spec: ToolkitFile, folder: Path | None = None, module: ModuleType | None = None) -> Toolkit:
+    tools: dict[str, Tool] = {}
+    for i, t in enumerate(spec.tools):
+        handler = None
+        if t.python is not None:
+            handler = getattr(module, t.python, None) if module is not None else None
+            if not callable(handler):
+                where = folder / spec.handlers if folder else spec.handlers
+                raise ConfigError(f"{folder / TOOLKIT_FILE if folder else spec.slug}: tools[{i}].python: "
+                                  f"no function {t.python!r} in {where}")
+        tools[t.slug] = Tool(
+            slug=t.slug, name=t.name, description=t.description.strip(), toolkit=spec.slug, tags=tuple(t.tags),
+            input_schema=t.input_schema, output_schema=t.output_schema, output_description=t.output_description,
+            http=t.http, handler=handler,
+        )
+    return Toolkit(
+        slug=spec.slug, name=spec.name, description=spec.description.strip(), categories=tuple(spec.categories),
+        aliases=tuple(spec.aliases), auth_schemes=tuple(spec.auth_schemes), base_url=spec.base_url,
+        tools=tools, folder=folder, default_headers=dict(spec.default_headers),
+    )
+
+
+def load_toolkit_folder(folder: Path) -> Toolkit:
+    path = folder / TOOLKIT_FILE
+    spec = parse_toolkit_file(path)
+    if spec.slug != folder.name:
+        raise ConfigError(f"{path}: slug {spec.slug!r} must match the folder name {folder.name!r}")
+    module = _load_module(folder, spec.handlers, spec.slug) if any(t.python for t in spec.tools) else None
+    return build_toolkit(spec, folder, module)
+
+
+def load_toolkits(paths: Iterable[Path]) -> list[Toolkit]:
+    """Every toolkit folder under the given roots; a slug defined twice is an error, not a silent override."""
+    found: dict[str, Toolkit] = {}
+    for root in paths:
+        if not root.is_dir():
+            raise ConfigError(f"toolkit path {root} is not a directory")
+        for folder in sorted(p for p in root.iterdir() if (p / TOOLKIT_FILE).is_file()):
+            toolkit = load_toolkit_folder(folder)
+            if toolkit.slug in found:
+                raise ConfigError(f"{folder / TOOLKIT_FILE}: toolkit {toolkit.slug!r} is already defined "
+                                  f"in {found[toolkit.slug].folder}")
+            found[toolkit.slug] = toolkit
+    return list(found.values())

@@ -1,0 +1,52 @@
+"""The catalog's inner types: plain frozen dataclasses built once from validated toolkit files."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from server.catalog.toolkit_file import AuthSchemeFile, HttpBlock
+
+Handler = Callable[..., Any | Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    slug: str
+    name: str
+    description: str
+    toolkit: str
+    tags: tuple[str, ...]
+    input_schema: Mapping[str, Any]
+    output_schema: Mapping[str, Any] | None = None
+    output_description: str = ""
+    http: HttpBlock | None = None
+    handler: Handler | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_local(self) -> bool:
+        return self.handler is not None
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return list((self.input_schema.get("properties") or {}).keys())
+
+
+@dataclass(frozen=True, slots=True)
+class Toolkit:
+    slug: str
+    name: str
+    description: str
+    categories: tuple[str, ...]
+    aliases: tuple[str, ...]
+    auth_schemes: tuple[AuthSchemeFile, ...]
+    base_url: str | None
+    tools: Mapping[str, Tool]
+    folder: Path | None = None
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def needs_auth(self) -> bool:
+        return any(s.type != "none" for s in self.auth_schemes)
