@@ -104,3 +104,56 @@ class StorageError(ConciergeError):
     """The database cannot be used as it is (newer schema, wrong encryption key)."""
 
     code = "storage_error"
+
+
+def model_vocabulary(model: type) -> set[str]:
+    """Every field name (and alias) of a pydantic model and the models nested in it."""
+    from pydantic import BaseModel
+
+    words: set[str] = set()
+    stack: list[type] = [model]
+    seen: set[type] = set()
+    while stack:
+        m = stack.pop()
+        if m in seen or not (isinstance(m, type) and issubclass(m, BaseModel)):
+            continue
+        seen.add(m)
+        for name, field in m.model_fields.items():
+            words.add(name)
+            if field.alias:
+                words.add(field.alias)
+            stack.extend(_nested_models(field.annotation))
+    return words
+
+
+def _nested_models(annotation: Any) -> list[type]:
+    from typing import get_args
+
+    out = [annotation] if isinstance(annotation, type) else []
+    for arg in get_args(annotation):
+        out.extend(_nested_models(arg))
+    return out
+
+
+def describe_validation_error(exc: Exception, vocabulary: set[str], limit: int = 5) -> tuple[str, list[dict[str, Any]]]:
+    """Turn a pydantic ValidationError into one readable sentence plus per-field details.
+
+    Misspelt keys get a "did you mean" from `vocabulary` (reference complaint: opaque 400s for
+    `enabled` instead of `enable`).
+    """
+    import difflib
+
+    problems: list[dict[str, Any]] = []
+    for err in exc.errors()[:limit]:  # type: ignore[attr-defined]
+        loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
+        where = ".".join(loc) or "(body)"
+        item: dict[str, Any] = {"field": where, "problem": err["msg"]}
+        if err["type"] == "extra_forbidden" and loc:
+            item["problem"] = f"unknown option {loc[-1]!r}"
+            near = difflib.get_close_matches(loc[-1], sorted(vocabulary), n=1, cutoff=0.6)
+            if near:
+                item["did_you_mean"] = near[0]
+                item["problem"] += f"; did you mean {near[0]!r}?"
+        problems.append(item)
+    message = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+    return message, problems

@@ -1,0 +1,38 @@
+"""The wrapper every REST handler goes through: admin key check, runtime lookup, model -> JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import wraps
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from server.api import admin_key
+from server.meta_tools.registry import ToolSurface
+from server.runtime import Runtime
+
+
+@dataclass
+class ApiState:
+    runtime: Runtime
+    surface: ToolSurface
+    admin_key_hash: str
+
+
+Handler = Callable[[Request, ApiState], Awaitable[BaseModel | Response]]
+
+
+def endpoint(handler: Handler, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
+    @wraps(handler)
+    async def run(request: Request) -> Response:
+        state: ApiState = request.app.state.api
+        admin_key.check(request, state.admin_key_hash)
+        result = await handler(request, state)
+        if isinstance(result, Response):
+            return result
+        return JSONResponse(result.model_dump(mode="json"), status_code=status)
+
+    return run

@@ -1,0 +1,125 @@
+"""REST response models, shared by the server and the Python client so the two cannot drift."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+class McpInfo(BaseModel):
+    type: str = "http"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class McpClientOut(BaseModel):
+    mcp_session_id: str
+    client_name: str | None
+    client_version: str | None
+    protocol_version: str | None
+    first_seen: float
+    last_seen: float
+    terminated_at: float | None
+
+
+class SessionOut(BaseModel):
+    id: str
+    session_id: str
+    user_id: str
+    config: dict[str, Any]
+    config_version: int
+    created_at: float
+    updated_at: float
+    mcp: McpInfo
+    tools: list[str] = Field(description="tool names an MCP client of this session sees")
+    allowed_tool_count: int
+    warnings: list[str] = Field(default_factory=list)
+    clients: list[McpClientOut] = Field(default_factory=list)
+
+
+class SessionListOut(BaseModel):
+    items: list[SessionOut]
+
+
+class ToolOut(BaseModel):
+    slug: str
+    name: str
+    toolkit: str
+    description: str
+    tags: list[str]
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any] | None = None
+    kind: str = Field(description="local or http")
+
+
+class ToolkitOut(BaseModel):
+    slug: str
+    name: str
+    description: str
+    categories: list[str]
+    aliases: list[str]
+    auth_schemes: list[str]
+    is_no_auth: bool
+    tool_count: int
+    tools: list[str] | None = None
+
+
+class ToolkitListOut(BaseModel):
+    items: list[ToolkitOut]
+
+
+class ToolListOut(BaseModel):
+    items: list[ToolOut]
+    total: int
+
+
+class ToolListingOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    input_schema: dict[str, Any]
+    annotations: dict[str, Any]
+
+
+class ToolListingsOut(BaseModel):
+    items: list[ToolListingOut]
+
+
+class ExecutionOut(BaseModel):
+    id: str
+    session_id: str
+    user_id: str
+    tool_slug: str
+    toolkit: str
+    account_id: str | None
+    arguments_digest: str
+    status: str
+    error: str | None
+    started_at: float
+    duration_ms: float
+    source: str
+
+
+class ExecutionListOut(BaseModel):
+    items: list[ExecutionOut]
+
+
+class ToolCallIn(BaseModel):
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class EnvelopeOut(BaseModel):
+    data: Any
+    error: str | None
+    successful: bool

@@ -1,0 +1,46 @@
+"""The loaded catalog: every toolkit and tool by slug, near-match suggestions, and the search index."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkits
+from server.catalog.model import Tool, Toolkit
+from server.catalog.search import SearchIndex
+
+
+def near_matches(word: str, pool: Iterable[str], n: int = 3) -> list[str]:
+    """Close spellings first, then names that contain the word (so `ISSUE` finds `GITHUB_GET_ISSUE`)."""
+    pool = list(pool)
+    upper = {p.upper(): p for p in pool}
+    close = [upper[m] for m in difflib.get_close_matches(word.upper(), list(upper), n=n, cutoff=0.6)]
+    if len(close) < n:
+        needle = word.upper().replace("-", "_")
+        close += [p for p in pool if needle and needle in p.upper() and p not in close][: n - len(close)]
+    return close
+
+
+class Catalog:
+    def __init__(self, toolkits: Sequence[Toolkit]) -> None:
+        self.toolkits: dict[str, Toolkit] = {tk.slug: tk for tk in toolkits}
+        self.tools: dict[str, Tool] = {t.slug: t for tk in toolkits for t in tk.tools.values()}
+        self.index = SearchIndex(list(self.toolkits.values()))
+        self.tags: frozenset[str] = frozenset(
+            {tag for t in self.tools.values() for tag in t.tags}
+            | {c for tk in self.toolkits.values() for c in tk.categories})
+
+    @classmethod
+    def load(cls, paths: Sequence[Path], builtin: bool = True) -> Catalog:
+        roots = ([BUILTIN_TOOLKITS] if builtin else []) + list(paths)
+        return cls(load_toolkits(roots))
+
+    def tool(self, slug: str) -> Tool | None:
+        return self.tools.get(slug) or self.tools.get(slug.upper())
+
+    def toolkit_of(self, tool: Tool) -> Toolkit:
+        return self.toolkits[tool.toolkit]
+
+    def tool_tags(self, tool: Tool) -> frozenset[str]:
+        return frozenset(tool.tags) | frozenset(self.toolkits[tool.toolkit].categories)

@@ -1,0 +1,260 @@
+"""The `concierge` command. Server-side commands (serve, stdio) load config; session commands talk
+to a running server's REST API, so its cache and the database never disagree."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+from server.config import Settings, load_settings
+from server.errors import ConciergeError
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    flags = {k: getattr(args, k, None) for k in ("host", "port", "data_dir", "log_level")}
+    return load_settings(Path(args.config) if getattr(args, "config", None) else None, flags)
+
+
+def _print(args: argparse.Namespace, data: Any, human: str) -> None:
+    print(json.dumps(data, indent=2, default=str) if args.json else human)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import build_app
+
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = build_app(settings, announce=lambda line: print(line, flush=True))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
+                lifespan="on")
+    return 0
+
+
+def cmd_stdio(args: argparse.Namespace) -> int:
+    from server.app import meta_tools_for
+    from server.mcp_app import serve_stdio
+    from server.meta_tools.registry import ToolSurface
+    from server.runtime import Runtime
+
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr)
+
+    async def main() -> None:
+        runtime = await Runtime.start(settings)
+        try:
+            session_id = args.session
+            if session_id is None:
+                if not args.user_id:
+                    raise ConciergeError("stdio needs --session ID, or --user-id (and optionally --toolkits)")
+                body: dict[str, Any] = {"user_id": args.user_id}
+                if args.toolkits:
+                    body["toolkits"] = args.toolkits.split(",")
+                session = await runtime.sessions.create(body)
+                session_id = session.id
+                print(f"concierge: created session {session_id} for {args.user_id}", file=sys.stderr)
+            await serve_stdio(runtime, ToolSurface(meta_tools_for(runtime)), session_id)
+        finally:
+            await runtime.aclose()
+
+    anyio.run(main)
+    return 0
+
+
+class Api:
+    """Minimal REST caller for the CLI: base URL and key from flags or CONCIERGE_BASE_URL / CONCIERGE_API_KEY."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.base = (args.url or os.environ.get("CONCIERGE_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+        key = args.api_key or os.environ.get("CONCIERGE_API_KEY")
+        if not key:
+            raise ConciergeError("set CONCIERGE_API_KEY (or --api-key) to the admin key printed by `concierge serve`")
+        self.headers = {"Authorization": f"Bearer {key}"}
+
+    def __call__(self, method: str, path: str, body: dict[str, Any] | None = None,
+                 params: dict[str, Any] | None = None) -> Any:
+        try:
+            response = httpx.request(method, f"{self.base}/api/v1{path}", json=body, params=params,
+                                     headers=self.headers, timeout=30)
+        except httpx.ConnectError:
+            raise ConciergeError(f"no Concierge server at {self.base}; start one with `concierge serve`") from None
+        if response.status_code == 204:
+            return None
+        data = response.json()
+        if response.status_code >= 400:
+            raise ConciergeError(f"{data['error']['code']}: {data['error']['message']}")
+        return data
+
+
+def _session_body(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(args.options) if args.options else {}
+    if getattr(args, "user_id", None):
+        body["user_id"] = args.user_id
+    if args.toolkits:
+        body["toolkits"] = [t.strip() for t in args.toolkits.split(",") if t.strip()]
+    if args.tags:
+        body["tags"] = [t.strip() for t in args.tags.split(",") if t.strip()]
+    return body
+
+
+def _session_line(s: dict[str, Any]) -> str:
+    return (f"{s['id']}  user={s['user_id']}  version={s['config_version']}  tools={s['allowed_tool_count']}\n"
+            f"  MCP URL: {s['mcp']['url']}")
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    api = Api(args)
+    if args.action == "create":
+        s = api("POST", "/sessions", _session_body(args))
+        _print(args, s, _session_line(s))
+    elif args.action == "show":
+        s = api("GET", f"/sessions/{args.id}")
+        _print(args, s, _session_line(s) + "\n  config: " + json.dumps(s["config"]))
+    elif args.action == "update":
+        body = _session_body(args)
+        if args.expected_version is not None:
+            body["expected_config_version"] = args.expected_version
+        s = api("PATCH", f"/sessions/{args.id}", body)
+        _print(args, s, _session_line(s))
+    elif args.action == "delete":
+        api("DELETE", f"/sessions/{args.id}")
+        _print(args, {"deleted": args.id}, f"deleted {args.id}")
+    else:
+        items = api("GET", "/sessions", params={"user_id": args.user_id})["items"]
+        _print(args, items, "\n".join(_session_line(s) for s in items) or "no sessions")
+    return 0
+
+
+def cmd_toolkits(args: argparse.Namespace) -> int:
+    from server.catalog.catalog import Catalog
+
+    settings = _settings(args)
+    catalog = Catalog.load(settings.toolkit_paths, builtin=settings.builtin_toolkits)
+    if args.action == "list":
+        rows = [{"slug": tk.slug, "name": tk.name, "tools": len(tk.tools), "auth": [s.type for s in tk.auth_schemes]}
+                for tk in catalog.toolkits.values()]
+        _print(args, rows, "\n".join(f"{r['slug']:<12} {r['tools']:>3} tools  {r['name']}  (auth: "
+                                     f"{', '.join(r['auth'])})" for r in rows))
+        return 0
+    toolkit = catalog.toolkits.get(args.slug)
+    if toolkit is None:
+        raise ConciergeError(f"toolkit {args.slug!r} not found")
+    rows = [{"slug": t.slug, "name": t.name, "description": t.description} for t in toolkit.tools.values()]
+    _print(args, {"slug": toolkit.slug, "description": toolkit.description, "tools": rows},
+           f"{toolkit.name} ({toolkit.slug}): {toolkit.description}\n" +
+           "\n".join(f"  {r['slug']:<34} {r['name']}" for r in rows))
+    return 0
+
+
+def cmd_tools(args: argparse.Namespace) -> int:
+    from server.catalog.catalog import Catalog
+
+    settings = _settings(args)
+    catalog = Catalog.load(settings.toolkit_paths, builtin=settings.builtin_toolkits)
+    pool = set(catalog.toolkits[args.toolkit].tools) if args.toolkit else None
+    hits = catalog.index.search(args.query, allowed=pool, limit=args.limit)
+    rows = [{"slug": h.slug, "score": round(h.score, 3), "description": catalog.tools[h.slug].description}
+            for h in hits]
+    _print(args, rows, "\n".join(f"{i}. {r['slug']}  ({r['score']})\n   {r['description'][:110]}"
+                                 for i, r in enumerate(rows, 1)) or "no matching tool")
+    return 0
+
+
+def cmd_eval_search(args: argparse.Namespace) -> int:
+    from server.catalog.evaluation import eval_search_main
+
+    return eval_search_main(Path(args.data) if args.data else None, args.split, args.json)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="concierge", description="Self-hosted MCP server with per-user sessions.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def config_flags(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--config", help="TOML config file (default ./concierge.toml if present)")
+        sp.add_argument("--data-dir", dest="data_dir", help="where SQLite and workbench files live")
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def api_flags(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--url", help="server base URL (default $CONCIERGE_BASE_URL or http://127.0.0.1:8000)")
+        sp.add_argument("--api-key", dest="api_key", help="admin key (default $CONCIERGE_API_KEY)")
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+    serve = sub.add_parser("serve", help="run the HTTP server")
+    config_flags(serve)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(func=cmd_serve)
+
+    stdio = sub.add_parser("stdio", help="serve one session's meta tools over stdio (Claude Desktop `command`)")
+    config_flags(stdio)
+    stdio.add_argument("--session")
+    stdio.add_argument("--user-id", dest="user_id")
+    stdio.add_argument("--toolkits")
+    stdio.set_defaults(func=cmd_stdio)
+
+    sessions = sub.add_parser("sessions", help="create, show, update, delete, list sessions (via REST)")
+    ssub = sessions.add_subparsers(dest="action", required=True)
+    for action in ("create", "show", "update", "delete", "list"):
+        sp = ssub.add_parser(action)
+        api_flags(sp)
+        if action in ("show", "update", "delete"):
+            sp.add_argument("id")
+        if action in ("create", "list"):
+            sp.add_argument("--user-id", dest="user_id", required=True)
+        if action in ("create", "update"):
+            sp.add_argument("--toolkits", help="comma-separated toolkit slugs to enable")
+            sp.add_argument("--tags", help="comma-separated tags to require")
+            sp.add_argument("--options", help="more options as a JSON object (tools, auth_configs, workbench, ...)")
+        if action == "update":
+            sp.add_argument("--expected-version", dest="expected_version", type=int)
+    sessions.set_defaults(func=cmd_sessions)
+
+    toolkits = sub.add_parser("toolkits", help="list or show toolkits")
+    tsub = toolkits.add_subparsers(dest="action", required=True)
+    config_flags(tsub.add_parser("list"))
+    show = tsub.add_parser("show")
+    config_flags(show)
+    show.add_argument("slug")
+    toolkits.set_defaults(func=cmd_toolkits)
+
+    tools = sub.add_parser("tools", help="search tools")
+    tosub = tools.add_subparsers(dest="action", required=True)
+    search = tosub.add_parser("search")
+    config_flags(search)
+    search.add_argument("query")
+    search.add_argument("--toolkit")
+    search.add_argument("--limit", type=int, default=5)
+    tools.set_defaults(func=cmd_tools)
+
+    ev = sub.add_parser("eval-search", help="measure search quality on a retrieval set")
+    ev.add_argument("--data", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv (default: built-in catalog)")
+    ev.add_argument("--split")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=cmd_eval_search)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConciergeError as exc:
+        print(f"concierge: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Settings: TOML file < `CONCIERGE_*` environment variables < command-line flags, validated once.
+
+A bad value stops start-up with one line naming the key (`ConfigError`), so operators never get a
+half-configured server. Nested keys use `__` in the environment: `CONCIERGE_WORKBENCH__ISOLATION`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from server.errors import ConfigError, describe_validation_error, model_vocabulary
+
+ENV_PREFIX = "CONCIERGE_"
+DEFAULT_CONFIG_FILE = Path("concierge.toml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkbenchConfig(_Section):
+    enable: bool = True
+    isolation: Literal["auto", "bwrap", "rlimit-only", "off"] = "auto"
+    auto_offload_threshold: int = Field(20_000, ge=1_000, description="characters; larger results go to a file")
+    max_processes: int = Field(8, ge=1)
+    idle_timeout_seconds: float = Field(900, gt=0)
+    default_timeout_seconds: float = Field(180, gt=0)
+    max_timeout_seconds: float = Field(600, gt=0)
+    memory_mb: int = Field(1024, ge=64)
+    cpu_seconds: int = Field(600, ge=1)
+    max_pids: int = Field(64, ge=4)
+    max_file_mb: int = Field(256, ge=1)
+    disk_quota_mb: int = Field(512, ge=1)
+    output_limit_chars: int = Field(20_000, ge=1_000)
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint for invoke_llm()")
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+
+
+class ExecutionConfig(_Section):
+    max_parallel: int = Field(10, ge=1, le=50, description="concurrent tool calls per MULTI_EXECUTE request")
+    tool_timeout_seconds: float = Field(60, gt=0)
+    http_max_response_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+
+
+class SearchConfig(_Section):
+    semantic: Literal["auto", "on", "off"] = "auto"
+    schema_inline_max_chars: int = Field(3_000, ge=0, description="longer schemas are returned as a schemaRef")
+
+
+class OAuthApp(_Section):
+    client_id: str
+    client_secret: SecretStr
+
+
+class Settings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Path(".concierge")
+    public_url: str | None = Field(None, description="base URL clients use; default http://host:port")
+    api_key: SecretStr | None = Field(None, description="admin key for /api/v1; generated on first start if unset")
+    encryption_key: SecretStr | None = Field(None, description="Fernet key; default: <data_dir>/secret.key")
+    allow_default_user: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    toolkit_paths: list[Path] = Field(default_factory=list)
+    builtin_toolkits: bool = True
+    allowed_hosts: list[str] = Field(default_factory=list, description="extra Host values (DNS-rebinding guard)")
+    allowed_origins: list[str] = Field(default_factory=list)
+    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    connect_link_ttl_seconds: int = Field(600, ge=30)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    workbench: WorkbenchConfig = Field(default_factory=WorkbenchConfig)
+    oauth_apps: dict[str, OAuthApp] = Field(default_factory=dict, description="toolkit slug -> operator's OAuth app")
+    toolkit_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "concierge.db"
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _env_value(raw: str) -> Any:
+    """Env values are strings; JSON-looking ones (lists, numbers, booleans) are decoded."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in ("CONCIERGE_BASE_URL", "CONCIERGE_CONFIG"):
+            continue
+        path = name[len(ENV_PREFIX):].lower().split("__")
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = raw if path[-1] in ("api_key", "encryption_key", "llm_api_key") else _env_value(raw)
+    return out
+
+
+def _explain(exc: ValidationError, source: str) -> str:
+    message, _ = describe_validation_error(exc, model_vocabulary(Settings), limit=1)
+    return f"config: {message} ({source})"
+
+
+def load_settings(
+    config_file: Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    if config_file is None and environ.get("CONCIERGE_CONFIG"):
+        config_file = Path(environ["CONCIERGE_CONFIG"])
+    explicit = config_file is not None
+    config_file = config_file or DEFAULT_CONFIG_FILE
+    data: dict[str, Any] = {}
+    if config_file.is_file():
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config: {config_file} is not valid TOML: {exc}") from None
+    elif explicit:
+        raise ConfigError(f"config: file {config_file} does not exist")
+    sources = f"from {config_file}, CONCIERGE_* env or flags"
+    merged = _merge(_merge(data, env_overrides(environ)), {k: v for k, v in (flags or {}).items() if v is not None})
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, sources)) from None

@@ -1,0 +1,158 @@
+"""Runs one tool for one session: filter, argument validation, credential, run, execution log.
+
+`check()` is separate from `run()` so MULTI_EXECUTE can validate every call before running any.
+`run()` never raises for a tool failure: it returns an `Outcome` and always writes the log row.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+from jsonschema import Draft202012Validator
+
+from server.catalog.catalog import Catalog, near_matches
+from server.catalog.model import Tool
+from server.errors import ConciergeError, InvalidInput, NotFound, ToolError, ToolNotAllowed
+from server.execute import http_tool
+from server.execute.context import ToolContext
+from server.execute.credentials import Credential, CredentialProvider, NoAuthProvider
+from server.sessions.service import Session
+from server.store.executions import ExecutionRow, ExecutionStore, arguments_digest
+
+log = logging.getLogger("concierge.execute")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    data: Any
+    successful: bool
+    log_id: str
+    error: ConciergeError | None = field(default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "data": self.data,
+            "error": self.error.message if self.error else None,
+            "error_details": self.error.to_dict() if self.error else None,
+            "successful": self.successful,
+            "log_id": self.log_id,
+        }
+
+
+def new_log_id() -> str:
+    return "log_" + secrets.token_hex(10)
+
+
+class Executor:
+    def __init__(self, catalog: Catalog, executions: ExecutionStore, data_dir: Path, http: httpx.AsyncClient,
+                 *, timeout: float = 60, max_response_bytes: int = 5 * 1024 * 1024,
+                 toolkit_settings: dict[str, dict[str, Any]] | None = None,
+                 credentials: CredentialProvider | None = None) -> None:
+        self.catalog = catalog
+        self.executions = executions
+        self.data_dir = data_dir
+        self.http = http
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
+        self.toolkit_settings = toolkit_settings or {}
+        self.credentials: CredentialProvider = credentials or NoAuthProvider()
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    def find(self, session: Session, slug: str) -> Tool:
+        tool = self.catalog.tool(slug)
+        if tool is None:
+            suggestions = near_matches(slug, session.allowed)
+            raise NotFound(f"tool {slug!r} does not exist" + (f"; did you mean {', '.join(suggestions)}?"
+                                                                 if suggestions else "; use COMPOSIO_SEARCH_TOOLS"),
+                           {"tool_slug": slug, "suggestions": suggestions})
+        if tool.slug not in session.allowed:
+            raise ToolNotAllowed(f"tool {tool.slug} is not available in this session (its filter does not allow "
+                                 f"toolkit {tool.toolkit!r} or this tool); search within the session's tools instead",
+                                 {"tool_slug": tool.slug, "toolkit": tool.toolkit})
+        return tool
+
+    def validator(self, tool: Tool) -> Draft202012Validator:
+        """Compiled once per tool, not per call."""
+        v = self._validators.get(tool.slug)
+        if v is None:
+            v = self._validators[tool.slug] = Draft202012Validator(tool.input_schema)
+        return v
+
+    def check(self, session: Session, slug: str, arguments: Any) -> Tool:
+        tool = self.find(session, slug)
+        if not isinstance(arguments, dict):
+            raise InvalidInput(f"{tool.slug}: arguments must be a JSON object", {"tool_slug": tool.slug})
+        errors = sorted(self.validator(tool).iter_errors(arguments), key=lambda e: list(e.absolute_path))
+        if errors:
+            problems = [{"field": ".".join(str(p) for p in e.absolute_path) or "(arguments)", "problem": e.message}
+                        for e in errors[:5]]
+            raise InvalidInput(
+                f"{tool.slug}: invalid arguments: " + "; ".join(f"{p['field']}: {p['problem']}" for p in problems),
+                {"tool_slug": tool.slug, "problems": problems, "input_schema": tool.input_schema})
+        return tool
+
+    async def execute(self, session: Session, slug: str, arguments: Any, *, account: str | None = None,
+                      source: str = "mcp") -> Outcome:
+        """check() + run(), for callers with a single call (workbench helpers, REST)."""
+        try:
+            tool = self.check(session, slug, arguments)
+        except ConciergeError as exc:
+            return Outcome(None, False, "", exc)
+        return await self.run(session, tool, arguments, account=account, source=source)
+
+    async def run(self, session: Session, tool: Tool, arguments: dict[str, Any], *, account: str | None = None,
+                  source: str = "mcp") -> Outcome:
+        log_id = new_log_id()
+        started = time.time()
+        t0 = time.perf_counter()
+        credential: Credential | None = None
+        data: Any = None
+        error: ConciergeError | None = None
+        try:
+            toolkit = self.catalog.toolkit_of(tool)
+            credential = await self.credentials.credential_for(session, toolkit, account)
+            with anyio.fail_after(self.timeout):
+                data = await self._invoke(session, tool, arguments, credential)
+        except ConciergeError as exc:
+            error = exc
+        except TimeoutError:
+            error = ToolError(f"{tool.slug} did not finish within {self.timeout:g} s", {"timeout_seconds": self.timeout})
+        except httpx.HTTPError as exc:
+            error = ToolError(f"{tool.slug}: request failed: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            log.exception("tool %s crashed (log %s)", tool.slug, log_id)
+            error = ToolError(f"{tool.slug} failed with an internal error ({type(exc).__name__}); see log {log_id}")
+        duration = (time.perf_counter() - t0) * 1000
+        await self.executions.insert(ExecutionRow(
+            id=log_id, session_id=session.id, user_id=session.user_id, tool_slug=tool.slug, toolkit=tool.toolkit,
+            account_id=credential.account_id if credential else None, arguments_digest=arguments_digest(arguments),
+            status="success" if error is None else "error", error=error.message if error else None,
+            started_at=started, duration_ms=duration, source=source))
+        return Outcome(data, error is None, log_id, error)
+
+    async def _invoke(self, session: Session, tool: Tool, arguments: dict[str, Any], credential: Credential) -> Any:
+        if tool.handler is not None:
+            ctx = ToolContext(session.id, session.user_id, self.data_dir, self.http,
+                              self.toolkit_settings.get(tool.toolkit, {}))
+            if inspect.iscoroutinefunction(tool.handler):
+                return await tool.handler(arguments, ctx)
+            return await anyio.to_thread.run_sync(tool.handler, arguments, ctx)
+        toolkit = self.catalog.toolkit_of(tool)
+        response, raw = await self._send(tool, arguments, credential)
+        if response.status_code == 401:
+            retry = await self.credentials.after_unauthorized(session, toolkit, credential)
+            if retry is not None:
+                response, raw = await self._send(tool, arguments, retry)
+        return http_tool.interpret(tool, response, raw)
+
+    async def _send(self, tool: Tool, arguments: dict[str, Any], credential: Credential) -> tuple[httpx.Response, bytes]:
+        request = http_tool.build_request(tool, self.catalog.toolkit_of(tool), arguments, credential)
+        return await http_tool.send(self.http, request, self.max_response_bytes)

@@ -1,0 +1,239 @@
+"""The MCP side: one low-level `Server` for every session, served per path `/mcp/{session_id}`
+(Streamable HTTP, both protocol eras) and over stdio.
+
+The SDK manager runs stateless, so a restart never breaks a client. For initialize-era clients we
+still mint an `Mcp-Session-Id`, record it in SQLite bound to the session's path, and keep serving it
+after a restart; an id minted for one session is refused on another.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import mcp.types as types
+from mcp.server.lowlevel.server import Server
+from mcp.server.stdio import stdio_server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import Message, Receive, Scope, Send
+
+from server.config import Settings
+from server.errors import ConciergeError, NotFound
+from server.meta_tools.registry import ToolSurface
+from server.runtime import Runtime
+from server.sessions.service import Session
+
+log = logging.getLogger("concierge.mcp")
+
+MCP_SESSION_HEADER = b"mcp-session-id"
+TOUCH_EVERY_SECONDS = 60
+INSTRUCTIONS = (
+    "Concierge gives you tools through a few meta tools. Workflow: 1) COMPOSIO_SEARCH_TOOLS with the user's task; "
+    "2) if a toolkit is not connected, COMPOSIO_MANAGE_CONNECTIONS and show the user the link; "
+    "3) COMPOSIO_MULTI_EXECUTE_TOOL with the tools found; 4) for large data, COMPOSIO_REMOTE_WORKBENCH."
+)
+
+SessionResolver = Callable[[Any], str]
+
+
+def _text_result(envelope: dict[str, Any]) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=json.dumps(envelope, default=str))],
+        structured_content=envelope,
+        is_error=not envelope.get("successful", False),
+    )
+
+
+def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: SessionResolver) -> Server:
+    async def current(ctx: Any) -> Session:
+        return await runtime.sessions.get(session_of(ctx))
+
+    async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        session = await current(ctx)
+        return types.ListToolsResult(tools=[
+            types.Tool(name=item.name, title=item.title, description=item.description, input_schema=item.input_schema,
+                       annotations=types.ToolAnnotations(
+                           title=item.annotations["title"], read_only_hint=item.annotations["readOnlyHint"],
+                           destructive_hint=item.annotations["destructiveHint"],
+                           idempotent_hint=item.annotations["idempotentHint"],
+                           open_world_hint=item.annotations["openWorldHint"]))
+            for item in surface.listings(runtime, session)])
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        try:
+            session = await current(ctx)
+            envelope = await surface.call(runtime, session, params.name, params.arguments)
+        except ConciergeError as exc:
+            envelope = {"data": {"error_code": exc.code, **exc.details}, "error": exc.message, "successful": False}
+        return _text_result(envelope)
+
+    def input_schema(name: str) -> dict[str, Any] | None:
+        return surface.input_schema(name) or {"type": "object"}
+
+    return Server("concierge", version="0.1.0", instructions=INSTRUCTIONS, on_list_tools=list_tools,
+                  on_call_tool=call_tool, get_tool_input_schema=input_schema)
+
+
+def security_settings(settings: Settings) -> TransportSecuritySettings:
+    """DNS-rebinding guard: only our own host names (plus configured ones) may address the server."""
+    hosts = {f"{settings.host}:{settings.port}", f"127.0.0.1:{settings.port}", f"localhost:{settings.port}",
+             "127.0.0.1:*", "localhost:*", "[::1]:*", *settings.allowed_hosts}
+    if settings.public_url:
+        hosts.add(settings.public_url.split("://", 1)[-1].split("/", 1)[0])
+    origins = {"http://127.0.0.1:*", "http://localhost:*", *settings.allowed_origins}
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=sorted(hosts),
+                                     allowed_origins=sorted(origins))
+
+
+async def _json_response(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:
+    payload = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+                            *headers]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _jsonrpc_error(code: int, message: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data:
+        error["data"] = data
+    return {"jsonrpc": "2.0", "id": None, "error": error}
+
+
+class McpRoute:
+    """Route target for `/mcp/{session_id}`; the endpoint itself is built in the app's lifespan,
+    because it needs the running SDK manager."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope["app"].state.mcp(scope, receive, send)
+
+
+class McpEndpoint:
+    """ASGI app for `/mcp/{session_id}`: checks the session and the client's Mcp-Session-Id, then hands
+    the request to the SDK's stateless manager."""
+
+    def __init__(self, runtime: Runtime, manager: StreamableHTTPSessionManager) -> None:
+        self.runtime = runtime
+        self.manager = manager
+        self.max_body = runtime.settings.max_request_bytes
+        self._known: dict[str, tuple[str, float]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session_id = scope["path_params"]["session_id"]
+        try:
+            await self.runtime.sessions.get(session_id)
+        except NotFound as exc:
+            await _json_response(send, 404, _jsonrpc_error(exc.jsonrpc_code, exc.message))
+            return
+        headers = dict(scope["headers"])
+        client_id = headers.get(MCP_SESSION_HEADER, b"").decode("latin-1") or None
+        if client_id is not None and not await self._client_ok(client_id, session_id):
+            await _json_response(send, 404, _jsonrpc_error(-32001, "Session not found: this Mcp-Session-Id is "
+                                                           "unknown, ended, or belongs to another session; "
+                                                           "initialize again"))
+            return
+        if scope["method"] == "DELETE" and client_id is not None:
+            await self.runtime.mcp_clients.terminate(client_id)
+            self._known.pop(client_id, None)
+            await _json_response(send, 200, {})
+            return
+        if scope["method"] != "POST":
+            await self.manager.handle_request(scope, receive, send)
+            return
+        body = await self._read_body(receive, send)
+        if body is None:
+            return
+        replay = _replayer(body)
+        init = _initialize_params(body) if client_id is None else None
+        if init is None:
+            await self.manager.handle_request(scope, replay, send)
+            return
+        minted = secrets.token_urlsafe(24)
+        status: list[int] = []
+        await self.manager.handle_request(scope, replay, _with_header(send, minted, status))
+        if status != [200]:
+            return
+        info = init.get("clientInfo") or {}
+        await self.runtime.mcp_clients.register(minted, session_id, info.get("name"), info.get("version"),
+                                                init.get("protocolVersion"))
+        self._known[minted] = (session_id, time.monotonic())
+
+    async def _client_ok(self, client_id: str, session_id: str) -> bool:
+        known = self._known.get(client_id)
+        if known is not None and known[0] == session_id:
+            if time.monotonic() - known[1] > TOUCH_EVERY_SECONDS:
+                self._known[client_id] = (session_id, time.monotonic())
+                await self.runtime.mcp_clients.touch(client_id, time.time())
+            return True
+        row = await self.runtime.mcp_clients.get(client_id)
+        if row is None or row.session_id != session_id or row.terminated_at is not None:
+            return False
+        self._known[client_id] = (session_id, time.monotonic())
+        await self.runtime.mcp_clients.touch(client_id, time.time())
+        return True
+
+    async def _read_body(self, receive: Receive, send: Send) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await _json_response(send, 413, _jsonrpc_error(
+                    -32600, f"request body is larger than {self.max_body} bytes", {"limit_bytes": self.max_body}))
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+
+def _replayer(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def _initialize_params(body: bytes) -> dict[str, Any] | None:
+    """The params of an initialize request, or None (batches and malformed JSON go to the SDK as they are)."""
+    if b'"initialize"' not in body:
+        return None
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(message, dict) and message.get("method") == "initialize":
+        return message.get("params") or {}
+    return None
+
+
+def _with_header(send: Send, client_id: str, status: list[int]) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+        if message["type"] == "http.response.start" and message["status"] == 200:
+            message = {**message, "headers": [*message.get("headers", []), (MCP_SESSION_HEADER, client_id.encode())]}
+        await send(message)
+
+    return wrapped
+
+
+async def serve_stdio(runtime: Runtime, surface: ToolSurface, session_id: str) -> None:
+    await runtime.sessions.get(session_id)
+    server = build_mcp_server(runtime, surface, lambda ctx: session_id)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())

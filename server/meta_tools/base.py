@@ -1,0 +1,80 @@
+"""What every meta tool is: a name, an LLM-facing description, a pydantic input model, annotations
+and an async handler returning the reference's `{data, error, successful}` envelope."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from server.errors import ConciergeError, InvalidInput, describe_validation_error, model_vocabulary
+from server.runtime import Runtime
+from server.sessions.service import Session
+
+
+class MetaInput(BaseModel):
+    """Unknown keys are refused with a suggestion; the reference's bookkeeping fields are accepted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    thought: str | None = None
+    current_step: str | None = None
+    current_step_metric: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetaContext:
+    runtime: Runtime
+    session: Session
+
+
+Handler = Callable[[MetaContext, Any], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class MetaTool:
+    name: str
+    title: str
+    description: str
+    input_model: type[MetaInput]
+    handler: Handler
+    read_only: bool = False
+    destructive: bool = False
+    open_world: bool = False
+    idempotent: bool = False
+    aliases: tuple[str, ...] = ()
+    available: Callable[[Runtime, Session], bool] = field(default=lambda runtime, session: True)
+
+    @cached_property
+    def input_schema(self) -> dict[str, Any]:
+        schema = self.input_model.model_json_schema()
+        schema.pop("title", None)
+        return schema
+
+    @cached_property
+    def vocabulary(self) -> set[str]:
+        return model_vocabulary(self.input_model)
+
+    @property
+    def annotations(self) -> dict[str, Any]:
+        return {"title": self.title, "readOnlyHint": self.read_only, "destructiveHint": self.destructive,
+                "openWorldHint": self.open_world, "idempotentHint": self.idempotent}
+
+    def parse(self, arguments: dict[str, Any] | None) -> MetaInput:
+        try:
+            return self.input_model.model_validate(arguments or {})
+        except ValidationError as exc:
+            message, problems = describe_validation_error(exc, self.vocabulary)
+            raise InvalidInput(f"{self.name}: invalid arguments: {message}",
+                               {"problems": problems, "input_schema": self.input_schema}) from None
+
+
+def ok(data: dict[str, Any]) -> dict[str, Any]:
+    return {"data": data, "error": None, "successful": True}
+
+
+def failed(error: ConciergeError) -> dict[str, Any]:
+    return {"data": {"error_code": error.code, **error.details}, "error": error.message, "successful": False}

@@ -1,0 +1,136 @@
+"""COMPOSIO_SEARCH_TOOLS: use cases in, ranked tools of this session out, with schemas and plan."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.catalog.model import Tool
+from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
+from server.meta_tools.connections import toolkit_statuses
+
+PRIMARY = 3
+RELATED = 5
+USED_TOOLKIT_BOOST = 1.15
+
+
+class SearchQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    use_case: str = Field(min_length=1, max_length=1024, description="What the user wants done, in plain words")
+    known_fields: str | None = Field(None, max_length=2048,
+                                     description="Facts already known, as 'key:value,key:value' (e.g. 'channel:#general')")
+
+
+class SessionRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = None
+    generate_id: bool | None = None
+
+
+class SearchInput(MetaInput):
+    queries: list[SearchQuery] = Field(min_length=1, max_length=10,
+                                       description="One entry per sub-task; several independent tasks at once are fine")
+    session: SessionRef | None = Field(None, description="Accepted for compatibility; this URL is the session")
+
+
+DESCRIPTION = """Find the tools that can do a task. Call this FIRST for any task that needs an app or utility \
+(time zones, maths, text, HTTP, databases, GitHub, Slack, ...), before executing anything.
+
+Give one `queries` entry per sub-task, each a plain `use_case` ("convert 9am New York time to Tokyo", \
+"list open issues in my repo"). For each you get `primary_tool_slugs` (best first), `related_tool_slugs`, \
+a short `recommended_plan_steps` and `known_pitfalls`. `tool_schemas` holds each returned tool's input schema \
+(or a `schemaRef`: then call COMPOSIO_GET_TOOL_SCHEMAS). `toolkit_connection_statuses` tells whether the user \
+has connected each app; if not, call COMPOSIO_MANAGE_CONNECTIONS. Then run tools with COMPOSIO_MULTI_EXECUTE_TOOL. \
+Only tools that exist and that this session allows are ever returned. `memory` holds facts remembered earlier."""
+
+
+def _schema_entry(ctx: MetaContext, tool: Tool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"tool_slug": tool.slug, "toolkit": tool.toolkit, "description": tool.description}
+    limit = ctx.runtime.settings.search.schema_inline_max_chars
+    if len(json.dumps(tool.input_schema)) <= limit:
+        entry.update(input_schema=tool.input_schema, hasFullSchema=True)
+    else:
+        props = tool.input_schema.get("properties") or {}
+        entry.update(schemaRef={"tool": "COMPOSIO_GET_TOOL_SCHEMAS", "tool_slugs": [tool.slug]},
+                     hasFullSchema=False, required=tool.input_schema.get("required", []), parameters=sorted(props))
+    return entry
+
+
+def _plan(tools: list[Tool], use_case: str) -> list[str]:
+    if not tools:
+        return []
+    first = tools[0]
+    required = first.input_schema.get("required") or []
+    steps = []
+    if required:
+        steps.append(f"Collect the required inputs for {first.slug}: {', '.join(required)}.")
+    steps.append(f"Run {first.slug} with COMPOSIO_MULTI_EXECUTE_TOOL.")
+    steps.append("If the result is not what the user asked for, try the related tools.")
+    return steps
+
+
+def _pitfalls(tools: list[Tool]) -> list[str]:
+    out = []
+    for tool in tools[:1]:
+        if "destructiveHint" in tool.tags:
+            out.append(f"{tool.slug} changes or deletes data: confirm with the user first.")
+        if tool.input_schema.get("additionalProperties") is False:
+            out.append(f"{tool.slug} refuses arguments not in its schema.")
+    return out
+
+
+async def handle(ctx: MetaContext, params: SearchInput) -> dict[str, Any]:
+    runtime, session = ctx.runtime, ctx.session
+    catalog = runtime.catalog
+    used = await runtime.executions.used_toolkits(session.id)
+    boost = {tk: USED_TOOLKIT_BOOST for tk in used}
+    results, schemas, toolkits_seen = [], {}, []
+    for i, query in enumerate(params.queries, start=1):
+        text = query.use_case if not query.known_fields else f"{query.use_case} ({query.known_fields})"
+        hits = catalog.index.search(text, allowed=session.allowed, limit=PRIMARY + RELATED, toolkit_boost=boost)
+        tools = [catalog.tools[h.slug] for h in hits]
+        primary, related = tools[:PRIMARY], tools[PRIMARY:]
+        kits = list(dict.fromkeys(t.toolkit for t in tools))
+        toolkits_seen.extend(k for k in kits if k not in toolkits_seen)
+        for tool in primary:
+            schemas[tool.slug] = _schema_entry(ctx, tool)
+        results.append({
+            "index": i,
+            "use_case": query.use_case,
+            "primary_tool_slugs": [t.slug for t in primary],
+            "related_tool_slugs": [t.slug for t in related],
+            "toolkits": kits,
+            "reasoning": "; ".join(h.reason for h in hits[:PRIMARY]) or "no tool in this session matches",
+            "task_difficulty": "easy" if len(primary) and len(params.queries) == 1 else "medium",
+            "recommended_plan_steps": _plan(primary, query.use_case),
+            "known_pitfalls": _pitfalls(primary),
+            "reference_workbench_snippets": [],
+            "error": None if tools else (
+                "No tool in this session matches this use case. Rephrase it with the app's name and the action, "
+                "or ask the operator to enable the toolkit for this session."),
+        })
+    now = datetime.now(UTC)
+    memory = await runtime.memory.recall(session.user_id, toolkits_seen)
+    return ok({
+        "results": results,
+        "tool_schemas": schemas,
+        "toolkit_connection_statuses": await toolkit_statuses(ctx, toolkits_seen),
+        "time_info": {"current_time_utc": now.isoformat(timespec="seconds"), "epoch": int(now.timestamp()),
+                      "message": "Use this as 'now' for relative dates."},
+        "session": {"id": session.id, "instructions": "This MCP URL is bound to one session; no id is needed."},
+        "next_steps_guidance": [
+            "Check toolkit_connection_statuses; for any toolkit without an active connection call "
+            "COMPOSIO_MANAGE_CONNECTIONS and show the user the link.",
+            "Execute the primary tools with COMPOSIO_MULTI_EXECUTE_TOOL, several at once when independent.",
+        ],
+        "memory": memory,
+    })
+
+
+TOOL = MetaTool(
+    name="COMPOSIO_SEARCH_TOOLS", title="Search tools", description=DESCRIPTION, input_model=SearchInput,
+    handler=handle, read_only=True, open_world=True, idempotent=True,
+)

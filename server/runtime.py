@@ -1,0 +1,62 @@
+"""Everything a running server holds, built once at start and passed explicitly (no globals).
+
+The REST API, the MCP endpoint and stdio mode all work through one `Runtime`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from server.catalog.catalog import Catalog
+from server.config import Settings
+from server.execute.executor import Executor
+from server.sessions.service import SessionService
+from server.store.db import Database
+from server.store.executions import ExecutionStore
+from server.store.mcp_clients import McpClientStore
+from server.store.memory import MemoryStore
+from server.store.server_meta import ServerMetaStore
+from server.store.sessions import SessionStore
+
+log = logging.getLogger("concierge")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    catalog: Catalog
+    sessions: SessionService
+    executor: Executor
+    executions: ExecutionStore
+    memory: MemoryStore
+    mcp_clients: McpClientStore
+    meta: ServerMetaStore
+    http: httpx.AsyncClient
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    async def start(cls, settings: Settings, catalog: Catalog | None = None) -> Runtime:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        catalog = catalog or Catalog.load(settings.toolkit_paths, builtin=settings.builtin_toolkits)
+        db = await Database.open(settings.db_path)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(settings.execution.tool_timeout_seconds),
+                                 follow_redirects=False, headers={"User-Agent": "concierge/0.1"})
+        executions = ExecutionStore(db)
+        executor = Executor(catalog, executions, settings.data_dir, http,
+                            timeout=settings.execution.tool_timeout_seconds,
+                            max_response_bytes=settings.execution.http_max_response_bytes,
+                            toolkit_settings=settings.toolkit_settings)
+        sessions = SessionService(SessionStore(db), catalog, settings.allow_default_user)
+        log.info("catalog: %d toolkits, %d tools", len(catalog.toolkits), len(catalog.tools))
+        return cls(settings=settings, db=db, catalog=catalog, sessions=sessions, executor=executor,
+                   executions=executions, memory=MemoryStore(db), mcp_clients=McpClientStore(db),
+                   meta=ServerMetaStore(db), http=http)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        await self.db.close()

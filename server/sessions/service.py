@@ -1,0 +1,135 @@
+"""Sessions: create, use, update, delete, list — validated against the catalog, cached by id."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from server.catalog.catalog import Catalog
+from server.errors import Conflict, InvalidInput, NotFound
+from server.sessions import filters
+from server.sessions.options import SessionCreate, SessionOptions, SessionUpdate, parse
+from server.store.sessions import SessionRow, SessionStore
+
+log = logging.getLogger("concierge.sessions")
+
+SESSION_ID = re.compile(r"^sess_[A-Za-z0-9_-]{32}$")
+CACHE_SIZE = 20_000
+OptionsCheck = Callable[[str, SessionOptions], Awaitable[None]]
+
+
+def new_session_id() -> str:
+    """192 random bits: the id is a capability, so it must not be guessable."""
+    return "sess_" + secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    user_id: str
+    options: SessionOptions
+    config_version: int
+    created_at: float
+    updated_at: float
+    allowed: frozenset[str]
+
+    def config(self) -> dict[str, Any]:
+        return self.options.stored()
+
+
+class SessionService:
+    def __init__(self, store: SessionStore, catalog: Catalog, allow_default_user: bool = False) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.allow_default_user = allow_default_user
+        self.checks: list[OptionsCheck] = []
+        self._cache: OrderedDict[str, Session] = OrderedDict()
+
+    def add_check(self, check: OptionsCheck) -> None:
+        """Later layers (accounts, auth configs) validate references they own."""
+        self.checks.append(check)
+
+    def _build(self, row: SessionRow) -> Session:
+        options = SessionOptions.model_validate(row.config)
+        return Session(row.id, row.user_id, options, row.config_version, row.created_at, row.updated_at,
+                       filters.resolve_allowed(self.catalog, options))
+
+    def _remember(self, session: Session) -> Session:
+        self._cache[session.id] = session
+        self._cache.move_to_end(session.id)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return session
+
+    async def _validate(self, user_id: str, options: SessionOptions) -> None:
+        filters.validate(self.catalog, options)
+        for check in self.checks:
+            await check(user_id, options)
+
+    def _check_user(self, user_id: str) -> None:
+        if user_id == "default":
+            if not self.allow_default_user:
+                raise InvalidInput(
+                    "user_id 'default' is refused: in production it would share one user's accounts with "
+                    "everyone. Use your app's user id, or set allow_default_user = true for local testing.",
+                    {"field": "user_id"})
+            log.warning("session created for user_id 'default' (allow_default_user is on): "
+                        "every caller shares this user's accounts")
+
+    async def create(self, body: dict[str, Any]) -> Session:
+        request: SessionCreate = parse(SessionCreate, body)
+        self._check_user(request.user_id)
+        options = SessionOptions.model_validate(request.stored())
+        await self._validate(request.user_id, options)
+        row = await self.store.insert(new_session_id(), request.user_id, options.stored())
+        return self._remember(self._build(row))
+
+    async def get(self, session_id: str) -> Session:
+        cached = self._cache.get(session_id)
+        if cached is not None:
+            return cached
+        if not SESSION_ID.match(session_id):
+            raise NotFound(f"session {session_id[:64]!r} not found (session ids look like sess_…)")
+        row = await self.store.get(session_id)
+        if row is None:
+            raise NotFound(f"session {session_id} not found; it may have been deleted. Create a new one.")
+        return self._remember(self._build(row))
+
+    async def update(self, session_id: str, body: dict[str, Any]) -> Session:
+        """Partial update. Without `expected_config_version` a concurrent change is merged by retrying
+        on the fresh row; with it, a concurrent change is a 409 (`Conflict`)."""
+        request: SessionUpdate = parse(SessionUpdate, body)
+        changes = {k: v for k, v in request.model_dump(mode="json", by_alias=True).items()
+                   if k in request.model_fields_set and k != "expected_config_version"}
+        for _ in range(3):
+            current = await self.get(session_id)
+            merged = {k: v for k, v in (current.options.stored() | changes).items() if v is not None}
+            options = parse(SessionOptions, merged)
+            await self._validate(current.user_id, options)
+            expected = request.expected_config_version or current.config_version
+            self._cache.pop(session_id, None)
+            try:
+                row = await self.store.update(session_id, options.stored(), expected)
+            except Conflict:
+                if request.expected_config_version is not None:
+                    raise
+                continue
+            return self._remember(self._build(row))
+        raise Conflict(f"session {session_id} is being changed by others; retry the update")
+
+    async def delete(self, session_id: str) -> None:
+        await self.get(session_id)
+        self._cache.pop(session_id, None)
+        await self.store.delete(session_id)
+
+    async def list(self, user_id: str, limit: int = 100, offset: int = 0) -> list[Session]:
+        return [self._build(r) for r in await self.store.list_by_user(user_id, limit, offset)]
+
+    def invalidate(self) -> None:
+        """The catalog changed: allowed sets must be recomputed."""
+        self._cache.clear()

@@ -1,0 +1,67 @@
+"""Versioned schema. Append a new entry to change the schema; never edit a shipped one.
+
+The version lives in `PRAGMA user_version`: an older database upgrades in place at start, a newer
+one (written by a later Concierge) is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: sessions, their config history, executions, tool memory, MCP clients, server metadata
+    """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        config TEXT NOT NULL,
+        config_version INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions(user_id, created_at);
+    CREATE TABLE session_config_history (
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        config_version INTEGER NOT NULL,
+        config TEXT NOT NULL,
+        changed_at REAL NOT NULL,
+        PRIMARY KEY (session_id, config_version)
+    );
+    CREATE TABLE executions (
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        tool_slug TEXT NOT NULL,
+        toolkit TEXT NOT NULL,
+        account_id TEXT,
+        arguments_digest TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        started_at REAL NOT NULL,
+        duration_ms REAL NOT NULL,
+        source TEXT NOT NULL
+    );
+    CREATE INDEX executions_session ON executions(session_id, started_at);
+    CREATE TABLE tool_memory (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        toolkit TEXT NOT NULL,
+        fact TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (user_id, toolkit, fact)
+    );
+    CREATE TABLE mcp_clients (
+        mcp_session_id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        client_name TEXT,
+        client_version TEXT,
+        protocol_version TEXT,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        terminated_at REAL
+    );
+    CREATE INDEX mcp_clients_session ON mcp_clients(session_id);
+    CREATE TABLE server_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

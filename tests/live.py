@@ -1,0 +1,84 @@
+"""A real Concierge server on 127.0.0.1 in a background thread, for tests and examples.
+
+Real uvicorn, real sockets, SQLite on disk; `restart()` keeps the port and data dir.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from server.app import build_app
+from server.config import Settings
+
+API_KEY = "ck_test_admin_key_0123456789"
+
+
+def free_socket(port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+class LiveServer:
+    def __init__(self, data_dir: Path, **overrides: Any) -> None:
+        self.data_dir = data_dir
+        self.overrides = overrides
+        self.port = 0
+        self.lines: list[str] = []
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {API_KEY}"}
+
+    def settings(self) -> Settings:
+        values: dict[str, Any] = {"host": "127.0.0.1", "port": self.port, "data_dir": self.data_dir,
+                                  "api_key": API_KEY} | self.overrides
+        return Settings.model_validate(values)
+
+    def start(self) -> LiveServer:
+        sock = free_socket(self.port)
+        self.port = sock.getsockname()[1]
+        app = build_app(self.settings(), announce=self.lines.append)
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("server did not start: " + "\n".join(self.lines))
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=30)
+            self._server = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        kwargs.setdefault("headers", self.headers)
+        return httpx.request(method, f"{self.url}/api/v1{path}", timeout=30, **kwargs)
+
+    def create_session(self, **body: Any) -> dict[str, Any]:
+        body.setdefault("user_id", "user_123")
+        response = self.api("POST", "/sessions", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
