@@ -148,8 +148,17 @@ class McpEndpoint:
         body = await self._read_body(receive, send)
         if body is None:
             return
+        try:
+            message = json.loads(body)
+        except ValueError:
+            message = None  # the SDK answers -32700 with the parser's reason
+        else:
+            problem = _shape_problem(message)
+            if problem:
+                await _json_response(send, 400, _jsonrpc_error(-32600, f"Invalid Request: {problem}"))
+                return
         replay = _replayer(body)
-        init = _initialize_params(body) if client_id is None else None
+        init = _initialize_params(message) if client_id is None else None
         if init is None:
             await self.manager.handle_request(scope, replay, send)
             return
@@ -208,16 +217,29 @@ def _replayer(body: bytes) -> Receive:
     return receive
 
 
-def _initialize_params(body: bytes) -> dict[str, Any] | None:
-    """The params of an initialize request, or None (batches and malformed JSON go to the SDK as they are)."""
-    if b'"initialize"' not in body:
-        return None
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return None
+def _shape_problem(message: Any) -> str | None:
+    """A one-line reason when a JSON body is not a JSON-RPC 2.0 message (the SDK's own error is a
+    multi-line pydantic dump)."""
+    items = message if isinstance(message, list) else [message]
+    if not items:
+        return "empty batch"
+    for item in items:
+        if not isinstance(item, dict):
+            return "each message must be a JSON object"
+        if item.get("jsonrpc") != "2.0":
+            return 'missing or wrong "jsonrpc" (must be "2.0")'
+        if "method" not in item and "result" not in item and "error" not in item:
+            return 'missing "method"'
+        if "method" in item and not isinstance(item["method"], str):
+            return '"method" must be a string'
+    return None
+
+
+def _initialize_params(message: Any) -> dict[str, Any] | None:
+    """The params of an initialize request, or None."""
     if isinstance(message, dict) and message.get("method") == "initialize":
-        return message.get("params") or {}
+        params = message.get("params")
+        return params if isinstance(params, dict) else {}
     return None
 
 

@@ -56,7 +56,7 @@ class Database:
                 f"understands ({target}); upgrade Concierge or point --data-dir elsewhere"
             )
         for version in range(current, target):
-            script = f"BEGIN IMMEDIATE;\n{migrations[version]}\nPRAGMA user_version={version + 1};\nCOMMIT;"
+            script = f"BEGIN IMMEDIATE;\n{migrations[version]};\nPRAGMA user_version={version + 1};\nCOMMIT;"
             try:
                 await self.conn.executescript(script)
             except Exception as exc:

@@ -1,0 +1,103 @@
+"""Issue 2, must-show 1 and 5: `concierge serve` as a process, stdio mode through the SDK's stdio client,
+and the session/toolkit/tool commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from mcp import Client, StdioServerParameters
+
+from tests.live import LiveServer, free_socket
+from tests.mcp_helpers import call
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def concierge(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+def test_serve_prints_url_and_admin_key_once(tmp_path: Path) -> None:
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONCIERGE_")}
+    for attempt in range(2):
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+        try:
+            lines = []
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                line = proc.stdout.readline()
+                lines.append(line)
+                if "Application startup complete" in line:
+                    break
+            output = "".join(lines)
+            assert f"http://127.0.0.1:{port}" in output
+            if attempt == 0:
+                key = output.split("Admin API key (shown once, store it now): ")[1].split()[0]
+                response = httpx.get(f"http://127.0.0.1:{port}/api/v1/toolkits", headers={"x-api-key": key})
+                assert response.status_code == 200
+            else:
+                assert "Admin API key" not in output
+                response = httpx.get(f"http://127.0.0.1:{port}/api/v1/toolkits", headers={"x-api-key": key})
+                assert response.status_code == 200
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    db = (tmp_path / "d" / "concierge.db").read_bytes()
+    assert key.encode() not in db
+
+
+def test_bad_config_stops_startup_with_one_line(tmp_path: Path) -> None:
+    result = concierge("serve", "--data-dir", str(tmp_path), env={"CONCIERGE_PORT": "not-a-port"})
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "port" in result.stderr
+
+
+@pytest.mark.anyio
+async def test_stdio_mode_lists_and_searches(tmp_path: Path) -> None:
+    params = StdioServerParameters(command=sys.executable, args=[
+        "-m", "server.cli", "stdio", "--user-id", "stdio_user", "--toolkits", "datetime,math",
+        "--data-dir", str(tmp_path / "d")], cwd=str(ROOT))
+    async with Client(params, mode="legacy") as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert "COMPOSIO_SEARCH_TOOLS" in names
+        found = await call(client, "COMPOSIO_SEARCH_TOOLS", {"queries": [{"use_case": "what time is it in Tokyo"}]})
+        assert found["data"]["results"][0]["primary_tool_slugs"][0].startswith("DATETIME_")
+
+
+def test_session_commands_against_a_running_server(server: LiveServer) -> None:
+    env = {"CONCIERGE_BASE_URL": server.url, "CONCIERGE_API_KEY": server.headers["Authorization"][7:]}
+    created = concierge("sessions", "create", "--user-id", "cli_user", "--toolkits", "math", "--json", env=env)
+    assert created.returncode == 0, created.stderr
+    session = json.loads(created.stdout)
+    human = concierge("sessions", "show", session["id"], env=env)
+    assert session["mcp"]["url"] in human.stdout
+    updated = json.loads(concierge("sessions", "update", session["id"], "--toolkits", "text", "--json", env=env).stdout)
+    assert updated["config"]["toolkits"] == {"enable": ["text"]}
+    listed = json.loads(concierge("sessions", "list", "--user-id", "cli_user", "--json", env=env).stdout)
+    assert [s["id"] for s in listed] == [session["id"]]
+    assert concierge("sessions", "delete", session["id"], env=env).returncode == 0
+    missing = concierge("sessions", "show", session["id"], env=env)
+    assert missing.returncode == 2 and "not_found" in missing.stderr
+    bad = concierge("sessions", "list", "--user-id", "x", env={**env, "CONCIERGE_API_KEY": "wrong"})
+    assert bad.returncode == 2 and "unauthorized" in bad.stderr
+
+
+def test_toolkit_and_tool_commands() -> None:
+    listed = concierge("toolkits", "list", "--json")
+    assert {"datetime", "math"} <= {t["slug"] for t in json.loads(listed.stdout)}
+    shown = concierge("toolkits", "show", "math")
+    assert "MATH_" in shown.stdout
+    found = json.loads(concierge("tools", "search", "convert 9am New York time to Tokyo", "--json").stdout)
+    assert found[0]["slug"] == "DATETIME_CONVERT_TIMEZONE"

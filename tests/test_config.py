@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.config import load_settings
+from server.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "concierge.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults(tmp_path: Path) -> None:
+    s = load_settings(None, environ={})
+    assert (s.host, s.port, s.data_dir) == ("127.0.0.1", 8000, Path(".concierge"))
+    assert s.base_url == "http://127.0.0.1:8000"
+
+
+def test_file_then_env_then_flags(tmp_path: Path) -> None:
+    path = write(tmp_path, 'port = 9001\nhost = "0.0.0.0"\n[workbench]\nmemory_mb = 300\nisolation = "off"\n')
+    s = load_settings(path, environ={})
+    assert (s.port, s.host, s.workbench.memory_mb) == (9001, "0.0.0.0", 300)
+    env = {"CONCIERGE_PORT": "9002", "CONCIERGE_WORKBENCH__MEMORY_MB": "512"}
+    s = load_settings(path, environ=env)
+    assert (s.port, s.host, s.workbench.memory_mb, s.workbench.isolation) == (9002, "0.0.0.0", 512, "off")
+    s = load_settings(path, flags={"port": 9003, "host": None}, environ=env)
+    assert (s.port, s.host) == (9003, "0.0.0.0")
+
+
+def test_api_key_from_env_stays_a_string_and_secret(tmp_path: Path) -> None:
+    s = load_settings(None, environ={"CONCIERGE_API_KEY": "12345"})
+    assert s.api_key is not None and s.api_key.get_secret_value() == "12345"
+    assert "12345" not in repr(s)
+
+
+def test_bad_value_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(write(tmp_path, "port = 'eighty'\n"), environ={})
+    assert "port" in exc.value.message and "\n" not in exc.value.message
+
+
+def test_misspelt_key_gets_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(write(tmp_path, "[workbench]\nisolaton = 'bwrap'\n"), environ={})
+    assert "workbench.isolaton" in exc.value.message and "isolation" in exc.value.message
+
+
+def test_invalid_toml_and_missing_explicit_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(write(tmp_path, "port = \n"), environ={})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_config_file_from_env(tmp_path: Path) -> None:
+    path = write(tmp_path, "port = 7007\n")
+    assert load_settings(None, environ={"CONCIERGE_CONFIG": str(path)}).port == 7007
+
+
+def test_example_config_is_valid_and_documents_every_setting() -> None:
+    from server.config import Settings
+
+    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    assert load_settings(example, environ={}) == Settings()
+    text = example.read_text()
+    sections = [Settings] + [f.annotation for f in Settings.model_fields.values()
+                             if isinstance(f.annotation, type) and hasattr(f.annotation, "model_fields")]
+    for model in sections:
+        for name in model.model_fields:
+            assert name in text, f"config.example.toml does not document {name}"
