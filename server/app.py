@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from server.api import admin_key
+from server.api import admin_key, connect
 from server.api.endpoint import ApiState
 from server.api.errors import handle_concierge_error, handle_unexpected
 from server.api.openapi import build_openapi, openapi_endpoint
@@ -66,6 +66,9 @@ def build_app(settings: Settings, *, announce: Callable[[str], None] = print, ca
     routes = [
         Route("/healthz", health, methods=["GET"]),
         Route(f"{API_PREFIX}/openapi.json", openapi_endpoint(document), methods=["GET"]),
+        Route("/connect/{token}", connect.open_link, methods=["GET"]),
+        Route("/connect/{token}", connect.submit_form, methods=["POST"]),
+        Route(f"{API_PREFIX}/auth/callback", connect.oauth_callback, methods=["GET"]),
         Mount(API_PREFIX, routes=starlette_routes(API_ROUTES)),
         Route("/mcp/{session_id}", McpRoute(), methods=["GET", "POST", "DELETE"]),
         Route("/s/{session_id}/mcp", McpRoute(), methods=["GET", "POST", "DELETE"]),

@@ -157,3 +157,11 @@ def describe_validation_error(exc: Exception, vocabulary: set[str], limit: int =
         problems.append(item)
     message = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
     return message, problems
+
+
+class AuthFlowError(ConciergeError):
+    """An OAuth exchange with a provider failed (bad code, invalid_grant on refresh, provider down)."""
+
+    code = "auth_flow_error"
+    http_status = 502
+    jsonrpc_code = -32013

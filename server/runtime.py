@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from server.auth.services import AuthServices
 from server.catalog.catalog import Catalog
 from server.config import Settings
 from server.execute.executor import Executor
@@ -37,6 +38,7 @@ class Runtime:
     mcp_clients: McpClientStore
     meta: ServerMetaStore
     http: httpx.AsyncClient
+    auth: AuthServices
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -44,18 +46,25 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         catalog = catalog or Catalog.load(settings.toolkit_paths, builtin=settings.builtin_toolkits)
         db = await Database.open(settings.db_path)
+        meta = ServerMetaStore(db)
+        try:
+            auth = await AuthServices.start(settings, db, catalog, meta)
+        except BaseException:
+            await db.close()
+            raise
         http = httpx.AsyncClient(timeout=httpx.Timeout(settings.execution.tool_timeout_seconds),
                                  follow_redirects=False, headers={"User-Agent": "concierge/0.1"})
         executions = ExecutionStore(db)
         executor = Executor(catalog, executions, settings.data_dir, http,
                             timeout=settings.execution.tool_timeout_seconds,
                             max_response_bytes=settings.execution.http_max_response_bytes,
-                            toolkit_settings=settings.toolkit_settings)
+                            toolkit_settings=settings.toolkit_settings, credentials=auth.credentials)
         sessions = SessionService(SessionStore(db), catalog, settings.allow_default_user)
+        sessions.add_check(auth.check_session_options)
         log.info("catalog: %d toolkits, %d tools", len(catalog.toolkits), len(catalog.tools))
         return cls(settings=settings, db=db, catalog=catalog, sessions=sessions, executor=executor,
                    executions=executions, memory=MemoryStore(db), mcp_clients=McpClientStore(db),
-                   meta=ServerMetaStore(db), http=http)
+                   meta=meta, http=http, auth=auth)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -7,9 +7,17 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 from starlette.routing import Route
 
-from server.api import catalog, sessions
+from server.api import accounts, catalog, sessions
 from server.api.endpoint import Handler, endpoint
 from server.api.schemas import (
+    AccountEventsOut,
+    AccountListOut,
+    AccountOut,
+    AuthConfigListOut,
+    AuthConfigOut,
+    ConnectionRequestOut,
+    RevokeOut,
+    SessionToolkitListOut,
     EnvelopeOut,
     ExecutionListOut,
     ExecutionOut,
@@ -22,6 +30,7 @@ from server.api.schemas import (
     ToolListOut,
     ToolOut,
 )
+from server.auth.options import AuthConfigCreate, AuthConfigUpdate, AuthorizeRequest
 from server.sessions.options import SessionCreate, SessionUpdate
 
 
@@ -53,6 +62,36 @@ API_ROUTES: list[ApiRoute] = [
     ApiRoute("GET", "/toolkits/{slug}", catalog.get_toolkit, "Get a toolkit", ToolkitOut),
     ApiRoute("GET", "/tools", catalog.list_tools, "List or search tools (?toolkit=&search=)", ToolListOut),
     ApiRoute("GET", "/tools/{slug}", catalog.get_tool, "Get a tool", ToolOut),
+    ApiRoute("POST", "/sessions/{session_id}/authorize", accounts.authorize,
+             "Connect Link for the session's user (session.authorize)", ConnectionRequestOut, AuthorizeRequest, 201),
+    ApiRoute("GET", "/sessions/{session_id}/toolkits", accounts.session_toolkits_view,
+             "The session's toolkits with this user's connection state (?search=&is_connected=)",
+             SessionToolkitListOut),
+    ApiRoute("GET", "/sessions/{session_id}/connected_accounts", accounts.session_accounts,
+             "The session user's connected accounts", AccountListOut),
+    ApiRoute("POST", "/sessions/{session_id}/connected_accounts/{account_id}/revoke", accounts.session_revoke,
+             "Revoke one of the session user's accounts", RevokeOut),
+    ApiRoute("GET", "/connected_accounts", accounts.list_accounts, "A user's connected accounts (?user_id=&toolkit=)",
+             AccountListOut),
+    ApiRoute("GET", "/connected_accounts/{account_id}", accounts.get_account, "One connected account", AccountOut),
+    ApiRoute("DELETE", "/connected_accounts/{account_id}", accounts.delete_account, "Delete a connected account",
+             None, status=204),
+    ApiRoute("POST", "/connected_accounts/{account_id}/disable", accounts.disable_account, "Disable an account",
+             AccountOut),
+    ApiRoute("POST", "/connected_accounts/{account_id}/enable", accounts.enable_account, "Enable an account",
+             AccountOut),
+    ApiRoute("POST", "/connected_accounts/{account_id}/revoke", accounts.revoke_account,
+             "Revoke (at the provider when it supports it)", RevokeOut),
+    ApiRoute("GET", "/connected_accounts/{account_id}/events", accounts.account_events, "Audit events",
+             AccountEventsOut),
+    ApiRoute("GET", "/auth_configs", accounts.list_auth_configs, "List auth configs (?toolkit=)", AuthConfigListOut),
+    ApiRoute("POST", "/auth_configs", accounts.create_auth_config, "Create an auth config", AuthConfigOut,
+             AuthConfigCreate, 201),
+    ApiRoute("GET", "/auth_configs/{config_id}", accounts.get_auth_config, "Get an auth config", AuthConfigOut),
+    ApiRoute("PATCH", "/auth_configs/{config_id}", accounts.update_auth_config, "Update an auth config",
+             AuthConfigOut, AuthConfigUpdate),
+    ApiRoute("DELETE", "/auth_configs/{config_id}", accounts.delete_auth_config, "Delete an auth config", None,
+             status=204),
 ]
 
 

@@ -123,3 +123,80 @@ class EnvelopeOut(BaseModel):
     data: Any
     error: str | None
     successful: bool
+
+
+class AccountOut(BaseModel):
+    id: str
+    user_id: str
+    toolkit: dict[str, Any]
+    auth_config: dict[str, Any]
+    auth_config_id: str | None
+    alias: str | None
+    status: str
+    status_reason: str | None
+    is_disabled: bool
+    scopes: list[str] | None
+    credential_preview: str | None = Field(description="masked, e.g. ghp_…9f3; the secret is never returned")
+    expires_at: float | None
+    created_at: float
+    updated_at: float
+
+
+class AccountListOut(BaseModel):
+    items: list[AccountOut]
+
+
+class AccountEventOut(BaseModel):
+    event: str
+    actor: str
+    detail: str | None
+    at: float
+
+
+class AccountEventsOut(BaseModel):
+    items: list[AccountEventOut]
+
+
+class RevokeOut(BaseModel):
+    account: AccountOut
+    warning: str | None = None
+
+
+class AuthConfigOut(BaseModel):
+    id: str
+    toolkit: str
+    name: str
+    auth_scheme: str
+    type: str
+    status: str
+    is_managed: bool
+    is_disabled: bool
+    scopes: list[str] | None
+    authorize_params: dict[str, str]
+    restrict_to_following_tools: list[str] | None
+    has_app_credentials: bool
+    created_at: float
+    updated_at: float
+
+
+class AuthConfigListOut(BaseModel):
+    items: list[AuthConfigOut]
+
+
+class ConnectionRequestOut(BaseModel):
+    id: str
+    connected_account_id: str
+    redirect_url: str
+    expires_at: float
+    status: str
+
+
+class SessionToolkitOut(BaseModel):
+    slug: str
+    name: str
+    is_no_auth: bool
+    connection: dict[str, Any] | None
+
+
+class SessionToolkitListOut(BaseModel):
+    items: list[SessionToolkitOut]

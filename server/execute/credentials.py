@@ -27,6 +27,7 @@ class Credential:
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     query: dict[str, str] = field(default_factory=dict, repr=False)
     fields: dict[str, str] = field(default_factory=dict, repr=False)
+    access_token: str | None = field(default=None, repr=False)
 
 
 class CredentialProvider(Protocol):

@@ -27,7 +27,14 @@ def build_request(tool: Tool, toolkit: Toolkit, arguments: dict[str, Any], crede
     body = {k: arguments[k] for k in body_names if k in arguments}
     headers = {**toolkit.default_headers, **headers, **credential.headers}
     query.update(credential.query)
-    url = toolkit.base_url.rstrip("/") + path
+    base = toolkit.base_url
+    if "{" in base:
+        try:
+            base = base.format_map(credential.fields)
+        except KeyError as exc:
+            raise ToolError(f"{tool.slug}: the connected account lacks the field {exc.args[0]!r} that the "
+                            "toolkit's base_url needs; reconnect it") from None
+    url = base.rstrip("/") + path
     if spec.body is None or spec.method == "GET":
         return httpx.Request(spec.method, url, params=query, headers=headers)
     if spec.body_format == "form":

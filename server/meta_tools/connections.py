@@ -16,12 +16,5 @@ async def toolkit_statuses(ctx: MetaContext, toolkits: list[str]) -> list[dict[s
                         "connection_details": {"auth_scheme": "NO_AUTH"},
                         "status_message": f"{toolkit.name} needs no authentication; its tools can run right away."})
             continue
-        accounts = ctx.runtime.extras.get("accounts")
-        if accounts is None:
-            out.append({"toolkit": slug, "description": toolkit.description, "has_active_connection": False,
-                        "connection_details": None,
-                        "status_message": f"{toolkit.name} needs a connected account, and connections are not "
-                                          "configured on this server."})
-        else:
-            out.append(await accounts.status_for_search(ctx.session, toolkit))
+        out.append(await ctx.runtime.auth.status_for_search(ctx.session, toolkit))
     return out

@@ -11,12 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.errors import ConciergeError, NotFound
-from server.meta_tools import get_tool_schemas, multi_execute, search_tools
+from server.meta_tools import (
+    get_tool_schemas,
+    manage_connections,
+    multi_execute,
+    search_tools,
+    wait_for_connections,
+)
 from server.meta_tools.base import MetaContext, MetaTool, failed, ok
 from server.runtime import Runtime
 from server.sessions.service import Session
 
-CORE_META_TOOLS: tuple[MetaTool, ...] = (search_tools.TOOL, get_tool_schemas.TOOL, multi_execute.TOOL)
+CORE_META_TOOLS: tuple[MetaTool, ...] = (search_tools.TOOL, get_tool_schemas.TOOL, multi_execute.TOOL,
+                                         manage_connections.TOOL, wait_for_connections.TOOL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,68 @@ MIGRATIONS: list[str] = [
     CREATE INDEX mcp_clients_session ON mcp_clients(session_id);
     CREATE TABLE server_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: auth configs, connected accounts, connect links, connection audit events
+    """
+    CREATE TABLE auth_configs (
+        id TEXT PRIMARY KEY,
+        toolkit TEXT NOT NULL,
+        name TEXT NOT NULL,
+        auth_scheme TEXT NOT NULL,
+        type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        credentials BLOB,
+        scopes TEXT,
+        authorize_params TEXT,
+        restrict_to_tools TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX auth_configs_toolkit ON auth_configs(toolkit, created_at);
+    CREATE TABLE connected_accounts (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        toolkit TEXT NOT NULL,
+        auth_config_id TEXT REFERENCES auth_configs(id),
+        alias TEXT,
+        status TEXT NOT NULL,
+        status_reason TEXT,
+        is_disabled INTEGER NOT NULL DEFAULT 0,
+        scopes TEXT,
+        credential BLOB,
+        credential_preview TEXT,
+        expires_at REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX connected_accounts_user ON connected_accounts(user_id, toolkit, status);
+    CREATE UNIQUE INDEX connected_accounts_alias ON connected_accounts(user_id, toolkit, alias)
+        WHERE alias IS NOT NULL AND status NOT IN ('FAILED', 'EXPIRED', 'REVOKED');
+    CREATE TABLE connect_links (
+        token_hash TEXT PRIMARY KEY,
+        token BLOB NOT NULL,
+        account_id TEXT NOT NULL REFERENCES connected_accounts(id) ON DELETE CASCADE,
+        session_id TEXT,
+        callback_url TEXT,
+        state_hash TEXT UNIQUE,
+        pkce_verifier BLOB,
+        expires_at REAL NOT NULL,
+        opened_at REAL,
+        used_at REAL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX connect_links_account ON connect_links(account_id);
+    CREATE TABLE auth_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        toolkit TEXT NOT NULL,
+        event TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        detail TEXT,
+        at REAL NOT NULL
+    );
+    CREATE INDEX auth_events_account ON auth_events(account_id, at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

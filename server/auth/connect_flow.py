@@ -1,0 +1,231 @@
+"""Connect Links: `/connect/<token>` walks a person through OAuth or a credential form once.
+
+Tokens and OAuth `state` values are random, stored only as SHA-256 hashes (the token also encrypted,
+so the same live link can be shown again), single-use, and expire. PKCE verifiers are encrypted.
+Every failure leaves the account FAILED, EXPIRED or untouched, never ACTIVE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from server.auth import oauth2
+from server.auth.accounts import AccountService, preview
+from server.auth.configs import AuthConfigService
+from server.catalog.model import Toolkit
+from server.catalog.toolkit_file import AuthSchemeFile, FieldSpec
+from server.errors import AuthFlowError, ConciergeError, Conflict, ConnectionRequired, InvalidInput
+from server.store.accounts import AccountRow, LinkRow, set_form_state
+from server.store.db import now
+
+if TYPE_CHECKING:
+    from server.sessions.service import Session
+
+CALLBACK_PATH = "/api/v1/auth/callback"
+
+
+class LinkProblem(ConciergeError):
+    """A Connect Link that cannot be used (unknown, used, expired, tampered); shown as a page."""
+
+    code = "connect_link_invalid"
+    http_status = 410
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectRequest:
+    connected_account_id: str
+    redirect_url: str
+    expires_at: float
+    status: str = "INITIATED"
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.connected_account_id, "connected_account_id": self.connected_account_id,
+                "redirect_url": self.redirect_url, "expires_at": self.expires_at, "status": self.status}
+
+
+@dataclass(frozen=True, slots=True)
+class LinkPage:
+    toolkit: Toolkit
+    redirect_url: str | None = None
+    fields: tuple[FieldSpec, ...] = ()
+    state: str | None = None
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def form_fields(scheme: AuthSchemeFile) -> tuple[FieldSpec, ...]:
+    base = {
+        "api_key": [FieldSpec(name="api_key", label="API key")],
+        "bearer_token": [FieldSpec(name="token", label="Access token")],
+        "basic": [FieldSpec(name="username", label="Username", secret=False),
+                  FieldSpec(name="password", label="Password")],
+    }.get(scheme.type, [])
+    return tuple(base + list(scheme.fields))
+
+
+def with_query(url: str, params: dict[str, str]) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
+class ConnectFlow:
+    def __init__(self, accounts: AccountService, configs: AuthConfigService, base_url: str, ttl: int) -> None:
+        self.accounts = accounts
+        self.store = accounts.store
+        self.box = accounts.box
+        self.configs = configs
+        self.base_url = base_url
+        self.ttl = ttl
+
+    @property
+    def callback_uri(self) -> str:
+        return self.base_url + CALLBACK_PATH
+
+    def _url(self, token: str) -> str:
+        return f"{self.base_url}/connect/{token}"
+
+    async def initiate(self, user_id: str, toolkit: Toolkit, *, session: Session | None = None,
+                       alias: str | None = None, callback_url: str | None = None, actor: str = "api") -> ConnectRequest:
+        if not toolkit.needs_auth:
+            raise InvalidInput(f"toolkit {toolkit.slug} needs no authentication; its tools run without a connection")
+        chosen = (session.options.auth_configs or {}).get(toolkit.slug) if session else None
+        config = await self.configs.resolve(toolkit, chosen)
+        if session is not None and session.options.multi_account.enable:
+            live = await self.store.list(user_id=user_id, toolkit=toolkit.slug, statuses=("ACTIVE", "INITIATED"))
+            limit = session.options.multi_account.max_accounts_per_toolkit
+            if len(live) >= limit:
+                raise Conflict(f"user already has {len(live)} {toolkit.slug} accounts (max_accounts_per_toolkit is "
+                               f"{limit}); delete or revoke one first")
+        if callback_url is None and session is not None:
+            callback_url = session.options.manage_connections.callback_url
+        token, ts = secrets.token_urlsafe(32), now()
+        account = AccountRow(
+            id="ca_" + secrets.token_urlsafe(12), user_id=user_id, toolkit=toolkit.slug, auth_config_id=config.id,
+            alias=alias, status="INITIATED", status_reason=None, is_disabled=0, scopes=None, credential=None,
+            credential_preview=None, expires_at=None, created_at=ts, updated_at=ts)
+        link = LinkRow(token_hash=digest(token), token=self.box.seal(token), account_id=account.id,
+                       session_id=session.id if session else None, callback_url=callback_url, state_hash=None,
+                       pkce_verifier=None, expires_at=ts + self.ttl, opened_at=None, used_at=None, created_at=ts)
+        try:
+            await self.store.insert(account, link, "initiated", actor)
+        except sqlite3.IntegrityError:
+            raise Conflict(f"alias {alias!r} is already used by another {toolkit.slug} account of this user") from None
+        return ConnectRequest(account.id, self._url(token), link.expires_at)
+
+    async def link_for(self, session: Session, toolkit: Toolkit, *, fresh: bool = False) -> ConnectRequest:
+        """A live Connect Link for this user and toolkit: the pending one if there is one, else a new one,
+        so asking twice does not pile up half-made accounts."""
+        if not fresh:
+            for account in await self.store.list(user_id=session.user_id, toolkit=toolkit.slug,
+                                                 statuses=("INITIATED",)):
+                link = await self.store.live_link(account.id)
+                if link is not None:
+                    return ConnectRequest(account.id, self._url(self.box.open(link.token)), link.expires_at)
+        return await self.initiate(session.user_id, toolkit, session=session, actor="agent")
+
+    async def connection_required(self, session: Session, toolkit: Toolkit, reason: str) -> ConnectionRequired:
+        """The structured error an agent gets for a missing connection: with a link to show the user."""
+        try:
+            request = await self.link_for(session, toolkit)
+        except ConciergeError as exc:
+            return ConnectionRequired(f"{reason}; and no Connect Link could be made: {exc.message}",
+                                      {"toolkit": toolkit.slug})
+        return ConnectionRequired(
+            f"{reason}. Ask the user to open this link to connect {toolkit.name}, then retry: {request.redirect_url}",
+            {"toolkit": toolkit.slug, "redirect_url": request.redirect_url,
+             "connected_account_id": request.connected_account_id, "expires_at": request.expires_at})
+
+    async def _live(self, link: LinkRow | None) -> tuple[LinkRow, AccountRow]:
+        if link is None:
+            raise LinkProblem("This connection link is not valid. Ask for a new one.", {"reason": "unknown"})
+        account = await self.store.get(link.account_id)
+        if account is None:
+            raise LinkProblem("This connection was deleted. Ask for a new link.", {"reason": "deleted"})
+        if link.used_at is not None or account.status != "INITIATED":
+            raise LinkProblem("This connection link was already used. Each link works once; ask for a new one.",
+                              {"reason": "used", "status": account.status})
+        if link.expires_at < now() and link.opened_at is None:
+            await self.store.set_status(account.id, "EXPIRED", "the Connect Link expired before it was completed",
+                                        "expired", "system", only_if=("INITIATED",))
+            raise LinkProblem("This connection link has expired. Ask for a new one.", {"reason": "expired"})
+        return link, account
+
+    async def _scheme(self, account: AccountRow) -> tuple[Toolkit, AuthSchemeFile]:
+        toolkit = self.configs.toolkit(account.toolkit)
+        config = await self.configs.get(account.auth_config_id or "")
+        return toolkit, self.configs.scheme(toolkit, config.auth_scheme)
+
+    async def open(self, token: str) -> LinkPage:
+        link, account = await self._live(await self.store.link_by_token(digest(token)))
+        toolkit, scheme = await self._scheme(account)
+        state = secrets.token_urlsafe(32)
+        if scheme.type != "oauth2":
+            await set_form_state(self.store, link.token_hash, digest(state))
+            return LinkPage(toolkit, fields=form_fields(scheme), state=state)
+        try:
+            app = await self.configs.oauth_app(await self.configs.get(account.auth_config_id or ""))
+        except ConnectionRequired as exc:
+            raise LinkProblem(exc.message, {"reason": "not_configured"}) from None
+        verifier = oauth2.new_verifier()
+        if not await self.store.open_link(link.token_hash, digest(state), self.box.seal(verifier)):
+            raise LinkProblem("This connection link was already used. Ask for a new one.", {"reason": "used"})
+        return LinkPage(toolkit, redirect_url=oauth2.authorization_url(app, self.callback_uri, state, verifier))
+
+    async def submit(self, token: str, state: str, values: dict[str, str]) -> tuple[AccountRow, str | None]:
+        link, account = await self._live(await self.store.link_by_token(digest(token)))
+        if not state or link.state_hash != digest(state):
+            raise LinkProblem("This form is out of date or was tampered with. Reload the link and try again.",
+                              {"reason": "state"})
+        _, scheme = await self._scheme(account)
+        secret: dict[str, str] = {}
+        for spec in form_fields(scheme):
+            value = (values.get(spec.name) or "").strip()
+            if spec.required and not value:
+                raise InvalidInput(f"{spec.label} is required", {"field": spec.name})
+            if value:
+                secret[spec.name] = value
+        if not await self.store.use_link(link.token_hash):
+            raise LinkProblem("This connection link was already used.", {"reason": "used"})
+        main = next((secret[f.name] for f in form_fields(scheme) if f.secret and f.name in secret), "")
+        await self.store.set_status(account.id, "ACTIVE", None, "activated", "user", credential=self.box.seal(secret),
+                                    preview=preview(main), only_if=("INITIATED",))
+        return await self.accounts.get(account.id), link.callback_url
+
+    async def callback(self, params: dict[str, str]) -> tuple[AccountRow, str | None]:
+        """OAuth redirect back from the provider (RFC 6749 §4.1.2): exchange the code, or record the error."""
+        state = params.get("state")
+        if not state:
+            raise LinkProblem("The provider's answer has no state; the connection cannot be matched.",
+                              {"reason": "state"})
+        link = await self.store.link_by_state(digest(state))
+        if link is None or link.opened_at is None:
+            raise LinkProblem("This sign-in answer does not match any pending connection (unknown or tampered "
+                              "state). Start again from your app.", {"reason": "state"})
+        link, account = await self._live(link)
+        if not await self.store.use_link(link.token_hash):
+            raise LinkProblem("This sign-in answer was already used.", {"reason": "used"})
+        if "error" in params or not params.get("code"):
+            reason = params.get("error", "no authorization code") + (
+                f": {params['error_description']}" if params.get("error_description") else "")
+            await self.store.set_status(account.id, "FAILED", reason, "failed", "provider", only_if=("INITIATED",))
+            return await self.accounts.get(account.id), link.callback_url
+        try:
+            app = await self.configs.oauth_app(await self.configs.get(account.auth_config_id or ""))
+            tokens = await oauth2.exchange_code(app, self.callback_uri, params["code"],
+                                                self.box.open(link.pkce_verifier or b""))
+        except (AuthFlowError, ConnectionRequired) as exc:
+            await self.store.set_status(account.id, "FAILED", exc.message, "failed", "provider",
+                                        only_if=("INITIATED",))
+            return await self.accounts.get(account.id), link.callback_url
+        scopes = json.dumps(tokens.scope.replace(",", " ").split()) if tokens.scope else None
+        await self.store.set_status(account.id, "ACTIVE", None, "activated", "user",
+                                    credential=self.box.seal(tokens.secret()), preview=preview(tokens.access_token),
+                                    expires_at=tokens.expires_at, scopes=scopes, only_if=("INITIATED",))
+        return await self.accounts.get(account.id), link.callback_url

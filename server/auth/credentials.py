@@ -1,0 +1,137 @@
+"""Credentials for tool calls: the executor's `CredentialProvider`, with token refresh.
+
+A token within `REFRESH_MARGIN` seconds of expiry, or one the provider rejected with 401, is
+refreshed once, under a per-account lock, and the new token is stored before the lock is released:
+providers that rotate refresh tokens (Atlassian, Linear, Slack) kill the old one on use, so two
+concurrent refreshes would lose the account. A failed refresh marks the account EXPIRED and the
+error carries a fresh Connect Link.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from server.auth import oauth2
+from server.auth.accounts import AccountService, preview
+from server.auth.configs import AuthConfigService
+from server.auth.connect_flow import ConnectFlow
+from server.catalog.model import Toolkit
+from server.catalog.toolkit_file import AuthSchemeFile
+from server.errors import AuthFlowError, ConnectionRequired
+from server.execute.credentials import Credential
+from server.store.accounts import AccountRow
+from server.store.db import now
+
+if TYPE_CHECKING:
+    from server.sessions.service import Session
+
+REFRESH_MARGIN = 60.0
+
+
+def build_credential(account: AccountRow, scheme: AuthSchemeFile, secret: dict[str, Any]) -> Credential:
+    """Where each scheme puts its secret on the wire."""
+    extra = {k: str(v) for k, v in secret.items() if k not in ("access_token", "refresh_token", "token_type")}
+    if scheme.type == "oauth2":
+        token_type = str(secret.get("token_type") or "Bearer")
+        token_type = "Bearer" if token_type.lower() == "bearer" else token_type
+        return Credential(account.id, headers={"Authorization": f"{token_type} {secret['access_token']}"},
+                          access_token=secret["access_token"])
+    if scheme.type == "bearer_token":
+        return Credential(account.id, headers={"Authorization": f"Bearer {secret['token']}"}, fields=extra)
+    if scheme.type == "basic":
+        raw = f"{secret['username']}:{secret.get('password', '')}".encode()
+        return Credential(account.id, headers={"Authorization": "Basic " + base64.b64encode(raw).decode()},
+                          fields=extra)
+    key = scheme.api_key_prefix + secret["api_key"]
+    if scheme.api_key_in == "query":
+        return Credential(account.id, query={scheme.api_key_name: key}, fields=extra)
+    return Credential(account.id, headers={scheme.api_key_name: key}, fields=extra)
+
+
+class AccountCredentials:
+    def __init__(self, accounts: AccountService, configs: AuthConfigService, flow: ConnectFlow) -> None:
+        self.accounts = accounts
+        self.configs = configs
+        self.flow = flow
+        self._locks: dict[str, anyio.Lock] = {}
+
+    async def credential_for(self, session: Session, toolkit: Toolkit, account: str | None) -> Credential:
+        if not toolkit.needs_auth:
+            if account is not None:
+                raise ConnectionRequired(f"toolkit {toolkit.slug} needs no account; drop `account` from the call")
+            return Credential(account_id=None)
+        row = await self.accounts.select(session, toolkit, account)
+        if row is None:
+            raise await self.flow.connection_required(session, toolkit, f"{toolkit.name} is not connected for "
+                                                      "this user")
+        scheme = await self._scheme(toolkit, row)
+        secret = self.accounts.secret(row)
+        if scheme.type == "oauth2" and row.expires_at is not None and row.expires_at - now() < REFRESH_MARGIN:
+            row, secret = await self._refresh(session, toolkit, row, secret["access_token"])
+        return build_credential(row, scheme, secret)
+
+    async def after_unauthorized(self, session: Session, toolkit: Toolkit, credential: Credential) -> Credential | None:
+        if credential.account_id is None or credential.access_token is None:
+            return None
+        row = await self.accounts.get(credential.account_id, session.user_id)
+        scheme = await self._scheme(toolkit, row)
+        row, secret = await self._refresh(session, toolkit, row, credential.access_token)
+        return build_credential(row, scheme, secret)
+
+    async def _scheme(self, toolkit: Toolkit, row: AccountRow) -> AuthSchemeFile:
+        config = await self.configs.get(row.auth_config_id or "")
+        return self.configs.scheme(toolkit, config.auth_scheme)
+
+    async def _refresh(self, session: Session, toolkit: Toolkit, row: AccountRow,
+                       used_token: str) -> tuple[AccountRow, dict[str, Any]]:
+        lock = self._locks.setdefault(row.id, anyio.Lock())
+        async with lock:
+            fresh = await self.accounts.get(row.id)
+            secret = self.accounts.secret(fresh) if fresh.credential else {}
+            if fresh.status == "ACTIVE" and secret.get("access_token") != used_token:
+                return fresh, secret
+            if fresh.status != "ACTIVE":
+                raise await self.flow.connection_required(session, toolkit, f"{toolkit.name} account "
+                                                          f"{fresh.alias or fresh.id} is {fresh.status}")
+            if not secret.get("refresh_token"):
+                return await self._expire(session, toolkit, fresh, "the access token expired and there is no "
+                                          "refresh token")
+            try:
+                app = await self.configs.oauth_app(await self.configs.get(fresh.auth_config_id or ""))
+                tokens = await oauth2.refresh(app, secret["refresh_token"])
+            except AuthFlowError as exc:
+                return await self._expire(session, toolkit, fresh, exc.message)
+            scopes = json.dumps(tokens.scope.replace(",", " ").split()) if tokens.scope else None
+            new_secret = tokens.secret()
+            await self.accounts.store.set_status(
+                fresh.id, "ACTIVE", None, "refreshed", "system", credential=self.accounts.box.seal(new_secret),
+                preview=preview(tokens.access_token), expires_at=tokens.expires_at, scopes=scopes)
+            return await self.accounts.get(fresh.id), new_secret
+
+    async def _expire(self, session: Session, toolkit: Toolkit, row: AccountRow, reason: str) -> Any:
+        await self.accounts.store.set_status(row.id, "EXPIRED", reason, "expired", "system", keep_credential=False,
+                                             only_if=("ACTIVE",))
+        raise await self.flow.connection_required(session, toolkit, f"{toolkit.name} account {row.alias or row.id} "
+                                                  f"expired ({reason}); it must be reconnected")
+
+    async def revoke(self, row: AccountRow, actor: str) -> str | None:
+        """Revoke at the provider when it has an endpoint (RFC 7009), then locally; returns a warning if the
+        provider call failed (the account is revoked here regardless)."""
+        warning = None
+        if row.credential is not None:
+            toolkit = self.configs.toolkit(row.toolkit)
+            scheme = await self._scheme(toolkit, row)
+            if scheme.type == "oauth2" and scheme.oauth2 and scheme.oauth2.revoke_url:
+                secret = self.accounts.secret(row)
+                try:
+                    app = await self.configs.oauth_app(await self.configs.get(row.auth_config_id or ""))
+                    token = secret.get("refresh_token") or secret["access_token"]
+                    await oauth2.revoke(app, token, "refresh_token" if secret.get("refresh_token") else "access_token")
+                except (AuthFlowError, ConnectionRequired) as exc:
+                    warning = f"the provider did not confirm the revocation: {exc.message}"
+        await self.accounts.store.set_status(row.id, "REVOKED", warning, "revoked", actor, keep_credential=False)
+        return warning
