@@ -32,9 +32,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from server.app import build_app
 
+    from server.runtime import Runtime
+
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = build_app(settings, announce=lambda line: print(line, flush=True))
+    catalog = anyio.run(Runtime.preflight, settings)
+    app = build_app(settings, announce=lambda line: print(line, flush=True), catalog=catalog)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
                 lifespan="on")
     return 0

@@ -74,7 +74,7 @@ class Settings(_Section):
     allowed_hosts: list[str] = Field(default_factory=list, description="extra Host values (DNS-rebinding guard)")
     allowed_origins: list[str] = Field(default_factory=list)
     max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024)
-    connect_link_ttl_seconds: int = Field(600, ge=30)
+    connect_link_ttl_seconds: int = Field(600, ge=1)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     workbench: WorkbenchConfig = Field(default_factory=WorkbenchConfig)

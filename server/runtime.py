@@ -6,6 +6,7 @@ The REST API, the MCP endpoint and stdio mode all work through one `Runtime`.
 from __future__ import annotations
 
 import logging
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,12 @@ from server.store.server_meta import ServerMetaStore
 from server.store.sessions import SessionStore
 
 log = logging.getLogger("concierge")
+
+
+def no_cookie_jar() -> CookieJar:
+    """One HTTP client serves every user: a Set-Cookie from one user's call must never ride along on
+    another user's request, so the shared client stores no cookies at all."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 @dataclass
@@ -53,7 +60,8 @@ class Runtime:
             await db.close()
             raise
         http = httpx.AsyncClient(timeout=httpx.Timeout(settings.execution.tool_timeout_seconds),
-                                 follow_redirects=False, headers={"User-Agent": "concierge/0.1"})
+                                 follow_redirects=False, headers={"User-Agent": "concierge/0.1"},
+                                 cookies=no_cookie_jar())
         executions = ExecutionStore(db)
         executor = Executor(catalog, executions, settings.data_dir, http,
                             timeout=settings.execution.tool_timeout_seconds,
@@ -65,6 +73,14 @@ class Runtime:
         return cls(settings=settings, db=db, catalog=catalog, sessions=sessions, executor=executor,
                    executions=executions, memory=MemoryStore(db), mcp_clients=McpClientStore(db),
                    meta=meta, http=http, auth=auth)
+
+    @classmethod
+    async def preflight(cls, settings: Settings) -> Catalog:
+        """Everything start-up can refuse (config, toolkits, schema, encryption key), before a port is bound,
+        so the operator gets one clear line instead of a server that half-starts."""
+        runtime = await cls.start(settings)
+        await runtime.aclose()
+        return runtime.catalog
 
     async def aclose(self) -> None:
         await self.http.aclose()

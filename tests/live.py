@@ -27,18 +27,45 @@ def free_socket(port: int = 0) -> socket.socket:
     return sock
 
 
-class LiveServer:
-    def __init__(self, data_dir: Path, **overrides: Any) -> None:
-        self.data_dir = data_dir
-        self.overrides = overrides
+class ThreadedServer:
+    """Any ASGI app under uvicorn in a daemon thread on a loopback socket (kept across restarts)."""
+
+    def __init__(self) -> None:
         self.port = 0
-        self.lines: list[str] = []
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def serve(self, make_app: Any) -> None:
+        """`make_app()` is called once the port is known, so the app can know its own URL."""
+        sock = free_socket(self.port)
+        self.port = sock.getsockname()[1]
+        app = make_app()
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"server on port {self.port} did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=30)
+            self._server = None
+
+
+class LiveServer(ThreadedServer):
+    def __init__(self, data_dir: Path, **overrides: Any) -> None:
+        super().__init__()
+        self.data_dir = data_dir
+        self.overrides = overrides
+        self.lines: list[str] = []
 
     @property
     def headers(self) -> dict[str, str]:
@@ -50,24 +77,8 @@ class LiveServer:
         return Settings.model_validate(values)
 
     def start(self) -> LiveServer:
-        sock = free_socket(self.port)
-        self.port = sock.getsockname()[1]
-        app = build_app(self.settings(), announce=self.lines.append)
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("server did not start: " + "\n".join(self.lines))
-            time.sleep(0.02)
+        self.serve(lambda: build_app(self.settings(), announce=self.lines.append))
         return self
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=30)
-            self._server = None
 
     def restart(self) -> None:
         self.stop()

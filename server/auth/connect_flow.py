@@ -97,6 +97,8 @@ class ConnectFlow:
             raise InvalidInput(f"toolkit {toolkit.slug} needs no authentication; its tools run without a connection")
         chosen = (session.options.auth_configs or {}).get(toolkit.slug) if session else None
         config = await self.configs.resolve(toolkit, chosen)
+        if config.auth_scheme == "oauth2":
+            await self.configs.oauth_app(config)  # no app configured: say so now, not after the user clicks
         if session is not None and session.options.multi_account.enable:
             live = await self.store.list(user_id=user_id, toolkit=toolkit.slug, statuses=("ACTIVE", "INITIATED"))
             limit = session.options.multi_account.max_accounts_per_toolkit

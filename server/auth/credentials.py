@@ -32,9 +32,19 @@ if TYPE_CHECKING:
 REFRESH_MARGIN = 60.0
 
 
+def needs_refresh(expires_at: float | None, issued_at: float | None) -> bool:
+    """Within 60 s of expiry, or within half the token's lifetime for tokens shorter than two minutes
+    (otherwise a short-lived token would be refreshed on every single call)."""
+    if expires_at is None:
+        return False
+    margin = REFRESH_MARGIN if issued_at is None else min(REFRESH_MARGIN, (expires_at - issued_at) / 2)
+    return expires_at - now() < margin
+
+
 def build_credential(account: AccountRow, scheme: AuthSchemeFile, secret: dict[str, Any]) -> Credential:
     """Where each scheme puts its secret on the wire."""
-    extra = {k: str(v) for k, v in secret.items() if k not in ("access_token", "refresh_token", "token_type")}
+    extra = {k: str(v) for k, v in secret.items()
+             if k not in ("access_token", "refresh_token", "token_type", "issued_at")}
     if scheme.type == "oauth2":
         token_type = str(secret.get("token_type") or "Bearer")
         token_type = "Bearer" if token_type.lower() == "bearer" else token_type
@@ -70,7 +80,7 @@ class AccountCredentials:
                                                       "this user")
         scheme = await self._scheme(toolkit, row)
         secret = self.accounts.secret(row)
-        if scheme.type == "oauth2" and row.expires_at is not None and row.expires_at - now() < REFRESH_MARGIN:
+        if scheme.type == "oauth2" and needs_refresh(row.expires_at, secret.get("issued_at")):
             row, secret = await self._refresh(session, toolkit, row, secret["access_token"])
         return build_credential(row, scheme, secret)
 

@@ -46,7 +46,7 @@ class TokenSet:
 
     def secret(self) -> dict[str, Any]:
         return {"access_token": self.access_token, "refresh_token": self.refresh_token,
-                "token_type": self.token_type}
+                "token_type": self.token_type, "issued_at": time.time()}
 
 
 def new_verifier() -> str:

@@ -16,6 +16,7 @@ from server.catalog.toolkit_file import ToolkitFile
 from server.errors import ConfigError
 
 TOOLKIT_FILE = "toolkit.yaml"
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster, same safety
 BUILTIN_TOOLKITS = Path(__file__).resolve().parents[2] / "toolkits"
 
 
@@ -30,7 +31,7 @@ def _describe(exc: ValidationError) -> str:
 
 def parse_toolkit_file(path: Path) -> ToolkitFile:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

@@ -1,0 +1,104 @@
+"""Query understanding: split a use case into intents, and spot toolkit names and aliases in it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from server.catalog.model import Toolkit
+from server.catalog.terms import terms, words
+
+MIN_INTENT_TERMS = 2  # a fragment with fewer content words is context for its neighbour, not an intent
+MAX_INTENTS = 8  # a longer request keeps its first intents; the whole text is searched as well
+
+# Sentence ends, and the words people use to chain steps ("..., then ...", "Finally, ...").
+_STEP = (r"(?:and\s+)?(?:then|after\s+that|afterwards|next|finally|lastly|additionally|also|furthermore|"
+         r"moreover|besides)\b,?\s*")
+_BOUNDARY = re.compile(rf"(?:(?<=[.!?;])\s+|\n+|^\s*)(?:{_STEP})?|,?\s+{_STEP}", re.IGNORECASE)
+_AND = re.compile(r",?\s+and\s+(\w+)", re.IGNORECASE)
+
+# Verbs that start a new request after "and" whatever the catalog; each catalog adds the first
+# words of its own tool names ("create" from GITHUB_CREATE_ISSUE).
+COMMON_ACTIONS = frozenset("""
+add analyze archive book calculate cancel check compare compute convert copy count create delete download
+draft edit email estimate export fetch find forward generate get invite list look lookup make merge move
+notify open order parse pay plan post predict publish read reply remove rename reply request reserve
+retrieve run save schedule search send set share show sort start stop submit summarize tell track
+translate update upload validate write
+""".split())
+
+
+def _spans(text: str, boundary: re.Pattern[str], start: int, end: int) -> list[tuple[int, int]]:
+    spans, pos = [], start
+    for m in boundary.finditer(text, start, end):
+        spans.append((pos, m.start()))
+        pos = m.end()
+    spans.append((pos, end))
+    return spans
+
+
+def _glue(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merge spans too small to be an intent into their neighbour (the previous one when there is one)."""
+    out: list[tuple[int, int]] = []
+    carry: int | None = None  # start of a too-small leading span waiting for the next one
+    for lo, hi in spans:
+        if not text[lo:hi].strip():
+            continue
+        lo = carry if carry is not None else lo
+        if len(terms(text[lo:hi])) >= MIN_INTENT_TERMS:
+            out.append((lo, hi))
+            carry = None
+        elif out:
+            out[-1] = (out[-1][0], hi)
+        else:
+            carry = lo
+    if carry is not None:
+        out.append((carry, len(text)))
+    return out
+
+
+def split_intents(use_case: str, actions: frozenset[str] = COMMON_ACTIONS) -> list[str]:
+    """Sub-requests of a multi-step use case, in order; a single-intent request comes back whole.
+
+    Splits at sentence ends and step words ("then", "finally", ...), and at "and" followed by an
+    action verb ("find the invoice email and post its total to #finance"), so "Google and Bing
+    search engines" stays one request. Fragments with too few content words stay with a neighbour.
+    """
+    text = use_case.strip()
+    spans: list[tuple[int, int]] = []
+    for lo, hi in _glue(text, _spans(text, _BOUNDARY, 0, len(text))):
+        cuts = [(lo, lo)]
+        for m in _AND.finditer(text, lo, hi):
+            if m.group(1).lower() in actions:
+                cuts.append((m.start(), m.start(1)))
+        bounds = [(cuts[i][1], cuts[i + 1][0] if i + 1 < len(cuts) else hi) for i in range(len(cuts))]
+        spans.extend(_glue(text, bounds))
+    intents = [text[lo:hi].strip(" ,.;:!?\n") for lo, hi in spans[:MAX_INTENTS]]
+    return [i for i in intents if i] or [text]
+
+
+def action_words(tool_names: Iterable[str]) -> frozenset[str]:
+    """The first word of each tool name: what this catalog's requests start their steps with."""
+    return COMMON_ACTIONS | {ws[0] for ws in map(words, tool_names) if ws and len(ws[0]) > 2}
+
+
+class ToolkitMentions:
+    """Finds toolkits named in a request by slug, name or alias ("gh", "google sheets")."""
+
+    def __init__(self, toolkits: Sequence[Toolkit]) -> None:
+        self._phrases: dict[tuple[str, ...], set[str]] = {}
+        for tk in toolkits:
+            for label in {tk.slug, tk.name, *tk.aliases}:
+                phrase = tuple(terms(label))
+                if phrase:
+                    self._phrases.setdefault(phrase, set()).add(tk.slug)
+        self._longest = max((len(p) for p in self._phrases), default=0)
+
+    def find(self, text: str) -> set[str]:
+        """Slugs of toolkits whose name or alias occurs in `text` as whole words."""
+        seq = terms(text)
+        found: set[str] = set()
+        for size in range(1, self._longest + 1):
+            for i in range(len(seq) - size + 1):
+                found |= self._phrases.get(tuple(seq[i:i + size]), set())
+        return found
