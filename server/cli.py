@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -138,10 +139,14 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def cmd_toolkits(args: argparse.Namespace) -> int:
-    from server.catalog.catalog import Catalog
+    from server.runtime import load_catalog
 
-    settings = _settings(args)
-    catalog = Catalog.load(settings.toolkit_paths, builtin=settings.builtin_toolkits)
+    catalog = load_catalog(_settings(args))
+    if args.action == "schema":
+        from server.catalog.toolkit_file import ToolkitFile
+
+        print(json.dumps(ToolkitFile.model_json_schema(), indent=2))
+        return 0
     if args.action == "list":
         rows = [{"slug": tk.slug, "name": tk.name, "tools": len(tk.tools), "auth": [s.type for s in tk.auth_schemes]}
                 for tk in catalog.toolkits.values()]
@@ -159,16 +164,96 @@ def cmd_toolkits(args: argparse.Namespace) -> int:
 
 
 def cmd_tools(args: argparse.Namespace) -> int:
-    from server.catalog.catalog import Catalog
+    from server.runtime import load_catalog
 
-    settings = _settings(args)
-    catalog = Catalog.load(settings.toolkit_paths, builtin=settings.builtin_toolkits)
+    catalog = load_catalog(_settings(args))
     pool = set(catalog.toolkits[args.toolkit].tools) if args.toolkit else None
     hits = catalog.index.search(args.query, allowed=pool, limit=args.limit)
     rows = [{"slug": h.slug, "score": round(h.score, 3), "description": catalog.tools[h.slug].description}
             for h in hits]
     _print(args, rows, "\n".join(f"{i}. {r['slug']}  ({r['score']})\n   {r['description'][:110]}"
                                  for i, r in enumerate(rows, 1)) or "no matching tool")
+    return 0
+
+
+def cmd_accounts(args: argparse.Namespace) -> int:
+    api = Api(args)
+    if args.action == "list":
+        params = {"user_id": args.user_id} | ({"toolkit": args.toolkit} if args.toolkit else {})
+        items = api("GET", "/connected_accounts", params=params)["items"]
+        _print(args, items, "\n".join(f"{a['id']}  {a['toolkit']['slug']:<10} {a['status']:<9} alias={a['alias']}  "
+                                      f"{a['credential_preview'] or ''}" for a in items) or "no connected accounts")
+        return 0
+    path = f"/connected_accounts/{args.id}"
+    if args.action == "show":
+        data = api("GET", path)
+        data["events"] = api("GET", path + "/events")["items"]
+    elif args.action == "delete":
+        api("DELETE", path)
+        data = {"deleted": args.id}
+    else:
+        data = api("POST", f"{path}/{args.action}")
+    _print(args, data, json.dumps(data, indent=2))
+    return 0
+
+
+def cmd_auth_configs(args: argparse.Namespace) -> int:
+    api = Api(args)
+    if args.action == "list":
+        items = api("GET", "/auth_configs", params={"toolkit": args.toolkit} if args.toolkit else None)["items"]
+        _print(args, items, "\n".join(f"{c['id']}  {c['toolkit']:<10} {c['type']:<7} {c['status']:<8} {c['name']}"
+                                      for c in items) or "no auth configs")
+        return 0
+    if args.action == "create":
+        body: dict[str, Any] = {"toolkit": args.toolkit}
+        if args.client_id:
+            secret = args.client_secret or os.environ.get("CONCIERGE_CLIENT_SECRET")
+            if not secret:
+                raise ConciergeError("--client-id needs --client-secret (or CONCIERGE_CLIENT_SECRET)")
+            body["credentials"] = {"client_id": args.client_id, "client_secret": secret}
+        if args.scopes:
+            body["scopes"] = args.scopes.split(",")
+        data = api("POST", "/auth_configs", body)
+    elif args.action == "delete":
+        api("DELETE", f"/auth_configs/{args.id}")
+        data = {"deleted": args.id}
+    else:
+        data = api("GET", f"/auth_configs/{args.id}")
+    _print(args, data, json.dumps(data, indent=2))
+    return 0
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    body = {"user_id": args.user_id, "toolkit": args.toolkit} | ({"alias": args.alias} if args.alias else {})
+    data = Api(args)("POST", "/connected_accounts/link", body)
+    _print(args, data, f"Open this link to connect {args.toolkit} for {args.user_id} (valid until "
+                       f"{time.strftime('%H:%M:%S', time.localtime(data['expires_at']))}):\n{data['redirect_url']}")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    if args.action == "generate":
+        from cryptography.fernet import Fernet
+
+        print(Fernet.generate_key().decode())
+        return 0
+    from server.auth.crypto import SecretBox
+    from server.auth.rotation import rotate_all
+    from server.store.db import Database
+
+    settings = _settings(args)
+
+    async def rotate() -> int:
+        db = await Database.open(settings.db_path)
+        try:
+            box = SecretBox.from_settings(settings.encryption_key.get_secret_value() if settings.encryption_key
+                                          else None, settings.data_dir)
+            return await rotate_all(db, box)
+        finally:
+            await db.close()
+
+    count = anyio.run(rotate)
+    print(f"re-encrypted {count} secrets under the first configured key")
     return 0
 
 
@@ -226,6 +311,7 @@ def parser() -> argparse.ArgumentParser:
     toolkits = sub.add_parser("toolkits", help="list or show toolkits")
     tsub = toolkits.add_subparsers(dest="action", required=True)
     config_flags(tsub.add_parser("list"))
+    config_flags(tsub.add_parser("schema", help="print the JSON Schema of toolkit.yaml (docs/toolkit.schema.json)"))
     show = tsub.add_parser("show")
     config_flags(show)
     show.add_argument("slug")
@@ -239,6 +325,48 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--toolkit")
     search.add_argument("--limit", type=int, default=5)
     tools.set_defaults(func=cmd_tools)
+
+    accounts = sub.add_parser("accounts", help="connected accounts (via REST)")
+    asub = accounts.add_subparsers(dest="action", required=True)
+    sp = asub.add_parser("list")
+    api_flags(sp)
+    sp.add_argument("--user-id", dest="user_id", required=True)
+    sp.add_argument("--toolkit")
+    for action in ("show", "delete", "disable", "enable", "revoke"):
+        sp = asub.add_parser(action)
+        api_flags(sp)
+        sp.add_argument("id")
+    accounts.set_defaults(func=cmd_accounts)
+
+    configs = sub.add_parser("auth-configs", help="auth configs: which OAuth app / scheme a toolkit uses (via REST)")
+    csub = configs.add_subparsers(dest="action", required=True)
+    sp = csub.add_parser("list")
+    api_flags(sp)
+    sp.add_argument("--toolkit")
+    sp = csub.add_parser("create")
+    api_flags(sp)
+    sp.add_argument("--toolkit", required=True)
+    sp.add_argument("--client-id", dest="client_id")
+    sp.add_argument("--client-secret", dest="client_secret", help="or CONCIERGE_CLIENT_SECRET (keeps it out of ps)")
+    sp.add_argument("--scopes", help="comma-separated")
+    for action in ("show", "delete"):
+        sp = csub.add_parser(action)
+        api_flags(sp)
+        sp.add_argument("id")
+    configs.set_defaults(func=cmd_auth_configs)
+
+    connect = sub.add_parser("connect", help="print a Connect Link for a user and toolkit")
+    api_flags(connect)
+    connect.add_argument("toolkit")
+    connect.add_argument("--user-id", dest="user_id", required=True)
+    connect.add_argument("--alias")
+    connect.set_defaults(func=cmd_connect)
+
+    keys = sub.add_parser("keys", help="encryption keys: generate one, or re-encrypt all secrets (rotation)")
+    ksub = keys.add_subparsers(dest="action", required=True)
+    config_flags(ksub.add_parser("generate"))
+    config_flags(ksub.add_parser("rotate"))
+    keys.set_defaults(func=cmd_keys)
 
     ev = sub.add_parser("eval-search", help="measure search quality on a retrieval set")
     ev.add_argument("--data", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv (default: built-in catalog)")

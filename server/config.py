@@ -60,6 +60,15 @@ class OAuthApp(_Section):
     client_secret: SecretStr
 
 
+class ToolkitOverride(_Section):
+    """Point a toolkit elsewhere: GitHub Enterprise, a regional API host, a local stand-in."""
+
+    base_url: str | None = None
+    authorize_url: str | None = None
+    token_url: str | None = None
+    revoke_url: str | None = None
+
+
 class Settings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -80,6 +89,7 @@ class Settings(_Section):
     workbench: WorkbenchConfig = Field(default_factory=WorkbenchConfig)
     oauth_apps: dict[str, OAuthApp] = Field(default_factory=dict, description="toolkit slug -> operator's OAuth app")
     toolkit_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    toolkit_overrides: dict[str, ToolkitOverride] = Field(default_factory=dict)
 
     @property
     def base_url(self) -> str:

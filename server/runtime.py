@@ -33,6 +33,11 @@ def no_cookie_jar() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
+def load_catalog(settings: Settings) -> Catalog:
+    overrides = {slug: o.model_dump() for slug, o in settings.toolkit_overrides.items()}
+    return Catalog.load(settings.toolkit_paths, builtin=settings.builtin_toolkits, overrides=overrides)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -51,7 +56,7 @@ class Runtime:
     @classmethod
     async def start(cls, settings: Settings, catalog: Catalog | None = None) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        catalog = catalog or Catalog.load(settings.toolkit_paths, builtin=settings.builtin_toolkits)
+        catalog = catalog or load_catalog(settings)
         db = await Database.open(settings.db_path)
         meta = ServerMetaStore(db)
         try:

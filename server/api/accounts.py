@@ -23,7 +23,7 @@ from server.api.schemas import (
     SessionToolkitListOut,
     SessionToolkitOut,
 )
-from server.auth.options import AuthConfigCreate, AuthConfigUpdate, AuthorizeRequest, parse_body
+from server.auth.options import AuthConfigCreate, AuthConfigUpdate, AuthorizeRequest, LinkRequest, parse_body
 from server.errors import InvalidInput
 from server.meta_tools.manage_connections import session_toolkits
 from server.store.accounts import AccountRow
@@ -115,6 +115,15 @@ async def authorize(request: Request, state: ApiState) -> ConnectionRequestOut:
         raise InvalidInput(f"toolkit {toolkit.slug} is not enabled in this session")
     connect = await runtime.auth.flow.initiate(session.user_id, toolkit, session=session, alias=body.alias,
                                                callback_url=body.callback_url, actor="api")
+    return ConnectionRequestOut(**connect.public())
+
+
+async def create_link(request: Request, state: ApiState) -> ConnectionRequestOut:
+    runtime = state.runtime
+    body = parse_body(LinkRequest, await _body(request, state))
+    toolkit = runtime.auth.configs.toolkit(body.toolkit)
+    connect = await runtime.auth.flow.initiate(body.user_id, toolkit, alias=body.alias,
+                                               callback_url=body.callback_url, actor="operator")
     return ConnectionRequestOut(**connect.public())
 
 

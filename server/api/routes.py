@@ -30,7 +30,7 @@ from server.api.schemas import (
     ToolListOut,
     ToolOut,
 )
-from server.auth.options import AuthConfigCreate, AuthConfigUpdate, AuthorizeRequest
+from server.auth.options import AuthConfigCreate, AuthConfigUpdate, AuthorizeRequest, LinkRequest
 from server.sessions.options import SessionCreate, SessionUpdate
 
 
@@ -73,6 +73,8 @@ API_ROUTES: list[ApiRoute] = [
              "Revoke one of the session user's accounts", RevokeOut),
     ApiRoute("GET", "/connected_accounts", accounts.list_accounts, "A user's connected accounts (?user_id=&toolkit=)",
              AccountListOut),
+    ApiRoute("POST", "/connected_accounts/link", accounts.create_link,
+             "Connect Link for a user, outside any session", ConnectionRequestOut, LinkRequest, 201),
     ApiRoute("GET", "/connected_accounts/{account_id}", accounts.get_account, "One connected account", AccountOut),
     ApiRoute("DELETE", "/connected_accounts/{account_id}", accounts.delete_account, "Delete a connected account",
              None, status=204),

@@ -51,7 +51,11 @@ class SecretBox:
             raise StorageError("a stored secret cannot be decrypted with the configured encryption key") from None
 
     def rotate(self, blob: bytes) -> bytes:
-        return self._fernet.rotate(blob)
+        try:
+            return self._fernet.rotate(blob)
+        except InvalidToken:
+            raise StorageError("a stored secret cannot be decrypted with any configured key; nothing was "
+                               "re-encrypted (give the old key too: encryption_key = \"NEW,OLD\")") from None
 
     def check_canary(self, stored: str | None) -> str | None:
         """Verifies the key against the stored canary; returns a new canary to store on first start."""

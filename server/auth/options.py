@@ -43,6 +43,12 @@ class AuthorizeRequest(_Body):
     alias: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
+class LinkRequest(AuthorizeRequest):
+    """An operator-made Connect Link for a user, outside any session (`concierge connect`)."""
+
+    user_id: str = Field(min_length=1, max_length=256)
+
+
 def parse_body(model: type[_Body], data: Any) -> Any:
     if not isinstance(data, dict):
         raise InvalidInput("request body must be a JSON object")

@@ -10,6 +10,7 @@ from server.auth.configs import AuthConfigService
 from server.auth.connect_flow import ConnectFlow
 from server.auth.credentials import AccountCredentials
 from server.auth.crypto import SecretBox
+from server.auth.rotation import CANARY_KEY
 from server.catalog.catalog import Catalog
 from server.config import Settings
 from server.catalog.model import Toolkit
@@ -23,7 +24,6 @@ from server.store.server_meta import ServerMetaStore
 if TYPE_CHECKING:
     from server.sessions.service import Session
 
-CANARY_KEY = "encryption_canary"
 
 
 @dataclass(frozen=True)

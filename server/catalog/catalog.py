@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkits
 from server.catalog.model import Tool, Toolkit
 from server.catalog.search import SearchIndex
+from server.errors import ConfigError
 
 
 def near_matches(word: str, pool: Iterable[str], n: int = 3) -> list[str]:
@@ -22,6 +24,15 @@ def near_matches(word: str, pool: Iterable[str], n: int = 3) -> list[str]:
     return close
 
 
+def apply_override(toolkit: Toolkit, override: Mapping[str, str | None] | None) -> Toolkit:
+    if not override:
+        return toolkit
+    urls = {k: v for k, v in override.items() if v and k != "base_url"}
+    schemes = tuple(s.model_copy(update={"oauth2": s.oauth2.model_copy(update=urls)}) if s.oauth2 and urls else s
+                    for s in toolkit.auth_schemes)
+    return replace(toolkit, base_url=override.get("base_url") or toolkit.base_url, auth_schemes=schemes)
+
+
 class Catalog:
     def __init__(self, toolkits: Sequence[Toolkit]) -> None:
         self.toolkits: dict[str, Toolkit] = {tk.slug: tk for tk in toolkits}
@@ -32,9 +43,14 @@ class Catalog:
             | {c for tk in self.toolkits.values() for c in tk.categories})
 
     @classmethod
-    def load(cls, paths: Sequence[Path], builtin: bool = True) -> Catalog:
+    def load(cls, paths: Sequence[Path], builtin: bool = True,
+             overrides: Mapping[str, Mapping[str, str | None]] | None = None) -> Catalog:
         roots = ([BUILTIN_TOOLKITS] if builtin else []) + list(paths)
-        return cls(load_toolkits(roots))
+        toolkits = load_toolkits(roots)
+        unknown = sorted(set(overrides or {}) - {tk.slug for tk in toolkits})
+        if unknown:
+            raise ConfigError(f"config: toolkit_overrides names unknown toolkits: {unknown}")
+        return cls([apply_override(tk, (overrides or {}).get(tk.slug)) for tk in toolkits])
 
     def tool(self, slug: str) -> Tool | None:
         return self.tools.get(slug) or self.tools.get(slug.upper())
