@@ -39,6 +39,8 @@ class WorkbenchConfig(_Section):
     max_file_mb: int = Field(256, ge=1)
     disk_quota_mb: int = Field(512, ge=1)
     output_limit_chars: int = Field(20_000, ge=1_000)
+    tmp_mb: int = Field(64, ge=1, description="size of the sandbox's private /tmp")
+    max_parallel_tool_calls: int = Field(8, ge=1, description="run_tools() calls executed at once")
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint for invoke_llm()")
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None

@@ -23,6 +23,7 @@ from server.store.mcp_clients import McpClientStore
 from server.store.memory import MemoryStore
 from server.store.server_meta import ServerMetaStore
 from server.store.sessions import SessionStore
+from server.workbench import WorkbenchManager, WorkbenchSettings
 
 log = logging.getLogger("concierge")
 
@@ -38,6 +39,20 @@ def load_catalog(settings: Settings) -> Catalog:
     return Catalog.load(settings.toolkit_paths, builtin=settings.builtin_toolkits, overrides=overrides)
 
 
+def start_workbench(settings: Settings, runtime: Runtime) -> WorkbenchManager:
+    """Tool calls from a sandbox go through the same executor as MCP calls: same filter, accounts, log."""
+    config = settings.workbench.model_dump(exclude={"enable", "auto_offload_threshold", "llm_api_key"})
+    api_key = settings.workbench.llm_api_key.get_secret_value() if settings.workbench.llm_api_key else None
+
+    async def run_tool(session_id: str, slug: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        session = await runtime.sessions.get(session_id)
+        outcome = await runtime.executor.execute(session, slug, arguments, source="workbench")
+        return outcome.to_dict()
+
+    return WorkbenchManager(settings.data_dir / "workbench", WorkbenchSettings(**config, llm_api_key=api_key),
+                            run_tool)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -51,6 +66,7 @@ class Runtime:
     meta: ServerMetaStore
     http: httpx.AsyncClient
     auth: AuthServices
+    workbench: WorkbenchManager | None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -75,9 +91,17 @@ class Runtime:
         sessions = SessionService(SessionStore(db), catalog, settings.allow_default_user)
         sessions.add_check(auth.check_session_options)
         log.info("catalog: %d toolkits, %d tools", len(catalog.toolkits), len(catalog.tools))
-        return cls(settings=settings, db=db, catalog=catalog, sessions=sessions, executor=executor,
+        runtime = cls(settings=settings, db=db, catalog=catalog, sessions=sessions, executor=executor,
                    executions=executions, memory=MemoryStore(db), mcp_clients=McpClientStore(db),
-                   meta=meta, http=http, auth=auth)
+                   meta=meta, http=http, auth=auth, workbench=None)
+        if settings.workbench.enable:
+            try:
+                runtime.workbench = start_workbench(settings, runtime)
+            except BaseException:
+                await runtime.aclose()
+                raise
+            log.info("workbench isolation: %s", runtime.workbench.isolation)
+        return runtime
 
     @classmethod
     async def preflight(cls, settings: Settings) -> Catalog:
@@ -88,5 +112,7 @@ class Runtime:
         return runtime.catalog
 
     async def aclose(self) -> None:
+        if self.workbench is not None:
+            await self.workbench.aclose()
         await self.http.aclose()
         await self.db.close()

@@ -30,7 +30,7 @@ def build_openapi(table: list[ApiRoute], prefix: str, extra_paths: dict[str, Any
         op: dict[str, Any] = {"summary": route.summary, "operationId": route.handler.__name__,
                               "security": [{"bearer": []}, {"apiKey": []}],
                               "responses": {"default": error}}
-        params = re.findall(r"\{(\w+)\}", route.path)
+        params = re.findall(r"\{(\w+)(?::\w+)?\}", route.path)
         if params:
             op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                                 for p in params]
@@ -41,7 +41,7 @@ def build_openapi(table: list[ApiRoute], prefix: str, extra_paths: dict[str, Any
         if route.response is not None:
             ok["content"] = {"application/json": {"schema": _schema(route.response, components)}}
         op["responses"][str(route.status)] = ok
-        paths.setdefault(prefix + route.path, {})[route.method.lower()] = op
+        paths.setdefault(prefix + route.path.replace(":path}", "}"), {})[route.method.lower()] = op
     paths.update(extra_paths)
     return {
         "openapi": "3.1.0",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 from starlette.routing import Route
 
-from server.api import accounts, catalog, sessions
+from server.api import accounts, catalog, files, sessions
 from server.api.endpoint import Handler, endpoint
 from server.api.schemas import (
     AccountEventsOut,
@@ -16,6 +16,8 @@ from server.api.schemas import (
     AuthConfigListOut,
     AuthConfigOut,
     ConnectionRequestOut,
+    FileListOut,
+    FileOut,
     RevokeOut,
     SessionToolkitListOut,
     EnvelopeOut,
@@ -71,6 +73,10 @@ API_ROUTES: list[ApiRoute] = [
              "The session user's connected accounts", AccountListOut),
     ApiRoute("POST", "/sessions/{session_id}/connected_accounts/{account_id}/revoke", accounts.session_revoke,
              "Revoke one of the session user's accounts", RevokeOut),
+    ApiRoute("GET", "/sessions/{session_id}/files", files.list_files, "Files in the session's workbench",
+             FileListOut),
+    ApiRoute("GET", "/sessions/{session_id}/files/{path:path}", files.get_file, "Download a workbench file", None),
+    ApiRoute("PUT", "/sessions/{session_id}/files/{path:path}", files.put_file, "Upload a workbench file", FileOut),
     ApiRoute("GET", "/connected_accounts", accounts.list_accounts, "A user's connected accounts (?user_id=&toolkit=)",
              AccountListOut),
     ApiRoute("POST", "/connected_accounts/link", accounts.create_link,

@@ -200,3 +200,12 @@ class SessionToolkitOut(BaseModel):
 
 class SessionToolkitListOut(BaseModel):
     items: list[SessionToolkitOut]
+
+
+class FileOut(BaseModel):
+    path: str
+    size: int
+
+
+class FileListOut(BaseModel):
+    items: list[FileOut]

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from server.errors import ConciergeError, InvalidInput
 from server.execute.executor import Outcome
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
+from server.meta_tools.offload import offload
 
 
 class ToolCall(BaseModel):
@@ -52,6 +53,7 @@ async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
             checked.append(None)
             problems[i] = exc
     outcomes: list[Outcome | None] = [None] * len(params.tools)
+    files: list[dict[str, Any] | None] = [None] * len(params.tools)
     if not problems:
         limiter = anyio.CapacityLimiter(runtime.settings.execution.max_parallel)
 
@@ -59,7 +61,7 @@ async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
             async with limiter:
                 outcome = await executor.run(session, checked[i], params.tools[i].arguments,
                                              account=params.tools[i].account)
-            outcomes[i] = await _maybe_offload(ctx, outcome, params.sync_response_to_workbench)
+            outcomes[i], files[i] = await offload(runtime, session, outcome, params.sync_response_to_workbench)
 
         async with anyio.create_task_group() as tg:
             for i in range(len(params.tools)):
@@ -80,7 +82,8 @@ async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
     success = sum(1 for o in outcomes if o is not None and o.successful)
     data: dict[str, Any] = {
         "results": results, "total_count": len(results), "success_count": success,
-        "error_count": len(results) - success, "remote_file_info": None,
+        "error_count": len(results) - success,
+        "remote_file_info": [f for f in files if f] or None,
         "next_steps": _next_steps(problems, outcomes),
     }
     return ok(data) if success == len(results) else {
@@ -97,13 +100,6 @@ def _next_steps(problems: dict[int, ConciergeError], outcomes: list[Outcome | No
     if any(o and o.error and o.error.code != "connection_required" for o in outcomes):
         steps.append("Read each failed call's error; correct the arguments or try a related tool.")
     return steps
-
-
-async def _maybe_offload(ctx: MetaContext, outcome: Outcome, force: bool) -> Outcome:
-    offload = ctx.runtime.extras.get("offload")
-    if offload is None or not outcome.successful:
-        return outcome
-    return await offload(ctx.session, outcome, force)
 
 
 TOOL = MetaTool(

@@ -17,13 +17,15 @@ from server.meta_tools import (
     multi_execute,
     search_tools,
     wait_for_connections,
+    workbench,
 )
 from server.meta_tools.base import MetaContext, MetaTool, failed, ok
 from server.runtime import Runtime
 from server.sessions.service import Session
 
 CORE_META_TOOLS: tuple[MetaTool, ...] = (search_tools.TOOL, get_tool_schemas.TOOL, multi_execute.TOOL,
-                                         manage_connections.TOOL, wait_for_connections.TOOL)
+                                         manage_connections.TOOL, wait_for_connections.TOOL,
+                                         workbench.PYTHON_TOOL, workbench.BASH_TOOL)
 
 
 @dataclass(frozen=True, slots=True)

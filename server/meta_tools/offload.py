@@ -1,0 +1,61 @@
+"""Large tool results go to the session's workbench as a file; the agent gets a preview and the path."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from server.execute.executor import Outcome
+from server.runtime import Runtime
+from server.sessions.service import Session
+
+SAMPLE_ITEMS = 3
+SAMPLE_CHARS = 300
+
+
+def _short(value: Any) -> Any:
+    text = json.dumps(value, default=str)
+    return value if len(text) <= SAMPLE_CHARS else text[:SAMPLE_CHARS] + "…"
+
+
+def preview(data: Any) -> dict[str, Any]:
+    """Shape, keys and first items: enough for the agent to write the code that processes the file."""
+    if isinstance(data, list):
+        return {"type": "array", "length": len(data), "first_items": [_short(x) for x in data[:SAMPLE_ITEMS]]}
+    if isinstance(data, dict):
+        shape: dict[str, Any] = {}
+        for key, value in list(data.items())[:50]:
+            if isinstance(value, list):
+                shape[key] = {"type": "array", "length": len(value),
+                              "first_items": [_short(x) for x in value[:SAMPLE_ITEMS]]}
+            elif isinstance(value, dict):
+                shape[key] = {"type": "object", "keys": list(value)[:20]}
+            else:
+                shape[key] = _short(value)
+        return {"type": "object", "keys": list(data)[:50], "fields": shape}
+    return {"type": type(data).__name__, "value": _short(data)}
+
+
+def threshold(runtime: Runtime, session: Session) -> int | None:
+    if runtime.workbench is None or not session.options.workbench.enable:
+        return None
+    return session.options.workbench.auto_offload_threshold or runtime.settings.workbench.auto_offload_threshold
+
+
+async def offload(runtime: Runtime, session: Session, outcome: Outcome, force: bool) -> tuple[Outcome, dict | None]:
+    """Returns the outcome to show (a preview when offloaded) and the file info, or the outcome as is."""
+    limit = threshold(runtime, session)
+    if limit is None or not outcome.successful:
+        return outcome, None
+    text = json.dumps(outcome.data, default=str)
+    if len(text) <= limit and not force:
+        return outcome, None
+    assert runtime.workbench is not None
+    path = f"results/{outcome.log_id}.json"
+    await runtime.workbench.write_file(session.id, path, text.encode())
+    info = {"file_path": path, "size_chars": len(text), "log_id": outcome.log_id}
+    shown = {"offloaded_to_workbench": True, **info, "preview": preview(outcome.data),
+             "how_to_use": f"In COMPOSIO_REMOTE_WORKBENCH: data = load_result('{path}') — then filter or "
+                           "aggregate it in Python instead of reading it all."}
+    return replace(outcome, data=shown), info

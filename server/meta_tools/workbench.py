@@ -1,0 +1,71 @@
+"""COMPOSIO_REMOTE_WORKBENCH and COMPOSIO_REMOTE_BASH_TOOL: the session's persistent sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
+from server.runtime import Runtime
+from server.sessions.service import Session
+from server.workbench import HELPERS_DOC
+
+
+class PythonInput(MetaInput):
+    code_to_execute: str = Field(min_length=1, max_length=200_000, description="Python code; the value of a "
+                                 "trailing expression is returned like a notebook cell")
+    timeout_seconds: float | None = Field(None, gt=0, description="Default 180; bounded by the server's limit")
+
+
+class BashInput(MetaInput):
+    command: str = Field(min_length=1, max_length=20_000, description="A shell command, run in the workbench folder")
+    timeout_seconds: float | None = Field(None, gt=0)
+
+
+PYTHON_DESCRIPTION = f"""Run Python in this session's persistent sandbox (a notebook-like process): variables, \
+imports and functions defined in one call exist in the next, and files in the working directory persist for \
+the whole session. Use it for large tool results (COMPOSIO_MULTI_EXECUTE_TOOL saves them under results/ and \
+gives you the path), for data processing (pandas and numpy are installed), and for calling many tools in bulk. \
+There is no network access: call tools through the helpers below.
+
+{HELPERS_DOC}
+
+Returns stdout, stderr, `results` (the trailing expression), `error` (with traceback), the files created or \
+changed, and `fresh_process` with a `notice` when earlier variables were lost (first use, idle stop, crash)."""
+
+BASH_DESCRIPTION = """Run a shell command in the same sandbox and folder as COMPOSIO_REMOTE_WORKBENCH (ls, grep, \
+head, python3, jq-like one-liners). No network access. Returns stdout, stderr and exit_code."""
+
+
+def available(runtime: Runtime, session: Session) -> bool:
+    return runtime.workbench is not None and session.options.workbench.enable
+
+
+async def run_python(ctx: MetaContext, params: PythonInput) -> dict[str, Any]:
+    assert ctx.runtime.workbench is not None
+    run = await ctx.runtime.workbench.run_python(ctx.session.id, params.code_to_execute, params.timeout_seconds)
+    data = run.to_dict()
+    if run.error is not None:
+        return {"data": data, "error": f"{run.error.type}: {run.error.message}", "successful": False}
+    return ok(data)
+
+
+async def run_bash(ctx: MetaContext, params: BashInput) -> dict[str, Any]:
+    assert ctx.runtime.workbench is not None
+    run = await ctx.runtime.workbench.run_bash(ctx.session.id, params.command, params.timeout_seconds)
+    data = run.to_dict()
+    if run.timed_out or run.exit_code != 0:
+        reason = "timed out" if run.timed_out else f"exited with code {run.exit_code}"
+        return {"data": data, "error": f"command {reason}", "successful": False}
+    return ok(data)
+
+
+PYTHON_TOOL = MetaTool(
+    name="COMPOSIO_REMOTE_WORKBENCH", title="Python workbench", description=PYTHON_DESCRIPTION,
+    input_model=PythonInput, handler=run_python, destructive=True, open_world=True, available=available,
+)
+BASH_TOOL = MetaTool(
+    name="COMPOSIO_REMOTE_BASH_TOOL", title="Workbench shell", description=BASH_DESCRIPTION, input_model=BashInput,
+    handler=run_bash, destructive=True, open_world=True, available=available,
+)
