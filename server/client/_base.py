@@ -241,8 +241,8 @@ class SessionBase:
         self.data = data
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(id={self.id!r}, user_id={self.user_id!r}, " \
-               f"config_version={self.config_version})"
+        return (f"{type(self).__name__}(id={self.id!r}, user_id={self.user_id!r}, "
+                f"config_version={self.config_version})")
 
     @property
     def id(self) -> str:
@@ -327,7 +327,7 @@ class SessionBase:
 
     def _handle_tool_calls(self, response: Any) -> Op[list[dict[str, Any]]]:
         calls = providers.tool_calls(response)
-        results = []
+        results: list[ToolResult] = []
         for call in calls:
             if call.problem is not None:
                 results.append(ToolResult(data=None, error=call.problem, successful=False))

@@ -91,7 +91,9 @@ def interpret(tool: Tool, response: httpx.Response, raw: bytes) -> Any:
     except ValueError:
         body = raw.decode("utf-8", "replace")
     status = response.status_code
-    if status == 429 or status >= 500:
+    rate_limited = status == 403 and ("retry-after" in response.headers
+                                      or response.headers.get("x-ratelimit-remaining") == "0")
+    if status == 429 or status >= 500 or rate_limited:
         raise UpstreamError(f"{tool.slug}: provider answered {status}: {_provider_message(response, body)}",
                             {"status": status, "retry_after": response.headers.get("retry-after")})
     if status >= 400:
@@ -102,5 +104,7 @@ def interpret(tool: Tool, response: httpx.Response, raw: bytes) -> Any:
     assert tool.http is not None
     data = _dig(body, tool.http.result_path)
     if tool.http.paginate == "link_header" and "next" in response.links:
-        return {"items": data, "next_page_url": response.links["next"].get("url")}
+        following = httpx.URL(response.links["next"].get("url", "")).params.get("page")
+        return {"items": data, "has_more": True, "next_page": int(following) if following and following.isdigit()
+                else None}
     return data

@@ -111,7 +111,8 @@ class SessionService:
             merged = {k: v for k, v in (current.options.stored() | changes).items() if v is not None}
             options = parse(SessionOptions, merged)
             await self._validate(current.user_id, options)
-            expected = request.expected_config_version or current.config_version
+            expected = (request.expected_config_version if request.expected_config_version is not None
+                        else current.config_version)
             self._cache.pop(session_id, None)
             try:
                 row = await self.store.update(session_id, options.stored(), expected)

@@ -1,0 +1,540 @@
+"""A local stand-in for api.github.com that speaks GitHub's wire format, for end-to-end tests of toolkits/github.
+
+It serves the endpoints the toolkit uses with GitHub's response shapes, error bodies (`{"message",
+"documentation_url", "status"}`), `Link` pagination and `x-ratelimit-*` headers, keeps state in memory
+(created issues show up in later lists and searches), checks bearer tokens through a pluggable verifier
+(e.g. `OAuthServer.verify`) and records every request so tests can assert what arrived.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shlex
+import threading
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tests.live import free_socket
+
+Verifier = Callable[[str], Mapping[str, Any] | None]
+"""Bearer token -> {"user": login, ...} when valid, else None (the shape of `OAuthServer.verify`)."""
+Handler = Callable[[Request, str], Awaitable[Response]]
+
+DOCS = "https://docs.github.com/rest"
+RATE_LIMITS = {"core": 5000, "search": 30}
+SEED_TIME = "2026-01-05T10:00:00Z"
+
+
+def fixed_tokens(tokens: Mapping[str, str]) -> Verifier:
+    """A verifier accepting exactly these tokens, each mapped to a user login."""
+    return lambda token: {"user": tokens[token]} if token in tokens else None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: Any
+
+
+class GitHubError(Exception):
+    """Raised by handlers; becomes GitHub's error body with the given status."""
+
+    def __init__(self, status: int, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.errors = status, message, errors
+
+
+def _not_found() -> GitHubError:
+    return GitHubError(404, "Not Found")
+
+
+def _invalid(resource: str, field_name: str, code: str) -> GitHubError:
+    return GitHubError(422, "Validation Failed", [{"resource": resource, "field": field_name, "code": code}])
+
+
+def _stable_id(text: str) -> int:
+    return zlib.crc32(text.encode()) % 10**8
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class _Repo:
+    owner: str
+    name: str
+    description: str
+    language: str
+    private: bool = False
+    stars: int = 0
+    topics: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # pull requests too, as GitHub lists them
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+class GitHubStandIn:
+    """`with GitHubStandIn(verify) as gh:` serves on `gh.base_url`; point the toolkit's base_url there."""
+
+    def __init__(self, verify: Verifier, *, owner: str = "octocat") -> None:
+        self.verify = verify
+        self.owner = owner
+        self.base_url = ""
+        self.requests: list[Recorded] = []
+        self._ids = itertools.count(1001)
+        self._used: dict[tuple[str, str], int] = {}
+        self._fail: tuple[int, str, dict[str, str]] | None = None
+        self._repos: dict[str, _Repo] = {}
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def start(self) -> GitHubStandIn:
+        sock = free_socket()
+        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self._seed()  # objects carry absolute URLs, so the world is built once the address is known
+        self._server = uvicorn.Server(uvicorn.Config(self.app(), log_level="warning", lifespan="off"))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("GitHub stand-in did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+            self._server = None
+
+    def __enter__(self) -> GitHubStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def fail_next(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+        """The next request gets this error, e.g. (403, "You have exceeded a secondary rate limit",
+        {"retry-after": "1"}) or (500, "Server Error")."""
+        self._fail = (status, message, dict(headers or {}))
+
+    def app(self) -> Starlette:
+        repo = "/repos/{owner}/{repo}"
+        routes = [
+            ("GET", "/user", self._get_user),
+            ("GET", "/user/repos", self._list_my_repos),
+            ("GET", repo, self._get_repo),
+            ("GET", repo + "/issues", self._list_issues),
+            ("POST", repo + "/issues", self._create_issue),
+            ("GET", repo + "/issues/{number:int}", self._get_issue),
+            ("PATCH", repo + "/issues/{number:int}", self._update_issue),
+            ("GET", repo + "/issues/{number:int}/comments", self._list_comments),
+            ("POST", repo + "/issues/{number:int}/comments", self._create_comment),
+            ("GET", repo + "/pulls", self._list_pulls),
+            ("GET", repo + "/pulls/{number:int}", self._get_pull),
+            ("GET", "/search/code", self._search_code),
+            ("GET", "/search/issues", self._search_issues),
+            ("GET", "/search/repositories", self._search_repos),
+        ]
+        return Starlette(routes=[Route(path, self._endpoint(handler), methods=[method])
+                                 for method, path, handler in routes],
+                         exception_handlers={HTTPException: self._http_exception})
+
+    # -- plumbing: recording, failures, auth, rate limits, errors ---------------------------------------------
+
+    def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            self.requests.append(Recorded(request.method, request.url.path, dict(request.query_params),
+                                          dict(request.headers), _decode(await request.body())))
+            resource = "search" if request.url.path.startswith("/search/") else "core"
+            if self._fail is not None:
+                (status, message, headers), self._fail = self._fail, None
+                return _error_response(status, message, None, headers)
+            login = self._authenticate(request.headers.get("authorization", ""))
+            if login is None:
+                message = "Bad credentials" if "authorization" in request.headers else "Requires authentication"
+                return _error_response(401, message)
+            try:
+                response = await handler(request, login)
+            except GitHubError as exc:
+                response = _error_response(exc.status, exc.message, exc.errors)
+            response.headers.update(self._rate_headers(login, resource))
+            return response
+
+        return endpoint
+
+    def _authenticate(self, authorization: str) -> str | None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() not in ("bearer", "token") or not token:
+            return None
+        info = self.verify(token.strip())
+        return str(info["user"]) if info else None
+
+    def _rate_headers(self, login: str, resource: str) -> dict[str, str]:
+        used = self._used[(login, resource)] = self._used.get((login, resource), 0) + 1
+        limit = RATE_LIMITS[resource]
+        return {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": str(max(limit - used, 0)),
+                "x-ratelimit-used": str(used), "x-ratelimit-reset": str(int(time.time()) + 3600),
+                "x-ratelimit-resource": resource}
+
+    async def _http_exception(self, request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        return _error_response(404 if status == 405 else status, "Not Found" if status in (404, 405) else str(exc))
+
+    def _page(self, request: Request, items: list[Any], search: bool = False) -> Response:
+        """One page of `items` as GitHub serves it: `per_page` (max 100) and `page`, and a `Link` header;
+        a search wraps the page in {total_count, incomplete_results, items}."""
+        per_page = min(max(_int(request.query_params.get("per_page"), 30), 1), 100)
+        page = max(_int(request.query_params.get("page"), 1), 1)
+        last = max((len(items) + per_page - 1) // per_page, 1)
+        links = {"prev": page - 1, "next": page + 1, "last": last, "first": 1}
+        parts = [f'<{request.url.include_query_params(per_page=per_page, page=n)}>; rel="{rel}"'
+                 for rel, n in links.items()
+                 if (rel in ("prev", "first") and page > 1) or (rel in ("next", "last") and page < last)]
+        headers = {"link": ", ".join(parts)} if parts else {}
+        chunk = items[(page - 1) * per_page: page * per_page]
+        body = {"total_count": len(items), "incomplete_results": False, "items": chunk} if search else chunk
+        return JSONResponse(body, headers=headers)
+
+    def _repo(self, request: Request) -> _Repo:
+        params = request.path_params
+        repo = self._repos.get(f"{params['owner']}/{params['repo']}".lower())
+        if repo is None:
+            raise _not_found()
+        return repo
+
+    def _issue(self, request: Request) -> tuple[_Repo, dict[str, Any]]:
+        repo = self._repo(request)
+        issue = repo.issues.get(request.path_params["number"])
+        if issue is None:
+            raise _not_found()
+        return repo, issue
+
+    # -- GitHub-shaped objects --------------------------------------------------------------------------------
+
+    def _user_json(self, login: str, full: bool = False) -> dict[str, Any]:
+        user = {"login": login, "id": _stable_id(login), "node_id": f"U_{login}", "type": "User",
+                "site_admin": False, "url": f"{self.base_url}/users/{login}", "html_url": f"https://github.com/{login}",
+                "avatar_url": f"https://avatars.githubusercontent.com/{login}"}
+        if full:
+            owned = [r for r in self._repos.values() if r.owner == login]
+            user |= {"name": login.title(), "email": f"{login}@example.com", "company": None, "bio": None,
+                     "location": None, "blog": "", "public_repos": sum(not r.private for r in owned),
+                     "total_private_repos": sum(r.private for r in owned), "followers": 3, "following": 1,
+                     "created_at": SEED_TIME, "updated_at": SEED_TIME}
+        return user
+
+    def _repo_json(self, repo: _Repo) -> dict[str, Any]:
+        api = f"{self.base_url}/repos/{repo.full_name}"
+        open_issues = sum(i["state"] == "open" for i in repo.issues.values())
+        return {"id": _stable_id(repo.full_name), "node_id": f"R_{repo.full_name}", "name": repo.name,
+                "full_name": repo.full_name, "private": repo.private, "owner": self._user_json(repo.owner),
+                "html_url": f"https://github.com/{repo.full_name}", "description": repo.description,
+                "fork": False, "url": api, "issues_url": api + "/issues{/number}",
+                "pulls_url": api + "/pulls{/number}", "clone_url": f"https://github.com/{repo.full_name}.git",
+                "ssh_url": f"git@github.com:{repo.full_name}.git",
+                "language": repo.language, "stargazers_count": repo.stars, "watchers_count": repo.stars,
+                "forks_count": 0, "open_issues_count": open_issues, "topics": repo.topics,
+                "visibility": "private" if repo.private else "public", "default_branch": "main", "archived": False,
+                "has_issues": True, "license": None, "created_at": SEED_TIME, "updated_at": SEED_TIME,
+                "pushed_at": SEED_TIME, "permissions": {"admin": True, "maintain": True, "push": True,
+                                                        "triage": True, "pull": True}}
+
+    def _new_issue(self, repo: _Repo, author: str, data: Mapping[str, Any], created_at: str) -> dict[str, Any]:
+        if not isinstance(data.get("title"), str | int) or not str(data["title"]).strip():
+            raise _invalid("Issue", "title", "missing_field")
+        number = max([*repo.issues, 0]) + 1
+        api = f"{self.base_url}/repos/{repo.full_name}/issues/{number}"
+        issue = {"id": next(self._ids), "node_id": f"I_{repo.full_name}#{number}", "url": api,
+                 "repository_url": f"{self.base_url}/repos/{repo.full_name}", "comments_url": api + "/comments",
+                 "html_url": f"https://github.com/{repo.full_name}/issues/{number}", "number": number,
+                 "state": "open", "state_reason": None, "title": "", "body": None, "user": self._user_json(author),
+                 "labels": [], "assignee": None, "assignees": [], "milestone": None, "locked": False,
+                 "comments": 0, "created_at": created_at, "updated_at": created_at, "closed_at": None,
+                 "closed_by": None, "author_association": "OWNER" if author == repo.owner else "NONE"}
+        self._edit(issue, data)
+        repo.issues[number] = issue
+        repo.comments[number] = []
+        return issue
+
+    def _edit(self, issue: dict[str, Any], data: Mapping[str, Any]) -> None:
+        """Apply an issue payload's editable fields, refusing wrong types with a 422 as GitHub does."""
+        for name in ("labels", "assignees"):
+            if name in data and not (isinstance(data[name], list) and all(isinstance(v, str) for v in data[name])):
+                raise _invalid("Issue", name, "invalid")
+        milestone = data.get("milestone")
+        if milestone is not None and (not isinstance(milestone, int) or milestone < 1):
+            raise _invalid("Issue", "milestone", "invalid")
+        if "title" in data:
+            issue["title"] = str(data["title"])
+        if "body" in data:
+            issue["body"] = data["body"]
+        if "labels" in data:
+            issue["labels"] = [{"id": _stable_id(name), "name": name, "color": "d73a4a", "default": False,
+                                "description": None} for name in data["labels"]]
+        if "assignees" in data:
+            issue["assignees"] = [self._user_json(login) for login in data["assignees"]]
+            issue["assignee"] = issue["assignees"][0] if issue["assignees"] else None
+        if "milestone" in data:
+            issue["milestone"] = milestone and {"number": milestone, "title": f"v{milestone}", "state": "open"}
+
+    def _new_pull(self, repo: _Repo, author: str, title: str, body: str, head: str, base: str) -> dict[str, Any]:
+        issue = self._new_issue(repo, author, {"title": title, "body": body}, SEED_TIME)
+        number, html = issue["number"], f"https://github.com/{repo.full_name}/pull/{issue['number']}"
+        api = f"{self.base_url}/repos/{repo.full_name}/pulls/{number}"
+        issue["pull_request"] = {"url": api, "html_url": html, "diff_url": html + ".diff",
+                                 "patch_url": html + ".patch", "merged_at": None}
+        repo.pulls[number] = {
+            "id": next(self._ids), "node_id": f"PR_{repo.full_name}#{number}", "url": api, "html_url": html,
+            "diff_url": html + ".diff", "patch_url": html + ".patch", "issue_url": issue["url"], "number": number,
+            "state": "open", "locked": False, "title": title, "body": body, "user": issue["user"], "labels": [],
+            "milestone": None, "draft": False, "created_at": SEED_TIME, "updated_at": SEED_TIME, "closed_at": None,
+            "merged_at": None, "merge_commit_sha": None, "assignee": None, "assignees": [], "requested_reviewers": [],
+            "head": {"label": f"{repo.owner}:{head}", "ref": head, "sha": "a" * 40, "user": issue["user"]},
+            "base": {"label": f"{repo.owner}:{base}", "ref": base, "sha": "b" * 40, "user": issue["user"]},
+            "author_association": "OWNER", "merged": False, "mergeable": True, "mergeable_state": "clean",
+            "comments": 0, "review_comments": 0, "commits": 1, "additions": 12, "deletions": 3, "changed_files": 2,
+        }
+        return repo.pulls[number]
+
+    def _comment_json(self, repo: _Repo, number: int, author: str, body: str, created_at: str) -> dict[str, Any]:
+        comment_id = next(self._ids)
+        return {"id": comment_id, "node_id": f"IC_{comment_id}",
+                "url": f"{self.base_url}/repos/{repo.full_name}/issues/comments/{comment_id}",
+                "html_url": f"https://github.com/{repo.full_name}/issues/{number}#issuecomment-{comment_id}",
+                "issue_url": f"{self.base_url}/repos/{repo.full_name}/issues/{number}", "body": body,
+                "user": self._user_json(author), "created_at": created_at, "updated_at": created_at,
+                "author_association": "OWNER" if author == repo.owner else "NONE"}
+
+    def _seed(self) -> None:
+        """A small, realistic world: three repositories, issues with labels, a pull request, comments, files."""
+        owner = self.owner
+        hello = _Repo(owner, "hello-world", "My first repository on GitHub!", "Python", stars=42,
+                      topics=["demo", "python"],
+                      files={"README.md": "# Hello World\nA demo project that parses a config file.\n",
+                             "src/app.py": "def parse_config(path):\n    return open(path).read().split()\n"})
+        spoon = _Repo(owner, "spoon-knife", "A repository for testing forks", "HTML", stars=12000,
+                      files={"index.html": "<h1>Spoon-Knife</h1>\n"})
+        secret = _Repo(owner, "secret-plans", "Private notes", "Go", private=True,
+                       files={"main.go": "package main\n\nfunc parseConfig() {}\n"})
+        self._repos = {r.full_name.lower(): r for r in (hello, spoon, secret)}
+        for title, body, label in [("Found a bug", "The app crashes when the config file is empty.", "bug"),
+                                   ("Add dark mode", "Please add a dark theme.", "enhancement"),
+                                   ("Crash on start", "Stack trace attached.", "bug")]:
+            self._new_issue(hello, owner, {"title": title, "body": body, "labels": [label]}, SEED_TIME)
+        hello.issues[3] |= {"state": "closed", "state_reason": "completed", "closed_at": SEED_TIME}
+        self._new_pull(hello, owner, "Fix the crash on start", "Closes #3.", head="fix-crash", base="main")
+        typo = {"title": "Typo in README", "body": "'teh' should be 'the'.", "labels": ["documentation"]}
+        self._new_issue(hello, "hubot", typo, SEED_TIME)
+        for author, text in [("hubot", "I can reproduce this on 1.2."), (owner, "Thanks, looking into it.")]:
+            hello.comments[1].append(self._comment_json(hello, 1, author, text, SEED_TIME))
+        hello.issues[1]["comments"] = 2
+
+    # -- endpoints --------------------------------------------------------------------------------------------
+
+    async def _get_user(self, request: Request, login: str) -> Response:
+        return JSONResponse(self._user_json(login, full=True))
+
+    async def _list_my_repos(self, request: Request, login: str) -> Response:
+        q = request.query_params
+        visibility = q.get("visibility", "all")
+        repos = [r for r in self._repos.values()
+                 if visibility == "all" or (visibility == "private") == r.private]
+        # Seeded repositories share their timestamps, so every sort key orders them by name.
+        default = "asc" if q.get("sort", "full_name") == "full_name" else "desc"
+        repos.sort(key=lambda r: r.full_name.lower(), reverse=q.get("direction", default) == "desc")
+        return self._page(request, [self._repo_json(r) for r in repos])
+
+    async def _get_repo(self, request: Request, login: str) -> Response:
+        return JSONResponse(self._repo_json(self._repo(request)))
+
+    async def _list_issues(self, request: Request, login: str) -> Response:
+        q = request.query_params
+        issues = [i for i in self._repo(request).issues.values() if _issue_matches(i, q)]
+        key = {"created": "created_at", "updated": "updated_at", "comments": "comments"}.get(q.get("sort", ""),
+                                                                                             "created_at")
+        issues.sort(key=lambda i: (i[key], i["number"]), reverse=q.get("direction", "desc") == "desc")
+        return self._page(request, issues)
+
+    async def _get_issue(self, request: Request, login: str) -> Response:
+        return JSONResponse(self._issue(request)[1])
+
+    async def _create_issue(self, request: Request, login: str) -> Response:
+        repo = self._repo(request)
+        issue = self._new_issue(repo, login, await _json_object(request), _now())
+        return JSONResponse(issue, status_code=201, headers={"location": issue["url"]})
+
+    async def _update_issue(self, request: Request, login: str) -> Response:
+        repo, issue = self._issue(request)
+        data = await _json_object(request)
+        if data.get("state", "open") not in ("open", "closed"):
+            raise _invalid("Issue", "state", "invalid")
+        if data.get("state_reason") not in (None, "completed", "not_planned", "duplicate", "reopened"):
+            raise _invalid("Issue", "state_reason", "invalid")
+        self._edit(issue, data)
+        if data.get("state", issue["state"]) != issue["state"]:
+            closed = data["state"] == "closed"
+            issue |= {"state": data["state"], "closed_at": _now() if closed else None,
+                      "closed_by": self._user_json(login) if closed else None,
+                      "state_reason": data.get("state_reason") or ("completed" if closed else "reopened")}
+        issue["updated_at"] = _now()
+        if issue["number"] in repo.pulls:
+            repo.pulls[issue["number"]] |= {k: issue[k] for k in ("title", "body", "state", "closed_at")}
+        return JSONResponse(issue)
+
+    async def _list_comments(self, request: Request, login: str) -> Response:
+        repo, issue = self._issue(request)
+        since = request.query_params.get("since", "")
+        return self._page(request, [c for c in repo.comments[issue["number"]] if c["updated_at"] >= since])
+
+    async def _create_comment(self, request: Request, login: str) -> Response:
+        repo, issue = self._issue(request)
+        data = await _json_object(request)
+        if not isinstance(data.get("body"), str) or not data["body"].strip():
+            raise _invalid("IssueComment", "body", "missing_field")
+        comment = self._comment_json(repo, issue["number"], login, data["body"], _now())
+        repo.comments[issue["number"]].append(comment)
+        issue["comments"] += 1
+        return JSONResponse(comment, status_code=201, headers={"location": comment["url"]})
+
+    async def _list_pulls(self, request: Request, login: str) -> Response:
+        q = request.query_params
+        pulls = [p for p in self._repo(request).pulls.values()
+                 if q.get("state", "open") in ("all", p["state"])
+                 and q.get("base", p["base"]["ref"]) == p["base"]["ref"]
+                 and q.get("head", p["head"]["label"]) == p["head"]["label"]]
+        pulls.sort(key=lambda p: p["number"], reverse=q.get("direction", "desc") == "desc")
+        return self._page(request, pulls)
+
+    async def _get_pull(self, request: Request, login: str) -> Response:
+        pull = self._repo(request).pulls.get(request.path_params["number"])
+        if pull is None:
+            raise _not_found()
+        return JSONResponse(pull)
+
+    async def _search_code(self, request: Request, login: str) -> Response:
+        terms, quals = _search_query(request)
+        items = []
+        for repo in self._scoped_repos(quals):
+            for path, content in repo.files.items():
+                if (all(t in (path + "\n" + content).lower() for t in terms)
+                        and quals.get("path", "") in path and path.endswith(quals.get("extension", ""))):
+                    repo_json = self._repo_json(repo)
+                    items.append({"name": path.rsplit("/", 1)[-1], "path": path, "sha": "c" * 40,
+                                  "url": f"{repo_json['url']}/contents/{path}",
+                                  "html_url": f"{repo_json['html_url']}/blob/main/{path}",
+                                  "repository": repo_json, "score": 1.0})
+        return self._page(request, items, search=True)
+
+    async def _search_issues(self, request: Request, login: str) -> Response:
+        terms, quals = _search_query(request, login)
+        items = [issue | {"score": 1.0} for repo in self._scoped_repos(quals) for issue in repo.issues.values()
+                 if all(t in f"{issue['title']}\n{issue['body'] or ''}".lower() for t in terms)
+                 and _issue_matches(issue, {"state": "all"} | quals)]
+        return self._page(request, items, search=True)
+
+    async def _search_repos(self, request: Request, login: str) -> Response:
+        terms, quals = _search_query(request)
+        repos = [r for r in self._scoped_repos(quals)
+                 if all(t in f"{r.name} {r.description} {' '.join(r.topics)}".lower() for t in terms)]
+        if request.query_params.get("sort") == "stars":
+            repos.sort(key=lambda r: r.stars, reverse=request.query_params.get("order", "desc") == "desc")
+        return self._page(request, [self._repo_json(r) | {"score": 1.0} for r in repos], search=True)
+
+    def _scoped_repos(self, quals: Mapping[str, str]) -> list[_Repo]:
+        """Repositories a search's repo:/user:/org:/language: qualifiers allow."""
+        owner = quals.get("user") or quals.get("org")
+        return [r for r in self._repos.values()
+                if quals.get("repo", r.full_name).lower() == r.full_name.lower()
+                and (owner or r.owner).lower() == r.owner.lower()
+                and quals.get("language", r.language).lower() == r.language.lower()]
+
+
+def _error_response(status: int, message: str, errors: list[dict[str, str]] | None = None,
+                    headers: Mapping[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"message": message}
+    if errors:
+        body["errors"] = errors
+    body |= {"documentation_url": DOCS, "status": str(status)}
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except ValueError:
+        raise GitHubError(400, "Problems parsing JSON") from None
+    if not isinstance(data, dict):
+        raise GitHubError(400, "Problems parsing JSON")
+    return data
+
+
+def _search_query(request: Request, login: str = "") -> tuple[list[str], dict[str, str]]:
+    """Split `q` into lower-case terms and qualifiers (`is:` may repeat: it is stored as is_issue, is_open...)."""
+    q = request.query_params.get("q", "")
+    if not q.strip():
+        raise _invalid("Search", "q", "missing")
+    terms, quals = [], {}
+    for word in shlex.split(q):
+        name, sep, value = word.partition(":")
+        if not sep:
+            terms.append(word.lower())
+        elif name == "is":
+            quals["state" if value in ("open", "closed") else "is"] = value
+        else:
+            quals[name] = login if value == "@me" else value
+    return terms, quals
+
+
+def _issue_matches(issue: dict[str, Any], filters: Mapping[str, str]) -> bool:
+    """GitHub's issue filters, shared by the list endpoint (query parameters) and search (qualifiers)."""
+    state = filters.get("state", "open")
+    labels = {label["name"] for label in issue["labels"]}
+    wanted = {name.strip() for name in filters.get("labels", filters.get("label", "")).split(",") if name.strip()}
+    assignee = filters.get("assignee")
+    logins = {a["login"] for a in issue["assignees"]}
+    kind = filters.get("is")
+    return (state in ("all", issue["state"]) and wanted <= labels
+            and filters.get("creator", filters.get("author", issue["user"]["login"])) == issue["user"]["login"]
+            and (assignee is None or (assignee == "none" and not logins) or (assignee == "*" and bool(logins))
+                 or assignee in logins)
+            and (kind is None or (kind in ("pr", "pull-request")) == ("pull_request" in issue)))
+
