@@ -35,10 +35,12 @@ def meta_tools_for(runtime: Runtime) -> Sequence[MetaTool]:
 
 async def health(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.api.runtime
-    return JSONResponse({"status": "ok", "toolkits": len(runtime.catalog.toolkits), "tools": len(runtime.catalog.tools)})
+    catalog = runtime.catalog
+    return JSONResponse({"status": "ok", "toolkits": len(catalog.toolkits), "tools": len(catalog.tools)})
 
 
-def build_app(settings: Settings, *, announce: Callable[[str], None] = print, catalog: Catalog | None = None) -> Starlette:
+def build_app(settings: Settings, *, announce: Callable[[str], None] = print,
+              catalog: Catalog | None = None) -> Starlette:
     """`announce` prints the start-up lines a person must see (URL, a newly generated admin key)."""
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

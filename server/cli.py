@@ -32,7 +32,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import build_app
-
     from server.runtime import Runtime
 
     settings = _settings(args)

@@ -90,7 +90,8 @@ def security_settings(settings: Settings) -> TransportSecuritySettings:
                                      allowed_origins=sorted(origins))
 
 
-async def _json_response(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def _json_response(send: Send, status: int, body: dict[str, Any],
+                         headers: list[tuple[bytes, bytes]] = ()) -> None:
     payload = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),

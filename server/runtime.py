@@ -6,8 +6,8 @@ The REST API, the MCP endpoint and stdio mode all work through one `Runtime`.
 from __future__ import annotations
 
 import logging
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx

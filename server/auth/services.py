@@ -12,8 +12,8 @@ from server.auth.credentials import AccountCredentials
 from server.auth.crypto import SecretBox
 from server.auth.rotation import CANARY_KEY
 from server.catalog.catalog import Catalog
-from server.config import Settings
 from server.catalog.model import Toolkit
+from server.config import Settings
 from server.errors import ConciergeError, InvalidInput
 from server.sessions.options import SessionOptions
 from server.store.accounts import AccountRow, AccountStore

@@ -124,7 +124,8 @@ class Executor:
         except ConciergeError as exc:
             error = exc
         except TimeoutError:
-            error = ToolError(f"{tool.slug} did not finish within {self.timeout:g} s", {"timeout_seconds": self.timeout})
+            error = ToolError(f"{tool.slug} did not finish within {self.timeout:g} s",
+                              {"timeout_seconds": self.timeout})
         except httpx.HTTPError as exc:
             error = ToolError(f"{tool.slug}: request failed: {type(exc).__name__}: {exc}")
         except Exception as exc:
@@ -153,6 +154,7 @@ class Executor:
                 response, raw = await self._send(tool, arguments, retry)
         return http_tool.interpret(tool, response, raw)
 
-    async def _send(self, tool: Tool, arguments: dict[str, Any], credential: Credential) -> tuple[httpx.Response, bytes]:
+    async def _send(self, tool: Tool, arguments: dict[str, Any],
+                    credential: Credential) -> tuple[httpx.Response, bytes]:
         request = http_tool.build_request(tool, self.catalog.toolkit_of(tool), arguments, credential)
         return await http_tool.send(self.http, request, self.max_response_bytes)

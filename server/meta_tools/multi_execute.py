@@ -25,7 +25,8 @@ class ToolCall(BaseModel):
 
 
 class MultiExecuteInput(MetaInput):
-    tools: list[ToolCall] = Field(min_length=1, max_length=50, description="1 to 50 calls; independent ones run in parallel")
+    tools: list[ToolCall] = Field(min_length=1, max_length=50,
+                                  description="1 to 50 calls; independent ones run in parallel")
     sync_response_to_workbench: bool = Field(False, description="Write every full result to the workbench")
     memory: dict[str, list[str]] | None = Field(
         None, description="Facts to remember for later searches, per toolkit: {'slack': ['#general is C0123']}")

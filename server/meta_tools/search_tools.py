@@ -21,7 +21,8 @@ class SearchQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     use_case: str = Field(min_length=1, max_length=1024, description="What the user wants done, in plain words")
     known_fields: str | None = Field(None, max_length=2048,
-                                     description="Facts already known, as 'key:value,key:value' (e.g. 'channel:#general')")
+                                     description="Facts already known, as 'key:value,key:value' "
+                                                 "(e.g. 'channel:#general')")
 
 
 class SessionRef(BaseModel):

@@ -85,8 +85,9 @@ class AccountStore:
         return [build(AccountRow, r) for r in rows]
 
     async def set_status(self, account_id: str, status: str, reason: str | None, event: str, actor: str,
-                         *, credential: bytes | None = None, preview: str | None = None, expires_at: float | None = None,
-                         scopes: str | None = None, keep_credential: bool = True, only_if: tuple[str, ...] = ()) -> bool:
+                         *, credential: bytes | None = None, preview: str | None = None,
+                         expires_at: float | None = None, scopes: str | None = None, keep_credential: bool = True,
+                         only_if: tuple[str, ...] = ()) -> bool:
         """One transition plus its audit event; `only_if` guards against racing transitions."""
         sets = ["status = ?", "status_reason = ?", "updated_at = ?"]
         params: list[Any] = [status, reason, now()]
@@ -126,7 +127,8 @@ class AccountStore:
 
     async def _event(self, conn: Any, account: AccountRow, event: str, actor: str, detail: str | None) -> None:
         await conn.execute(
-            "INSERT INTO auth_events (account_id, user_id, toolkit, event, actor, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO auth_events (account_id, user_id, toolkit, event, actor, detail, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (account.id, account.user_id, account.toolkit, event, actor, detail, now()))
 
     async def events(self, account_id: str) -> list[dict[str, Any]]:

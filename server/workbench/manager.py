@@ -136,10 +136,10 @@ class WorkbenchManager:
         return await asyncio.to_thread(self._write_file, session, relpath, data)
 
     def _write_file(self, session: _Session, relpath: str, data: bytes) -> Path:
-        files.split_relpath(relpath)
+        parts = files.split_relpath(relpath)
         self._sandbox.prepare(session.paths)
         current = files.scan(session.paths.workdir)
-        old_size = current.files.get("/".join(files.split_relpath(relpath)), (0, 0))[0]
+        old_size = current.files.get("/".join(parts), (0, 0))[0]
         quota = self._settings.disk_quota_mb * _MB
         if current.bytes_used - old_size + len(data) > quota:
             raise PayloadTooLarge(
@@ -397,7 +397,7 @@ class WorkbenchManager:
         capture = {kind: f"{OUTPUTS_DIR}/run-{run_no:04d}.{kind}.txt" for kind in ("stdout", "stderr")}
         before = await asyncio.to_thread(files.scan, session.paths.workdir)
         launch = self._sandbox.launch(session.paths, {"mode": "shell", "command": command, **capture})
-        proc = await SandboxProcess.start(launch, stdin=asyncio.subprocess.DEVNULL)
+        proc = await SandboxProcess.start(launch, interactive=False)
         (exit_code, timed_out), over_quota = await self._guarded(
             _wait_shell(proc, limit_seconds), session, before, proc.kill
         )

@@ -36,12 +36,14 @@ class SandboxProcess:
         self._stderr_task = asyncio.create_task(self._drain_stderr())
 
     @classmethod
-    async def start(cls, launch: Launch, *, stdin: int) -> SandboxProcess:
+    async def start(cls, launch: Launch, *, interactive: bool) -> SandboxProcess:
+        """`interactive`: keep stdin/stdout as pipes to talk to it (the REPL); else /dev/null."""
+        pipe = asyncio.subprocess.PIPE if interactive else asyncio.subprocess.DEVNULL
         try:
             process = await asyncio.create_subprocess_exec(
                 *launch.argv,
-                stdin=stdin,
-                stdout=asyncio.subprocess.PIPE if stdin == asyncio.subprocess.PIPE else asyncio.subprocess.DEVNULL,
+                stdin=pipe,
+                stdout=pipe,
                 stderr=asyncio.subprocess.PIPE,
                 env=launch.env,
                 cwd=launch.cwd,
@@ -67,8 +69,8 @@ class SandboxProcess:
 
     async def wait(self) -> int:
         code = await self.process.wait()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._stderr_task
+        # A grandchild could hold the pipe open (only without a PID namespace): do not wait for it.
+        await asyncio.wait({self._stderr_task}, timeout=1.0)
         return code
 
     async def kill(self) -> None:
@@ -113,7 +115,7 @@ class Kernel:
     @classmethod
     async def start(cls, launch: Launch, *, reap_on_interrupt: bool) -> Kernel:
         """`reap_on_interrupt`: at a timeout, also end the cell's other processes (needs a PID namespace)."""
-        kernel = cls(await SandboxProcess.start(launch, stdin=asyncio.subprocess.PIPE), reap_on_interrupt)
+        kernel = cls(await SandboxProcess.start(launch, interactive=True), reap_on_interrupt)
         try:
             message = await asyncio.wait_for(kernel._read(), START_TIMEOUT_SECONDS)
             if message.get("op") != "ready":

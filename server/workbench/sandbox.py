@@ -251,7 +251,7 @@ class Sandbox:
                 args += ["--ro-bind", str(host), str(host)]
         python_dirs = self._python_dirs()
         # bwrap creates missing parents as 0700, which the unprivileged sandbox user could not enter.
-        parents = {str(p) for d in (*python_dirs, "/etc/x", RUNTIME_MOUNT, CHANNEL_MOUNT) for p in Path(d).parents}
+        parents = {str(p) for d in (*python_dirs, "/etc/passwd", RUNTIME_MOUNT, CHANNEL_MOUNT) for p in Path(d).parents}
         for parent in sorted(parents - {"/"}):
             args += ["--perms", "0755", "--dir", parent]
         for name in _ETC_FILES:

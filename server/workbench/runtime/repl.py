@@ -82,16 +82,32 @@ def _reader(stream: Any, requests: queue.Queue[dict[str, Any] | None], main_thre
     requests.put(None)
 
 
-def _collect_zombies() -> None:
-    """Wait for the children killed at an interrupt: unreaped, they would still count against RLIMIT_NPROC."""
-    deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline:
+def _children() -> list[int]:
+    mine = os.getpid()
+    found = []
+    for entry in os.listdir("/proc"):
         try:
-            pid, _status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            time.sleep(0.01)
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == mine:
+            found.append(int(entry))
+    return found
+
+
+def _reap_killed_children() -> None:
+    """After an interrupt that killed the cell's processes: end any the cell forked meanwhile, then wait
+    for all of them in the background. Unreaped, they would still count against RLIMIT_NPROC."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(-1, signal.SIGKILL)
+
+    def wait_all(pids: list[int]) -> None:
+        for pid in pids:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+    threading.Thread(target=wait_all, args=(_children(),), daemon=True).start()
 
 
 def _user_traceback(exc: BaseException) -> str:
@@ -168,7 +184,7 @@ def _handle(request: dict[str, Any], namespace: dict[str, Any], null_fd: int) ->
     try:
         error, result = _run_cell(str(request["code"]), run_id, namespace)
         if _state.reaped:
-            _collect_zombies()
+            _reap_killed_children()
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):  # e.g. the file hit its size limit
