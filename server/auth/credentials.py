@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from server.sessions.service import Session
 
 REFRESH_MARGIN = 60.0
+MAIN_SECRETS = frozenset({"access_token", "refresh_token", "token_type", "issued_at", "api_key", "token", "password"})
 
 
 def needs_refresh(expires_at: float | None, issued_at: float | None) -> bool:
@@ -43,8 +44,7 @@ def needs_refresh(expires_at: float | None, issued_at: float | None) -> bool:
 
 def build_credential(account: AccountRow, scheme: AuthSchemeFile, secret: dict[str, Any]) -> Credential:
     """Where each scheme puts its secret on the wire."""
-    extra = {k: str(v) for k, v in secret.items()
-             if k not in ("access_token", "refresh_token", "token_type", "issued_at")}
+    extra = {k: str(v) for k, v in secret.items() if k not in MAIN_SECRETS}
     if scheme.type == "oauth2":
         token_type = str(secret.get("token_type") or "Bearer")
         token_type = "Bearer" if token_type.lower() == "bearer" else token_type
