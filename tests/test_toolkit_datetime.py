@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import anyio
-import httpx
 import pytest
 
-from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkit_folder
-from server.catalog.model import Toolkit
 from server.errors import ToolError
-from server.execute.context import ToolContext
+from tests.toolkit_fixtures import handler_fixtures
 
-
-@pytest.fixture(scope="module")
-def toolkit() -> Toolkit:
-    return load_toolkit_folder(BUILTIN_TOOLKITS / "datetime")
-
-
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ToolContext]:
-    client = httpx.AsyncClient()  # these tools never use it; one per module keeps the suite fast
-    yield ToolContext("sess_test", "user_test", tmp_path_factory.mktemp("data"), client, {})
-    anyio.run(client.aclose)
-
-
-@pytest.fixture
-def call(toolkit: Toolkit, ctx: ToolContext) -> Any:
-    def run(slug: str, **arguments: Any) -> dict[str, Any]:
-        return toolkit.tools[slug].handler(arguments, ctx)
-    return run
+toolkit, ctx, call = handler_fixtures("datetime")
 
 
 def test_new_york_morning_is_late_evening_in_tokyo(call: Any) -> None:

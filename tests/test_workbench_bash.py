@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from server.errors import InvalidInput
-from server.workbench import WorkbenchManager, WorkbenchSettings
-
-
-async def _no_tools(session_id: str, slug: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    raise AssertionError(f"unexpected tool call {slug}")
-
-
-@contextlib.asynccontextmanager
-async def workbench(tmp_path: Path, **overrides: Any) -> AsyncIterator[WorkbenchManager]:
-    settings = WorkbenchSettings(**{"isolation": "bwrap", "default_timeout_seconds": 30, **overrides})
-    manager = WorkbenchManager(tmp_path / "workbench", settings, _no_tools)
-    try:
-        yield manager
-    finally:
-        await manager.aclose()
+from tests.workbench_fixtures import workbench
 
 
 def test_ls_sees_the_files_python_and_uploads_wrote(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path) as wb:
+        async with workbench(tmp_path / "workbench") as wb:
             await wb.write_file("sess_a", "upload.txt", b"from the host")
             await wb.run_python("sess_a", "open('made-by-python.txt', 'w').write('py')")
             run = await wb.run_bash("sess_a", "pwd; ls")
@@ -45,7 +28,7 @@ def test_ls_sees_the_files_python_and_uploads_wrote(tmp_path: Path) -> None:
 
 def test_python3_runs_with_the_data_libraries(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path) as wb:
+        async with workbench(tmp_path / "workbench") as wb:
             run = await wb.run_bash(
                 "sess_a", "python3 -c 'import numpy, pandas, sys; print(sys.version_info[:2], numpy.ones(3).sum())'"
             )
@@ -56,7 +39,7 @@ def test_python3_runs_with_the_data_libraries(tmp_path: Path) -> None:
 
 def test_a_failing_command_reports_its_exit_code_and_stderr(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path) as wb:
+        async with workbench(tmp_path / "workbench") as wb:
             run = await wb.run_bash("sess_a", "ls no-such-file")
             assert run.exit_code == 2 and "No such file" in run.stderr
             assert (await wb.run_bash("sess_a", "echo partial; exit 7")).exit_code == 7
@@ -67,7 +50,7 @@ def test_a_failing_command_reports_its_exit_code_and_stderr(tmp_path: Path) -> N
 
 def test_a_command_past_its_time_limit_is_killed_with_its_background_jobs(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path) as wb:
+        async with workbench(tmp_path / "workbench") as wb:
             started = time.monotonic()
             run = await wb.run_bash("sess_a", "echo begun; sleep 30", timeout_seconds=1)
             assert time.monotonic() - started < 5
@@ -85,7 +68,7 @@ def test_a_command_past_its_time_limit_is_killed_with_its_background_jobs(tmp_pa
 
 def test_long_shell_output_is_cut_and_kept(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path, output_limit_chars=500) as wb:
+        async with workbench(tmp_path / "workbench", output_limit_chars=500) as wb:
             run = await wb.run_bash("sess_a", "yes | head -c 100000")
             assert run.stdout_file_path == "outputs/run-0001.stdout.txt"
             assert run.stdout.endswith("…[truncated: 100,000 chars; full text in outputs/run-0001.stdout.txt]")
@@ -96,7 +79,7 @@ def test_long_shell_output_is_cut_and_kept(tmp_path: Path) -> None:
 
 def test_bad_commands_and_time_limits_are_refused(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path, max_timeout_seconds=60) as wb:
+        async with workbench(tmp_path / "workbench", max_timeout_seconds=60) as wb:
             for command in ("", "   ", "x" * 100_001):
                 with pytest.raises(InvalidInput):
                     await wb.run_bash("sess_a", command)

@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from server.errors import ConfigError, InvalidInput, NotFound, PayloadTooLarge
 from server.workbench import WorkbenchManager, WorkbenchSettings
-
-
-async def _no_tools(session_id: str, slug: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    raise AssertionError(f"unexpected tool call {slug}")
-
-
-@contextlib.asynccontextmanager
-async def workbench(tmp_path: Path, **overrides: Any) -> AsyncIterator[WorkbenchManager]:
-    settings = WorkbenchSettings(**{"isolation": "bwrap", "default_timeout_seconds": 30, **overrides})
-    manager = WorkbenchManager(tmp_path / "workbench", settings, _no_tools)
-    try:
-        yield manager
-    finally:
-        await manager.aclose()
+from tests.workbench_fixtures import no_tools, workbench
 
 
 def test_write_then_read_and_the_sandbox_sees_the_file(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path) as wb:
+        async with workbench(tmp_path / "workbench") as wb:
             path = await wb.write_file("sess_a", "in/deep/data.bin", b"\x00\x01payload")
             assert path.read_bytes() == b"\x00\x01payload"
             assert await wb.read_file("sess_a", "./in//deep/data.bin") == b"\x00\x01payload"
@@ -45,7 +29,7 @@ def test_write_then_read_and_the_sandbox_sees_the_file(tmp_path: Path) -> None:
 
 def test_traversal_and_missing_files_are_refused(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path) as wb:
+        async with workbench(tmp_path / "workbench") as wb:
             for bad in ("../escape.txt", "a/../../escape.txt", "/etc/passwd", "", ".", "a\x00b"):
                 with pytest.raises(InvalidInput):
                     await wb.write_file("sess_a", bad, b"x")
@@ -73,7 +57,7 @@ def test_symlinks_planted_by_the_sandbox_are_never_followed(tmp_path: Path) -> N
     outside.write_text("host secret")
 
     async def scenario() -> None:
-        async with workbench(tmp_path) as wb:
+        async with workbench(tmp_path / "workbench") as wb:
             made = await wb.run_bash("sess_a", f"ln -s {outside} link.txt && ln -s / root && ls -l")
             assert made.exit_code == 0, made.stderr
             for path in ("link.txt", "root/etc/passwd", f"root/{outside}"):
@@ -91,7 +75,7 @@ def test_symlinks_planted_by_the_sandbox_are_never_followed(tmp_path: Path) -> N
 
 def test_uploads_count_toward_the_disk_quota(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path, disk_quota_mb=1) as wb:
+        async with workbench(tmp_path / "workbench", disk_quota_mb=1) as wb:
             await wb.write_file("sess_a", "small.bin", b"x" * 400_000)
             await wb.write_file("sess_a", "small.bin", b"x" * 600_000)  # replacing counts the new size only
             with pytest.raises(PayloadTooLarge, match="1 MB quota"):
@@ -102,7 +86,7 @@ def test_uploads_count_toward_the_disk_quota(tmp_path: Path) -> None:
 
 def test_workbench_folders_are_not_named_after_the_session_id(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path) as wb:
+        async with workbench(tmp_path / "workbench") as wb:
             folder = wb.session_dir("sess_capability")
             assert folder.parent == tmp_path / "workbench" and "sess_capability" not in folder.name
             run = await wb.run_bash("sess_capability", "cat /proc/self/mountinfo /proc/1/cmdline; env")
@@ -127,10 +111,10 @@ def test_never_silently_weaker_than_configured(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on this PATH
     with pytest.raises(ConfigError, match="bubblewrap"):
-        WorkbenchManager(tmp_path / "wb", WorkbenchSettings(isolation="bwrap"), _no_tools)
+        WorkbenchManager(tmp_path / "wb", WorkbenchSettings(isolation="bwrap"), no_tools)
 
     with caplog.at_level(logging.WARNING, logger="server.workbench"):
-        manager = WorkbenchManager(tmp_path / "wb", WorkbenchSettings(isolation="auto"), _no_tools)
+        manager = WorkbenchManager(tmp_path / "wb", WorkbenchSettings(isolation="auto"), no_tools)
     assert manager.isolation == "rlimit-only"
     assert "bubblewrap unavailable" in caplog.text
     asyncio.run(manager.aclose())

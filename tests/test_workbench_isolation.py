@@ -10,18 +10,20 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import server
-from server.workbench import WorkbenchManager, WorkbenchSettings
+from server.workbench import WorkbenchManager
+from tests.workbench_fixtures import workbench as shared_workbench
 
 LIMITS = {"memory_mb": 1024, "max_pids": 32, "disk_quota_mb": 20, "max_file_mb": 8, "tmp_mb": 16}
 
 
-async def _no_tools(session_id: str, slug: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    raise AssertionError(f"unexpected tool call {slug}")
+
+def workbench(tmp_path: Path, **overrides: Any) -> Any:
+    return shared_workbench(tmp_path / "data" / "workbench", **{**LIMITS, **overrides})
 
 
 def fake_server_data(tmp_path: Path) -> dict[str, Path]:
@@ -38,15 +40,6 @@ def fake_server_data(tmp_path: Path) -> dict[str, Path]:
     return files
 
 
-@contextlib.asynccontextmanager
-async def workbench(tmp_path: Path, **overrides: Any) -> AsyncIterator[WorkbenchManager]:
-    settings = WorkbenchSettings(**{"isolation": "bwrap", "default_timeout_seconds": 30, **LIMITS, **overrides})
-    manager = WorkbenchManager(tmp_path / "data" / "workbench", settings, _no_tools)
-    assert manager.isolation == "bwrap"
-    try:
-        yield manager
-    finally:
-        await manager.aclose()
 
 
 async def bystander_still_works(wb: WorkbenchManager) -> None:

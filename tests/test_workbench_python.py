@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-from server.workbench import WorkbenchManager, WorkbenchSettings
-
-
-async def _no_tools(session_id: str, slug: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    raise AssertionError(f"unexpected tool call {slug}")
-
-
-@contextlib.asynccontextmanager
-async def workbench(tmp_path: Path, **overrides: Any) -> AsyncIterator[WorkbenchManager]:
-    settings = WorkbenchSettings(**{"isolation": "bwrap", "default_timeout_seconds": 30, **overrides})
-    manager = WorkbenchManager(tmp_path / "workbench", settings, _no_tools)
-    try:
-        yield manager
-    finally:
-        await manager.aclose()
+from tests.workbench_fixtures import workbench
 
 
 def test_variables_and_functions_persist_across_calls(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path) as wb:
+        async with workbench(tmp_path / "workbench") as wb:
             first = await wb.run_python("sess_a", "x = 41")
             assert first.fresh_process and first.fresh_reason == "first_use"
             assert first.result is None and first.error is None
@@ -48,7 +31,7 @@ def test_variables_and_functions_persist_across_calls(tmp_path: Path) -> None:
 
 def test_idle_stop_keeps_files_and_says_variables_were_reset(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path, idle_timeout_seconds=0.3) as wb:
+        async with workbench(tmp_path / "workbench", idle_timeout_seconds=0.3) as wb:
             run = await wb.run_python("sess_a", "x = 1\nopen('notes.txt', 'w').write('kept')")
             assert run.files == ["notes.txt"]
             await asyncio.sleep(1.0)
@@ -62,7 +45,7 @@ def test_idle_stop_keeps_files_and_says_variables_were_reset(tmp_path: Path) -> 
 
 def test_exception_in_user_code_is_a_result_and_the_process_lives_on(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path) as wb:
+        async with workbench(tmp_path / "workbench") as wb:
             await wb.run_python("sess_a", "kept = 'yes'")
             run = await wb.run_python("sess_a", "def f():\n    raise ValueError('bad input')\nprint('before')\nf()")
             assert run.error is not None and run.error.type == "ValueError"
@@ -83,7 +66,7 @@ def test_exception_in_user_code_is_a_result_and_the_process_lives_on(tmp_path: P
 
 def test_a_dead_process_is_restarted_with_a_notice(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path) as wb:
+        async with workbench(tmp_path / "workbench") as wb:
             await wb.run_python("sess_a", "x = 1")
             died = await wb.run_python("sess_a", "import os\nos._exit(3)")
             assert died.error is not None and died.error.type == "ProcessDied"
@@ -99,7 +82,7 @@ def test_a_dead_process_is_restarted_with_a_notice(tmp_path: Path) -> None:
 
 def test_stop_and_eviction_reset_variables_with_the_reason(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path, max_processes=1) as wb:
+        async with workbench(tmp_path / "workbench", max_processes=1) as wb:
             await wb.run_python("sess_a", "a = 1")
             other = await wb.run_python("sess_b", "b = 2")  # only one process may live: a's goes
             assert other.fresh_reason == "first_use"
@@ -115,7 +98,7 @@ def test_stop_and_eviction_reset_variables_with_the_reason(tmp_path: Path) -> No
 
 def test_long_output_is_cut_with_a_marker_and_kept_in_full(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path, output_limit_chars=1000) as wb:
+        async with workbench(tmp_path / "workbench", output_limit_chars=1000) as wb:
             run = await wb.run_python("sess_a", "print('x' * 5000)\nimport sys\nsys.stderr.write('warn')\n'y' * 3000")
             assert run.stdout_file_path == "outputs/run-0001.stdout.txt"
             assert run.stdout == "x" * 1000 + "\n…[truncated: 5,001 chars; full text in outputs/run-0001.stdout.txt]"
@@ -134,7 +117,7 @@ def test_long_output_is_cut_with_a_marker_and_kept_in_full(tmp_path: Path) -> No
 
 def test_output_of_subprocesses_and_top_level_await_are_captured(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path) as wb:
+        async with workbench(tmp_path / "workbench") as wb:
             run = await wb.run_python(
                 "sess_a", "import asyncio, os\nos.system('echo from-a-shell')\nawait asyncio.sleep(0)\n6 * 7"
             )
@@ -145,7 +128,7 @@ def test_output_of_subprocesses_and_top_level_await_are_captured(tmp_path: Path)
 
 def test_runs_in_one_session_are_serialised(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path) as wb:
+        async with workbench(tmp_path / "workbench") as wb:
             first, second = await asyncio.gather(
                 wb.run_python("sess_a", "import time\ntime.sleep(0.5)\nx = 'set by the first'"),
                 wb.run_python("sess_a", "x"),
@@ -157,7 +140,7 @@ def test_runs_in_one_session_are_serialised(tmp_path: Path) -> None:
 
 def test_two_sessions_run_concurrently_without_sharing_anything(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path) as wb:
+        async with workbench(tmp_path / "workbench") as wb:
             await asyncio.gather(
                 wb.run_python("sess_a", "secret = 'alpha'\nopen('a.txt', 'w').write('alpha')"),
                 wb.run_python("sess_b", "secret = 'beta'\nopen('b.txt', 'w').write('beta')"),

@@ -8,13 +8,14 @@ import contextlib
 import json
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from server.errors import ToolNotAllowed
-from server.workbench import HELPERS_DOC, WorkbenchManager, WorkbenchSettings
+from server.workbench import HELPERS_DOC
+from tests.workbench_fixtures import workbench
 
 REFUSED = "GMAIL_DELETE_ALL_MAIL"
 
@@ -33,14 +34,6 @@ class FakeExecutor:
         return {"data": {"echo": arguments}, "error": None, "successful": True, "log_id": f"log_{self.calls.total()}"}
 
 
-@contextlib.asynccontextmanager
-async def workbench(tmp_path: Path, runner: FakeExecutor, **overrides: Any) -> AsyncIterator[WorkbenchManager]:
-    settings = WorkbenchSettings(**{"isolation": "bwrap", "default_timeout_seconds": 30, **overrides})
-    manager = WorkbenchManager(tmp_path / "workbench", settings, runner)
-    try:
-        yield manager
-    finally:
-        await manager.aclose()
 
 
 def test_200_tool_calls_in_one_cell_go_through_the_session_and_its_filter(tmp_path: Path) -> None:
@@ -54,7 +47,7 @@ refused, why = run_composio_tool("GMAIL_DELETE_ALL_MAIL", {})
 """
 
     async def scenario() -> None:
-        async with workbench(tmp_path, executor) as wb:
+        async with workbench(tmp_path / "workbench", executor) as wb:
             run = await wb.run_python("sess_tools", code)
             assert run.error is None, run.error
             assert run.result == f"(200, True, False, '{REFUSED} is not allowed in this session')"
@@ -69,7 +62,7 @@ def test_an_offloaded_1mb_result_is_loaded_and_aggregated(tmp_path: Path) -> Non
     assert 900_000 < len(payload) < 1_500_000
 
     async def scenario() -> None:
-        async with workbench(tmp_path, FakeExecutor()) as wb:
+        async with workbench(tmp_path / "workbench", FakeExecutor()) as wb:
             path = await wb.write_file("sess_a", "results/exec_0001.json", payload)
             assert path == wb.session_dir("sess_a") / "results" / "exec_0001.json"
             run = await wb.run_python(
@@ -94,7 +87,7 @@ def test_list_files_and_tool_calls_from_the_shell(tmp_path: Path) -> None:
     executor = FakeExecutor()
 
     async def scenario() -> None:
-        async with workbench(tmp_path, executor) as wb:
+        async with workbench(tmp_path / "workbench", executor) as wb:
             await wb.write_file("sess_a", "data/in.csv", b"a,b\n1,2\n")
             listed = await wb.run_python("sess_a", "[p for p in list_files() if not p.startswith('outputs/')]")
             assert listed.result == "['data/in.csv']"
@@ -120,7 +113,7 @@ conn.close()
 """
 
     async def scenario() -> None:
-        async with workbench(tmp_path, FakeExecutor()) as wb:
+        async with workbench(tmp_path / "workbench", FakeExecutor()) as wb:
             run = await wb.run_python("sess_a", code)
             assert run.error is None, run.error
             answer, empty_slug, bad_args = eval(run.result or "")
@@ -133,7 +126,7 @@ conn.close()
 
 def test_invoke_llm_without_an_endpoint_says_so(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with workbench(tmp_path, FakeExecutor()) as wb:
+        async with workbench(tmp_path / "workbench", FakeExecutor()) as wb:
             run = await wb.run_python("sess_a", "invoke_llm('hello')")
             assert run.result is not None and run.result.startswith("(None, 'invoke_llm is not configured")
 
@@ -176,7 +169,7 @@ def test_invoke_llm_goes_through_the_server_and_the_key_stays_outside(tmp_path: 
 
         async def scenario() -> None:
             settings = {"llm_base_url": url, "llm_model": "small-model", "llm_api_key": "sk-test-secret"}
-            async with workbench(tmp_path, FakeExecutor(), **settings) as wb:
+            async with workbench(tmp_path / "workbench", FakeExecutor(), **settings) as wb:
                 run = await wb.run_python(
                     "sess_a", "import os\n(invoke_llm('ping'), 'sk-test-secret' in repr(dict(os.environ)))"
                 )

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, get_type_hints
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
+
+from server.store.executions import ExecutionRow
+from server.store.mcp_clients import McpClientRow
+
+
+def model_of(row: type, exclude: frozenset[str] | set[str] = frozenset()) -> type[BaseModel]:
+    """A response model with the fields of a store row, so the two cannot drift apart."""
+    hints = get_type_hints(row)
+    fields: dict[str, Any] = {f.name: (hints[f.name], ...) for f in dataclasses.fields(row) if f.name not in exclude}
+    return create_model(row.__name__.removesuffix("Row") + "Out", **fields)
 
 
 class ErrorBody(BaseModel):
@@ -23,14 +34,7 @@ class McpInfo(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-class McpClientOut(BaseModel):
-    mcp_session_id: str
-    client_name: str | None
-    client_version: str | None
-    protocol_version: str | None
-    first_seen: float
-    last_seen: float
-    terminated_at: float | None
+McpClientOut = model_of(McpClientRow, exclude={"session_id"})
 
 
 class SessionOut(BaseModel):
@@ -96,19 +100,7 @@ class ToolListingsOut(BaseModel):
     items: list[ToolListingOut]
 
 
-class ExecutionOut(BaseModel):
-    id: str
-    session_id: str
-    user_id: str
-    tool_slug: str
-    toolkit: str
-    account_id: str | None
-    arguments_digest: str
-    status: str
-    error: str | None
-    started_at: float
-    duration_ms: float
-    source: str
+ExecutionOut = model_of(ExecutionRow)
 
 
 class ExecutionListOut(BaseModel):

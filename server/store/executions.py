@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from server.store.db import Database
+from server.store.rows import columns, insert_sql, values
 
 
 def arguments_digest(arguments: Any) -> str:
@@ -34,7 +35,7 @@ class ExecutionRow:
         return asdict(self)
 
 
-_COLUMNS = ", ".join(ExecutionRow.__slots__)  # type: ignore[attr-defined]
+_COLUMNS = ", ".join(columns(ExecutionRow))
 
 
 class ExecutionStore:
@@ -42,8 +43,7 @@ class ExecutionStore:
         self.db = db
 
     async def insert(self, row: ExecutionRow) -> None:
-        values = tuple(getattr(row, c) for c in ExecutionRow.__slots__)  # type: ignore[attr-defined]
-        await self.db.execute(f"INSERT INTO executions ({_COLUMNS}) VALUES ({', '.join('?' * len(values))})", values)
+        await self.db.execute(insert_sql("executions", ExecutionRow), values(row))
 
     async def get(self, log_id: str) -> ExecutionRow | None:
         r = await self.db.fetchone(f"SELECT {_COLUMNS} FROM executions WHERE id = ?", (log_id,))
