@@ -29,10 +29,14 @@ def test_subset_covers_exactly_the_toolkit_and_names_its_source() -> None:
     assert SPEC["source"]["license"] == "MIT" and "octokit" in SPEC["source"]["url"]
 
 
-@pytest.mark.skipif(not DEFAULT_SPEC.is_file(), reason="full OpenAPI description not present (clean clone)")
 def test_subset_matches_the_full_description() -> None:
-    spec = json.loads(Path(DEFAULT_SPEC).read_text(encoding="utf-8"))
-    assert build_subset(spec, toolkit_operations()) == SPEC, "re-run tests/data/make_github_subset.py"
+    """Where the provider's full description is at hand (a development checkout), the committed subset
+    must equal a fresh extraction; on a clean clone the committed subset is the reference."""
+    if DEFAULT_SPEC.is_file():
+        spec = json.loads(Path(DEFAULT_SPEC).read_text(encoding="utf-8"))
+        assert build_subset(spec, toolkit_operations()) == SPEC, "re-run tests/data/make_github_subset.py"
+    else:
+        assert SPEC["operations"] and all(op["method"] and op["path"].startswith("/") for op in SPEC["operations"])
 
 
 def test_toolkit_essentials() -> None:

@@ -249,6 +249,9 @@ class Sandbox:
                 args += ["--symlink", os.readlink(host), str(host)]
             elif host.is_dir():
                 args += ["--ro-bind", str(host), str(host)]
+        # The private /tmp comes before the Python binds: an interpreter or venv that lives under /tmp
+        # must be mounted on top of it, not hidden by it.
+        args += ["--perms", "1777", "--size", str(s.tmp_mb << 20), "--tmpfs", "/tmp"]
         python_dirs = self._python_dirs()
         # bwrap creates missing parents as 0700, which the unprivileged sandbox user could not enter.
         parents = {str(p) for d in (*python_dirs, "/etc/passwd", RUNTIME_MOUNT, CHANNEL_MOUNT) for p in Path(d).parents}
@@ -263,7 +266,6 @@ class Sandbox:
             "--ro-bind", str(paths.channel_dir / "group"), "/etc/group",
             "--proc", "/proc",
             "--dev", "/dev",
-            "--perms", "1777", "--size", str(s.tmp_mb << 20), "--tmpfs", "/tmp",
             "--perms", "1777", "--size", str(_SHM_BYTES), "--tmpfs", "/dev/shm",
             "--ro-bind", str(RUNTIME_CODE), RUNTIME_MOUNT,
             "--ro-bind", str(paths.channel_dir), CHANNEL_MOUNT,
