@@ -1,0 +1,106 @@
+"""Scenario 1: what Concierge adds per call over a bare `mcp` Server running the same no-op tool.
+
+Ours: `COMPOSIO_MULTI_EXECUTE_TOOL` running `BENCH_NOOP_PING` once, through the session's MCP URL.
+Bare: `BENCH_NOOP_PING` itself on `bench.serve_bare`. Same uvicorn settings, separate processes,
+rounds alternating. Measured from 1 and 20 concurrent clients, with the SDK client (what agents run)
+and the raw httpx client (less client CPU, so the server's share shows). With the raw client, both
+sides are also run on uvloop + httptools to show what those give.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import servers
+from bench.budget import Budget
+from bench.clients import ClientKind, ToolCaller, calling, create_session, open_callers
+from bench.load import Side, alternate, ratio
+from bench.procs import ServerProcess, running
+from bench.report import Row, ScenarioResult, at_least, at_most
+
+OURS_CALL = ("COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [{"tool_slug": servers.NOOP_TOOL, "arguments": {"n": 1}}]})
+BARE_CALL = (servers.NOOP_TOOL, {"n": 1})
+MIN_CALLS_RATIO = 0.85
+MAX_CPU_RATIO = 1.3
+
+
+def _call_of(side: str) -> tuple[str, dict[str, Any]]:
+    return OURS_CALL if side.startswith("concierge") else BARE_CALL
+
+
+async def _cell(kind: ClientKind, clients: int, procs: dict[str, ServerProcess], urls: dict[str, str],
+                budget: Budget) -> dict[str, Any]:
+    """One (client kind, client count) cell: every side in `procs`, alternating, summarised."""
+    async with contextlib.AsyncExitStack() as stack:
+        sides = []
+        for name, proc in procs.items():
+            callers: list[ToolCaller] = await stack.enter_async_context(open_callers(kind, [urls[name]] * clients))
+            tool, arguments = _call_of(name)
+            sides.append(Side(name, [calling(c, tool, arguments) for c in callers], proc.cpu_seconds))
+        totals = await alternate(sides, rounds=budget.overhead_rounds, calls_per_round=budget.overhead_calls,
+                                 seconds_per_round=budget.overhead_seconds, warmup_calls=budget.warmup_calls)
+    cell: dict[str, Any] = {name: samples.summary() for name, samples in totals.items()}
+    for ours, bare in (("concierge", "bare"), ("concierge_fast", "bare_fast")):
+        if ours in cell:
+            cell[f"{ours}_vs_{bare}"] = _ratios(cell[ours], cell[bare])
+    if "concierge_fast" in cell:
+        cell["concierge_fast_vs_concierge"] = _ratios(cell["concierge_fast"], cell["concierge"])
+    return cell
+
+
+def _ratios(ours: dict[str, Any], base: dict[str, Any]) -> dict[str, float | None]:
+    return {"calls_per_s": ratio(ours["calls_per_s"], base["calls_per_s"]),
+            "server_cpu_per_call": ratio(ours["server_cpu_ms_per_call"], base["server_cpu_ms_per_call"]),
+            "p50": ratio(ours["p50_ms"], base["p50_ms"]), "p99": ratio(ours["p99_ms"], base["p99_ms"])}
+
+
+def _rows(key: str, cell: dict[str, Any]) -> list[Row]:
+    ours, bare, r = cell["concierge"], cell["bare"], cell["concierge_vs_bare"]
+    rows = [
+        Row("1 overhead", f"{key}: calls/s", f"{ours['calls_per_s']:.0f} vs bare {bare['calls_per_s']:.0f}",
+            r["calls_per_s"], f">= {MIN_CALLS_RATIO}", at_least(r["calls_per_s"], MIN_CALLS_RATIO)),
+        Row("1 overhead", f"{key}: server CPU/call", f"{ours['server_cpu_ms_per_call']:.2f} ms vs bare "
+            f"{bare['server_cpu_ms_per_call']:.2f} ms", r["server_cpu_per_call"], f"<= {MAX_CPU_RATIO}",
+            at_most(r["server_cpu_per_call"], MAX_CPU_RATIO)),
+        Row("1 overhead", f"{key}: p50 / p95 / p99", f"{ours['p50_ms']:.2f} / {ours['p95_ms']:.2f} / "
+            f"{ours['p99_ms']:.2f} ms vs bare {bare['p50_ms']:.2f} / {bare['p95_ms']:.2f} / {bare['p99_ms']:.2f}",
+            r["p50"]),
+    ]
+    if "concierge_fast" in cell:
+        fast, gain = cell["concierge_fast_vs_bare_fast"], cell["concierge_fast_vs_concierge"]
+        rows.append(Row("1 overhead", f"{key}, uvloop+httptools: calls/s; CPU/call vs bare fast",
+                        f"{cell['concierge_fast']['calls_per_s']:.0f} calls/s, CPU ratio "
+                        f"{fast['server_cpu_per_call']:.2f}", fast["calls_per_s"], f">= {MIN_CALLS_RATIO}",
+                        at_least(fast["calls_per_s"], MIN_CALLS_RATIO)))
+        rows.append(Row("1 overhead", f"{key}: uvloop+httptools vs default, our CPU/call",
+                        f"{cell['concierge_fast']['server_cpu_ms_per_call']:.2f} ms vs "
+                        f"{ours['server_cpu_ms_per_call']:.2f} ms", gain["server_cpu_per_call"]))
+    return rows
+
+
+async def run(budget: Budget, workdir: Path, profile_dir: Path | None = None) -> ScenarioResult:
+    procs = {"concierge": servers.concierge("concierge", workdir, profile=profile_dir),
+             "bare": servers.bare("bare", workdir, profile=profile_dir)}
+    if servers.FAST_AVAILABLE:
+        procs |= {"concierge_fast": servers.concierge("concierge_fast", workdir, fast=True),
+                  "bare_fast": servers.bare("bare_fast", workdir, fast=True)}
+    data: dict[str, Any] = {"uvloop_httptools_installed": servers.FAST_AVAILABLE}
+    rows: list[Row] = [] if servers.FAST_AVAILABLE else [
+        Row("1 overhead", "uvloop + httptools", "not installed: the fast variant was skipped")]
+    with running(*procs.values()):
+        urls = {name: f"{p.base_url}/mcp" for name, p in procs.items()}
+        async with httpx.AsyncClient(timeout=30) as http:
+            for name in procs.keys() & {"concierge", "concierge_fast"}:
+                urls[name] = await create_session(http, procs[name].base_url, servers.BENCH_API_KEY,
+                                                  {"user_id": "bench_user", "toolkits": ["bench_noop"]})
+        for kind in ("sdk", "raw"):
+            for clients in budget.overhead_clients:
+                sides = {n: p for n, p in procs.items() if kind == "raw" or not n.endswith("_fast")}
+                key = f"{kind} client x{clients}"
+                data[key] = await _cell(kind, clients, sides, urls, budget)
+                rows += _rows(key, data[key])
+    return ScenarioResult("overhead", data, rows)

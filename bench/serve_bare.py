@@ -1,0 +1,81 @@
+"""The baseline: a bare `mcp` low-level `Server` serving the bench no-op tool, stateless + JSON responses.
+
+This is the least an MCP server over Streamable HTTP can do per call, so Concierge's cost is
+reported relative to it. It is served like Concierge (`bench.serving`), with the same DNS-rebinding
+guard, and is independent of Concierge's own code.
+
+    python -m bench.serve_bare --ready-file /tmp/bare.json [--fast]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import mcp.types as types
+from mcp.server.lowlevel.server import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from bench.serving import add_server_args, bind_loopback, serve
+from bench.toolkits.bench_noop.tools import ping
+
+TOOL_NAME = "BENCH_NOOP_PING"
+INPUT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"n": {"type": "integer"}},
+                                "additionalProperties": False}
+
+
+async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+    return types.ListToolsResult(tools=[types.Tool(name=TOOL_NAME, description="no-op", input_schema=INPUT_SCHEMA)])
+
+
+async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    data = ping(params.arguments or {})
+    return types.CallToolResult(content=[types.TextContent(type="text", text=json.dumps(data))],
+                                structured_content=data)
+
+
+class _Endpoint:
+    """An ASGI object, not a function: Starlette would treat an async function as a request handler."""
+
+    def __init__(self, manager: StreamableHTTPSessionManager) -> None:
+        self.manager = manager
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.manager.handle_request(scope, receive, send)
+
+
+def build_bare_app() -> Starlette:
+    server = Server("bare", version="0", on_list_tools=list_tools, on_call_tool=call_tool,
+                    get_tool_input_schema=lambda name: INPUT_SCHEMA if name == TOOL_NAME else None)
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=True,
+                                         allowed_hosts=["127.0.0.1:*", "localhost:*"],
+                                         allowed_origins=["http://127.0.0.1:*", "http://localhost:*"])
+    manager = StreamableHTTPSessionManager(app=server, stateless=True, json_response=True,
+                                           security_settings=security)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with manager.run():
+            yield
+
+    return Starlette(routes=[Route("/mcp", _Endpoint(manager), methods=["GET", "POST", "DELETE"])],
+                     lifespan=lifespan)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_server_args(parser)
+    args = parser.parse_args()
+    sock = bind_loopback()
+    serve(build_bare_app(), sock, args, {"mcp_path": "/mcp"})
+
+
+if __name__ == "__main__":
+    main()
