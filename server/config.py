@@ -47,7 +47,7 @@ class WorkbenchConfig(_Section):
 
 
 class ExecutionConfig(_Section):
-    max_parallel: int = Field(10, ge=1, le=50, description="concurrent tool calls per MULTI_EXECUTE request")
+    max_parallel: int = Field(20, ge=1, le=50, description="concurrent tool calls per MULTI_EXECUTE request")
     tool_timeout_seconds: float = Field(60, gt=0)
     http_max_response_bytes: int = Field(5 * 1024 * 1024, ge=1024)
 

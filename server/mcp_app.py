@@ -32,6 +32,7 @@ log = logging.getLogger("concierge.mcp")
 
 MCP_SESSION_HEADER = b"mcp-session-id"
 TOUCH_EVERY_SECONDS = 60
+MINIMAL_SCHEMA: dict[str, Any] = {"type": "object"}
 INSTRUCTIONS = (
     "Concierge gives you tools through a few meta tools. Workflow: 1) COMPOSIO_SEARCH_TOOLS with the user's task; "
     "2) if a toolkit is not connected, COMPOSIO_MANAGE_CONNECTIONS and show the user the link; "
@@ -73,7 +74,9 @@ def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: Session
         return _text_result(envelope)
 
     def input_schema(name: str) -> dict[str, Any] | None:
-        return surface.input_schema(name) or {"type": "object"}
+        """The SDK reads this only to find `x-mcp-header` parameters (we declare none); the full schema
+        would be walked twice on every call for nothing. Arguments are validated by each meta tool."""
+        return MINIMAL_SCHEMA
 
     return Server("concierge", version="0.1.0", instructions=INSTRUCTIONS, on_list_tools=list_tools,
                   on_call_tool=call_tool, get_tool_input_schema=input_schema)

@@ -114,5 +114,6 @@ class Runtime:
     async def aclose(self) -> None:
         if self.workbench is not None:
             await self.workbench.aclose()
+        await self.executions.aclose()
         await self.http.aclose()
         await self.db.close()

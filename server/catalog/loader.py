@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -71,7 +72,7 @@ def build_toolkit(spec: ToolkitFile, folder: Path | None = None, module: ModuleT
         tools[t.slug] = Tool(
             slug=t.slug, name=t.name, description=t.description.strip(), toolkit=spec.slug, tags=tuple(t.tags),
             input_schema=t.input_schema, output_schema=t.output_schema, output_description=t.output_description,
-            http=t.http, handler=handler,
+            http=t.http, handler=handler, inline=t.inline, schema_chars=len(json.dumps(t.input_schema)),
         )
     return Toolkit(
         slug=spec.slug, name=spec.name, description=spec.description.strip(), categories=tuple(spec.categories),

@@ -24,6 +24,8 @@ class Tool:
     output_description: str = ""
     http: HttpBlock | None = None
     handler: Handler | None = field(default=None, compare=False, repr=False)
+    inline: bool = False
+    schema_chars: int = 0
 
     @property
     def is_local(self) -> bool:

@@ -94,6 +94,8 @@ class ToolFile(_Strict):
     output_schema: dict[str, Any] | None = None
     output_description: str = ""
     python: str | None = Field(None, description="function name in the toolkit's handler module")
+    inline: bool = Field(False, description="run a sync `python:` handler on the event loop instead of a worker "
+                                            "thread; only for handlers that do no I/O and finish in microseconds")
     http: HttpBlock | None = None
 
     @field_validator("input_schema")

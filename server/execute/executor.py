@@ -145,6 +145,8 @@ class Executor:
                               self.toolkit_settings.get(tool.toolkit, {}))
             if inspect.iscoroutinefunction(tool.handler):
                 return await tool.handler(arguments, ctx)
+            if tool.inline:
+                return tool.handler(arguments, ctx)
             return await anyio.to_thread.run_sync(tool.handler, arguments, ctx)
         toolkit = self.catalog.toolkit_of(tool)
         response, raw = await self._send(tool, arguments, credential)

@@ -66,10 +66,6 @@ class ToolSurface:
                 "idempotentHint": "idempotentHint" in tags}))
         return out
 
-    def input_schema(self, name: str) -> dict[str, Any] | None:
-        tool = self._by_name.get(name)
-        return tool.input_schema if tool else None
-
     async def call(self, runtime: Runtime, session: Session, name: str, arguments: dict[str, Any] | None,
                    source: str = "mcp") -> dict[str, Any]:
         """Always an envelope `{data, error, successful}`; only unknown tool names raise."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,7 +50,7 @@ Only tools that exist and that this session allows are ever returned. `memory` h
 def _schema_entry(ctx: MetaContext, tool: Tool) -> dict[str, Any]:
     entry: dict[str, Any] = {"tool_slug": tool.slug, "toolkit": tool.toolkit, "description": tool.description}
     limit = ctx.runtime.settings.search.schema_inline_max_chars
-    if len(json.dumps(tool.input_schema)) <= limit:
+    if tool.schema_chars <= limit:
         entry.update(input_schema=tool.input_schema, hasFullSchema=True)
     else:
         props = tool.input_schema.get("properties") or {}

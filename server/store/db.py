@@ -19,31 +19,38 @@ def now() -> float:
     return time.time()
 
 
+async def _connect(path: Path) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = aiosqlite.Row
+    await conn.execute("PRAGMA foreign_keys=ON")
+    await conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
 class Database:
-    """Serialises writes through one connection; transactions are explicit and short.
+    """Writes go through one connection, serialised, in short explicit transactions; reads use a second
+    connection, so a read never queues behind a write (WAL lets it see every committed row).
 
     aiosqlite runs every statement on its own thread, so the event loop never blocks on disk.
     """
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
+        self.reader: aiosqlite.Connection | None = None
         self.path = path
         self._write_lock = anyio.Lock()
 
     @classmethod
     async def open(cls, path: Path, migrations: Sequence[str] = MIGRATIONS) -> Database:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        db = cls(conn, path)
+        db = cls(await _connect(path), path)
         try:
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA synchronous=NORMAL")
-            await conn.execute("PRAGMA busy_timeout=5000")
+            await db.conn.execute("PRAGMA journal_mode=WAL")
+            await db.conn.execute("PRAGMA synchronous=NORMAL")
             await db.migrate(migrations)
+            db.reader = await _connect(path)
         except BaseException:
-            await conn.close()
+            await db.close()
             raise
         return db
 
@@ -86,14 +93,16 @@ class Database:
             await conn.execute(sql, tuple(params))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self.conn.execute(sql, tuple(params)) as cur:
+        async with (self.reader or self.conn).execute(sql, tuple(params)) as cur:
             return await cur.fetchone()
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.conn.execute(sql, tuple(params)) as cur:
+        async with (self.reader or self.conn).execute(sql, tuple(params)) as cur:
             return list(await cur.fetchall())
 
     async def close(self) -> None:
+        if self.reader is not None:
+            await self.reader.close()
         await self.conn.close()
 
 
