@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 from collections import Counter, OrderedDict
-import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from server.store.db import Database
+from server.store.rows import columns, insert_sql, values
 
 log = logging.getLogger("concierge.store")
-from server.store.rows import columns, insert_sql, values
 
 
 def arguments_digest(arguments: Any) -> str:
