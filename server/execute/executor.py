@@ -90,7 +90,10 @@ class Executor:
         tool = self.find(session, slug)
         if not isinstance(arguments, dict):
             raise InvalidInput(f"{tool.slug}: arguments must be a JSON object", {"tool_slug": tool.slug})
-        errors = sorted(self.validator(tool).iter_errors(arguments), key=lambda e: list(e.absolute_path))
+        validator = self.validator(tool)
+        if validator.is_valid(arguments):
+            return tool
+        errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
         if errors:
             problems = [{"field": ".".join(str(p) for p in e.absolute_path) or "(arguments)", "problem": e.message}
                         for e in errors[:5]]
@@ -119,8 +122,11 @@ class Executor:
         try:
             toolkit = self.catalog.toolkit_of(tool)
             credential = await self.credentials.credential_for(session, toolkit, account)
-            with anyio.fail_after(self.timeout):
+            if tool.inline:  # runs to completion on the loop: a deadline could not interrupt it anyway
                 data = await self._invoke(session, tool, arguments, credential)
+            else:
+                with anyio.fail_after(self.timeout):
+                    data = await self._invoke(session, tool, arguments, credential)
         except ConciergeError as exc:
             error = exc
         except TimeoutError:

@@ -59,14 +59,20 @@ async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
         limiter = anyio.CapacityLimiter(runtime.settings.execution.max_parallel)
 
         async def run_one(i: int) -> None:
-            async with limiter:
-                outcome = await executor.run(session, checked[i], params.tools[i].arguments,
-                                             account=params.tools[i].account)
+            outcome = await executor.run(session, checked[i], params.tools[i].arguments,
+                                         account=params.tools[i].account)
             outcomes[i], files[i] = await offload(runtime, session, outcome, params.sync_response_to_workbench)
 
-        async with anyio.create_task_group() as tg:
-            for i in range(len(params.tools)):
-                tg.start_soon(run_one, i)
+        async def run_limited(i: int) -> None:
+            async with limiter:
+                await run_one(i)
+
+        if len(params.tools) == 1:
+            await run_one(0)  # the common case: no task group or limiter to set up and tear down
+        else:
+            async with anyio.create_task_group() as tg:
+                for i in range(len(params.tools)):
+                    tg.start_soon(run_limited, i)
     results = []
     for i, call in enumerate(params.tools):
         outcome = outcomes[i]
