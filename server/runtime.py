@@ -36,7 +36,9 @@ def no_cookie_jar() -> CookieJar:
 
 def load_catalog(settings: Settings) -> Catalog:
     overrides = {slug: o.model_dump() for slug, o in settings.toolkit_overrides.items()}
-    return Catalog.load(settings.toolkit_paths, builtin=settings.builtin_toolkits, overrides=overrides)
+    semantic = {"auto": None, "on": True, "off": False}[settings.search.semantic]
+    return Catalog.load(settings.toolkit_paths, builtin=settings.builtin_toolkits, overrides=overrides,
+                        semantic=semantic)
 
 
 def start_workbench(settings: Settings, runtime: Runtime) -> WorkbenchManager:

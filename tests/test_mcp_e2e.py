@@ -85,3 +85,19 @@ async def test_restart_keeps_sessions_logs_and_connected_clients(server: LiveSer
     assert [c["client_name"] for c in after["clients"]] == ["mcp"]
     logs = server.api("GET", f"/sessions/{session['id']}/executions").json()["items"]
     assert len(logs) == 3 and {entry["status"] for entry in logs} == {"success"}
+
+
+async def test_multi_step_use_case_gets_a_tool_and_a_plan_step_per_intent(server: LiveServer) -> None:
+    session = server.create_session()
+    async with Client(session["mcp"]["url"]) as client:
+        found = await call(client, "COMPOSIO_SEARCH_TOOLS", {"queries": [{
+            "use_case": "convert 9am New York time to Tokyo, then work out what 15 percent of 240 is"}]})
+    result = found["data"]["results"][0]
+    assert len(result["sub_queries"]) == 2 and result["task_difficulty"] == "medium"
+    assert result["sub_queries"][0]["tool_slugs"][0] == "DATETIME_CONVERT_TIMEZONE"
+    assert result["sub_queries"][1]["tool_slugs"][0].startswith("MATH_")
+    assert result["primary_tool_slugs"][:2] == [result["sub_queries"][0]["tool_slugs"][0],
+                                                result["sub_queries"][1]["tool_slugs"][0]]
+    steps = result["recommended_plan_steps"]
+    assert steps[0].startswith("1. ") and "DATETIME_CONVERT_TIMEZONE" in steps[0] and steps[1].startswith("2. ")
+    assert set(result["primary_tool_slugs"]) <= set(found["data"]["tool_schemas"])

@@ -34,23 +34,23 @@ def apply_override(toolkit: Toolkit, override: Mapping[str, str | None] | None) 
 
 
 class Catalog:
-    def __init__(self, toolkits: Sequence[Toolkit]) -> None:
+    def __init__(self, toolkits: Sequence[Toolkit], semantic: bool | None = False) -> None:
         self.toolkits: dict[str, Toolkit] = {tk.slug: tk for tk in toolkits}
         self.tools: dict[str, Tool] = {t.slug: t for tk in toolkits for t in tk.tools.values()}
-        self.index = SearchIndex(list(self.toolkits.values()))
+        self.index = SearchIndex(list(self.toolkits.values()), semantic=semantic)
         self.tags: frozenset[str] = frozenset(
             {tag for t in self.tools.values() for tag in t.tags}
             | {c for tk in self.toolkits.values() for c in tk.categories})
 
     @classmethod
     def load(cls, paths: Sequence[Path], builtin: bool = True,
-             overrides: Mapping[str, Mapping[str, str | None]] | None = None) -> Catalog:
+             overrides: Mapping[str, Mapping[str, str | None]] | None = None, semantic: bool | None = False) -> Catalog:
         roots = ([BUILTIN_TOOLKITS] if builtin else []) + list(paths)
         toolkits = load_toolkits(roots)
         unknown = sorted(set(overrides or {}) - {tk.slug for tk in toolkits})
         if unknown:
             raise ConfigError(f"config: toolkit_overrides names unknown toolkits: {unknown}")
-        return cls([apply_override(tk, (overrides or {}).get(tk.slug)) for tk in toolkits])
+        return cls([apply_override(tk, (overrides or {}).get(tk.slug)) for tk in toolkits], semantic=semantic)
 
     def tool(self, slug: str) -> Tool | None:
         return self.tools.get(slug) or self.tools.get(slug.upper())

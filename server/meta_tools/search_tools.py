@@ -59,17 +59,18 @@ def _schema_entry(ctx: MetaContext, tool: Tool) -> dict[str, Any]:
     return entry
 
 
-def _plan(tools: list[Tool], use_case: str) -> list[str]:
-    if not tools:
-        return []
-    first = tools[0]
-    required = first.input_schema.get("required") or []
-    steps = []
-    if required:
-        steps.append(f"Collect the required inputs for {first.slug}: {', '.join(required)}.")
-    steps.append(f"Run {first.slug} with COMPOSIO_MULTI_EXECUTE_TOOL.")
-    steps.append("If the result is not what the user asked for, try the related tools.")
-    return steps
+def _plan(steps: list[tuple[str, Tool]]) -> list[str]:
+    """One step per intent, in the user's order, with the tool that fits it best."""
+    plan = []
+    for n, (intent, tool) in enumerate(steps, start=1):
+        required = tool.input_schema.get("required") or []
+        needs = f" (needs {', '.join(required)})" if required else ""
+        prefix = f"{n}. " if len(steps) > 1 else ""
+        plan.append(f"{prefix}{intent.strip().rstrip('.')}: run {tool.slug}{needs} with COMPOSIO_MULTI_EXECUTE_TOOL.")
+    if len(steps) > 1:
+        plan.append("Run independent steps together in one COMPOSIO_MULTI_EXECUTE_TOOL call; pass outputs of one "
+                    "step as arguments of the next.")
+    return plan
 
 
 def _pitfalls(tools: list[Tool]) -> list[str]:
@@ -90,25 +91,34 @@ async def handle(ctx: MetaContext, params: SearchInput) -> dict[str, Any]:
     results, schemas, toolkits_seen = [], {}, []
     for i, query in enumerate(params.queries, start=1):
         text = query.use_case if not query.known_fields else f"{query.use_case} ({query.known_fields})"
-        hits = catalog.index.search(text, allowed=session.allowed, limit=PRIMARY + RELATED, toolkit_boost=boost)
-        tools = [catalog.tools[h.slug] for h in hits]
-        primary, related = tools[:PRIMARY], tools[PRIMARY:]
-        kits = list(dict.fromkeys(t.toolkit for t in tools))
+        found = catalog.index.search_use_case(text, allowed=session.allowed, limit=PRIMARY + RELATED,
+                                              toolkit_boost=boost)
+        firsts = [(intent.query, intent.hits[0].slug) for intent in found.intents if intent.hits]
+        ranked = list(dict.fromkeys([slug for _, slug in firsts] + [h.slug for h in found.merged]))
+        width = max(PRIMARY, len(firsts))
+        primary = [catalog.tools[s] for s in ranked[:width]]
+        related = [catalog.tools[s] for s in ranked[width:width + RELATED]]
+        kits = list(dict.fromkeys(t.toolkit for t in primary + related))
         toolkits_seen.extend(k for k in kits if k not in toolkits_seen)
         for tool in primary:
             schemas[tool.slug] = _schema_entry(ctx, tool)
+        reasons = {h.slug: h.reason for h in found.merged}
         results.append({
             "index": i,
             "use_case": query.use_case,
             "primary_tool_slugs": [t.slug for t in primary],
             "related_tool_slugs": [t.slug for t in related],
             "toolkits": kits,
-            "reasoning": "; ".join(h.reason for h in hits[:PRIMARY]) or "no tool in this session matches",
-            "task_difficulty": "easy" if len(primary) and len(params.queries) == 1 else "medium",
-            "recommended_plan_steps": _plan(primary, query.use_case),
+            "sub_queries": [{"query": intent.query, "tool_slugs": [h.slug for h in intent.hits[:PRIMARY]]}
+                            for intent in found.intents] if len(found.intents) > 1 else [],
+            "reasoning": "; ".join(f"{t.slug}: {reasons.get(t.slug) or 'best match for one step'}"
+                                   for t in primary) or "no tool in this session matches",
+            "task_difficulty": "easy" if len(firsts) <= 1 else "medium" if len(firsts) <= 3 else "hard",
+            "recommended_plan_steps": _plan([(q, catalog.tools[s]) for q, s in firsts] if len(firsts) > 1 else
+                                            [(query.use_case, primary[0])] if primary else []),
             "known_pitfalls": _pitfalls(primary),
             "reference_workbench_snippets": [],
-            "error": None if tools else (
+            "error": None if primary else (
                 "No tool in this session matches this use case. Rephrase it with the app's name and the action, "
                 "or ask the operator to enable the toolkit for this session."),
         })
