@@ -259,7 +259,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 def cmd_eval_search(args: argparse.Namespace) -> int:
     from server.catalog.evaluation import eval_search_main
 
-    return eval_search_main(Path(args.data) if args.data else None, args.split, args.json)
+    return eval_search_main(Path(args.data) if args.data else None, args.split, args.json, semantic=args.semantic)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -371,6 +371,9 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv (default: built-in catalog)")
     ev.add_argument("--split")
     ev.add_argument("--json", action="store_true")
+    ev.add_argument("--semantic", dest="semantic", action="store_true", default=None,
+                    help="require the semantic extra (default: use it when installed)")
+    ev.add_argument("--no-semantic", dest="semantic", action="store_false", help="lexical ranking only")
     ev.set_defaults(func=cmd_eval_search)
     return p
 

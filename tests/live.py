@@ -73,8 +73,9 @@ class LiveServer(ThreadedServer):
         return {"Authorization": f"Bearer {API_KEY}"}
 
     def settings(self) -> Settings:
+        # lexical search always: tests must not depend on whether the optional semantic extra is installed
         values: dict[str, Any] = {"host": "127.0.0.1", "port": self.port, "data_dir": self.data_dir,
-                                  "api_key": API_KEY} | self.overrides
+                                  "api_key": API_KEY, "search": {"semantic": "off"}} | self.overrides
         return Settings.model_validate(values)
 
     def start(self) -> LiveServer:

@@ -186,7 +186,8 @@ async def test_secrets_never_at_rest_in_clear_nor_logged_nor_returned(env: dict[
 
     refused = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--data-dir", str(server.data_dir),
                               "--port", "0"], capture_output=True, text=True, timeout=60,
-                             env={**os.environ, "CONCIERGE_ENCRYPTION_KEY": Fernet.generate_key().decode()})
+                             env={**os.environ, "CONCIERGE_SEARCH__SEMANTIC": "off",
+                                  "CONCIERGE_ENCRYPTION_KEY": Fernet.generate_key().decode()})
     assert refused.returncode == 2 and "encryption key does not match" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) <= 2
 

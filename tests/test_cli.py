@@ -20,9 +20,12 @@ from tests.mcp_helpers import call
 ROOT = Path(__file__).resolve().parents[1]
 
 
+LEXICAL = {"CONCIERGE_SEARCH__SEMANTIC": "off"}  # the same ranking whether or not the semantic extra is installed
+
+
 def concierge(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT)
+                          timeout=timeout, env={**os.environ, **LEXICAL, **(env or {})}, cwd=ROOT)
 
 
 def test_serve_prints_url_and_admin_key_once(tmp_path: Path) -> None:
@@ -30,7 +33,7 @@ def test_serve_prints_url_and_admin_key_once(tmp_path: Path) -> None:
     port = sock.getsockname()[1]
     sock.close()
     cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d")]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONCIERGE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONCIERGE_")} | LEXICAL
     for attempt in range(2):
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
         try:
@@ -68,7 +71,7 @@ def test_bad_config_stops_startup_with_one_line(tmp_path: Path) -> None:
 async def test_stdio_mode_lists_and_searches(tmp_path: Path) -> None:
     params = StdioServerParameters(command=sys.executable, args=[
         "-m", "server.cli", "stdio", "--user-id", "stdio_user", "--toolkits", "datetime,math",
-        "--data-dir", str(tmp_path / "d")], cwd=str(ROOT))
+        "--data-dir", str(tmp_path / "d")], cwd=str(ROOT), env=LEXICAL)
     async with Client(params, mode="legacy") as client:
         names = {t.name for t in (await client.list_tools()).tools}
         assert "COMPOSIO_SEARCH_TOOLS" in names

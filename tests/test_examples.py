@@ -26,6 +26,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 def start_example(name: str, **env: str) -> subprocess.Popen[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CONCIERGE_")}
+    environ["CONCIERGE_SEARCH__SEMANTIC"] = "off"  # same ranking whether or not the semantic extra is installed
     environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environ.get("PYTHONPATH")]))
     return subprocess.Popen([sys.executable, str(ROOT / "examples" / name)], env=environ | env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

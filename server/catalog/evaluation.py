@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from server.catalog.retrieval_set import LabelledQuery, RetrievalSet, load_any
+from server.catalog.retrieval_set import BUILTIN_QUERIES, LabelledQuery, RetrievalSet, load_sets
 from server.catalog.search import SearchIndex
-from server.errors import ConciergeError
+from server.errors import ConciergeError, InvalidInput
 
 RANK_DEPTH = 10  # the deepest cut any reported metric looks at
+WARM_BATCH = 512  # queries embedded together (semantic only): batching is most of the encoder's speed
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +71,16 @@ def evaluate(data: RetrievalSet, split: str | None = None, semantic: bool | None
     """Build the index over the set's toolkits, rank every query of `split` (all when None), score."""
     queries = [q for q in data.queries if split is None or q.split == split]
     if not queries:
-        raise ConciergeError(f"{data.name}: no queries in split {split!r}; splits are {data.splits}")
+        raise InvalidInput(f"{data.name}: no queries in split {split!r}; splits are {data.splits}")
     started = time.perf_counter()
     index = SearchIndex(data.toolkits, semantic=semantic)
     built = time.perf_counter() - started
     started = time.perf_counter()
-    rankings = [[h.slug for h in index.search_use_case(q.text, limit=RANK_DEPTH).merged] for q in queries]
+    rankings: list[list[str]] = []
+    for lo in range(0, len(queries), WARM_BATCH):
+        chunk = queries[lo:lo + WARM_BATCH]
+        index.warm(q.text for q in chunk)
+        rankings += [[h.slug for h in index.search_use_case(q.text, limit=RANK_DEPTH).merged] for q in chunk]
     elapsed = time.perf_counter() - started
     return EvalReport(
         dataset=data.name, split=split or "all", tools=len(index), queries=len(queries),
@@ -83,12 +89,19 @@ def evaluate(data: RetrievalSet, split: str | None = None, semantic: bool | None
     )
 
 
-def run_evaluation(data: Path, split: str | None = None, semantic: bool | None = None) -> EvalReport:
-    """`data`: a public-format directory, or a labelled-queries `.jsonl` over the built-in toolkits."""
-    return evaluate(load_any(data), split, semantic)
+def run_evaluation(data: Path | None, split: str | None = None, semantic: bool | None = None) -> list[EvalReport]:
+    """One report per set under `data`: a public-format directory, a directory of such directories
+    (e.g. `tool-retrieval/` holding `sealtools/` and `metatool/`), or a labelled-queries `.jsonl`
+    over the built-in toolkits; None means the built-in toolkits with `tests/data/search_queries.jsonl`."""
+    return [evaluate(found, split, semantic) for found in load_sets(data or BUILTIN_QUERIES)]
 
 
 _COLUMNS = (("R@5", "recall_at_5"), ("R@10", "recall_at_10"), ("Hit@5", "hit_at_5"), ("NDCG@10", "ndcg_at_10"))
+
+
+def _aligned(cells: Sequence[str], widths: Sequence[int]) -> str:
+    """Names (the first two columns) to the left, numbers to the right."""
+    return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
 
 def format_report(reports: Sequence[EvalReport]) -> str:
@@ -98,19 +111,20 @@ def format_report(reports: Sequence[EvalReport]) -> str:
              *(f"{getattr(r, attr):.1f}" for _, attr in _COLUMNS),
              f"{r.queries_per_second:.0f}", f"{r.index_build_seconds:.2f}"] for r in reports]
     widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
-    lines = ["  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths,
-                                                                                                   strict=True)))
-             for row in [head, *rows]]
+    lines = [_aligned(row, widths) for row in [head, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def eval_search_main(data: Path, split: str | None, as_json: bool, semantic: bool | None = None) -> int:
-    """The CLI's `eval-search`: print a table (or JSON) and return the process exit code."""
+def eval_search_main(data: Path | None, split: str | None, as_json: bool, semantic: bool | None = None) -> int:
+    """The CLI's `eval-search`: print a table (or a JSON list of reports); return the exit code.
+
+    `semantic`: None uses the embedding signal when the extra is installed, True requires it.
+    """
     try:
-        report = run_evaluation(data, split, semantic)
+        reports = run_evaluation(data, split, semantic)
     except (ConciergeError, OSError, ValueError) as exc:
-        print(f"eval-search: {exc}")
+        print(f"eval-search: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(report.to_dict(), indent=2) if as_json else format_report([report]))
+    print(json.dumps([r.to_dict() for r in reports], indent=2) if as_json else format_report(reports))
     return 0

@@ -19,42 +19,42 @@ _AND = re.compile(r",?\s+and\s+(\w+)", re.IGNORECASE)
 
 # Verbs that start a new request after "and" whatever the catalog; each catalog adds the first
 # words of its own tool names ("create" from GITHUB_CREATE_ISSUE).
-COMMON_ACTIONS = frozenset("""
+_COMMON_ACTIONS = """
 add analyze archive book calculate cancel check compare compute convert copy count create delete download
 draft edit email estimate export fetch find forward generate get invite list look lookup make merge move
-notify open order parse pay plan post predict publish read reply remove rename reply request reserve
+notify open order parse pay plan post predict publish read remove rename reply request reserve
 retrieve run save schedule search send set share show sort start stop submit summarize tell track
 translate update upload validate write
-""".split())
+"""
+COMMON_ACTIONS = frozenset(_COMMON_ACTIONS.split())
 
 
-def _spans(text: str, boundary: re.Pattern[str], start: int, end: int) -> list[tuple[int, int]]:
-    spans, pos = [], start
-    for m in boundary.finditer(text, start, end):
+def _spans(text: str, boundary: re.Pattern[str]) -> list[tuple[int, int]]:
+    """The (start, end) of the pieces of `text` between matches of `boundary`."""
+    spans, pos = [], 0
+    for m in boundary.finditer(text):
         spans.append((pos, m.start()))
         pos = m.end()
-    spans.append((pos, end))
+    spans.append((pos, len(text)))
     return spans
 
 
 def _glue(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """Merge spans too small to be an intent into their neighbour (the previous one when there is one)."""
     out: list[tuple[int, int]] = []
-    carry: int | None = None  # start of a too-small leading span waiting for the next one
+    carry: tuple[int, int] | None = None  # too-small leading spans, waiting for the next one
     for lo, hi in spans:
         if not text[lo:hi].strip():
             continue
-        lo = carry if carry is not None else lo
+        lo = carry[0] if carry else lo
         if len(terms(text[lo:hi])) >= MIN_INTENT_TERMS:
             out.append((lo, hi))
             carry = None
         elif out:
             out[-1] = (out[-1][0], hi)
         else:
-            carry = lo
-    if carry is not None:
-        out.append((carry, len(text)))
-    return out
+            carry = (lo, hi)
+    return out + [carry] if carry else out
 
 
 def split_intents(use_case: str, actions: frozenset[str] = COMMON_ACTIONS) -> list[str]:
@@ -66,7 +66,7 @@ def split_intents(use_case: str, actions: frozenset[str] = COMMON_ACTIONS) -> li
     """
     text = use_case.strip()
     spans: list[tuple[int, int]] = []
-    for lo, hi in _glue(text, _spans(text, _BOUNDARY, 0, len(text))):
+    for lo, hi in _glue(text, _spans(text, _BOUNDARY)):
         cuts = [(lo, lo)]
         for m in _AND.finditer(text, lo, hi):
             if m.group(1).lower() in actions:

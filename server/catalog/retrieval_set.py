@@ -19,7 +19,7 @@ from typing import Any
 
 from server.catalog.loader import BUILTIN_TOOLKITS, build_toolkit, load_toolkits
 from server.catalog.model import Toolkit
-from server.catalog.search import slug_words
+from server.catalog.terms import slug_words
 from server.catalog.toolkit_file import ToolFile, ToolkitFile
 from server.errors import ConfigError
 
@@ -92,8 +92,11 @@ def _schema(raw: Any) -> dict[str, Any]:
 
 
 def _padded(text: str, filler: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) >= _MIN_DESCRIPTION else f"{filler}: {text}".strip(": ")[:4000]
+    """`text`, prefixed with `filler` (and dots) when shorter than the format's minimum description."""
+    text = " ".join(text.split())[:4000]
+    if len(text) >= _MIN_DESCRIPTION:
+        return text
+    return f"{filler}: {text}".strip(": ").ljust(_MIN_DESCRIPTION, ".")[:4000]
 
 
 def corpus_toolkits(rows: list[dict[str, Any]], set_name: str) -> tuple[list[Toolkit], dict[str, str]]:
@@ -166,11 +169,15 @@ def load_builtin_set(queries_path: Path = BUILTIN_QUERIES, toolkits_dir: Path = 
     return RetrievalSet("builtin", toolkits, queries)
 
 
-def load_any(data: Path) -> RetrievalSet:
-    """A public-format directory, or a `.jsonl` of labelled queries over the built-in toolkits."""
+def load_sets(data: Path) -> list[RetrievalSet]:
+    """A public-format directory, a directory of them, or a `.jsonl` of labelled queries over the
+    built-in toolkits."""
     if data.is_file() and data.suffix == ".jsonl":
-        return load_builtin_set(data)
+        return [load_builtin_set(data)]
     if (data / "corpus.jsonl").is_file():
-        return load_retrieval_set(data)
-    raise ConfigError(f"{data}: expected a directory with corpus.jsonl, queries.jsonl and qrels.tsv, "
-                      "or a .jsonl file of labelled queries over the built-in toolkits")
+        return [load_retrieval_set(data)]
+    found = sorted(d for d in data.iterdir() if (d / "corpus.jsonl").is_file()) if data.is_dir() else []
+    if not found:
+        raise ConfigError(f"{data}: expected a directory with corpus.jsonl, queries.jsonl and qrels.tsv (or "
+                          "a directory of such), or a .jsonl file of labelled queries over the built-in toolkits")
+    return [load_retrieval_set(d) for d in found]

@@ -7,13 +7,14 @@ Ranking (docs/search.md has the numbers behind each choice):
 2. Query understanding: a use case is split into intents; each is searched alone and the merged
    list mixes the whole request's scores with each intent's best, so every step of a multi-step
    request gets its tools near the top. Toolkits named in the request ("on github") are boosted.
-3. Optional semantic signal (`concierge[semantic]`): sentence-embedding similarity fused with the
-   lexical score; without the extra the index is purely lexical.
+3. Optional semantic signal (`concierge[semantic]`): sentence-embedding similarity, fused with the
+   lexical score after putting both on one scale (z-scores); without the extra the index is
+   purely lexical and nothing heavy is imported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -22,7 +23,9 @@ import numpy as np
 from server.catalog.lexical import LexicalIndex
 from server.catalog.model import Tool, Toolkit
 from server.catalog.query import ToolkitMentions, action_words, split_intents
-from server.catalog.terms import slug_words, terms
+from server.catalog.semantic import Encoder, load_encoder
+from server.catalog.terms import slug_words, terms, words
+from server.errors import ConfigError
 
 __all__ = ["IntentHits", "SearchHit", "SearchIndex", "UseCaseResult", "slug_words", "split_intents"]
 
@@ -31,13 +34,19 @@ FIELD_WEIGHTS = {"name": 3.0, "description": 1.0, "parameters": 0.5, "tags": 1.0
 # BM25 length normalisation per field: descriptions vary in length, names and toolkit labels barely.
 LENGTH_NORM = {"name": 0.5, "description": 0.75, "parameters": 0.75, "tags": 0.5, "toolkit": 0.3}
 # Share of the merged score that comes from the whole request; the rest from the best single intent.
-WHOLE_REQUEST_SHARE = 0.5
+WHOLE_REQUEST_SHARE = 0.3
 # Score multiplier for tools of a toolkit the request names ("... on github").
-TOOLKIT_MENTION_BOOST = 1.25
+TOOLKIT_MENTION_BOOST = 1.1
+# Share of the fused score that comes from embedding similarity when the semantic extra is on.
+SEMANTIC_SHARE = 0.7
+# Below this share of the catalog, an `allowed` filter is applied before the vector product.
+_SUBSET_FIRST = 0.125
 
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
+    """A tool for a request; `score` is relative (the best tool of that search scores 1.0)."""
+
     slug: str
     score: float
     reason: str
@@ -75,28 +84,45 @@ def tool_fields(tool: Tool, toolkit: Toolkit) -> dict[str, str]:
 
 
 class SearchIndex:
-    """Built once per catalog (a new catalog gets a new index); searches are read-only and thread-safe."""
+    """Built once per catalog (a new catalog gets a new index); searches only read it.
 
-    def __init__(self, toolkits: Sequence[Toolkit], *, semantic: bool | None = None) -> None:
-        del semantic  # wired in with the semantic signal
+    `semantic`: False (default) ranks lexically; True requires the `semantic` extra; None uses it
+    when installed.
+    """
+
+    def __init__(self, toolkits: Sequence[Toolkit], *, semantic: bool | None = False) -> None:
         by_slug = {tk.slug: tk for tk in toolkits}
         self.tools: list[Tool] = [t for tk in toolkits for t in tk.tools.values()]
         self._position = {t.slug: i for i, t in enumerate(self.tools)}
-        self._fields = [tool_fields(t, by_slug[t.toolkit]) for t in self.tools]
-        self._lexical = LexicalIndex(self._fields, FIELD_WEIGHTS, LENGTH_NORM)
-        toolkit_ids = {slug: i for i, slug in enumerate(by_slug)}
+        self._lexical = LexicalIndex([tool_fields(t, by_slug[t.toolkit]) for t in self.tools], FIELD_WEIGHTS,
+                                     LENGTH_NORM)
         self._toolkit_slugs = list(by_slug)
+        toolkit_ids = {slug: i for i, slug in enumerate(self._toolkit_slugs)}
         self._toolkit_of = np.array([toolkit_ids[t.toolkit] for t in self.tools], dtype=np.int32)
         self._mentions = ToolkitMentions(toolkits)
         self._actions = action_words(t.name for t in self.tools)
-        self.semantic = False
+        self._encoder: Encoder | None = load_encoder() if semantic is not False else None
+        if semantic and self._encoder is None:
+            raise ConfigError("semantic search needs the extra: pip install 'concierge[semantic]'")
+        self._vectors = (self._encoder.encode_corpus([t.description for t in self.tools])
+                         if self._encoder is not None else None)
 
     def __len__(self) -> int:
         return len(self.tools)
 
+    @property
+    def semantic(self) -> bool:
+        """Whether embedding similarity is part of the ranking."""
+        return self._encoder is not None
+
     def split_intents(self, use_case: str) -> list[str]:
-        """`split_intents` with this catalog's action verbs."""
+        """`split_intents` with this catalog's action verbs (the first words of its tool names)."""
         return split_intents(use_case, self._actions)
+
+    def warm(self, use_cases: Iterable[str]) -> None:
+        """Embed many use cases (and their intents) in batches ahead of searching them; no-op when lexical."""
+        if self._encoder is not None:
+            self._encoder.encode([t for u in use_cases for t in self.split_intents(u)])
 
     def search(
         self,
@@ -106,9 +132,10 @@ class SearchIndex:
         limit: int = 10,
         toolkit_boost: Mapping[str, float] | None = None,
     ) -> list[SearchHit]:
-        """Best tools for one request, taken as a single intent, restricted to `allowed` slugs when given."""
+        """Best tools for one request taken as a single intent, only among `allowed` slugs when given."""
         positions = self._allowed_positions(allowed)
-        scores = self._scores(query, positions) * self._boosts(query, toolkit_boost, positions)
+        boosts = self._boosts(query, toolkit_boost, positions)
+        (scores,) = self._scores([query], positions, boosts)
         return self._hits(scores, positions, limit, query)
 
     def search_use_case(
@@ -122,22 +149,21 @@ class SearchIndex:
         """Each intent's best tools, and a merged ranking of the whole use case.
 
         The merged score of a tool is `WHOLE_REQUEST_SHARE` of its score for the whole text plus
-        the rest of its best score for a single intent, each scaled to the best tool's score, so a
-        tool that is top for one step ranks near the top even when other steps dominate the text.
+        the rest of its best score for any single intent, each scaled to that text's best tool, so
+        a tool that is top for one step ranks high even when other steps dominate the wording.
         """
         positions = self._allowed_positions(allowed)
         intents = self.split_intents(use_case)
         boosts = self._boosts(use_case, toolkit_boost, positions)
-        whole = _scaled(self._scores(use_case, positions) * boosts)
         if len(intents) == 1:
-            hits = self._hits(whole, positions, limit, use_case)
+            (scores,) = self._scores([use_case], positions, boosts)
+            hits = self._hits(scores, positions, limit, use_case)
             return UseCaseResult([IntentHits(intents[0], hits)], hits)
-        per_intent = [_scaled(self._scores(text, positions) * boosts) for text in intents]
-        best_single = np.max(per_intent, axis=0)
-        merged = WHOLE_REQUEST_SHARE * whole + (1.0 - WHOLE_REQUEST_SHARE) * best_single
+        whole, *per_intent = self._scores([use_case, *intents], positions, boosts)
+        merged = WHOLE_REQUEST_SHARE * whole + (1.0 - WHOLE_REQUEST_SHARE) * np.max(per_intent, axis=0)
         return UseCaseResult(
-            [IntentHits(text, self._hits(s, positions, limit, text)) for text, s in zip(intents, per_intent,
-                                                                                        strict=True)],
+            [IntentHits(text, self._hits(s, positions, limit, text))
+             for text, s in zip(intents, per_intent, strict=True)],
             self._hits(merged, positions, limit, use_case),
         )
 
@@ -155,53 +181,87 @@ class SearchIndex:
         found = (self._position.get(slug) for slug in allowed)
         return np.sort(np.fromiter((p for p in found if p is not None), dtype=np.int64))
 
-    @lru_cache(maxsize=64)  # noqa: B019 - the index lives as long as its catalog; entries are small
+    @lru_cache(maxsize=64)  # noqa: B019 - lives as long as the index; a session reuses its frozenset
     def _frozen_positions(self, allowed: frozenset[str]) -> np.ndarray:
         return self._positions_of(allowed)
 
-    def _scores(self, text: str, positions: np.ndarray | None) -> np.ndarray:
-        scores = self._lexical.scores(self._lexical.term_ids(text))
-        return scores if positions is None else scores[positions]
+    def _scores(self, texts: Sequence[str], positions: np.ndarray | None,
+                boosts: np.ndarray | float) -> list[np.ndarray]:
+        """One score per (allowed) tool for each text, scaled so each text's best tool scores 1."""
+        lexical = [self._lexical.scores(self._lexical.term_ids(terms(t))) for t in texts]
+        if positions is not None:
+            lexical = [s[positions] for s in lexical]
+        if self._encoder is None or self._vectors is None:
+            return [_scaled(s * boosts) for s in lexical]
+        vectors = self._vectors
+        if positions is not None and len(positions) < _SUBSET_FIRST * len(self.tools):
+            vectors, positions = vectors[positions], None
+        # One matrix-vector product per text: BLAS's threaded matrix-matrix path has long tails on a
+        # busy machine (measured p99 34 ms against 5 ms for 5,000 tools).
+        similarity = [vectors @ query for query in self._query_vectors(texts)]
+        if positions is not None:
+            similarity = [sim[positions] for sim in similarity]
+        return [_scaled(np.exp((1.0 - SEMANTIC_SHARE) * _z(lex) + SEMANTIC_SHARE * _z(sim)) * boosts)
+                for lex, sim in zip(lexical, similarity, strict=True)]
+
+    def _query_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of `texts`; for [whole request, *intents] the whole is the mean of its intents.
+
+        That measured within 0.1 NDCG@10 of embedding the whole text, and spares the model the
+        longest input: the multi-step p99 drops from about 45 to 25 ms.
+        """
+        assert self._encoder is not None
+        if len(texts) == 1:
+            return self._encoder.encode(texts)
+        parts = self._encoder.encode(texts[1:])
+        whole = parts.mean(axis=0)
+        return np.vstack([whole / (np.linalg.norm(whole) or 1.0), parts])
 
     def _boosts(self, text: str, toolkit_boost: Mapping[str, float] | None,
                 positions: np.ndarray | None) -> np.ndarray | float:
         """Per-tool multipliers: the caller's toolkit boosts times the boost for toolkits the text names."""
-        factors = {slug: TOOLKIT_MENTION_BOOST for slug in self._mentions.find(text)}
+        factors = dict.fromkeys(self._mentions.find(text), TOOLKIT_MENTION_BOOST)
         for slug, factor in (toolkit_boost or {}).items():
             factors[slug] = factors.get(slug, 1.0) * factor
         if not factors:
             return 1.0
         per_toolkit = np.array([factors.get(slug, 1.0) for slug in self._toolkit_slugs], dtype=np.float32)
-        toolkit_of = self._toolkit_of if positions is None else self._toolkit_of[positions]
-        return per_toolkit[toolkit_of]
+        return per_toolkit[self._toolkit_of if positions is None else self._toolkit_of[positions]]
 
     def _hits(self, scores: np.ndarray, positions: np.ndarray | None, limit: int, text: str) -> list[SearchHit]:
-        if limit <= 0 or not len(scores):
-            return []
         k = min(limit, len(scores))
+        if k <= 0:
+            return []
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.lexsort((top, -scores[top]))]
-        query_terms = set(terms(text))
+        said = {stem: word for word in words(text) for stem in terms(word)}
+        vocabulary = self._lexical.vocabulary
+        term_words = {vocabulary[t]: word for t, word in said.items() if t in vocabulary}
         hits = []
         for i in top:
             if scores[i] <= 0:
                 break
-            tool = self.tools[i if positions is None else positions[i]]
-            hits.append(SearchHit(tool.slug, round(float(scores[i]), 4), self._reason(tool, query_terms)))
+            doc = int(i if positions is None else positions[i])
+            hits.append(SearchHit(self.tools[doc].slug, round(float(scores[i]), 4), self._reason(doc, term_words)))
         return hits
 
-    def _reason(self, tool: Tool, query_terms: set[str]) -> str:
-        """One line naming the request's words found in the tool's name, description or parameters."""
-        fields = self._fields[self._position[tool.slug]]
-        parts = []
-        for field in ("name", "description", "parameters", "toolkit"):
-            matched = sorted(query_terms.intersection(terms(fields[field])))
-            if matched:
-                parts.append(f"{field}: {', '.join(matched)}")
-        return "; ".join(parts) or "similar in meaning"
+    def _reason(self, doc: int, term_words: Mapping[int, str]) -> str:
+        """One line naming the request's words found in the tool, by field."""
+        by_field: dict[str, list[str]] = {field: [] for field in self._lexical.fields}
+        for term_id, word in term_words.items():
+            for field in self._lexical.matched_fields(term_id, doc):
+                by_field[field].append(word)
+        parts = [f"{field} has {', '.join(sorted(ws))}" for field, ws in by_field.items() if ws]
+        return "; ".join(parts) or "close in meaning to the request"
 
 
 def _scaled(scores: np.ndarray) -> np.ndarray:
-    """Scores divided by the best one, so different queries' scores can be mixed."""
+    """Scores divided by the best one, so that different texts' scores can be mixed."""
     top = float(scores.max()) if len(scores) else 0.0
     return scores / top if top > 0 else scores
+
+
+def _z(scores: np.ndarray) -> np.ndarray:
+    """Standard scores: puts BM25 points and cosine similarities on one scale."""
+    spread = float(scores.std())
+    return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)

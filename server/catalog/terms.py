@@ -9,10 +9,11 @@ import Stemmer
 _STEMMER = Stemmer.Stemmer("english")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _WORD = re.compile(r"[a-z0-9]+")
+_HAS_CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")  # cheap test first: most prose has no camelCase
 
 # Function words plus the politeness and request framing of agent prompts ("could you please help
 # me ..."): they say nothing about which tool is meant.
-STOPWORDS = frozenset("""
+_STOPWORDS = """
 a about above after again all also am an and any are as at be been being below between both but by
 can could did do does doing during each either else etc few for from further had has have having he
 her here hers him his how i if in into is it its itself just let me might more most must my myself
@@ -20,7 +21,8 @@ need needs no nor not now of off on once only or other our ours out over own ple
 should so some such than that the their them then there these they this those through to too under
 until up upon very via was we were what when where whether which while who whom why will with
 within would you your yours want wants like kindly help assist
-""".split())
+"""
+STOPWORDS = frozenset(_STOPWORDS.split())
 
 
 def slug_words(slug: str) -> str:
@@ -30,7 +32,9 @@ def slug_words(slug: str) -> str:
 
 def words(text: str) -> list[str]:
     """Lower-case words, with camelCase and snake_case identifiers split apart."""
-    return _WORD.findall(_CAMEL.sub(" ", text).lower())
+    if _HAS_CAMEL.search(text):
+        text = _CAMEL.sub(" ", text)
+    return _WORD.findall(text.lower())
 
 
 def terms(text: str) -> list[str]:
