@@ -33,7 +33,8 @@ SEED = 7
 
 async def create_sessions(data_dir: Path, total: int) -> tuple[list[str], dict[str, Any]]:
     """`total` sessions for 1,000 users through the session service; their ids and what it took."""
-    settings = Settings(data_dir=data_dir, toolkit_paths=[servers.BENCH_TOOLKITS], builtin_toolkits=False)
+    settings = Settings(data_dir=data_dir, toolkit_paths=[servers.BENCH_TOOLKITS], builtin_toolkits=False,
+                        search={"semantic": "off"})
     runtime = await Runtime.start(settings)
     ids = []
     try:
