@@ -215,9 +215,26 @@ def _tool_file(source: Source, op: Operation, slug: str) -> ToolFile:
         tags=["readOnlyHint"] if op.method == "get" else (["destructiveHint"] if op.method == "delete" else []))
 
 
+def _builtin_toolkits() -> tuple[ToolkitFile, ...]:
+    """Fallback where the providers' API descriptions are not at hand (a clean clone without `shared/`):
+    our own toolkit files, which `reword` then varies up to the requested size."""
+    from server.catalog.loader import BUILTIN_TOOLKITS, parse_toolkit_file
+    from server.catalog.toolkit_file import HttpBlock
+
+    out = []
+    for path in sorted(BUILTIN_TOOLKITS.glob("*/toolkit.yaml")):
+        spec = parse_toolkit_file(path)
+        noop = HttpBlock(method="GET", path="/noop")
+        tools = [t.model_copy(update={"python": None, "http": noop}) for t in spec.tools]
+        out.append(spec.model_copy(update={"tools": tools, "base_url": spec.base_url or "http://127.0.0.1:9"}))
+    return tuple(out)
+
+
 @lru_cache(maxsize=1)
 def base_toolkits() -> tuple[ToolkitFile, ...]:
     """Every operation of every source as a validated toolkit file (slugs made unique per toolkit)."""
+    if not SPECS_DIR.is_dir():
+        return _builtin_toolkits()
     out = []
     for source in SOURCES:
         spec = json.loads((SPECS_DIR / source.file).read_text(encoding="utf-8"))
