@@ -24,6 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from server.config import Settings
 from server.errors import ConciergeError, NotFound
+from server.meta_tools.base import failed
 from server.meta_tools.registry import ToolSurface
 from server.runtime import Runtime
 from server.sessions.service import Session
@@ -70,7 +71,7 @@ def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: Session
             session = await current(ctx)
             envelope = await surface.call(runtime, session, params.name, params.arguments)
         except ConciergeError as exc:
-            envelope = {"data": {"error_code": exc.code, **exc.details}, "error": exc.message, "successful": False}
+            envelope = failed(exc)
         return _text_result(envelope)
 
     def input_schema(name: str) -> dict[str, Any] | None:

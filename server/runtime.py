@@ -92,7 +92,8 @@ class Runtime:
                             toolkit_settings=settings.toolkit_settings, credentials=auth.credentials)
         sessions = SessionService(SessionStore(db), catalog, settings.allow_default_user)
         sessions.add_check(auth.check_session_options)
-        log.info("catalog: %d toolkits, %d tools", len(catalog.toolkits), len(catalog.tools))
+        log.info("catalog: %d toolkits, %d tools, search index over %d", len(catalog.toolkits), len(catalog.tools),
+                 len(catalog.index))  # built here, at start, not on the first search
         runtime = cls(settings=settings, db=db, catalog=catalog, sessions=sessions, executor=executor,
                    executions=executions, memory=MemoryStore(db), mcp_clients=McpClientStore(db),
                    meta=meta, http=http, auth=auth, workbench=None)

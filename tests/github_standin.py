@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import shlex
-import threading
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,14 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.live import free_socket
+from tests.live import ThreadedServer
 
 Verifier = Callable[[str], Mapping[str, Any] | None]
 """Bearer token -> {"user": login, ...} when valid, else None (the shape of `OAuthServer.verify`)."""
@@ -94,42 +92,32 @@ class _Repo:
         return f"{self.owner}/{self.name}"
 
 
-class GitHubStandIn:
+class GitHubStandIn(ThreadedServer):
     """`with GitHubStandIn(verify) as gh:` serves on `gh.base_url`; point the toolkit's base_url there."""
 
     def __init__(self, verify: Verifier, *, owner: str = "octocat") -> None:
+        super().__init__()
         self.verify = verify
         self.owner = owner
-        self.base_url = ""
         self.requests: list[Recorded] = []
         self._ids = itertools.count(1001)
         self._used: dict[tuple[str, str], int] = {}
         self._fail: tuple[int, str, dict[str, str]] | None = None
         self._repos: dict[str, _Repo] = {}
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
-    def start(self) -> GitHubStandIn:
-        sock = free_socket()
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self._seed()  # objects carry absolute URLs, so the world is built once the address is known
-        self._server = uvicorn.Server(uvicorn.Config(self.app(), log_level="warning", lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("GitHub stand-in did not start")
-            time.sleep(0.01)
-        return self
+    @property
+    def base_url(self) -> str:
+        return self.url
 
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-            self._server = None
+    def start(self) -> GitHubStandIn:
+        def make_app() -> Starlette:
+            self._seed()  # objects carry absolute URLs, so the world is built once the address is known
+            return self.app()
+
+        self.serve(make_app)
+        return self
 
     def __enter__(self) -> GitHubStandIn:
         return self.start()

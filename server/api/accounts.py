@@ -55,16 +55,18 @@ async def delete_account(request: Request, state: ApiState) -> Response:
     return Response(status_code=204)
 
 
-async def disable_account(request: Request, state: ApiState) -> AccountOut:
+async def _set_disabled(request: Request, state: ApiState, disabled: bool) -> AccountOut:
     accounts = state.runtime.auth.accounts
     row = await accounts.get(request.path_params["account_id"])
-    return account_out(state, await accounts.set_disabled(row, True, "api"))
+    return account_out(state, await accounts.set_disabled(row, disabled, "api"))
+
+
+async def disable_account(request: Request, state: ApiState) -> AccountOut:
+    return await _set_disabled(request, state, True)
 
 
 async def enable_account(request: Request, state: ApiState) -> AccountOut:
-    accounts = state.runtime.auth.accounts
-    row = await accounts.get(request.path_params["account_id"])
-    return account_out(state, await accounts.set_disabled(row, False, "api"))
+    return await _set_disabled(request, state, False)
 
 
 async def revoke_account(request: Request, state: ApiState) -> RevokeOut:

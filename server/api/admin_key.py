@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 
 from starlette.requests import Request
 
+from server.auth.crypto import fingerprint
 from server.errors import Unauthorized
 from server.store.server_meta import ServerMetaStore
 
 META_KEY = "admin_key_sha256"
 
 
-def digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 async def ensure_admin_key(meta: ServerMetaStore, configured: str | None) -> tuple[str, str | None]:
     """Returns (hash to check against, the new plain key if one was just generated)."""
     if configured:
-        return digest(configured), None
+        return fingerprint(configured), None
     stored = await meta.get(META_KEY)
     if stored:
         return stored, None
     key = "ck_" + secrets.token_urlsafe(32)
-    await meta.set(META_KEY, digest(key))
-    return digest(key), key
+    await meta.set(META_KEY, fingerprint(key))
+    return fingerprint(key), key
 
 
 def presented_key(request: Request) -> str | None:
@@ -41,5 +37,5 @@ def check(request: Request, expected_hash: str) -> None:
     key = presented_key(request)
     if not key:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`")
-    if not hmac.compare_digest(digest(key), expected_hash):
+    if not hmac.compare_digest(fingerprint(key), expected_hash):
         raise Unauthorized("invalid API key")

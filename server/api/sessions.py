@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -81,12 +83,8 @@ async def list_sessions(request: Request, state: ApiState) -> SessionListOut:
 
 async def tools(request: Request, state: ApiState) -> ToolListingsOut:
     session = await state.runtime.sessions.get(request.path_params["session_id"])
-    return ToolListingsOut(items=[ToolListingOut(**vars_of(item))
+    return ToolListingsOut(items=[ToolListingOut(**asdict(item))
                                   for item in state.surface.listings(state.runtime, session)])
-
-
-def vars_of(item: object) -> dict:
-    return {k: getattr(item, k) for k in item.__slots__}  # type: ignore[attr-defined]
 
 
 async def call_tool(request: Request, state: ApiState) -> EnvelopeOut:

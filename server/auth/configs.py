@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from server.auth.crypto import SecretBox
@@ -128,8 +128,6 @@ class AuthConfigService:
                 changes[name] = json.dumps(value) if value is not None else None
         if "status" in fields and body.status:
             changes["status"] = body.status
-        from dataclasses import replace
-
         return self._view(await self.store.update(replace(row, **changes)))
 
     async def delete(self, config_id: str) -> None:

@@ -7,7 +7,6 @@ Every failure leaves the account FAILED, EXPIRED or untouched, never ACTIVE.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import sqlite3
@@ -18,10 +17,11 @@ from urllib.parse import urlencode
 from server.auth import oauth2
 from server.auth.accounts import AccountService, preview
 from server.auth.configs import AuthConfigService
+from server.auth.crypto import fingerprint
 from server.catalog.model import Toolkit
 from server.catalog.toolkit_file import AuthSchemeFile, FieldSpec
 from server.errors import AuthFlowError, ConciergeError, Conflict, ConnectionRequired, InvalidInput
-from server.store.accounts import AccountRow, LinkRow, set_form_state
+from server.store.accounts import AccountRow, LinkRow
 from server.store.db import now
 
 if TYPE_CHECKING:
@@ -55,10 +55,6 @@ class LinkPage:
     redirect_url: str | None = None
     fields: tuple[FieldSpec, ...] = ()
     state: str | None = None
-
-
-def digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def form_fields(scheme: AuthSchemeFile) -> tuple[FieldSpec, ...]:
@@ -112,7 +108,7 @@ class ConnectFlow:
             id="ca_" + secrets.token_urlsafe(12), user_id=user_id, toolkit=toolkit.slug, auth_config_id=config.id,
             alias=alias, status="INITIATED", status_reason=None, is_disabled=0, scopes=None, credential=None,
             credential_preview=None, expires_at=None, created_at=ts, updated_at=ts)
-        link = LinkRow(token_hash=digest(token), token=self.box.seal(token), account_id=account.id,
+        link = LinkRow(token_hash=fingerprint(token), token=self.box.seal(token), account_id=account.id,
                        session_id=session.id if session else None, callback_url=callback_url, state_hash=None,
                        pkce_verifier=None, expires_at=ts + self.ttl, opened_at=None, used_at=None, created_at=ts)
         try:
@@ -165,24 +161,24 @@ class ConnectFlow:
         return toolkit, self.configs.scheme(toolkit, config.auth_scheme)
 
     async def open(self, token: str) -> LinkPage:
-        link, account = await self._live(await self.store.link_by_token(digest(token)))
+        link, account = await self._live(await self.store.link_by_token(fingerprint(token)))
         toolkit, scheme = await self._scheme(account)
         state = secrets.token_urlsafe(32)
         if scheme.type != "oauth2":
-            await set_form_state(self.store, link.token_hash, digest(state))
+            await self.store.set_form_state(link.token_hash, fingerprint(state))
             return LinkPage(toolkit, fields=form_fields(scheme), state=state)
         try:
             app = await self.configs.oauth_app(await self.configs.get(account.auth_config_id or ""))
         except ConnectionRequired as exc:
             raise LinkProblem(exc.message, {"reason": "not_configured"}) from None
         verifier = oauth2.new_verifier()
-        if not await self.store.open_link(link.token_hash, digest(state), self.box.seal(verifier)):
+        if not await self.store.open_link(link.token_hash, fingerprint(state), self.box.seal(verifier)):
             raise LinkProblem("This connection link was already used. Ask for a new one.", {"reason": "used"})
         return LinkPage(toolkit, redirect_url=oauth2.authorization_url(app, self.callback_uri, state, verifier))
 
     async def submit(self, token: str, state: str, values: dict[str, str]) -> tuple[AccountRow, str | None]:
-        link, account = await self._live(await self.store.link_by_token(digest(token)))
-        if not state or link.state_hash != digest(state):
+        link, account = await self._live(await self.store.link_by_token(fingerprint(token)))
+        if not state or link.state_hash != fingerprint(state):
             raise LinkProblem("This form is out of date or was tampered with. Reload the link and try again.",
                               {"reason": "state"})
         _, scheme = await self._scheme(account)
@@ -206,7 +202,7 @@ class ConnectFlow:
         if not state:
             raise LinkProblem("The provider's answer has no state; the connection cannot be matched.",
                               {"reason": "state"})
-        link = await self.store.link_by_state(digest(state))
+        link = await self.store.link_by_state(fingerprint(state))
         if link is None or link.opened_at is None:
             raise LinkProblem("This sign-in answer does not match any pending connection (unknown or tampered "
                               "state). Start again from your app.", {"reason": "state"})

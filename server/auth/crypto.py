@@ -8,6 +8,7 @@ instead of silently writing secrets nobody can read.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -19,6 +20,11 @@ from server.errors import StorageError
 
 KEY_FILE = "secret.key"
 CANARY = "concierge-canary"
+
+
+def fingerprint(value: str) -> str:
+    """SHA-256 hex of a capability (admin key, link token, OAuth state): what we store instead of it."""
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 class SecretBox:

@@ -68,6 +68,11 @@ class AuthServices:
                       f"toolkits=['{toolkit.slug}'] and show the user the link.")
 
     async def status_for_search(self, session: Session, toolkit: Toolkit) -> dict[str, Any]:
+        """One `toolkit_connection_statuses` entry of COMPOSIO_SEARCH_TOOLS."""
+        if not toolkit.needs_auth:
+            return {"toolkit": toolkit.slug, "description": toolkit.description, "has_active_connection": True,
+                    "connection_details": {"auth_scheme": "NO_AUTH"},
+                    "status_message": f"{toolkit.name} needs no authentication; its tools can run right away."}
         account, message = await self.connection_state(session, toolkit)
         details: dict[str, Any] | None = None
         if account is not None:

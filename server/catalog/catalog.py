@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 
 from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkits
@@ -37,10 +38,15 @@ class Catalog:
     def __init__(self, toolkits: Sequence[Toolkit], semantic: bool | None = False) -> None:
         self.toolkits: dict[str, Toolkit] = {tk.slug: tk for tk in toolkits}
         self.tools: dict[str, Tool] = {t.slug: t for tk in toolkits for t in tk.tools.values()}
-        self.index = SearchIndex(list(self.toolkits.values()), semantic=semantic)
+        self._semantic = semantic
         self.tags: frozenset[str] = frozenset(
             {tag for t in self.tools.values() for tag in t.tags}
             | {c for tk in self.toolkits.values() for c in tk.categories})
+
+    @cached_property
+    def index(self) -> SearchIndex:
+        """Built on first use: listing or showing toolkits (the CLI) needs no search index."""
+        return SearchIndex(list(self.toolkits.values()), semantic=self._semantic)
 
     @classmethod
     def load(cls, paths: Sequence[Path], builtin: bool = True,

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from server.catalog.model import Tool
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
-from server.meta_tools.connections import toolkit_statuses
 
 PRIMARY = 3
 RELATED = 5
@@ -127,7 +126,8 @@ async def handle(ctx: MetaContext, params: SearchInput) -> dict[str, Any]:
     return ok({
         "results": results,
         "tool_schemas": schemas,
-        "toolkit_connection_statuses": await toolkit_statuses(ctx, toolkits_seen),
+        "toolkit_connection_statuses": [await runtime.auth.status_for_search(session, catalog.toolkits[slug])
+                                        for slug in toolkits_seen],
         "time_info": {"current_time_utc": now.isoformat(timespec="seconds"), "epoch": int(now.timestamp()),
                       "message": "Use this as 'now' for relative dates."},
         "session": {"id": session.id, "instructions": "This MCP URL is bound to one session; no id is needed."},

@@ -165,6 +165,11 @@ class AccountStore:
                                      (now(), token_hash))
             return cur.rowcount == 1
 
+    async def set_form_state(self, token_hash: str, state_hash: str) -> None:
+        """The CSRF token of the latest rendering of a Connect form; older renderings stop working."""
+        await self.db.execute("UPDATE connect_links SET state_hash = ? WHERE token_hash = ? AND used_at IS NULL",
+                              (state_hash, token_hash))
+
     async def expire_stale(self) -> list[str]:
         """INITIATED accounts whose every link has expired unused become EXPIRED (never INITIATED forever)."""
         ts = now()
@@ -184,8 +189,3 @@ class AccountStore:
         data.pop("credential")
         return data
 
-
-async def set_form_state(store: AccountStore, token_hash: str, state_hash: str) -> None:
-    """The CSRF token of the latest rendering of a Connect form; older renderings stop working."""
-    await store.db.execute("UPDATE connect_links SET state_hash = ? WHERE token_hash = ? AND used_at IS NULL",
-                           (state_hash, token_hash))
