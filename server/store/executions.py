@@ -58,6 +58,7 @@ class ExecutionStore:
         self._pending: list[ExecutionRow] = []
         self._timer: asyncio.Task[None] | None = None
         self._used: OrderedDict[str, Counter[str]] = OrderedDict()
+        self._flushing = asyncio.Lock()
 
     async def insert(self, row: ExecutionRow) -> None:
         self._pending.append(row)
@@ -78,15 +79,17 @@ class ExecutionStore:
             log.exception("writing %d execution log rows failed; they stay queued", len(self._pending))
 
     async def flush(self) -> None:
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        try:
-            async with self.db.transaction() as conn:
-                await conn.executemany(insert_sql("executions", ExecutionRow), [values(r) for r in batch])
-        except BaseException:
-            self._pending[:0] = batch  # keep them for the next flush rather than lose them
-            raise
+        """Serialised, so a read that flushes also waits for a batch another task is still committing."""
+        async with self._flushing:
+            if not self._pending:
+                return
+            batch, self._pending = self._pending, []
+            try:
+                async with self.db.transaction() as conn:
+                    await conn.executemany(insert_sql("executions", ExecutionRow), [values(r) for r in batch])
+            except BaseException:
+                self._pending[:0] = batch  # keep them for the next flush rather than lose them
+                raise
 
     async def aclose(self) -> None:
         if self._timer is not None:
