@@ -88,9 +88,11 @@ class Database:
                 raise
             await self.conn.execute("COMMIT")
 
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> None:
-        async with self.transaction() as conn:
-            await conn.execute(sql, tuple(params))
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        """One statement, atomic on its own (with its triggers), in one trip to the database thread:
+        no BEGIN/COMMIT round trips. Returns the rows of a `RETURNING` clause."""
+        async with self._write_lock:
+            return list(await self.conn.execute_fetchall(sql, tuple(params)))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
         async with (self.reader or self.conn).execute(sql, tuple(params)) as cur:

@@ -124,6 +124,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX auth_events_account ON auth_events(account_id, at);
     """,
+    # 3: config history written by the database itself, so a session write is one statement
+    """
+    CREATE TRIGGER session_history_on_insert AFTER INSERT ON sessions BEGIN
+        INSERT INTO session_config_history (session_id, config_version, config, changed_at)
+        VALUES (NEW.id, NEW.config_version, NEW.config, NEW.updated_at);
+    END;
+    CREATE TRIGGER session_history_on_update AFTER UPDATE OF config_version ON sessions BEGIN
+        INSERT INTO session_config_history (session_id, config_version, config, changed_at)
+        VALUES (NEW.id, NEW.config_version, NEW.config, NEW.updated_at);
+    END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

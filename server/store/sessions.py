@@ -31,14 +31,9 @@ class SessionStore:
 
     async def insert(self, session_id: str, user_id: str, config: dict[str, Any]) -> SessionRow:
         ts = now()
-        blob = json.dumps(config, sort_keys=True)
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO sessions (id, user_id, config, config_version, created_at, updated_at) "
-                "VALUES (?, ?, ?, 1, ?, ?)", (session_id, user_id, blob, ts, ts))
-            await conn.execute(
-                "INSERT INTO session_config_history (session_id, config_version, config, changed_at) "
-                "VALUES (?, 1, ?, ?)", (session_id, blob, ts))
+        await self.db.execute(
+            "INSERT INTO sessions (id, user_id, config, config_version, created_at, updated_at) "
+            "VALUES (?, ?, ?, 1, ?, ?)", (session_id, user_id, json.dumps(config, sort_keys=True), ts, ts))
         return SessionRow(session_id, user_id, config, 1, ts, ts)
 
     async def get(self, session_id: str) -> SessionRow | None:
@@ -47,31 +42,22 @@ class SessionStore:
 
     async def update(self, session_id: str, config: dict[str, Any], expected_version: int) -> SessionRow:
         """Compare-and-set on config_version, so two concurrent updates cannot both win."""
-        ts = now()
-        blob = json.dumps(config, sort_keys=True)
-        async with self.db.transaction() as conn:
-            cur = await conn.execute(
-                "UPDATE sessions SET config = ?, config_version = config_version + 1, updated_at = ? "
-                "WHERE id = ? AND config_version = ?", (blob, ts, session_id, expected_version))
-            if cur.rowcount == 0:
-                async with conn.execute("SELECT config_version FROM sessions WHERE id = ?", (session_id,)) as c2:
-                    row = await c2.fetchone()
-                if row is None:
-                    raise NotFound(f"session {session_id} not found")
-                raise Conflict(
-                    f"session {session_id} changed concurrently: config_version is {row[0]}, "
-                    f"expected {expected_version}; reload it and retry",
-                    {"config_version": row[0], "expected_config_version": expected_version})
-            await conn.execute(
-                "INSERT INTO session_config_history (session_id, config_version, config, changed_at) "
-                "VALUES (?, ?, ?, ?)", (session_id, expected_version + 1, blob, ts))
-            async with conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)) as c3:
-                return _row(await c3.fetchone())
+        updated = await self.db.execute(
+            "UPDATE sessions SET config = ?, config_version = config_version + 1, updated_at = ? "
+            "WHERE id = ? AND config_version = ? RETURNING *",
+            (json.dumps(config, sort_keys=True), now(), session_id, expected_version))
+        if updated:
+            return _row(updated[0])
+        current = await self.db.fetchone("SELECT config_version FROM sessions WHERE id = ?", (session_id,))
+        if current is None:
+            raise NotFound(f"session {session_id} not found")
+        raise Conflict(
+            f"session {session_id} changed concurrently: config_version is {current[0]}, "
+            f"expected {expected_version}; reload it and retry",
+            {"config_version": current[0], "expected_config_version": expected_version})
 
     async def delete(self, session_id: str) -> bool:
-        async with self.db.transaction() as conn:
-            cur = await conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
-            return cur.rowcount > 0
+        return bool(await self.db.execute("DELETE FROM sessions WHERE id = ? RETURNING id", (session_id,)))
 
     async def list_by_user(self, user_id: str, limit: int = 100, offset: int = 0) -> list[SessionRow]:
         rows = await self.db.fetchall(
