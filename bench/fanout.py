@@ -4,8 +4,8 @@ local API should take about 100 ms, not 2 s.
 The toolkit is written at run time into the work directory (its `base_url` names the local API's
 port). Two Concierge servers differ only in `execution.max_parallel`: the default, and one large
 enough for the whole batch. A third side sends the same 20 requests straight from this process with
-an `httpx.AsyncClient` like the one Concierge's executor uses: the floor for any httpx-based server
-(its CPU figure is this process's). The three alternate batch by batch.
+the executor's own HTTP client (`http_tool.new_client`, aiohttp): the floor for any server that uses
+it (its CPU figure is this process's). The three alternate batch by batch.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
 import httpx
 import yaml
@@ -25,9 +26,10 @@ from bench.load import Side, Step, alternate, ratio, run_load
 from bench.procs import running
 from bench.report import Row, ScenarioResult, at_most
 from server.config import ExecutionConfig
+from server.execute import http_tool
 
 TOOLKIT = "bench_http"
-HTTPX_ALONE = "httpx alone, no server (floor)"
+CLIENT_ALONE = "the executor's HTTP client alone, no server (floor)"
 MAX_RATIO_TO_IDEAL = 1.5
 
 
@@ -47,10 +49,11 @@ def write_toolkit(root: Path, api_url: str, count: int) -> Path:
     return root
 
 
-async def httpx_batch(http: httpx.AsyncClient, url: str, count: int) -> None:
+async def client_batch(http: aiohttp.ClientSession, url: str, count: int) -> None:
     """`count` concurrent GETs, as the executor sends a batch of HTTP tools."""
     async def get() -> None:
-        (await http.get(url)).raise_for_status()
+        response = await http_tool.send(http, http_tool.HttpRequest("GET", url), 1 << 20)
+        assert response.status == 200, response.status
 
     async with anyio.create_task_group() as tg:
         for _ in range(count):
@@ -76,7 +79,7 @@ async def run(budget: Budget, workdir: Path) -> ScenarioResult:
                 urls = {name: await create_session(http, p.base_url, servers.BENCH_API_KEY,
                                                    {"user_id": "bench_fanout", "toolkits": [TOOLKIT]})
                         for name, p in procs.items()}
-            async with open_raw(list(urls.values())) as callers, httpx.AsyncClient(timeout=30) as direct:
+            async with open_raw(list(urls.values())) as callers, http_tool.new_client(30) as direct:
                 by_name = dict(zip(urls, callers, strict=True))
                 many = batch(budget.fanout_calls, budget.fanout_wait_ms)
                 sides = [Side(name, [calling(c, "COMPOSIO_MULTI_EXECUTE_TOOL", many)], procs[name].cpu_seconds)
@@ -84,9 +87,9 @@ async def run(budget: Budget, workdir: Path) -> ScenarioResult:
                 wait_url = f"{api.base_url}/wait/{budget.fanout_wait_ms}"
 
                 def direct_batch(n: int) -> Step:
-                    return "batch", lambda: httpx_batch(direct, wait_url, budget.fanout_calls)
+                    return "batch", lambda: client_batch(direct, wait_url, budget.fanout_calls)
 
-                sides.append(Side(HTTPX_ALONE, [direct_batch], time.process_time))
+                sides.append(Side(CLIENT_ALONE, [direct_batch], time.process_time))
                 totals = await alternate(sides, rounds=budget.fanout_batches, calls_per_round=1,
                                          seconds_per_round=30, warmup_calls=2)
                 single = await run_load([calling(callers[0], "COMPOSIO_MULTI_EXECUTE_TOOL",
@@ -101,7 +104,7 @@ async def run(budget: Budget, workdir: Path) -> ScenarioResult:
     for name in totals:
         p50 = data[name]["p50_ms"]
         data[name]["ratio_to_ideal"] = ratio(p50, ideal)
-        ours = name != HTTPX_ALONE
+        ours = name != CLIENT_ALONE
         rows.append(Row("4 fan-out", f"{budget.fanout_calls} calls x {ideal} ms, {name}: p50 / max",
                         f"{p50:.0f} / {data[name]['p99_ms']:.0f} ms (ideal {ideal} ms)", ratio(p50, ideal),
                         f"<= {MAX_RATIO_TO_IDEAL}x ideal" if ours else "",

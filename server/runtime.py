@@ -15,6 +15,7 @@ import httpx
 from server.auth.services import AuthServices
 from server.catalog.catalog import Catalog
 from server.config import Settings
+from server.execute import http_tool
 from server.execute.executor import Executor
 from server.sessions.service import SessionService
 from server.store.db import Database
@@ -87,6 +88,7 @@ class Runtime:
                                  cookies=no_cookie_jar())
         executions = ExecutionStore(db)
         executor = Executor(catalog, executions, settings.data_dir, http,
+                            http_tool.new_client(settings.execution.tool_timeout_seconds),
                             timeout=settings.execution.tool_timeout_seconds,
                             max_response_bytes=settings.execution.http_max_response_bytes,
                             toolkit_settings=settings.toolkit_settings, credentials=auth.credentials)
@@ -119,4 +121,5 @@ class Runtime:
             await self.workbench.aclose()
         await self.executions.aclose()
         await self.http.aclose()
+        await self.executor.http_tools.close()
         await self.db.close()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
 import httpx
 from jsonschema import Draft202012Validator
@@ -53,13 +54,14 @@ def new_log_id() -> str:
 
 class Executor:
     def __init__(self, catalog: Catalog, executions: ExecutionStore, data_dir: Path, http: httpx.AsyncClient,
-                 *, timeout: float = 60, max_response_bytes: int = 5 * 1024 * 1024,
+                 http_tools: aiohttp.ClientSession, *, timeout: float = 60, max_response_bytes: int = 5 * 1024 * 1024,
                  toolkit_settings: dict[str, dict[str, Any]] | None = None,
                  credentials: CredentialProvider | None = None) -> None:
         self.catalog = catalog
         self.executions = executions
         self.data_dir = data_dir
         self.http = http
+        self.http_tools = http_tools
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
         self.toolkit_settings = toolkit_settings or {}
@@ -132,7 +134,7 @@ class Executor:
         except TimeoutError:
             error = ToolError(f"{tool.slug} did not finish within {self.timeout:g} s",
                               {"timeout_seconds": self.timeout})
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, *http_tool.TRANSPORT_ERRORS) as exc:
             error = ToolError(f"{tool.slug}: request failed: {type(exc).__name__}: {exc}")
         except Exception as exc:
             log.exception("tool %s crashed (log %s)", tool.slug, log_id)
@@ -155,14 +157,13 @@ class Executor:
                 return tool.handler(arguments, ctx)
             return await anyio.to_thread.run_sync(tool.handler, arguments, ctx)
         toolkit = self.catalog.toolkit_of(tool)
-        response, raw = await self._send(tool, arguments, credential)
-        if response.status_code == 401:
+        response = await self._send(tool, arguments, credential)
+        if response.status == 401:
             retry = await self.credentials.after_unauthorized(session, toolkit, credential)
             if retry is not None:
-                response, raw = await self._send(tool, arguments, retry)
-        return http_tool.interpret(tool, response, raw)
+                response = await self._send(tool, arguments, retry)
+        return http_tool.interpret(tool, response)
 
-    async def _send(self, tool: Tool, arguments: dict[str, Any],
-                    credential: Credential) -> tuple[httpx.Response, bytes]:
+    async def _send(self, tool: Tool, arguments: dict[str, Any], credential: Credential) -> http_tool.HttpResponse:
         request = http_tool.build_request(tool, self.catalog.toolkit_of(tool), arguments, credential)
-        return await http_tool.send(self.http, request, self.max_response_bytes)
+        return await http_tool.send(self.http_tools, request, self.max_response_bytes)

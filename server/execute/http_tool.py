@@ -1,19 +1,47 @@
-"""Runs a declarative `http:` tool: arguments -> request, response -> result, errors named."""
+"""Runs a declarative `http:` tool: arguments -> request, response -> result, errors named.
+
+Requests go out on aiohttp: its connection pool lets a batch of 20 concurrent calls finish together
+(about 106 ms for 20 x 100 ms on this machine, against 168 ms with httpx; bench/RESULTS.md).
+Requests and responses are plain dataclasses, so building and interpreting them needs no client.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
-import httpx
+import aiohttp
 
 from server.catalog.model import Tool, Toolkit
 from server.errors import ToolError, UpstreamError
 from server.execute.credentials import Credential
 
+# Any of these from the client means the provider could not be reached or broke off the answer.
+TRANSPORT_ERRORS = (aiohttp.ClientError,)
 
-def build_request(tool: Tool, toolkit: Toolkit, arguments: dict[str, Any], credential: Credential) -> httpx.Request:
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    method: str
+    url: str
+    params: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    form: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    reason: str
+    headers: dict[str, str]  # lower-case names
+    next_url: str | None  # the Link header's rel="next"
+    body: bytes
+
+
+def build_request(tool: Tool, toolkit: Toolkit, arguments: dict[str, Any], credential: Credential) -> HttpRequest:
     spec = tool.http
     assert spec is not None and toolkit.base_url
     used = set(spec.path_params)
@@ -26,7 +54,7 @@ def build_request(tool: Tool, toolkit: Toolkit, arguments: dict[str, Any], crede
     body_names = [k for k in arguments if k not in used] if spec.body == "*" else (spec.body or [])
     body = {k: arguments[k] for k in body_names if k in arguments}
     headers = {**toolkit.default_headers, **headers, **credential.headers}
-    query.update(credential.query)
+    query.update({k: str(v) for k, v in credential.query.items()})
     base = toolkit.base_url
     if "{" in base:
         try:
@@ -36,18 +64,18 @@ def build_request(tool: Tool, toolkit: Toolkit, arguments: dict[str, Any], crede
                             "toolkit's base_url needs; reconnect it") from None
     url = base.rstrip("/") + path
     if spec.body is None or spec.method == "GET":
-        return httpx.Request(spec.method, url, params=query, headers=headers)
+        return HttpRequest(spec.method, url, query, headers)
     if spec.body_format == "form":
-        return httpx.Request(spec.method, url, params=query, headers=headers, data=body)
-    return httpx.Request(spec.method, url, params=query, headers=headers, json=body)
+        return HttpRequest(spec.method, url, query, headers, form=body)
+    return HttpRequest(spec.method, url, query, headers, json=body)
 
 
-def _scalar(value: Any) -> Any:
+def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
-    return value
+    return str(value)
 
 
 def _dig(data: Any, path: str | None) -> Any:
@@ -57,7 +85,7 @@ def _dig(data: Any, path: str | None) -> Any:
     return data
 
 
-def _provider_message(response: httpx.Response, body: Any) -> str:
+def _provider_message(response: HttpResponse, body: Any) -> str:
     if isinstance(body, dict):
         for key in ("message", "error_description", "error"):
             value = body.get(key)
@@ -65,32 +93,41 @@ def _provider_message(response: httpx.Response, body: Any) -> str:
                 value = value.get("message")
             if isinstance(value, str) and value:
                 return value
-    return response.reason_phrase or f"HTTP {response.status_code}"
+    return response.reason or f"HTTP {response.status}"
 
 
-async def send(client: httpx.AsyncClient, request: httpx.Request, max_bytes: int) -> tuple[httpx.Response, bytes]:
-    response = await client.send(request, stream=True)
-    try:
+def new_client(timeout_seconds: float) -> aiohttp.ClientSession:
+    """The pool declarative tools share: no cookies kept between users' calls, no redirects followed."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_seconds),
+                                 cookie_jar=aiohttp.DummyCookieJar(), headers={"User-Agent": "concierge/0.1"},
+                                 connector=aiohttp.TCPConnector(limit=100, limit_per_host=0))
+
+
+async def send(client: aiohttp.ClientSession, request: HttpRequest, max_bytes: int) -> HttpResponse:
+    """The response, read up to `max_bytes` (a larger one is refused, not truncated)."""
+    async with client.request(request.method, request.url, params=request.params, headers=request.headers,
+                              json=request.json, data=request.form, allow_redirects=False) as response:
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.content.iter_chunked(65536):
             size += len(chunk)
             if size > max_bytes:
-                raise UpstreamError(f"response from {request.url.host} is larger than {max_bytes} bytes",
+                raise UpstreamError(f"response from {response.url.host} is larger than {max_bytes} bytes",
                                     {"limit_bytes": max_bytes})
             chunks.append(chunk)
-    finally:
-        await response.aclose()
-    return response, b"".join(chunks)
+        following = response.links.get("next")
+        return HttpResponse(response.status, response.reason or "", {k.lower(): v for k, v in response.headers.items()},
+                            str(following["url"]) if following and "url" in following else None, b"".join(chunks))
 
 
-def interpret(tool: Tool, response: httpx.Response, raw: bytes) -> Any:
+def interpret(tool: Tool, response: HttpResponse) -> Any:
     """Map the provider's answer to data, or to a ToolError (4xx) / UpstreamError (5xx, 429)."""
+    raw = response.body
     try:
         body: Any = json.loads(raw) if raw else None
     except ValueError:
         body = raw.decode("utf-8", "replace")
-    status = response.status_code
+    status = response.status
     rate_limited = status == 403 and ("retry-after" in response.headers
                                       or response.headers.get("x-ratelimit-remaining") == "0")
     if status == 429 or status >= 500 or rate_limited:
@@ -103,8 +140,7 @@ def interpret(tool: Tool, response: httpx.Response, raw: bytes) -> Any:
         raise ToolError(f"{tool.slug}: provider error: {body['error']}", {"status": status})
     assert tool.http is not None
     data = _dig(body, tool.http.result_path)
-    if tool.http.paginate == "link_header" and "next" in response.links:
-        following = httpx.URL(response.links["next"].get("url", "")).params.get("page")
-        return {"items": data, "has_more": True, "next_page": int(following) if following and following.isdigit()
-                else None}
+    if tool.http.paginate == "link_header" and response.next_url:
+        following = parse_qs(urlsplit(response.next_url).query).get("page", [""])[0]
+        return {"items": data, "has_more": True, "next_page": int(following) if following.isdigit() else None}
     return data
