@@ -2,7 +2,8 @@
 see what 10k recently used sessions cost the server in memory.
 
 Creation goes straight through `SessionService.create` in this process (the REST layer around it is
-thin and measured in scenario 5), with the same validation and SQLite writes as the API. Resolution
+thin and measured in scenario 5), with the same validation and SQLite writes as the API, from
+`CREATORS` concurrent tasks as an app's request handlers would. Resolution
 is measured end to end with `tools/list`, the cheapest request that needs the session: on a session
 the server has not seen since it started (its cache is cold, so the row is read and the tool filter
 resolved) against one hot session, in alternating rounds. Before those rounds, more cold sessions
@@ -19,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from bench import servers
 from bench.budget import Budget
 from bench.clients import RawCaller, open_raw
@@ -29,6 +32,7 @@ from server.config import Settings
 from server.runtime import Runtime
 
 SEED = 7
+CREATORS = 4  # concurrent callers: one validates while another's insert is on the database thread
 
 
 async def create_sessions(data_dir: Path, total: int) -> tuple[list[str], dict[str, Any]]:
@@ -36,12 +40,18 @@ async def create_sessions(data_dir: Path, total: int) -> tuple[list[str], dict[s
     settings = Settings(data_dir=data_dir, toolkit_paths=[servers.BENCH_TOOLKITS], builtin_toolkits=False,
                         search={"semantic": "off"})
     runtime = await Runtime.start(settings)
-    ids = []
-    try:
-        t0 = time.perf_counter()
-        for i in range(total):
+    ids: list[str] = []
+
+    async def creator(first: int) -> None:
+        for i in range(first, total, CREATORS):
             session = await runtime.sessions.create({"user_id": f"user_{i % 1000}", "toolkits": ["bench_noop"]})
             ids.append(session.id)
+
+    try:
+        t0 = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for first in range(CREATORS):
+                tg.start_soon(creator, first)
         seconds = time.perf_counter() - t0
     finally:
         await runtime.aclose()

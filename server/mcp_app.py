@@ -12,7 +12,8 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import mcp.types as types
@@ -33,6 +34,7 @@ log = logging.getLogger("concierge.mcp")
 
 MCP_SESSION_HEADER = b"mcp-session-id"
 TOUCH_EVERY_SECONDS = 60
+KNOWN_CLIENTS = 10_000  # Mcp-Session-Ids kept in memory; an evicted one costs one database read
 MINIMAL_SCHEMA: dict[str, Any] = {"type": "object"}
 INSTRUCTIONS = (
     "Concierge gives you tools through a few meta tools. Workflow: 1) COMPOSIO_SEARCH_TOOLS with the user's task; "
@@ -126,7 +128,7 @@ class McpEndpoint:
         self.runtime = runtime
         self.manager = manager
         self.max_body = runtime.settings.max_request_bytes
-        self._known: dict[str, tuple[str, float]] = {}
+        self._known: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         session_id = scope["path_params"]["session_id"]
@@ -168,26 +170,32 @@ class McpEndpoint:
             await self.manager.handle_request(scope, replay, send)
             return
         minted = secrets.token_urlsafe(24)
-        status: list[int] = []
-        await self.manager.handle_request(scope, replay, _with_header(send, minted, status))
-        if status != [200]:
-            return
         info = init.get("clientInfo") or {}
-        await self.runtime.mcp_clients.register(minted, session_id, info.get("name"), info.get("version"),
-                                                init.get("protocolVersion"))
-        self._known[minted] = (session_id, time.monotonic())
+
+        async def accepted() -> None:
+            await self.runtime.mcp_clients.register(minted, session_id, info.get("name"), info.get("version"),
+                                                    init.get("protocolVersion"))
+            self._remember(minted, session_id)
+
+        await self.manager.handle_request(scope, replay, _with_header(send, minted, accepted))
+
+    def _remember(self, client_id: str, session_id: str) -> None:
+        self._known[client_id] = (session_id, time.monotonic())
+        self._known.move_to_end(client_id)
+        while len(self._known) > KNOWN_CLIENTS:
+            self._known.popitem(last=False)
 
     async def _client_ok(self, client_id: str, session_id: str) -> bool:
         known = self._known.get(client_id)
         if known is not None and known[0] == session_id:
             if time.monotonic() - known[1] > TOUCH_EVERY_SECONDS:
-                self._known[client_id] = (session_id, time.monotonic())
+                self._remember(client_id, session_id)
                 await self.runtime.mcp_clients.touch(client_id, time.time())
             return True
         row = await self.runtime.mcp_clients.get(client_id)
         if row is None or row.session_id != session_id or row.terminated_at is not None:
             return False
-        self._known[client_id] = (session_id, time.monotonic())
+        self._remember(client_id, session_id)
         await self.runtime.mcp_clients.touch(client_id, time.time())
         return True
 
@@ -248,11 +256,12 @@ def _initialize_params(message: Any) -> dict[str, Any] | None:
     return None
 
 
-def _with_header(send: Send, client_id: str, status: list[int]) -> Send:
+def _with_header(send: Send, client_id: str, accepted: Callable[[], Awaitable[None]]) -> Send:
+    """Adds the minted Mcp-Session-Id to a successful initialize answer, recording it first: a client
+    may send its next request (with the id) as soon as it sees the answer."""
     async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            status.append(message["status"])
         if message["type"] == "http.response.start" and message["status"] == 200:
+            await accepted()
             message = {**message, "headers": [*message.get("headers", []), (MCP_SESSION_HEADER, client_id.encode())]}
         await send(message)
 

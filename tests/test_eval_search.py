@@ -120,3 +120,4 @@ def test_builtin_style_queries_over_toolkit_folders(tmp_path: Path) -> None:
 def test_no_data_means_the_built_in_catalog() -> None:
     (report,) = run_evaluation(None, semantic=False)
     assert report.dataset == "builtin" and report.queries > 0 and report.tools > 0
+

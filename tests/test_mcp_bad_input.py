@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import httpx
 import pytest
 from mcp import Client
 
+from server import mcp_app
 from tests.live import LiveServer
 from tests.mcp_helpers import call, initialize_body, raw_post
 
@@ -97,10 +100,25 @@ async def test_client_id_is_bound_to_its_session_and_ends_on_delete(server: Live
     assert raw_post(a["mcp"]["url"], listing, {"mcp-session-id": "forged"}).status_code == 404
     clients = server.api("GET", f"/sessions/{a['id']}").json()["clients"]
     assert clients[0]["client_name"] == "bound-client" and clients[0]["protocol_version"] == "2025-06-18"
-    import httpx
-
     assert httpx.delete(a["mcp"]["url"], headers={"mcp-session-id": client_id}).status_code == 200
     assert raw_post(a["mcp"]["url"], listing, {"mcp-session-id": client_id}).status_code == 404
+
+
+async def test_client_ids_evicted_from_memory_are_read_back_and_stay_bound(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mcp_app, "KNOWN_CLIENTS", 1)
+    server = LiveServer(tmp_path / "data").start()  # its own: no other test's clients in its memory
+    a, b = server.create_session(), server.create_session()
+    listing = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+    first, second = (raw_post(a["mcp"]["url"], initialize_body(name)).headers["mcp-session-id"]
+                     for name in ("first", "second"))  # the second pushes the first out of memory
+    known = server._server.config.app.state.mcp._known
+    assert list(known) == [second]
+    assert raw_post(a["mcp"]["url"], listing, {"mcp-session-id": first}).status_code == 200
+    assert list(known) == [first]
+    assert raw_post(b["mcp"]["url"], listing, {"mcp-session-id": second}).status_code == 404
+    assert raw_post(a["mcp"]["url"], listing, {"mcp-session-id": second}).status_code == 200
+    server.stop()
 
 
 async def test_dns_rebinding_host_is_refused(server: LiveServer) -> None:
