@@ -46,6 +46,7 @@ def test_serve_prints_url_and_admin_key_once(tmp_path: Path) -> None:
                     break
             output = "".join(lines)
             assert f"http://127.0.0.1:{port}" in output
+            assert output.count("catalog: ") == 1 and output.count("workbench isolation: ") == 1  # said once
             if attempt == 0:
                 key = output.split("Admin API key (shown once, store it now): ")[1].split()[0]
                 response = httpx.get(f"http://127.0.0.1:{port}/api/v1/toolkits", headers={"x-api-key": key})
