@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from server.catalog.loader import load_toolkit_folder
 from server.catalog.model import Toolkit
-from server.errors import UpstreamError
+from server.errors import ToolError, UpstreamError
 from server.execute import http_tool
 from server.execute.credentials import Credential
 from tests.live import LiveServer, ThreadedServer, free_socket
@@ -171,3 +171,15 @@ def test_through_the_server_an_unreachable_provider_is_a_logged_tool_error(tmp_p
         assert log["status"] == "error" and "request failed" in log["error"]
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("subdomain", ["127.0.0.1:9/x?", "evil.test/#", "a@b", "acme corp", ""])
+def test_account_fields_cannot_move_a_request_to_another_host(tmp_path: Path, subdomain: str) -> None:
+    toolkit = _toolkit(tmp_path, "https://{subdomain}.example.com/api")
+    tool = toolkit.tools["WIRE_QUERY"]
+    with pytest.raises(ToolError, match="not a valid host name part"):
+        http_tool.build_request(tool, toolkit, {}, Credential("ca_1", fields={"subdomain": subdomain}))
+    with pytest.raises(ToolError, match="lacks the field 'subdomain'"):
+        http_tool.build_request(tool, toolkit, {}, Credential("ca_1"))
+    good = http_tool.build_request(tool, toolkit, {}, Credential("ca_1", fields={"subdomain": "acme-eu.prod"}))
+    assert good.url == "https://acme-eu.prod.example.com/api/echo"

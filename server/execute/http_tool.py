@@ -8,7 +8,9 @@ Requests and responses are plain dataclasses, so building and interpreting them 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from string import Formatter
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -20,6 +22,7 @@ from server.execute.credentials import Credential
 
 # Any of these from the client means the provider could not be reached or broke off the answer.
 TRANSPORT_ERRORS = (aiohttp.ClientError,)
+_HOST_TEXT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,19 +58,35 @@ def build_request(tool: Tool, toolkit: Toolkit, arguments: dict[str, Any], crede
     body = {k: arguments[k] for k in body_names if k in arguments}
     headers = {**toolkit.default_headers, **headers, **credential.headers}
     query.update({k: str(v) for k, v in credential.query.items()})
-    base = toolkit.base_url
-    if "{" in base:
-        try:
-            base = base.format_map(credential.fields)
-        except KeyError as exc:
-            raise ToolError(f"{tool.slug}: the connected account lacks the field {exc.args[0]!r} that the "
-                            "toolkit's base_url needs; reconnect it") from None
-    url = base.rstrip("/") + path
+    url = _base_url(tool, toolkit.base_url, credential.fields).rstrip("/") + path
     if spec.body is None or spec.method == "GET":
         return HttpRequest(spec.method, url, query, headers)
     if spec.body_format == "form":
         return HttpRequest(spec.method, url, query, headers, form=body)
     return HttpRequest(spec.method, url, query, headers, json=body)
+
+
+def _base_url(tool: Tool, template: str, fields: dict[str, str]) -> str:
+    """The toolkit's base_url with the account's fields filled in (`https://{subdomain}.example.com`).
+    A field may only be host-name text: a user-typed `evil.test/#` must not move the request elsewhere."""
+    if "{" not in template:
+        return template
+    try:
+        return template.format_map({name: _host_part(tool, name, fields[name]) for name in _fields_in(template)})
+    except KeyError as exc:
+        raise ToolError(f"{tool.slug}: the connected account lacks the field {exc.args[0]!r} that the "
+                        "toolkit's base_url needs; reconnect it") from None
+
+
+def _fields_in(template: str) -> list[str]:
+    return [name for _, name, _, _ in Formatter().parse(template) if name]
+
+
+def _host_part(tool: Tool, name: str, value: str) -> str:
+    if not _HOST_TEXT.fullmatch(value):
+        raise ToolError(f"{tool.slug}: the connected account's {name!r} ({value[:64]!r}) is not a valid host name "
+                        "part (letters, digits, '-' and '.'); reconnect it with the right value")
+    return value
 
 
 def _scalar(value: Any) -> str:
