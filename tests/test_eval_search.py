@@ -78,7 +78,11 @@ def test_json_output_has_every_key(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert eval_search_main(FIXTURE, None, as_json=False, semantic=False) == 0
-    head, rule, row = capsys.readouterr().out.splitlines()
+    printed = capsys.readouterr()
+    head, rule, row = printed.out.splitlines()
+    indexing, ranked = printed.err.splitlines()
+    assert indexing == "retrieval_fixture: indexing 8 tools"
+    assert re.fullmatch(r"retrieval_fixture: ranked 6 of 6 queries \(\d+ s\)", ranked)
     assert head.split() == ["set", "split", "tools", "queries", "semantic", "R@5", "R@10", "Hit@5", "NDCG@10",
                             "q/s", "build", "s"]
     assert set(rule) <= {"-", " "}

@@ -11,7 +11,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from server.catalog.retrieval_set import BUILTIN_QUERIES, LabelledQuery, Retriev
 from server.catalog.search import SearchIndex
 from server.errors import ConciergeError, InvalidInput
 
+Progress = Callable[[str], None] | None  # where progress lines go (the CLI: standard error)
 RANK_DEPTH = 10  # the deepest cut any reported metric looks at
 WARM_BATCH = 512  # queries embedded together (semantic only): batching is most of the encoder's speed
 
@@ -67,11 +68,16 @@ def score_rankings(rankings: Sequence[Sequence[str]], queries: Sequence[Labelled
     }
 
 
-def evaluate(data: RetrievalSet, split: str | None = None, semantic: bool | None = None) -> EvalReport:
-    """Build the index over the set's toolkits, rank every query of `split` (all when None), score."""
+def evaluate(data: RetrievalSet, split: str | None = None, semantic: bool | None = None,
+             progress: Progress = None) -> EvalReport:
+    """Build the index over the set's toolkits, rank every query of `split` (all when None), score.
+
+    `progress` gets a line before the index build and after each batch of queries."""
     queries = [q for q in data.queries if split is None or q.split == split]
     if not queries:
         raise InvalidInput(f"{data.name}: no queries in split {split!r}; splits are {data.splits}")
+    say = progress or (lambda line: None)
+    say(f"{data.name}: indexing {sum(len(tk.tools) for tk in data.toolkits):,} tools")
     started = time.perf_counter()
     index = SearchIndex(data.toolkits, semantic=semantic)
     built = time.perf_counter() - started
@@ -81,6 +87,8 @@ def evaluate(data: RetrievalSet, split: str | None = None, semantic: bool | None
         chunk = queries[lo:lo + WARM_BATCH]
         index.warm(q.text for q in chunk)
         rankings += [[h.slug for h in index.search_use_case(q.text, limit=RANK_DEPTH).merged] for q in chunk]
+        say(f"{data.name}: ranked {len(rankings):,} of {len(queries):,} queries "
+            f"({time.perf_counter() - started:.0f} s)")
     elapsed = time.perf_counter() - started
     return EvalReport(
         dataset=data.name, split=split or "all", tools=len(index), queries=len(queries),
@@ -89,11 +97,12 @@ def evaluate(data: RetrievalSet, split: str | None = None, semantic: bool | None
     )
 
 
-def run_evaluation(data: Path | None, split: str | None = None, semantic: bool | None = None) -> list[EvalReport]:
+def run_evaluation(data: Path | None, split: str | None = None, semantic: bool | None = None,
+                   progress: Progress = None) -> list[EvalReport]:
     """One report per set under `data`: a public-format directory, a directory of such directories
     (e.g. `tool-retrieval/` holding `sealtools/` and `metatool/`), or a labelled-queries `.jsonl`
     over the built-in toolkits; None means the built-in toolkits with `tests/data/search_queries.jsonl`."""
-    return [evaluate(found, split, semantic) for found in load_sets(data or BUILTIN_QUERIES)]
+    return [evaluate(found, split, semantic, progress) for found in load_sets(data or BUILTIN_QUERIES)]
 
 
 _COLUMNS = (("R@5", "recall_at_5"), ("R@10", "recall_at_10"), ("Hit@5", "hit_at_5"), ("NDCG@10", "ndcg_at_10"))
@@ -122,7 +131,7 @@ def eval_search_main(data: Path | None, split: str | None, as_json: bool, semant
     `semantic`: None uses the embedding signal when the extra is installed, True requires it.
     """
     try:
-        reports = run_evaluation(data, split, semantic)
+        reports = run_evaluation(data, split, semantic, progress=lambda line: print(line, file=sys.stderr))
     except (ConciergeError, OSError, ValueError) as exc:
         print(f"eval-search: {exc}", file=sys.stderr)
         return 2
