@@ -8,7 +8,6 @@ after a restart; an id minted for one session is refused on another.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
@@ -23,6 +22,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import Message, Receive, Scope, Send
 
+from server import jsontext
 from server.config import Settings
 from server.errors import ConciergeError, NotFound
 from server.meta_tools.base import failed
@@ -47,7 +47,7 @@ SessionResolver = Callable[[Any], str]
 
 def _text_result(envelope: dict[str, Any]) -> types.CallToolResult:
     return types.CallToolResult(
-        content=[types.TextContent(type="text", text=json.dumps(envelope, default=str))],
+        content=[types.TextContent(type="text", text=jsontext.dumps(envelope))],
         structured_content=envelope,
         is_error=not envelope.get("successful", False),
     )
@@ -98,7 +98,7 @@ def security_settings(settings: Settings) -> TransportSecuritySettings:
 
 async def _json_response(send: Send, status: int, body: dict[str, Any],
                          headers: list[tuple[bytes, bytes]] = ()) -> None:
-    payload = json.dumps(body).encode()
+    payload = jsontext.dumps_bytes(body)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
                             *headers]})
@@ -156,7 +156,7 @@ class McpEndpoint:
         if body is None:
             return
         try:
-            message = json.loads(body)
+            message = jsontext.loads(body)
         except ValueError:
             message = None  # the SDK answers -32700 with the parser's reason
         else:

@@ -54,18 +54,18 @@ async def test_large_result_offloaded_then_processed(server: LiveServer) -> None
     session = server.create_session(toolkits=["demo"])
     async with Client(session["mcp"]["url"]) as client:
         big = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL",
-                         {"tools": [{"tool_slug": "DEMO_BIG", "arguments": {"rows": 18000}}]})
+                         {"tools": [{"tool_slug": "DEMO_BIG", "arguments": {"rows": 20000}}]})
         assert big["successful"]
         shown = big["data"]["results"][0]["response"]["data"]
         assert shown["offloaded_to_workbench"] and shown["size_chars"] > 900_000
         assert len(json.dumps(big)) < 20_000
-        assert shown["preview"]["fields"]["records"]["length"] == 18000
+        assert shown["preview"]["fields"]["records"]["length"] == 20000
         path = shown["file_path"]
         assert big["data"]["remote_file_info"][0]["file_path"] == path
         total = await call(client, "COMPOSIO_REMOTE_WORKBENCH", {"code_to_execute": (
             f"data = load_result('{path}')\n"
             "sum(r['value'] for r in data['records'])")})
-        assert float(total["data"]["results"]) == sum(i * 1.5 for i in range(18000))
+        assert float(total["data"]["results"]) == sum(i * 1.5 for i in range(20000))
 
         small = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL", {
             "tools": [{"tool_slug": "DEMO_ECHO", "arguments": {"text": "hi"}}], "sync_response_to_workbench": True})

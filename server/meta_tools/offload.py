@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import Any
 
+from server import jsontext
 from server.execute.executor import Outcome
 from server.runtime import Runtime
 from server.sessions.service import Session
@@ -15,7 +15,7 @@ SAMPLE_CHARS = 300
 
 
 def _short(value: Any) -> Any:
-    text = json.dumps(value, default=str)
+    text = jsontext.dumps(value)
     return value if len(text) <= SAMPLE_CHARS else text[:SAMPLE_CHARS] + "…"
 
 
@@ -48,7 +48,7 @@ async def offload(runtime: Runtime, session: Session, outcome: Outcome, force: b
     limit = threshold(runtime, session)
     if limit is None or not outcome.successful:
         return outcome, None
-    text = json.dumps(outcome.data, default=str)
+    text = jsontext.dumps(outcome.data)
     if len(text) <= limit and not force:
         return outcome, None
     assert runtime.workbench is not None

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from server import jsontext
 from server.store.db import Database
 from server.store.rows import columns, insert_sql, values
 
@@ -17,8 +17,7 @@ log = logging.getLogger("concierge.store")
 
 
 def arguments_digest(arguments: Any) -> str:
-    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(jsontext.dumps_bytes(arguments, sort_keys=True)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
