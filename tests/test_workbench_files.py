@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from server.errors import ConfigError, InvalidInput, NotFound, PayloadTooLarge
 from server.workbench import WorkbenchManager, WorkbenchSettings
+from server.workbench.manager import RUNTIME_PREFIX, sweep_stale_runtime_dirs
 from tests.workbench_fixtures import no_tools, workbench
 
 
@@ -118,3 +122,17 @@ def test_never_silently_weaker_than_configured(
     assert manager.isolation == "rlimit-only"
     assert "bubblewrap unavailable" in caplog.text
     asyncio.run(manager.aclose())
+
+
+def test_folders_left_by_a_crashed_server_are_swept_and_live_ones_kept(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    leftover = tmp_path / f"{RUNTIME_PREFIX}{dead.pid}-abc123"
+    (leftover / "sessions").mkdir(parents=True)
+    (leftover / "sessions" / "sock").write_text("x")
+    ours = tmp_path / f"{RUNTIME_PREFIX}{os.getpid()}-def456"
+    ours.mkdir()
+    unrelated = tmp_path / f"{RUNTIME_PREFIX}nopid"
+    unrelated.mkdir()
+    assert sweep_stale_runtime_dirs(tmp_path) == [leftover]
+    assert not leftover.exists() and ours.exists() and unrelated.exists()

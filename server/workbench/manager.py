@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -31,6 +32,7 @@ from server.workbench.sandbox import Sandbox, SessionPaths
 from server.workbench.settings import WorkbenchSettings
 
 log = logging.getLogger(__name__)
+RUNTIME_PREFIX = "concierge-wb-"
 
 T = TypeVar("T")
 
@@ -95,8 +97,10 @@ class WorkbenchManager:
         self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._settings = settings
         self._tool_runner = tool_runner
-        # Socket paths must stay under ~100 bytes, so they live in a short temp folder, not under root.
-        self._runtime = Path(tempfile.mkdtemp(prefix="concierge-wb-"))
+        # Socket paths must stay under ~100 bytes, so they live in a short temp folder, not under root;
+        # its name carries our pid, so a later start can tell a crashed server's leftovers from a live one's.
+        sweep_stale_runtime_dirs(Path(tempfile.gettempdir()))
+        self._runtime = Path(tempfile.mkdtemp(prefix=f"{RUNTIME_PREFIX}{os.getpid()}-"))
         try:
             self._sandbox = Sandbox.choose(settings, self._runtime)
         except BaseException:
@@ -520,6 +524,29 @@ async def _watch_usage(workdir: Path, limit: int) -> int:
         if used > limit:
             return used
         interval = max(_QUOTA_POLL_SECONDS, 10 * (time.monotonic() - started))
+
+
+def sweep_stale_runtime_dirs(parent: Path) -> list[Path]:
+    """Remove the runtime folders of servers that died without cleaning up; returns what was removed."""
+    removed = []
+    for folder in parent.glob(f"{RUNTIME_PREFIX}*-*"):
+        pid = folder.name.removeprefix(RUNTIME_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    if removed:
+        log.info("workbench: removed %d folder(s) left by stopped servers", len(removed))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive, and not ours to judge
+        return True
+    return True
 
 
 def _folder_name(session_id: str) -> str:
