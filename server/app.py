@@ -40,21 +40,23 @@ async def health(request: Request) -> JSONResponse:
 
 
 def build_app(settings: Settings, *, announce: Callable[[str], None] = print,
-              catalog: Catalog | None = None) -> Starlette:
-    """`announce` prints the start-up lines a person must see (URL, a newly generated admin key)."""
+              catalog: Catalog | None = None, runtime: Runtime | None = None) -> Starlette:
+    """`announce` prints the start-up lines a person must see (URL, a newly generated admin key).
+
+    Without `runtime`, the app starts its own in its lifespan (and closes it); a given one stays the caller's."""
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        runtime = await Runtime.start(settings, catalog)
+        current = runtime or await Runtime.start(settings, catalog)
         try:
-            surface = ToolSurface(meta_tools_for(runtime))
-            key_hash, new_key = await admin_key.ensure_admin_key(runtime.meta, settings.api_key.get_secret_value()
+            surface = ToolSurface(meta_tools_for(current))
+            key_hash, new_key = await admin_key.ensure_admin_key(current.meta, settings.api_key.get_secret_value()
                                                                  if settings.api_key else None)
-            app.state.api = ApiState(runtime, surface, key_hash)
-            server = build_mcp_server(runtime, surface, lambda ctx: ctx.request.path_params["session_id"])
+            app.state.api = ApiState(current, surface, key_hash)
+            server = build_mcp_server(current, surface, lambda ctx: ctx.request.path_params["session_id"])
             manager = StreamableHTTPSessionManager(app=server, stateless=True, json_response=True,
                                                    security_settings=security_settings(settings),
                                                    max_request_body_size=settings.max_request_bytes)
-            app.state.mcp = McpEndpoint(runtime, manager)
+            app.state.mcp = McpEndpoint(current, manager)
             async with manager.run():
                 announce(f"Concierge listening on {settings.base_url} (MCP: {settings.base_url}/mcp/<session_id>, "
                          f"REST: {settings.base_url}{API_PREFIX})")
@@ -62,7 +64,8 @@ def build_app(settings: Settings, *, announce: Callable[[str], None] = print,
                     announce(f"Admin API key (shown once, store it now): {new_key}")
                 yield
         finally:
-            await runtime.aclose()
+            if runtime is None:  # ours: started above
+                await current.aclose()
 
     document = build_openapi(API_ROUTES, API_PREFIX, {})
     routes = [

@@ -4,6 +4,7 @@ to a running server's REST API, so its cache and the database never disagree."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -36,10 +37,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    catalog = anyio.run(Runtime.preflight, settings)
-    app = build_app(settings, announce=lambda line: print(line, flush=True), catalog=catalog)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
-                lifespan="on")
+
+    async def serve(config: uvicorn.Config) -> None:
+        # Started before the port is bound, so a wrong key or a bad toolkit stops with one clear line.
+        runtime = await Runtime.start(settings)
+        try:
+            config.app = build_app(settings, announce=lambda line: print(line, flush=True), runtime=runtime)
+            await uvicorn.Server(config).serve()
+        finally:
+            await runtime.aclose()
+
+    config = uvicorn.Config(None, host=settings.host, port=settings.port, log_level=settings.log_level,
+                            access_log=False, lifespan="on")
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:  # uvloop when installed, as uvicorn
+        runner.run(serve(config))
     return 0
 
 

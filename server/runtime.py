@@ -6,8 +6,6 @@ The REST API, the MCP endpoint and stdio mode all work through one `Runtime`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
@@ -29,20 +27,6 @@ from server.store.sessions import SessionStore
 from server.workbench import WorkbenchManager, WorkbenchSettings
 
 log = logging.getLogger("concierge")
-
-
-@contextmanager
-def _quiet(*names: str) -> Iterator[None]:
-    """Only warnings and errors from these loggers while the block runs."""
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
 
 
 def no_cookie_jar() -> CookieJar:
@@ -122,15 +106,6 @@ class Runtime:
                 await runtime.aclose()
                 raise
         return runtime
-
-    @classmethod
-    async def preflight(cls, settings: Settings) -> Catalog:
-        """Everything start-up can refuse (config, toolkits, schema, encryption key), before a port is bound,
-        so the operator gets one clear line instead of a server that half-starts."""
-        with _quiet("concierge", "server"):  # the real start logs the same lines a moment later
-            runtime = await cls.start(settings)
-            await runtime.aclose()
-        return runtime.catalog
 
     async def aclose(self) -> None:
         if self.workbench is not None:

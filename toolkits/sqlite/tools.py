@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path, PurePath
@@ -67,6 +69,18 @@ def _connect(path: Path, writable: bool, timeout: float, create: bool = False) -
     deadline = time.monotonic() + timeout
     conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
     return conn
+
+
+@contextmanager
+def _opened(path: Path, writable: bool, timeout: float, create: bool = False) -> Iterator[sqlite3.Connection]:
+    """A connection for one call: SQLite errors become one clear ToolError, and it is always closed."""
+    conn = _connect(path, writable, timeout, create)
+    try:
+        yield conn
+    except sqlite3.Error as exc:
+        raise _sql_error(exc, writable, timeout) from None
+    finally:
+        conn.close()
 
 
 def _cell(value: Any) -> Any:
@@ -135,8 +149,7 @@ async def list_databases(arguments: dict[str, Any], ctx: ToolContext) -> dict[st
 
 
 def _list_tables(path: Path, timeout: float) -> list[dict[str, Any]]:
-    conn = _connect(path, False, timeout)
-    try:
+    with _opened(path, False, timeout) as conn:
         tables = []
         for name, kind in _table_names(conn):
             entry: dict[str, Any] = {"name": name, "type": kind}
@@ -144,10 +157,6 @@ def _list_tables(path: Path, timeout: float) -> list[dict[str, Any]]:
                 entry["row_count"] = conn.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0]
             tables.append(entry)
         return tables
-    except sqlite3.Error as exc:
-        raise _sql_error(exc, False, timeout) from None
-    finally:
-        conn.close()
 
 
 async def list_tables(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
@@ -159,8 +168,7 @@ async def list_tables(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, 
 
 
 def _describe(path: Path, table: str, sample: int, timeout: float) -> dict[str, Any]:
-    conn = _connect(path, False, timeout)
-    try:
+    with _opened(path, False, timeout) as conn:
         names = dict(_table_names(conn))
         if table not in names:
             matches = [n for n in names if n.lower() == table.lower()]
@@ -184,10 +192,6 @@ def _describe(path: Path, table: str, sample: int, timeout: float) -> dict[str, 
         return {"table": table, "type": names[table], "row_count": row_count, "columns": columns,
                 "indexes": indexes, "foreign_keys": foreign_keys, "create_sql": sql,
                 "sample_columns": [c["name"] for c in columns], "sample_rows": sample_rows}
-    except sqlite3.Error as exc:
-        raise _sql_error(exc, False, timeout) from None
-    finally:
-        conn.close()
 
 
 async def describe_table(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
@@ -201,8 +205,7 @@ async def describe_table(arguments: dict[str, Any], ctx: ToolContext) -> dict[st
 
 def _query(path: Path, sql: str, params: list[Any] | dict[str, Any], limit: int, writable: bool,
            timeout: float, create: bool) -> dict[str, Any]:
-    conn = _connect(path, writable, timeout, create)
-    try:
+    with _opened(path, writable, timeout, create) as conn:
         started = time.perf_counter()
         cursor = conn.execute(sql, params)
         columns = [d[0] for d in cursor.description] if cursor.description else []
@@ -222,10 +225,6 @@ def _query(path: Path, sql: str, params: list[Any] | dict[str, Any], limit: int,
             result["rows_affected"] = changed
             result["last_row_id"] = last_row_id
         return result
-    except sqlite3.Error as exc:
-        raise _sql_error(exc, writable, timeout) from None
-    finally:
-        conn.close()
 
 
 async def query(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
