@@ -24,6 +24,8 @@ from server.store.mcp_clients import McpClientStore
 from server.store.memory import MemoryStore
 from server.store.server_meta import ServerMetaStore
 from server.store.sessions import SessionStore
+from server.store.upstreams import UpstreamStore
+from server.upstreams.service import UpstreamService
 from server.workbench import WorkbenchManager, WorkbenchSettings
 
 log = logging.getLogger("concierge")
@@ -70,6 +72,7 @@ class Runtime:
     http: httpx.AsyncClient
     auth: AuthServices
     workbench: WorkbenchManager | None
+    upstreams: UpstreamService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -94,11 +97,19 @@ class Runtime:
                             toolkit_settings=settings.toolkit_settings, credentials=auth.credentials)
         sessions = SessionService(SessionStore(db), catalog, settings.allow_default_user)
         sessions.add_check(auth.check_session_options)
+        upstreams = UpstreamService(settings.upstreams, settings.upstream_pool, UpstreamStore(db), catalog,
+                                    settings.data_dir, sessions.invalidate)
+        executor.upstreams = upstreams
+        runtime = cls(settings=settings, db=db, catalog=catalog, sessions=sessions, executor=executor,
+                      executions=executions, memory=MemoryStore(db), mcp_clients=McpClientStore(db),
+                      meta=meta, http=http, auth=auth, workbench=None, upstreams=upstreams)
+        try:
+            await upstreams.start()
+        except BaseException:
+            await runtime.aclose()
+            raise
         log.info("catalog: %d toolkits, %d tools, search index over %d", len(catalog.toolkits), len(catalog.tools),
                  len(catalog.index))  # built here, at start, not on the first search
-        runtime = cls(settings=settings, db=db, catalog=catalog, sessions=sessions, executor=executor,
-                   executions=executions, memory=MemoryStore(db), mcp_clients=McpClientStore(db),
-                   meta=meta, http=http, auth=auth, workbench=None)
         if settings.workbench.enable:
             try:
                 runtime.workbench = start_workbench(settings, runtime)
@@ -108,6 +119,7 @@ class Runtime:
         return runtime
 
     async def aclose(self) -> None:
+        await self.upstreams.close()
         if self.workbench is not None:
             await self.workbench.aclose()
         await self.executions.aclose()

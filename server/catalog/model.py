@@ -26,6 +26,7 @@ class Tool:
     handler: Handler | None = field(default=None, compare=False, repr=False)
     inline: bool = False
     schema_chars: int = 0
+    upstream_name: str | None = None  # the tool's own name on an upstream MCP server (server/upstreams/)
 
     @property
     def is_local(self) -> bool:

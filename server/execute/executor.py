@@ -12,7 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import anyio
@@ -20,7 +20,7 @@ import httpx
 from jsonschema import Draft202012Validator
 
 from server.catalog.catalog import Catalog, near_matches
-from server.catalog.model import Tool
+from server.catalog.model import Tool, Toolkit
 from server.errors import ConciergeError, InvalidInput, NotFound, ToolError, ToolNotAllowed
 from server.execute import http_tool
 from server.execute.context import ToolContext
@@ -29,6 +29,12 @@ from server.sessions.service import Session
 from server.store.executions import ExecutionRow, ExecutionStore, arguments_digest
 
 log = logging.getLogger("concierge.execute")
+
+
+class UpstreamCaller(Protocol):
+    """Runs a tool that lives on another MCP server (server/upstreams/)."""
+
+    async def call(self, toolkit: Toolkit, tool: Tool, arguments: dict[str, Any], credential: Credential) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,7 @@ class Executor:
         self.toolkit_settings = toolkit_settings or {}
         self.credentials: CredentialProvider = credentials or NoAuthProvider()
         self._validators: dict[str, Draft202012Validator] = {}
+        self.upstreams: UpstreamCaller | None = None
 
     def find(self, session: Session, slug: str) -> Tool:
         tool = self.catalog.tool(slug)
@@ -157,6 +164,10 @@ class Executor:
                 return tool.handler(arguments, ctx)
             return await anyio.to_thread.run_sync(tool.handler, arguments, ctx)
         toolkit = self.catalog.toolkit_of(tool)
+        if tool.upstream_name is not None:
+            if self.upstreams is None:
+                raise ToolError(f"{tool.slug} lives on an upstream MCP server, which this process does not run")
+            return await self.upstreams.call(toolkit, tool, arguments, credential)
         response = await self._send(tool, arguments, credential)
         if response.status == 401:
             retry = await self.credentials.after_unauthorized(session, toolkit, credential)
