@@ -28,7 +28,7 @@ from server.errors import ConciergeError, NotFound
 from server.meta_tools.base import failed
 from server.meta_tools.registry import ToolSurface
 from server.runtime import Runtime
-from server.sessions.service import Session
+from server.values import Session
 
 log = logging.getLogger("concierge.mcp")
 

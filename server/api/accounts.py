@@ -26,7 +26,7 @@ from server.api.schemas import (
 from server.auth.options import AuthConfigCreate, AuthConfigUpdate, AuthorizeRequest, LinkRequest, parse_body
 from server.errors import InvalidInput
 from server.meta_tools.manage_connections import session_toolkits
-from server.store.accounts import AccountRow
+from server.store.records import AccountRow
 
 
 def account_out(state: ApiState, account: AccountRow) -> AccountOut:

@@ -21,7 +21,7 @@ from server.api.schemas import (
     ToolListingsOut,
 )
 from server.errors import InvalidInput, NotFound
-from server.sessions.service import Session
+from server.values import Session
 
 
 async def session_out(state: ApiState, session: Session, with_clients: bool = False) -> SessionOut:

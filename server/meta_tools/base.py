@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from server.errors import ConciergeError, InvalidInput, describe_validation_error, model_vocabulary
 from server.runtime import Runtime
-from server.sessions.service import Session
+from server.values import Session
 
 
 class MetaInput(BaseModel):

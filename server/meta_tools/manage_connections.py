@@ -10,7 +10,7 @@ from server.catalog.catalog import near_matches
 from server.errors import ConciergeError
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
 from server.runtime import Runtime
-from server.sessions.service import Session
+from server.values import Session
 
 
 class ManageInput(MetaInput):

@@ -8,7 +8,7 @@ from typing import Any
 from server import jsontext
 from server.execute.executor import Outcome
 from server.runtime import Runtime
-from server.sessions.service import Session
+from server.values import Session
 
 SAMPLE_ITEMS = 3
 SAMPLE_CHARS = 300

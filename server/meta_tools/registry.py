@@ -21,7 +21,7 @@ from server.meta_tools import (
 )
 from server.meta_tools.base import MetaContext, MetaTool, failed, ok
 from server.runtime import Runtime
-from server.sessions.service import Session
+from server.values import Session
 
 CORE_META_TOOLS: tuple[MetaTool, ...] = (search_tools.TOOL, get_tool_schemas.TOOL, multi_execute.TOOL,
                                          manage_connections.TOOL, wait_for_connections.TOOL,

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
 from server.runtime import Runtime
-from server.sessions.service import Session
+from server.values import Session
 from server.workbench import HELPERS_DOC
 
 

@@ -7,14 +7,15 @@ import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from server.catalog.catalog import Catalog
 from server.errors import Conflict, InvalidInput, NotFound
 from server.sessions import filters
 from server.sessions.options import SessionCreate, SessionOptions, SessionUpdate, parse
-from server.store.sessions import SessionRow, SessionStore
+from server.store.interfaces import SessionStore
+from server.store.records import SessionRow
+from server.values import Session
 
 log = logging.getLogger("concierge.sessions")
 
@@ -26,20 +27,6 @@ OptionsCheck = Callable[[str, SessionOptions], Awaitable[None]]
 def new_session_id() -> str:
     """192 random bits: the id is a capability, so it must not be guessable."""
     return "sess_" + secrets.token_urlsafe(24)
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    id: str
-    user_id: str
-    options: SessionOptions
-    config_version: int
-    created_at: float
-    updated_at: float
-    allowed: frozenset[str]
-
-    def config(self) -> dict[str, Any]:
-        return self.options.stored()
 
 
 class SessionService:
