@@ -17,9 +17,10 @@ from server.catalog.catalog import Catalog
 from server.config import Settings
 from server.execute import http_tool
 from server.execute.executor import Executor
+from server.sessions.clients import McpClients
 from server.sessions.service import SessionService
 from server.store import open_store, sqlite_url
-from server.store.interfaces import ExecutionStore, McpClientStore, MemoryStore, ServerMetaStore, Store
+from server.store.interfaces import ExecutionStore, MemoryStore, ServerMetaStore, Store
 from server.workbench import WorkbenchManager, WorkbenchSettings
 
 log = logging.getLogger("concierge")
@@ -61,7 +62,6 @@ class Runtime:
     executor: Executor
     executions: ExecutionStore
     memory: MemoryStore
-    mcp_clients: McpClientStore
     meta: ServerMetaStore
     http: httpx.AsyncClient
     auth: AuthServices
@@ -86,16 +86,17 @@ class Runtime:
                             timeout=settings.execution.tool_timeout_seconds,
                             max_response_bytes=settings.execution.http_max_response_bytes,
                             toolkit_settings=settings.toolkit_settings, credentials=auth.credentials)
-        sessions = SessionService(store.sessions, catalog, settings.allow_default_user)
+        sessions = SessionService(store.sessions, catalog, McpClients(store.mcp_clients),
+                                  settings.allow_default_user)
         sessions.add_check(auth.check_session_options)
         log.info("catalog: %d toolkits, %d tools, search index over %d", len(catalog.toolkits), len(catalog.tools),
                  len(catalog.index))  # built here, at start, not on the first search
         runtime = cls(settings=settings, store=store, catalog=catalog, sessions=sessions, executor=executor,
-                      executions=store.executions, memory=store.memory, mcp_clients=store.mcp_clients,
-                      meta=store.meta, http=http, auth=auth, workbench=None)
+                      executions=store.executions, memory=store.memory, meta=store.meta, http=http, auth=auth,
+                      workbench=None)
         if settings.workbench.enable:
             try:
-                runtime.workbench = start_workbench(settings, runtime)
+                runtime.workbench = sessions.workbench = start_workbench(settings, runtime)
             except BaseException:
                 await runtime.aclose()
                 raise

@@ -26,7 +26,7 @@ from server.values import Session
 
 async def session_out(state: ApiState, session: Session, with_clients: bool = False) -> SessionOut:
     runtime = state.runtime
-    clients = await runtime.mcp_clients.list_by_session(session.id) if with_clients else []
+    clients = await runtime.sessions.clients.of_session(session.id) if with_clients else []
     warnings = []
     if not session.allowed:
         warnings.append("this session's filter allows no tool at all; check toolkits/tools/tags")
