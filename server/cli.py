@@ -76,7 +76,7 @@ def cmd_stdio(args: argparse.Namespace) -> int:
                 session = await runtime.sessions.create(body)
                 session_id = session.id
                 print(f"concierge: created session {session_id} for {args.user_id}", file=sys.stderr)
-            await serve_stdio(runtime, ToolSurface(meta_tools_for(runtime)), session_id)
+            await serve_stdio(runtime, ToolSurface(meta_tools_for(runtime), runtime.meta_services()), session_id)
         finally:
             await runtime.aclose()
 

@@ -62,12 +62,12 @@ def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: Session
                            destructive_hint=item.annotations["destructiveHint"],
                            idempotent_hint=item.annotations["idempotentHint"],
                            open_world_hint=item.annotations["openWorldHint"]))
-            for item in surface.listings(runtime, session)])
+            for item in surface.listings(session)])
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         try:
             session = await current(ctx)
-            envelope = await surface.call(runtime, session, params.name, params.arguments)
+            envelope = await surface.call(session, params.name, params.arguments)
         except ConciergeError as exc:
             envelope = failed(exc)
         return _text_result(envelope)

@@ -17,6 +17,7 @@ from server.catalog.catalog import Catalog
 from server.config import Settings
 from server.execute import http_tool
 from server.execute.executor import Executor
+from server.meta_tools.base import MetaLimits, MetaServices
 from server.sessions.clients import McpClients
 from server.sessions.service import SessionService
 from server.store import open_store, sqlite_url
@@ -101,6 +102,14 @@ class Runtime:
                 await runtime.aclose()
                 raise
         return runtime
+
+    def meta_services(self) -> MetaServices:
+        settings = self.settings
+        limits = MetaLimits(max_parallel=settings.execution.max_parallel,
+                            schema_inline_max_chars=settings.search.schema_inline_max_chars,
+                            auto_offload_threshold=settings.workbench.auto_offload_threshold)
+        return MetaServices(self.catalog, self.executor, self.executions, self.memory, self.auth, self.workbench,
+                            limits)
 
     async def aclose(self) -> None:
         if self.workbench is not None:

@@ -28,18 +28,18 @@ NOT_FOUND (no connection was started). Bounded by `timeout_seconds` (max 300).""
 async def _states(ctx: MetaContext, slugs: list[str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for slug in slugs:
-        toolkit = ctx.runtime.catalog.toolkits.get(slug)
+        toolkit = ctx.services.catalog.toolkits.get(slug)
         if toolkit is None:
             out[slug] = {"status": "NOT_FOUND", "message": "unknown toolkit"}
             continue
         if not toolkit.needs_auth:
             out[slug] = {"status": AccountStatus.ACTIVE, "message": "needs no authentication"}
             continue
-        account, message = await ctx.runtime.auth.connection_state(ctx.session, toolkit)
+        account, message = await ctx.services.auth.connection_state(ctx.session, toolkit)
         if account is not None:
             out[slug] = {"status": AccountStatus.ACTIVE, "connected_account_id": account.id, "message": message}
             continue
-        recent = await ctx.runtime.auth.accounts.list(ctx.session.user_id, slug)
+        recent = await ctx.services.auth.accounts.list(ctx.session.user_id, slug)
         status: str = "NOT_FOUND"
         if recent:
             status = AccountStatus.FAILED if recent[0].status.final else recent[0].status
@@ -64,5 +64,5 @@ async def handle(ctx: MetaContext, params: WaitInput) -> dict[str, Any]:
 TOOL = MetaTool(
     name="COMPOSIO_WAIT_FOR_CONNECTIONS", title="Wait for connections", description=DESCRIPTION,
     input_model=WaitInput, handler=handle, read_only=True,
-    available=lambda runtime, session: session.options.manage_connections.wait_for_connections,
+    available=lambda services, session: session.options.manage_connections.wait_for_connections,
 )

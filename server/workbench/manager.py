@@ -601,7 +601,7 @@ def _alive(pid: int) -> bool:
 
 def _remove_tree(path: Path) -> None:
     """Removes a workbench folder, including read-only folders sandboxed code may have left in it."""
-    def writable_then_retry(func: Callable[..., Any], failed: str, _exc: BaseException) -> None:
+    def writable_then_retry(func: Callable[..., Any], failed: str, _exc: Any) -> None:
         parent = os.path.dirname(failed)
         with contextlib.suppress(OSError):
             os.chmod(parent, 0o700)
@@ -610,7 +610,7 @@ def _remove_tree(path: Path) -> None:
             func(failed)
 
     if path.exists():
-        shutil.rmtree(path, onexc=writable_then_retry)
+        shutil.rmtree(path, onerror=writable_then_retry)
 
 
 def _folder_name(session_id: str) -> str:
