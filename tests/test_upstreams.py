@@ -145,43 +145,60 @@ async def test_npm_server_over_stdio_is_searchable_and_callable(tmp_path: Path, 
         assert server.api("GET", f"/executions/{total['log_id']}").json()["toolkit"] == "everything"
 
 
-async def test_npm_server_over_http_registered_at_run_time(tmp_path: Path, everything: Path) -> None:
+@pytest.fixture
+def everything_http(everything: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The same npm server in its Streamable HTTP mode, in its own process group."""
     sock = free_socket()
     port = sock.getsockname()[1]
     sock.close()
     node = subprocess.Popen([shutil.which("node") or "node", str(everything), "streamableHttp"],
                             env={**os.environ, "PORT": str(port)}, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/mcp"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(url, timeout=1)
+            break
+        time.sleep(0.2)
     try:
-        url = f"http://127.0.0.1:{port}/mcp"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                httpx.get(url, timeout=1)
-                break
-            time.sleep(0.2)
-        with live(tmp_path) as server:
-            added = subprocess.run([sys.executable, "-m", "server.cli", "upstreams", "add", "everything", "--url", url,
-                                    "--server", server.url, "--api-key", API_KEY], capture_output=True, text=True,
-                                   timeout=60, cwd=ROOT)
-            assert added.returncode == 0, added.stderr
-            assert "EVERYTHING_ECHO" in added.stdout
-            session = server.create_session(toolkits=["everything", "math"])
-            echoed, = await execute(mcp_url(server, session), ("EVERYTHING_ECHO", {"message": "over http"}))
-            assert echoed["successful"] and "over http" in str(echoed["data"]), echoed
-            # the upstream goes away and Concierge restarts: its tools stay in the catalog, calls say what is
-            # wrong and name it, and the other toolkits keep working
-            os.killpg(node.pid, signal.SIGKILL)
-            node.wait()
-            server.restart()
-            assert "EVERYTHING_ECHO" in server.api("GET", "/upstreams/everything").json()["tools"]
-            down, math = await execute(mcp_url(server, session), ("EVERYTHING_ECHO", {"message": "hello"}),
-                                       ("MATH_EVALUATE", {"expression": "6*7"}))
-            assert not down["successful"] and "'everything'" in down["error"], down
-            assert math["successful"] and math["data"]["result"] == 42
+        yield url, node
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(node.pid, signal.SIGKILL)
         node.wait()
+
+
+async def wait_until(check: Any, seconds: float, what: str) -> None:
+    for _ in range(int(seconds / 0.25)):
+        if check():
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"gave up waiting: {what}")
+
+
+async def test_npm_server_over_http_registered_at_run_time(
+        tmp_path: Path, everything_http: tuple[str, subprocess.Popen[bytes]]) -> None:
+    url, node = everything_http
+    with live(tmp_path) as server:
+        added = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "server.cli", "upstreams", "add", "everything", "--url", url,
+                             "--server", server.url, "--api-key", API_KEY], capture_output=True, text=True,
+            timeout=60, cwd=ROOT)
+        assert added.returncode == 0, added.stderr
+        assert "EVERYTHING_ECHO" in added.stdout
+        session = server.create_session(toolkits=["everything", "math"])
+        echoed, = await execute(mcp_url(server, session), ("EVERYTHING_ECHO", {"message": "over http"}))
+        assert echoed["successful"] and "over http" in str(echoed["data"]), echoed
+        # the upstream goes away and Concierge restarts: its tools stay in the catalog, calls say what is
+        # wrong and name it, and the other toolkits keep working
+        os.killpg(node.pid, signal.SIGKILL)
+        node.wait()
+        server.restart()
+        assert "EVERYTHING_ECHO" in server.api("GET", "/upstreams/everything").json()["tools"]
+        down, math = await execute(mcp_url(server, session), ("EVERYTHING_ECHO", {"message": "hello"}),
+                                   ("MATH_EVALUATE", {"expression": "6*7"}))
+        assert not down["successful"] and "'everything'" in down["error"], down
+        assert math["successful"] and math["data"]["result"] == 42
 
 
 async def test_each_user_call_carries_only_that_users_credential(tmp_path: Path) -> None:
@@ -236,10 +253,7 @@ async def test_process_bound_idle_reaping_and_no_orphans(tmp_path: Path) -> None
         assert all(r[0]["successful"] for r in results), results
         assert [r[0]["data"]["credential"] for r in results] == [f"env_{u}_0123456789" for u in users]
         assert len(echo_pids()) <= 2
-        deadline = time.monotonic() + 20
-        while echo_pids() and time.monotonic() < deadline:  # idle processes are reaped
-            await asyncio.sleep(0.5)
-        assert not echo_pids()
+        await wait_until(lambda: not echo_pids(), 20, "idle upstream processes reaped")
         again, = await execute(mcp_url(server, sessions["user0"]), ("ECHO_WHO_AM_I", {}))
         assert again["successful"] and len(echo_pids()) == 1
     assert not echo_pids(), "stdio upstream processes outlived the server"
@@ -276,10 +290,8 @@ async def test_timeouts_errors_and_list_changed(tmp_path: Path) -> None:
         everything = server.create_session(toolkits=["echo"])
         grown, = await execute(mcp_url(server, everything), ("ECHO_GROW", {"name": "freshTool"}))
         assert grown["successful"], grown
-        deadline = time.monotonic() + 15
-        while server.api("GET", "/tools/ECHO_FRESH_TOOL").status_code != 200:
-            assert time.monotonic() < deadline, "tools/list_changed did not refresh the catalog"
-            await asyncio.sleep(0.3)
+        await wait_until(lambda: server.api("GET", "/tools/ECHO_FRESH_TOOL").status_code == 200, 15,
+                         "tools/list_changed refreshing the catalog")
         fresh, = await execute(mcp_url(server, everything), ("ECHO_FRESH_TOOL", {}))
         assert fresh["successful"] and fresh["data"] == "ran freshTool"
         tool = server.api("GET", "/tools/ECHO_WHO_AM_I").json()

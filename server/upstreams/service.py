@@ -19,7 +19,7 @@ from server.catalog.toolkit_file import TOOLKIT_SLUG
 from server.config import UpstreamConfig, UpstreamPoolConfig
 from server.errors import ConfigError, Conflict, Forbidden, InvalidInput, NotFound, UpstreamError
 from server.execute.credentials import Credential
-from server.store.upstreams import UpstreamStore
+from server.store.interfaces import UpstreamStore
 from server.upstreams.connections import ConnectionPool, Target
 from server.upstreams.conversion import result_data, secret_of, toolkit_from
 

@@ -6,22 +6,14 @@ but their tool lists are stored too, so a restart with the upstream down keeps i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from server.jsontext import dumps, loads
-from server.store.db import Database, now
+from server.store.records import UpstreamRow, now
+from server.store.sqlite.db import Database
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamRow:
-    name: str
-    definition: dict[str, Any] | None  # None: declared in the config file
-    tools: list[dict[str, Any]] | None  # the upstream's `tools/list` answer, as JSON
-    tools_refreshed_at: float | None
-
-
-class UpstreamStore:
+class SqliteUpstreamStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
