@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import aiohttp
 import anyio
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -31,6 +32,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from server.config import UpstreamConfig, UpstreamPoolConfig
 from server.errors import UpstreamError
+from server.upstreams.http_calls import HttpCaller
 
 log = logging.getLogger("concierge.upstreams")
 LIST_CHANGED = "notifications/tools/list_changed"
@@ -55,6 +57,12 @@ class Target:
     @property
     def is_process(self) -> bool:
         return self.config.command is not None
+
+    def http_headers(self) -> dict[str, str]:
+        headers = dict(self.config.headers)
+        if self.secret is not None:
+            headers[self.config.auth.header] = self.config.auth.prefix + self.secret
+        return headers
 
 
 @contextlib.asynccontextmanager
@@ -91,11 +99,8 @@ class Connection:
             params = StdioServerParameters(command=config.command, args=config.args, env=env,
                                            cwd=str(config.cwd) if config.cwd else None)
             return stdio_client(params, errlog=errlog) if errlog is not None else stdio_client(params)
-        headers = dict(config.headers)
-        if secret is not None:
-            headers[config.auth.header] = config.auth.prefix + secret
         assert config.url is not None
-        return _http_transport(config.url, headers)
+        return _http_transport(config.url, self.target.http_headers())
 
     async def _on_message(self, message: Any) -> None:
         method = getattr(message, "method", None) or getattr(getattr(message, "root", None), "method", None)
@@ -219,16 +224,24 @@ class ConnectionPool:
         self.log_dir = log_dir
         self.on_list_changed = on_list_changed
         self._connections: dict[tuple[str, str], Connection] = {}
+        self._callers: dict[tuple[str, str], HttpCaller] = {}
+        self.eras: dict[str, str] = {}  # HTTP upstream -> the protocol version its listing session negotiated
+        self._http: aiohttp.ClientSession | None = None
         self._lock = asyncio.Lock()
         self._freed = asyncio.Event()
         self._reaper: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._reaper = asyncio.create_task(self._reap_forever(), name="upstream reaper")
+        # calls to HTTP upstreams: no cookies kept between users, no redirects followed (a credential
+        # must not follow a redirect to another host)
+        self._http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
+                                           connector=aiohttp.TCPConnector(limit=100, limit_per_host=0))
 
     def counts_of(self, upstream: str | None = None) -> dict[str, int]:
         live = [c for c in self._connections.values() if c.alive and upstream in (None, c.target.upstream)]
-        return {"connections": len(live), "processes": sum(c.target.is_process for c in live)}
+        callers = [c for k, c in self._callers.items() if upstream in (None, k[0])]
+        return {"connections": len(live) + len(callers), "processes": sum(c.target.is_process for c in live)}
 
     @contextlib.asynccontextmanager
     async def lease(self, target: Target) -> AsyncIterator[Connection]:
@@ -245,6 +258,8 @@ class ConnectionPool:
         conn.in_flight += 1
         try:
             await self._ready(conn)
+            if not target.is_process and conn.client is not None:
+                self.eras[target.upstream] = conn.client.protocol_version
             yield conn
         finally:
             conn.in_flight -= 1
@@ -292,10 +307,30 @@ class ConnectionPool:
         self._freed.set()
 
     async def call(self, target: Target, tool_name: str, arguments: dict[str, Any]) -> CallToolResult:
+        if not target.is_process:
+            return await self._http_call(target, tool_name, arguments)
         async with self.lease(target) as conn:
             return await conn.call(tool_name, arguments, target.config.timeout_seconds)
 
+    async def _http_call(self, target: Target, tool_name: str, arguments: dict[str, Any]) -> CallToolResult:
+        caller = self._callers.get(target.key)
+        if caller is None:
+            assert self._http is not None and target.config.url is not None
+            caller = self._callers[target.key] = HttpCaller(self._http, target.upstream, target.config.url,
+                                                            target.http_headers(), self.eras.get(target.upstream))
+        elif caller.era is None:
+            caller.era = self.eras.get(target.upstream)
+        caller.in_flight += 1
+        try:
+            return await caller.call(tool_name, arguments, target.config.timeout_seconds)
+        finally:
+            caller.in_flight -= 1
+            caller.last_used = time.monotonic()
+
     async def close_upstream(self, upstream: str) -> None:
+        for key in [k for k in self._callers if k[0] == upstream]:
+            del self._callers[key]
+        self.eras.pop(upstream, None)
         for conn in [c for c in self._connections.values() if c.target.upstream == upstream]:
             await self._drop(conn)
 
@@ -307,6 +342,9 @@ class ConnectionPool:
 
     async def reap(self) -> None:
         cutoff = time.monotonic() - self.settings.idle_seconds
+        for key, caller in list(self._callers.items()):
+            if caller.in_flight == 0 and caller.last_used < cutoff:
+                del self._callers[key]
         for conn in list(self._connections.values()):
             if not conn.alive or (conn.in_flight == 0 and conn.last_used < cutoff):
                 await self._drop(conn)
@@ -315,3 +353,6 @@ class ConnectionPool:
         if self._reaper is not None:
             self._reaper.cancel()
         await asyncio.gather(*(self._drop(c) for c in list(self._connections.values())), return_exceptions=True)
+        self._callers.clear()
+        if self._http is not None:
+            await self._http.close()
