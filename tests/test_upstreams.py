@@ -219,6 +219,10 @@ async def test_each_user_call_carries_only_that_users_credential(tmp_path: Path)
             assert {f"Bearer tok_{user}_0123456789" == seen for user, seen in answers} == {True}
             # one pooled connection per user, reused for all 10 calls, plus the credential-less one that lists tools
             assert server.api("GET", "/upstreams/echo").json()["connections"] == 3
+            async with Client(mcp_url(server, sessions["alice"])) as client:  # the workbench calls as its user too
+                ran = await call(client, "COMPOSIO_REMOTE_WORKBENCH", {"code_to_execute": (
+                    "result, error = run_composio_tool('ECHO_WHO_AM_I', {})\nresult['data']['credential']")})
+            assert ran["successful"] and "tok_alice_0123456789" in str(ran["data"]["results"]), ran
             stranger = server.create_session(user_id="carol", toolkits=["echo"])
             refused, = await execute(mcp_url(server, stranger), ("ECHO_WHO_AM_I", {}))
             assert not refused["successful"] and "connect" in refused["error"].lower(), refused
