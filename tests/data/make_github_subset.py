@@ -33,9 +33,11 @@ SOURCE = {
 
 
 def toolkit_operations(toolkit_path: Path = TOOLKIT) -> list[tuple[str, str]]:
-    """(METHOD, path) of every http tool, in file order, without duplicates."""
+    """(METHOD, path) of every http tool, in file order, without duplicates (`{+path}`, a parameter that
+    keeps its slashes, is `{path}` in the description)."""
     tools = yaml.safe_load(toolkit_path.read_text(encoding="utf-8"))["tools"]
-    return list(dict.fromkeys((t["http"]["method"], t["http"]["path"]) for t in tools if "http" in t))
+    return list(dict.fromkeys((t["http"]["method"], t["http"]["path"].replace("{+", "{"))
+                              for t in tools if "http" in t))
 
 
 def resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
