@@ -101,7 +101,8 @@ async def test_connect_with_a_bot_token_and_work(server: LiveServer, slack: Slac
         done = connect_with_token(link["redirect_url"], BOT)
         assert done.status_code == 200 and "connected" in done.text.lower()
 
-        (sent,) = await execute(client, ("SLACK_SEND_MESSAGE", {"channel": "C0GENERAL", "text": "Deploy finished :tada:"}))
+        (sent,) = await execute(client, ("SLACK_SEND_MESSAGE",
+                                         {"channel": "C0GENERAL", "text": "Deploy finished :tada:"}))
         assert sent["successful"], sent
         ts = sent["data"]["ts"]
         assert re.fullmatch(r"\d+\.\d+", ts) and sent["data"]["message"]["text"] == "Deploy finished :tada:"
