@@ -56,7 +56,8 @@ async def connect(client: Client) -> None:
 
 async def run(client: Client, slug: str, **arguments: Any) -> dict[str, Any]:
     batch = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [{"tool_slug": slug, "arguments": arguments}]})
-    return batch["data"]["results"][0]["response"]
+    result = batch["data"]["results"][0]
+    return result["response"] or {"successful": False, "refused": result["error"]}  # None: refused before running
 
 
 async def test_token_connect_then_branch_commit_pull_request_review_merge(server: LiveServer,
@@ -72,9 +73,8 @@ async def test_token_connect_then_branch_commit_pull_request_review_merge(server
         head = main["data"]["commit"]["sha"]
         created = await run(client, "GITHUB_CREATE_BRANCH", **REPO, ref="refs/heads/docs-notes", sha=head)
         assert created["successful"] and created["data"]["object"]["sha"] == head
-        notes = base64.b64encode(b"# Notes\nRun `make` first.\n").decode()
         written = await run(client, "GITHUB_CREATE_OR_UPDATE_FILE", **REPO, path="docs/notes.md",
-                            message="Add notes", content=notes, branch="docs-notes")
+                            message="Add notes", text="# Notes\nRun `make` first.\n", branch="docs-notes")
         assert written["successful"] and written["data"]["content"]["path"] == "docs/notes.md"
         pull = await run(client, "GITHUB_CREATE_PULL_REQUEST", **REPO, title="Add notes", head="docs-notes",
                          base="main", body="Adds setup notes.")
@@ -91,14 +91,22 @@ async def test_token_connect_then_branch_commit_pull_request_review_merge(server
         assert not again["successful"] and "405" in again["error"] and "not mergeable" in again["error"]
 
         read = await run(client, "GITHUB_GET_FILE_CONTENTS", **REPO, path="docs/notes.md", ref="docs-notes")
-        assert base64.b64decode(read["data"]["content"]).decode().startswith("# Notes")
+        assert read["data"]["text"] == "# Notes\nRun `make` first.\n" and "content" not in read["data"]
+        assert read["data"]["sha"] == written["data"]["content"]["sha"]
         stale = await run(client, "GITHUB_CREATE_OR_UPDATE_FILE", **REPO, path="docs/notes.md", message="Edit",
-                          content=notes, branch="docs-notes", sha="0" * 40)
+                          text="new", branch="docs-notes", sha="0" * 40)
         assert not stale["successful"] and "409" in stale["error"] and "does not match" in stale["error"]
+        both = await run(client, "GITHUB_CREATE_OR_UPDATE_FILE", **REPO, path="x.md", message="x", text="a",
+                         content="YQ==")
+        assert not both["successful"] and "text" in str(both["refused"])  # refused before anything is sent
+        folder = await run(client, "GITHUB_GET_FILE_CONTENTS", **REPO, path="src")
+        assert folder["data"] == [{"type": "file", "name": "app.py", "path": "src/app.py"}]
 
     put = next(r for r in github.requests if r.method == "PUT" and "/contents/" in r.path)
     assert put.path == "/repos/octocat/hello-world/contents/docs/notes.md"  # slashes kept in the file path
-    assert put.body == {"message": "Add notes", "content": notes, "branch": "docs-notes"}
+    notes = base64.b64encode(b"# Notes\nRun `make` first.\n").decode()
+    assert put.body == {"message": "Add notes", "content": notes, "branch": "docs-notes"}  # base64 on the wire
+    assert not any(r.path.endswith("/contents/x.md") for r in github.requests)
     assert all(r.headers["authorization"] == f"Bearer {PAT}" for r in github.requests)
 
 
