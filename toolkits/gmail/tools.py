@@ -72,8 +72,13 @@ def _raw(message: EmailMessage) -> str:
     return base64.urlsafe_b64encode(message.as_bytes(policy=SMTP)).decode("ascii")
 
 
+def mailbox(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Every Gmail path names a mailbox; "me" is the connected account's own."""
+    return {"userId": "me"} | arguments
+
+
 def _rest(arguments: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in arguments.items() if k not in _MESSAGE_FIELDS}
+    return mailbox({k: v for k, v in arguments.items() if k not in _MESSAGE_FIELDS})
 
 
 def build_message(arguments: dict[str, Any]) -> dict[str, Any]:

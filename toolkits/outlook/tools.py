@@ -11,6 +11,7 @@ MESSAGE_SUMMARY = ("id,subject,from,toRecipients,ccRecipients,receivedDateTime,s
 EVENT_SUMMARY = ("id,subject,start,end,location,organizer,attendees,isAllDay,isCancelled,isOnlineMeeting,"
                  "onlineMeeting,showAs,bodyPreview,webLink,recurrence,seriesMasterId,type")
 _COMPOSE = ("to", "cc", "bcc", "subject", "body", "is_html", "attachments", "importance")
+_ACTION_PARAMETERS = ("message", "saveToSentItems", "comment", "toRecipients", "destinationId", "sendResponse")
 
 
 def _recipients(value: Any) -> list[dict[str, Any]]:
@@ -55,9 +56,15 @@ def _rest(arguments: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in arguments.items() if k not in _COMPOSE}
 
 
+def action(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Graph actions (sendMail, reply, move, accept...) name their parameters in PascalCase in Microsoft's
+    description (`Message`, `Comment`, `DestinationId`), as its SDKs send them; Graph reads either case."""
+    return {(k[0].upper() + k[1:] if k in _ACTION_PARAMETERS else k): v for k, v in arguments.items()}
+
+
 def send_mail(arguments: dict[str, Any]) -> dict[str, Any]:
-    """OUTLOOK_SEND_EMAIL: {message, saveToSentItems} for POST /me/sendMail."""
-    return _rest(arguments) | {"message": _message(arguments)}
+    """OUTLOOK_SEND_EMAIL: {Message, SaveToSentItems} for POST /me/sendMail."""
+    return action(_rest(arguments) | {"message": _message(arguments)})
 
 
 def draft(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +79,7 @@ def reply(arguments: dict[str, Any]) -> dict[str, Any]:
         out["toRecipients"] = _recipients(arguments["to"])
     if arguments.get("cc"):
         out["message"] = {"ccRecipients": _recipients(arguments["cc"])}
-    return out
+    return action(out)
 
 
 def event(arguments: dict[str, Any]) -> dict[str, Any]:
