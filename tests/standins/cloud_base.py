@@ -328,3 +328,18 @@ async def json_body(request: Request, invalid: Callable[[str], ApiError]) -> dic
     if not isinstance(data, dict):
         raise invalid("Invalid JSON payload received. Expected an object.")
     return data
+
+
+def live_server(data_dir: Any, stand_in: CloudStandIn, bases: Mapping[str, str], *, oauth: bool = True,
+                **extra: Any) -> Any:
+    """A started Concierge server whose toolkits (slug -> API base URL) talk to `stand_in`; with `oauth`
+    the stand-in is also each toolkit's OAuth app and authorization server, else no OAuth app is configured
+    (so the Connect Link offers the token form)."""
+    from tests.live import LiveServer
+
+    overrides = {slug: {"base_url": base} | ({"authorize_url": stand_in.authorize_url, "token_url": stand_in.token_url,
+                                               "revoke_url": stand_in.revoke_url} if oauth else {})
+                 for slug, base in bases.items()}
+    apps = {slug: {"client_id": stand_in.client_id, "client_secret": stand_in.client_secret} for slug in bases}
+    return LiveServer(data_dir, toolkit_overrides=overrides, **({"oauth_apps": apps} if oauth else {}),
+                      **extra).start()

@@ -134,7 +134,7 @@ def _walk(part: dict[str, Any], found: dict[str, Any]) -> None:
             match = re.search(r'charset="?([\w.-]+)', str(header.get("value")), re.I)
             if header.get("name", "").lower() == "content-type" and match:
                 charset = match.group(1)
-        text = _decode_data(body["data"]).decode(charset, "replace")
+        text = _decode_data(body["data"]).decode(charset, "replace").replace("\r\n", "\n")
         key = "text" if mime == "text/plain" else "html"
         found[key] = found[key] + text if found[key] else text
     for child in part.get("parts") or []:
