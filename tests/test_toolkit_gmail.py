@@ -8,15 +8,15 @@ import email
 from collections.abc import Iterator
 from email.policy import default as default_policy
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mcp import Client
 
-from tests.auth_fixtures import follow_oauth_link, submit_key_form
+from tests.auth_fixtures import submit_key_form
 from tests.live import LiveServer
 from tests.mcp_helpers import call
-from tests.standins.cloud_base import live_server
+from tests.standins.cloud_base import connect_oauth, live_server
+from tests.standins.cloud_base import run_tools as run
 from tests.standins.google import SCOPE, GoogleStandIn, rate_limited
 
 pytestmark = pytest.mark.anyio
@@ -40,24 +40,11 @@ def server(tmp_path: Path, google: GoogleStandIn) -> Iterator[LiveServer]:
         live.stop()
 
 
-async def run(client: Client, *calls: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    batch = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL",
-                       {"tools": [{"tool_slug": slug, "arguments": args} for slug, args in calls]})
-    return [r["response"] if r["response"] is not None else {"successful": False, "error": r["error"]}
-            for r in batch["data"]["results"]]
-
-
-async def connect(client: Client, slug: str) -> None:
-    link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS", {"toolkits": [slug]}))["data"]["results"][slug]
-    assert link["status"] == "initiated" and link["auth_scheme"] == "OAUTH2", link
-    assert follow_oauth_link(link["redirect_url"]).status_code == 200
-
-
 async def test_google_oauth_quirks_offline_access_and_refresh_without_rotation(
         server: LiveServer, google: GoogleStandIn) -> None:
     session = server.create_session(user_id="gmail_user", toolkits=["gmail"])
     async with Client(session["mcp"]["url"]) as client:
-        await connect(client, "gmail")
+        await connect_oauth(client, "gmail")
         asked = google.authorize_requests[-1]
         assert asked["access_type"] == "offline" and asked["prompt"] == "consent"
         assert asked["code_challenge_method"] == "S256" and asked["scope"] == SCOPE + "gmail.modify"
@@ -84,7 +71,7 @@ async def test_send_read_reply_and_organise_mail(server: LiveServer, google: Goo
     async with Client(session["mcp"]["url"]) as client:
         found = await call(client, "COMPOSIO_SEARCH_TOOLS", {"queries": [{"use_case": "email the report to bob"}]})
         assert "GMAIL_SEND_EMAIL" in found["data"]["results"][0]["primary_tool_slugs"]
-        await connect(client, "gmail")
+        await connect_oauth(client, "gmail")
 
         [sent] = await run(client, ("GMAIL_SEND_EMAIL", {
             "to": ["Bob <bob@example.com>", "carol@example.com"], "cc": "dave@example.com", "subject": "Launch plan",
@@ -142,7 +129,7 @@ async def test_send_read_reply_and_organise_mail(server: LiveServer, google: Goo
 async def test_drafts_labels_trash_and_forward(server: LiveServer, google: GoogleStandIn) -> None:
     session = server.create_session(user_id="gmail_user", toolkits=["gmail"])
     async with Client(session["mcp"]["url"]) as client:
-        await connect(client, "gmail")
+        await connect_oauth(client, "gmail")
         draft, label, duplicate = await run(
             client, ("GMAIL_CREATE_EMAIL_DRAFT", {"to": "erin@example.com", "subject": "Proposal", "body": "v1"}),
             ("GMAIL_CREATE_LABEL", {"name": "Projects/Alpha"}), ("GMAIL_CREATE_LABEL", {"name": "Receipts"}))
@@ -179,7 +166,7 @@ async def test_paged_search_bounded_by_max_results_and_rate_limit_retried(
         server: LiveServer, google: GoogleStandIn) -> None:
     session = server.create_session(user_id="gmail_user", toolkits=["gmail"])
     async with Client(session["mcp"]["url"]) as client:
-        await connect(client, "gmail")
+        await connect_oauth(client, "gmail")
         before = len(google.api_calls("/gmail/v1/users/me/messages"))
         paged, = await run(client, ("GMAIL_FETCH_EMAILS", {"q": "in:inbox", "maxResults": 2, "max_results": 3}))
         assert paged["successful"], paged
@@ -204,7 +191,7 @@ async def test_errors_are_one_clear_sentence_and_bad_input_sends_nothing(
         server: LiveServer, google: GoogleStandIn) -> None:
     session = server.create_session(user_id="gmail_user", toolkits=["gmail"])
     async with Client(session["mcp"]["url"]) as client:
-        await connect(client, "gmail")
+        await connect_oauth(client, "gmail")
         before = len(google.requests)
         missing, = await run(client, ("GMAIL_FETCH_MESSAGE_BY_MESSAGE_ID", {"id": "does-not-exist"}))
         assert missing["error"] == ("Gmail refused GMAIL_FETCH_MESSAGE_BY_MESSAGE_ID (HTTP 404 Not Found): "

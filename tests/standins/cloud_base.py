@@ -343,3 +343,24 @@ def live_server(data_dir: Any, stand_in: CloudStandIn, bases: Mapping[str, str],
     apps = {slug: {"client_id": stand_in.client_id, "client_secret": stand_in.client_secret} for slug in bases}
     return LiveServer(data_dir, toolkit_overrides=overrides, **({"oauth_apps": apps} if oauth else {}),
                       **extra).start()
+
+
+async def run_tools(client: Any, *calls: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One COMPOSIO_MULTI_EXECUTE_TOOL batch; each call's response ({data, error, successful})."""
+    from tests.mcp_helpers import call
+
+    batch = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL",
+                       {"tools": [{"tool_slug": slug, "arguments": args} for slug, args in calls]})
+    return [r["response"] if r["response"] is not None else {"successful": False, "error": r["error"]}
+            for r in batch["data"]["results"]]
+
+
+async def connect_oauth(client: Any, slug: str) -> dict[str, Any]:
+    """COMPOSIO_MANAGE_CONNECTIONS, then what a browser does with the link; the link's entry."""
+    from tests.auth_fixtures import follow_oauth_link
+    from tests.mcp_helpers import call
+
+    link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS", {"toolkits": [slug]}))["data"]["results"][slug]
+    assert link["status"] == "initiated" and link["auth_scheme"] == "OAUTH2", link
+    assert follow_oauth_link(link["redirect_url"]).status_code == 200
+    return link
