@@ -38,7 +38,7 @@ def _server(tmp_path: Path, notion: NotionStandIn, **settings: Any) -> LiveServe
 async def run(client: Client, *calls: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
     batch = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL",
                        {"tools": [{"tool_slug": slug, "arguments": args} for slug, args in calls]})
-    return [r["response"] for r in batch["data"]["results"]]
+    return [r["response"] or {"successful": False, "error": r["error"]} for r in batch["data"]["results"]]
 
 
 async def connect_with_secret(client: Client) -> None:
