@@ -7,6 +7,9 @@ from typing import Any
 
 from server.errors import InvalidInput
 
+# /search/jql returns only issue ids unless asked for fields; these answer "what are my tickets".
+SEARCH_FIELDS = ["summary", "status", "assignee", "priority", "issuetype", "updated"]
+
 
 def adf(text: str) -> dict[str, Any]:
     """A plain-text document: blank lines split paragraphs, single newlines become hard breaks."""
@@ -35,6 +38,10 @@ def _fields(args: dict[str, Any]) -> dict[str, Any]:
         if name in args:
             fields[name] = args.pop(name)
     return fields
+
+
+def prepare_search(arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"fields": SEARCH_FIELDS, **arguments}
 
 
 def prepare_create_issue(arguments: dict[str, Any]) -> dict[str, Any]:
