@@ -276,6 +276,9 @@ class ApiSpec(_Strict):
     format: Literal["openapi", "swagger", "google_discovery", "graphql"]
     base_path: str = Field("", description="prefix of the spec's paths that the toolkit's base_url already holds, "
                                            "e.g. /gmail/v1")
+    not_in_spec: dict[str, str] = Field(default_factory=dict,
+                                        description="tool slug -> why the description cannot cover it (a subset, "
+                                                    "a method newer than the file); counted as unchecked")
 
 
 class ToolkitFile(_Strict):
