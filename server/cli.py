@@ -76,7 +76,7 @@ def cmd_stdio(args: argparse.Namespace) -> int:
                 session = await runtime.sessions.create(body)
                 session_id = session.id
                 print(f"concierge: created session {session_id} for {args.user_id}", file=sys.stderr)
-            await serve_stdio(runtime, ToolSurface(meta_tools_for(runtime)), session_id)
+            await serve_stdio(runtime, ToolSurface(meta_tools_for(runtime), runtime.meta_services()), session_id)
         finally:
             await runtime.aclose()
 
@@ -249,18 +249,18 @@ def cmd_keys(args: argparse.Namespace) -> int:
         return 0
     from server.auth.crypto import SecretBox
     from server.auth.rotation import rotate_all
-    from server.store.db import Database
+    from server.store import open_store, sqlite_url
 
     settings = _settings(args)
 
     async def rotate() -> int:
-        db = await Database.open(settings.db_path)
+        store = await open_store(sqlite_url(settings.db_path))
         try:
             box = SecretBox.from_settings(settings.encryption_key.get_secret_value() if settings.encryption_key
                                           else None, settings.data_dir)
-            return await rotate_all(db, box)
+            return await rotate_all(store, box)
         finally:
-            await db.close()
+            await store.aclose()
 
     count = anyio.run(rotate)
     print(f"re-encrypted {count} secrets under the first configured key")
