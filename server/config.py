@@ -57,9 +57,24 @@ class SearchConfig(_Section):
     schema_inline_max_chars: int = Field(3_000, ge=0, description="longer schemas are returned as a schemaRef")
 
 
-class OAuthApp(_Section):
+class OAuthApp(BaseModel):
+    """The operator's OAuth app for a toolkit; other string keys fill `{name}` placeholders in the
+    toolkit's OAuth URLs (Microsoft: tenant = "contoso.onmicrosoft.com")."""
+
+    model_config = ConfigDict(extra="allow")
     client_id: str
     client_secret: SecretStr
+
+    @model_validator(mode="after")
+    def _text_params(self) -> OAuthApp:
+        bad = [k for k, v in (self.model_extra or {}).items() if not isinstance(v, str)]
+        if bad:
+            raise ValueError(f"{bad[0]}: OAuth URL parameters must be text")
+        return self
+
+    @property
+    def url_params(self) -> dict[str, str]:
+        return {k: str(v) for k, v in (self.model_extra or {}).items()}
 
 
 class ToolkitOverride(_Section):
@@ -69,6 +84,8 @@ class ToolkitOverride(_Section):
     authorize_url: str | None = None
     token_url: str | None = None
     revoke_url: str | None = None
+    scheme_base_urls: dict[str, str] = Field(default_factory=dict, description="auth scheme type -> its base_url")
+    after_connect_url: str | None = None
 
 
 class UpstreamAuthConfig(_Section):
@@ -81,7 +98,7 @@ class UpstreamAuthConfig(_Section):
     env: str | None = Field(None, description="stdio: environment variable that receives the credential; "
                                               "the upstream then runs one process per user")
     label: str = Field("Access token", description="what the Connect page calls the credential")
-    help: str = Field("", description="one line: where the user gets the credential")
+    help: str = Field("", max_length=400, description="one line: where the user gets the credential")
 
 
 class UpstreamConfig(_Section):

@@ -32,10 +32,11 @@ def auth_schemes(config: UpstreamConfig) -> tuple[AuthSchemeFile, ...]:
     auth = config.auth
     if auth.type == "none":
         return (AuthSchemeFile(type="none"),)
+    words = {"label": auth.label, "help": auth.help or None}
     if _is_bearer(config):
-        return (AuthSchemeFile(type="bearer_token"),)
+        return (AuthSchemeFile(type="bearer_token", **words),)
     return (AuthSchemeFile(type="api_key", api_key_in="header", api_key_name=auth.header,
-                           api_key_prefix=auth.prefix),)
+                           api_key_prefix=auth.prefix, **words),)
 
 
 def secret_of(config: UpstreamConfig, credential: Credential) -> str | None:
