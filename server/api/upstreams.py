@@ -17,8 +17,7 @@ from server.errors import InvalidInput, describe_validation_error, model_vocabul
 
 def _out(state: ApiState, name: str) -> UpstreamOut:
     upstreams = state.runtime.upstreams
-    counts = upstreams.pool.counts_of(name)
-    return UpstreamOut(**upstreams.describe(upstreams.get(name)), **counts)
+    return UpstreamOut.model_validate(upstreams.describe(upstreams.get(name)) | upstreams.pool.counts_of(name))
 
 
 async def list_upstreams(request: Request, state: ApiState) -> UpstreamListOut:

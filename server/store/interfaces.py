@@ -137,7 +137,7 @@ class ServerMetaStore(Protocol):
 
 
 class UpstreamStore(Protocol):
-    async def list(self) -> list[UpstreamRow]: ...
+    async def list_all(self) -> list[UpstreamRow]: ...
 
     async def add(self, name: str, definition: dict[str, Any]) -> bool:
         """False when another registered upstream has the name."""

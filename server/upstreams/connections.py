@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TextIO
 
 import aiohttp
 import anyio
@@ -90,7 +90,7 @@ class Connection:
     def alive(self) -> bool:
         return not self.closed.is_set() and not self.closing.is_set()
 
-    def _transport(self, errlog: IO[str] | None) -> Any:
+    def _transport(self, errlog: TextIO | None) -> Any:
         config, secret = self.target.config, self.target.secret
         if config.command is not None:
             env = dict(config.env)
@@ -110,7 +110,7 @@ class Connection:
     async def _run(self) -> None:
         """Handshake era first: it is the one where servers of every SDK announce tool-list changes
         (`notifications/tools/list_changed`); a server that refuses it is asked in the 2026-07-28 era."""
-        errlog: IO[str] | None = None
+        errlog: TextIO | None = None
         try:
             if self.target.is_process:  # the upstream's stderr goes to its own log, not the server's
                 errlog = await asyncio.to_thread(_open_log, self._log_dir, self.target.upstream)
@@ -129,7 +129,7 @@ class Connection:
             if errlog is not None:
                 errlog.close()
 
-    async def _serve(self, mode: str, errlog: IO[str] | None) -> None:
+    async def _serve(self, mode: str, errlog: TextIO | None) -> None:
         async with Client(self._transport(errlog), mode=mode, message_handler=self._on_message) as client:
             self.client = client
             self.ready.set()
@@ -205,7 +205,7 @@ def _connection_lost(exc: BaseException) -> bool:
         exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError))
 
 
-def _open_log(folder: Path, upstream: str) -> IO[str]:
+def _open_log(folder: Path, upstream: str) -> TextIO:
     folder.mkdir(parents=True, exist_ok=True)
     return open(folder / f"{upstream}.log", "a", encoding="utf-8")  # noqa: SIM115 - kept open for the process
 

@@ -32,11 +32,10 @@ def auth_schemes(config: UpstreamConfig) -> tuple[AuthSchemeFile, ...]:
     auth = config.auth
     if auth.type == "none":
         return (AuthSchemeFile(type="none"),)
-    words = {"label": auth.label, "help": auth.help or None}
     if _is_bearer(config):
-        return (AuthSchemeFile(type="bearer_token", **words),)
-    return (AuthSchemeFile(type="api_key", api_key_in="header", api_key_name=auth.header,
-                           api_key_prefix=auth.prefix, **words),)
+        return (AuthSchemeFile(type="bearer_token", label=auth.label, help=auth.help or None),)
+    return (AuthSchemeFile(type="api_key", api_key_in="header", api_key_name=auth.header, api_key_prefix=auth.prefix,
+                           label=auth.label, help=auth.help or None),)
 
 
 def secret_of(config: UpstreamConfig, credential: Credential) -> str | None:

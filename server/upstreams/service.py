@@ -56,7 +56,7 @@ class UpstreamService:
             if not re.fullmatch(TOOLKIT_SLUG, name) or name in self.catalog.toolkits:
                 raise ConfigError(f"config: upstreams.{name}: the name must be a free toolkit slug (lower-case "
                                   "letters, digits, '_'), not one of the catalog's toolkits")
-        for row in await self.store.list():
+        for row in await self.store.list_all():
             if row.definition is not None and row.name not in self.upstreams:
                 self.upstreams[row.name] = Upstream(row.name, UpstreamConfig.model_validate(row.definition), "api")
             upstream = self.upstreams.get(row.name)

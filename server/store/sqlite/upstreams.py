@@ -17,7 +17,7 @@ class SqliteUpstreamStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def list(self) -> list[UpstreamRow]:
+    async def list_all(self) -> list[UpstreamRow]:
         rows = await self.db.fetchall(
             "SELECT name, definition, tools, tools_refreshed_at FROM upstreams ORDER BY name")
         return [UpstreamRow(r[0], loads(r[1]) if r[1] else None, loads(r[2]) if r[2] else None, r[3]) for r in rows]
