@@ -92,4 +92,4 @@ def test_client_error_codes_and_final_states_are_the_servers() -> None:
     assert set(client_errors._BY_CODE) <= server_codes
     import server.client._base as base
 
-    assert base.FINAL_ACCOUNT_STATES == {str(s) for s in FINAL_ACCOUNT_STATES}
+    assert {str(s) for s in FINAL_ACCOUNT_STATES} == base.FINAL_ACCOUNT_STATES
