@@ -42,7 +42,7 @@ class SqliteAccountStore:
         r = await self.db.fetchone(f"SELECT {ACCOUNT_COLS} FROM connected_accounts WHERE id = ?", (account_id,))
         return _account(r) if r else None
 
-    async def list(self, user_id: str | None = None, toolkit: str | None = None,
+    async def find(self, user_id: str | None = None, toolkit: str | None = None,
                    statuses: tuple[AccountStatus, ...] | None = None) -> list[AccountRow]:
         where, params = [], []
         for column, value in (("user_id", user_id), ("toolkit", toolkit)):

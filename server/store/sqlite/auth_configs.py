@@ -22,7 +22,7 @@ class SqliteAuthConfigStore:
         r = await self.db.fetchone(f"SELECT {COLS} FROM auth_configs WHERE id = ?", (config_id,))
         return build(AuthConfigRow, r) if r else None
 
-    async def list(self, toolkit: str | None = None) -> list[AuthConfigRow]:
+    async def find(self, toolkit: str | None = None) -> list[AuthConfigRow]:
         if toolkit:
             rows = await self.db.fetchall(
                 f"SELECT {COLS} FROM auth_configs WHERE toolkit = ? ORDER BY created_at", (toolkit,))
@@ -44,4 +44,4 @@ class SqliteAuthConfigStore:
         r = await self.db.fetchone(
             "SELECT COUNT(*) FROM connected_accounts WHERE auth_config_id = ? AND status IN ('ACTIVE', 'INITIATED')",
             (config_id,))
-        return int(r[0])
+        return int(r[0]) if r else 0
