@@ -46,7 +46,7 @@ async def open_link(request: Request) -> Response:
     if target.redirect_url:
         return RedirectResponse(target.redirect_url, status_code=302)
     assert target.state is not None
-    return form_page(target.toolkit.name, f"/connect/{token}", target.state, target.fields)
+    return form_page(target.toolkit.name, f"/connect/{token}", target.state, target.fields, help=target.help)
 
 
 async def submit_form(request: Request) -> Response:
@@ -63,7 +63,8 @@ async def submit_form(request: Request) -> Response:
     except InvalidInput as exc:
         target = await flow.open(token)
         assert target.state is not None
-        return form_page(target.toolkit.name, f"/connect/{token}", target.state, target.fields, exc.message, 400)
+        return form_page(target.toolkit.name, f"/connect/{token}", target.state, target.fields, exc.message, 400,
+                         help=target.help)
     return _finish(account, callback_url)
 
 

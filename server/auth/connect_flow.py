@@ -52,12 +52,13 @@ class LinkPage:
     redirect_url: str | None = None
     fields: tuple[FieldSpec, ...] = ()
     state: str | None = None
+    help: str | None = None  # "where do I get this" for the credential the form asks for
 
 
 def form_fields(scheme: AuthSchemeFile) -> tuple[FieldSpec, ...]:
     base = {
-        "api_key": [FieldSpec(name="api_key", label="API key")],
-        "bearer_token": [FieldSpec(name="token", label="Access token")],
+        "api_key": [FieldSpec(name="api_key", label=scheme.label or "API key")],
+        "bearer_token": [FieldSpec(name="token", label=scheme.label or "Access token")],
         "basic": [FieldSpec(name="username", label="Username", secret=False),
                   FieldSpec(name="password", label="Password")],
     }.get(scheme.type, [])
@@ -165,7 +166,7 @@ class ConnectFlow:
         state = secrets.token_urlsafe(32)
         if scheme.type != "oauth2":
             await self.store.set_form_state(link.token_hash, fingerprint(state))
-            return LinkPage(toolkit, fields=form_fields(scheme), state=state)
+            return LinkPage(toolkit, fields=form_fields(scheme), state=state, help=scheme.help)
         try:
             app = await self.configs.oauth_app(await self.configs.get(account.auth_config_id or ""))
         except ConnectionRequired as exc:
@@ -219,13 +220,18 @@ class ConnectFlow:
             app = await self.configs.oauth_app(await self.configs.get(account.auth_config_id or ""))
             tokens = await oauth2.exchange_code(app, self.callback_uri, params["code"],
                                                 self.box.open(link.pkce_verifier or b""))
+            secret = tokens.secret()
+            _, scheme = await self._scheme(account)
+            if scheme.after_connect is not None:
+                secret[scheme.after_connect.field] = await oauth2.after_connect(scheme.after_connect,
+                                                                                tokens.access_token)
         except (AuthFlowError, ConnectionRequired) as exc:
             await self.store.set_status(account.id, AccountStatus.FAILED, exc.message, "failed", "provider",
                                         only_if=(AccountStatus.INITIATED,))
             return await self.accounts.get(account.id), link.callback_url
         scopes = json.dumps(tokens.scope.replace(",", " ").split()) if tokens.scope else None
         await self.store.set_status(account.id, AccountStatus.ACTIVE, None, "activated", "user",
-                                    credential=self.box.seal(tokens.secret()), preview=preview(tokens.access_token),
+                                    credential=self.box.seal(secret), preview=preview(tokens.access_token),
                                     expires_at=tokens.expires_at, scopes=scopes,
                                     only_if=(AccountStatus.INITIATED,))
         return await self.accounts.get(account.id), link.callback_url

@@ -42,21 +42,23 @@ def needs_refresh(expires_at: float | None, issued_at: float | None) -> bool:
 def build_credential(account: AccountRow, scheme: AuthSchemeFile, secret: dict[str, Any]) -> Credential:
     """Where each scheme puts its secret on the wire."""
     extra = {k: str(v) for k, v in secret.items() if k not in MAIN_SECRETS}
+    base = scheme.base_url
     if scheme.type == "oauth2":
-        token_type = str(secret.get("token_type") or "Bearer")
-        token_type = "Bearer" if token_type.lower() == "bearer" else token_type
-        return Credential(account.id, headers={"Authorization": f"{token_type} {secret['access_token']}"},
-                          access_token=secret["access_token"])
+        # Always RFC 6750 Bearer: providers label tokens by kind, not scheme (Slack's authed_user says "user",
+        # its bot token "bot"), and no other scheme (MAC, DPoP) could be sent without signing each request.
+        return Credential(account.id, headers={"Authorization": f"Bearer {secret['access_token']}"},
+                          fields=extra, access_token=secret["access_token"], base_url=base)
     if scheme.type == "bearer_token":
-        return Credential(account.id, headers={"Authorization": f"Bearer {secret['token']}"}, fields=extra)
+        return Credential(account.id, headers={"Authorization": f"Bearer {secret['token']}"}, fields=extra,
+                          base_url=base)
     if scheme.type == "basic":
         raw = f"{secret['username']}:{secret.get('password', '')}".encode()
         return Credential(account.id, headers={"Authorization": "Basic " + base64.b64encode(raw).decode()},
-                          fields=extra)
+                          fields=extra, base_url=base)
     key = scheme.api_key_prefix + secret["api_key"]
     if scheme.api_key_in == "query":
-        return Credential(account.id, query={scheme.api_key_name: key}, fields=extra)
-    return Credential(account.id, headers={scheme.api_key_name: key}, fields=extra)
+        return Credential(account.id, query={scheme.api_key_name: key}, fields=extra, base_url=base)
+    return Credential(account.id, headers={scheme.api_key_name: key}, fields=extra, base_url=base)
 
 
 class AccountCredentials:
@@ -113,7 +115,8 @@ class AccountCredentials:
             except AuthFlowError as exc:
                 return await self._expire(session, toolkit, fresh, exc.message)
             scopes = json.dumps(tokens.scope.replace(",", " ").split()) if tokens.scope else None
-            new_secret = tokens.secret()
+            kept = {k: v for k, v in secret.items() if k not in MAIN_SECRETS}  # after-connect fields (cloud id)
+            new_secret = {**kept, **tokens.secret()}
             if not await self.accounts.store.set_status(
                     fresh.id, AccountStatus.ACTIVE, None, "refreshed", "system",
                     credential=self.accounts.box.seal(new_secret), preview=preview(tokens.access_token),

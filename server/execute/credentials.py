@@ -26,6 +26,7 @@ class Credential:
     query: dict[str, str] = field(default_factory=dict, repr=False)
     fields: dict[str, str] = field(default_factory=dict, repr=False)
     access_token: str | None = field(default=None, repr=False)
+    base_url: str | None = None  # the auth scheme's own API base (Jira: cloud id vs. site), else the toolkit's
 
 
 class CredentialProvider(Protocol):

@@ -163,13 +163,21 @@ class Executor:
                 return tool.handler(arguments, ctx)
             return await anyio.to_thread.run_sync(tool.handler, arguments, ctx)
         toolkit = self.catalog.toolkit_of(tool)
-        response = await self._send(tool, arguments, credential)
-        if response.status == 401:
-            retry = await self.credentials.after_unauthorized(session, toolkit, credential)
-            if retry is not None:
-                response = await self._send(tool, arguments, retry)
-        return http_tool.interpret(tool, response)
+        current = credential
 
-    async def _send(self, tool: Tool, arguments: dict[str, Any], credential: Credential) -> http_tool.HttpResponse:
-        request = http_tool.build_request(tool, self.catalog.toolkit_of(tool), arguments, credential)
+        async def exchange(args: dict[str, Any], url: str | None) -> http_tool.HttpResponse:
+            nonlocal current
+            response = await self._send(tool, args, current, url)
+            if response.status == 401:
+                refreshed = await self.credentials.after_unauthorized(session, toolkit, current)
+                if refreshed is not None:
+                    current = refreshed
+                    response = await self._send(tool, args, current, url)
+            return response
+
+        return await http_tool.run(tool, toolkit, arguments, exchange)
+
+    async def _send(self, tool: Tool, arguments: dict[str, Any], credential: Credential,
+                    url: str | None) -> http_tool.HttpResponse:
+        request = http_tool.build_request(tool, self.catalog.toolkit_of(tool), arguments, credential, url)
         return await http_tool.send(self.http_tools, request, self.max_response_bytes)
