@@ -145,9 +145,10 @@ class SqliteAccountStore:
         """INITIATED accounts whose every link has expired unused become EXPIRED (never INITIATED forever)."""
         ts = now()
         rows = await self.db.fetchall(
-            "SELECT id FROM connected_accounts a WHERE status = 'INITIATED' AND NOT EXISTS ("
+            "SELECT id FROM connected_accounts a WHERE status = ? AND NOT EXISTS ("
             "SELECT 1 FROM connect_links l WHERE l.account_id = a.id AND l.used_at IS NULL AND "
-            "(l.expires_at > ? OR (l.opened_at IS NOT NULL AND l.opened_at > ?)))", (ts, ts - 900))
+            "(l.expires_at > ? OR (l.opened_at IS NOT NULL AND l.opened_at > ?)))",
+            (AccountStatus.INITIATED, ts, ts - 900))
         expired = []
         for (account_id,) in rows:
             if await self.set_status(account_id, AccountStatus.EXPIRED,

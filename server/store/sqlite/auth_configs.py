@@ -7,6 +7,7 @@ from dataclasses import replace
 from server.store.records import AuthConfigRow, now
 from server.store.sqlite.db import Database
 from server.store.sqlite.sql import build, columns, insert_sql, values
+from server.values import AccountStatus
 
 COLS = ", ".join(columns(AuthConfigRow))
 
@@ -42,6 +43,6 @@ class SqliteAuthConfigStore:
 
     async def in_use(self, config_id: str) -> int:
         r = await self.db.fetchone(
-            "SELECT COUNT(*) FROM connected_accounts WHERE auth_config_id = ? AND status IN ('ACTIVE', 'INITIATED')",
-            (config_id,))
+            "SELECT COUNT(*) FROM connected_accounts WHERE auth_config_id = ? AND status IN (?, ?)",
+            (config_id, AccountStatus.ACTIVE, AccountStatus.INITIATED))
         return int(r[0]) if r else 0
