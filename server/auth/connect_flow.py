@@ -103,7 +103,7 @@ class ConnectFlow:
         if config.auth_scheme == "oauth2":
             await self.configs.oauth_app(config)  # no app configured: say so now, not after the user clicks
         if session is not None and session.options.multi_account.enable:
-            live = await self.store.list(user_id=user_id, toolkit=toolkit.slug,
+            live = await self.store.find(user_id=user_id, toolkit=toolkit.slug,
                                          statuses=(AccountStatus.ACTIVE, AccountStatus.INITIATED))
             limit = session.options.multi_account.max_accounts_per_toolkit
             if len(live) >= limit:
@@ -129,7 +129,7 @@ class ConnectFlow:
         """A live Connect Link for this user and toolkit: the pending one if there is one, else a new one,
         so asking twice does not pile up half-made accounts."""
         if not fresh:
-            for account in await self.store.list(user_id=session.user_id, toolkit=toolkit.slug,
+            for account in await self.store.find(user_id=session.user_id, toolkit=toolkit.slug,
                                                  statuses=(AccountStatus.INITIATED,)):
                 link = await self.store.live_link(account.id)
                 if link is not None:
