@@ -148,6 +148,9 @@ async def test_oauth_with_audience_then_cloud_id_discovery(tmp_path: Path, atlas
             assert follow_oauth_link(link["jira"]["redirect_url"]).status_code == 200
             me, found = await run(client, ("JIRA_GET_MYSELF", {}),
                                   ("JIRA_SEARCH_ISSUES", {"jql": "project = ENG", "max_results": 2}))
+            first_refresh = set(atlassian.refresh_tokens)
+            atlassian.expire_access_tokens()
+            (again,) = await run(client, ("JIRA_GET_ISSUE", {"issueIdOrKey": "ENG-1"}))
     finally:
         server.stop()
     authorize = atlassian.calls("/authorize")[0].query
@@ -160,5 +163,10 @@ async def test_oauth_with_audience_then_cloud_id_discovery(tmp_path: Path, atlas
     assert atlassian.calls("/accessible-resources")[0].headers["authorization"].startswith("Bearer ")
     assert me["successful"] and found["successful"], (me, found)
     assert [i["key"] for i in found["data"]["items"]] == ["ENG-1", "ENG-2"]
+    # the expired token: one 401, one refresh (JSON, rotating: the old refresh token is gone), the same cloud id
+    assert again["successful"] and again["data"]["key"] == "ENG-1", again
+    refresh = [r.body for r in atlassian.calls("/oauth/token") if (r.body or {}).get("grant_type") == "refresh_token"]
+    assert len(refresh) == 1 and refresh[0]["refresh_token"] in first_refresh
+    assert atlassian.refresh_tokens and not atlassian.refresh_tokens & first_refresh
     api = [r for r in atlassian.requests if "/rest/api/3/" in r.path]
-    assert api and all(r.path.startswith(f"/ex/jira/{atlassian.cloud_id}/rest/api/3/") for r in api)
+    assert len(api) == 4 and all(r.path.startswith(f"/ex/jira/{atlassian.cloud_id}/rest/api/3/") for r in api)

@@ -118,6 +118,10 @@ class AtlassianStandIn(WorkStandIn):
         self.fail_next(429, {"errorMessages": ["Rate limit exceeded."], "errors": {}},
                        {"Retry-After": retry_after, "X-RateLimit-Reason": "jira-quota-tenant-based"}, times)
 
+    def expire_access_tokens(self) -> None:
+        """Every access token stops working (an hour passed); refresh tokens stay valid."""
+        self.access_tokens.clear()
+
     @property
     def authorize_url(self) -> str:
         return self.url + "/authorize"
