@@ -106,6 +106,9 @@ async def test_deals_notes_associations_and_rate_limit(server: LiveServer, hubsp
         (big,) = await run(client, ("HUBSPOT_SEARCH_DEALS", {"filterGroups": [{"filters": [
             {"propertyName": "amount", "operator": "GT", "value": "7000"}]}], "properties": ["dealname", "amount"]}))
         tries = len(hubspot.requests) - before
+        sent = len(hubspot.requests)
+        (empty,) = await run(client, ("HUBSPOT_UPDATE_DEAL", {"dealId": "159"}))
+        assert len(hubspot.requests) == sent  # refused before it reached HubSpot
         (acme,) = await run(client, ("HUBSPOT_GET_COMPANY", {"companyId": company, "associations": ["contacts"]}))
     assert linked["successful"] and linked["data"]["results"][0]["associationSpec"]["associationTypeId"] == 279
     assert note["successful"], note
@@ -119,6 +122,7 @@ async def test_deals_notes_associations_and_rate_limit(server: LiveServer, hubsp
     assert [o["id"] for o in owner["data"]["items"]] == ["402"]
     assert deals["successful"] and len(deals["data"]["items"]) == 2 and deals["data"]["next_cursor"] == "2"
     assert won["successful"] and hubspot.objects["deals"]["159"]["properties"]["dealstage"] == "closedwon"
+    assert not empty["successful"] and "give at least one property" in empty["error"]
     assert big["successful"] and tries == 2, big  # the 429 (no Retry-After) was retried after a short backoff
     assert [d["properties"]["dealname"] for d in big["data"]["items"]] == ["Deal 1", "Deal 2", "Deal 3"]
     assert acme["data"]["associations"]["contacts"]["results"][0]["id"] == "151"

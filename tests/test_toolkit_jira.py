@@ -123,6 +123,9 @@ async def test_rate_limit_is_retried_and_delete_needs_nothing_else(tmp_path: Pat
             atlassian.rate_limit_next(times=1, retry_after="1")
             (projects,) = await run(client, ("JIRA_LIST_PROJECTS", {"query": "o"}))
             tries = len(atlassian.requests) - before
+            sent = len(atlassian.requests)
+            (nothing,) = await run(client, ("JIRA_EDIT_ISSUE", {"issueIdOrKey": "ENG-2"}))
+            assert len(atlassian.requests) == sent  # refused before it reached Jira
             assigned, deleted, gone = await run(
                 client,
                 ("JIRA_ASSIGN_ISSUE", {"issueIdOrKey": "ENG-2", "accountId": atlassian.account_id}),
@@ -130,6 +133,7 @@ async def test_rate_limit_is_retried_and_delete_needs_nothing_else(tmp_path: Pat
                 ("JIRA_GET_PROJECT", {"projectIdOrKey": "NOPE"}))
     finally:
         server.stop()
+    assert not nothing["successful"] and "nothing to change" in nothing["error"]
     assert projects["successful"] and tries == 2
     assert [p["key"] for p in projects["data"]["items"]] == ["OPS", "MOB"]
     assert assigned["successful"] and atlassian.issues["ENG-2"]["fields"]["assignee"]["accountId"] == \

@@ -140,6 +140,20 @@ async def test_rate_limit_past_the_budget_is_one_clear_error(tmp_path: Path, not
     assert len(notion.calls("/v1/search")) == 1  # it did not wait 120 s or hammer the API
 
 
+async def test_a_rejected_secret_says_to_reconnect(tmp_path: Path, notion: NotionStandIn) -> None:
+    server = _server(tmp_path, notion)
+    try:
+        session = server.create_session(user_id="writer", toolkits=["notion"])
+        async with Client(session["mcp"]["url"]) as client:
+            link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS", {"toolkits": ["notion"]}))["data"]
+            submit_key_form(link["results"]["notion"]["redirect_url"], token="secret_revoked_or_mistyped")
+            (me,) = await run(client, ("NOTION_GET_ME", {}))
+    finally:
+        server.stop()
+    assert not me["successful"]
+    assert "API token is invalid" in me["error"] and "reconnect" in me["error"]
+
+
 async def test_oauth_round_trip_with_basic_auth_and_json_token_request(tmp_path: Path, notion: NotionStandIn) -> None:
     server = _server(tmp_path, notion, oauth_apps={
         "notion": {"client_id": notion.client_id, "client_secret": notion.client_secret}})
