@@ -77,7 +77,8 @@ class AtlassianStandIn(WorkStandIn):
     # routing and credentials ---------------------------------------------------------------------------------------
 
     def routes(self) -> list[tuple[str, str, Handler]]:
-        jira = [("GET", "/search/jql", self.search), ("GET", "/issue/{key}", self.get_issue),
+        jira: list[tuple[str, str, Handler]] = [
+                ("GET", "/search/jql", self.search), ("GET", "/issue/{key}", self.get_issue),
                 ("POST", "/issue", self.create_issue), ("PUT", "/issue/{key}", self.edit_issue),
                 ("DELETE", "/issue/{key}", self.delete_issue),
                 ("GET", "/issue/{key}/transitions", self.get_transitions),
@@ -330,7 +331,7 @@ class AtlassianStandIn(WorkStandIn):
             raise jira_error(400, [], {"timeLogged": "You must indicate the time spent working."})
         units = {"w": 144000, "d": 28800, "h": 3600, "m": 60}
         seconds = body.get("timeSpentSeconds") or sum(int(n) * units[u] for n, u in re.findall(r"(\d+)\s*([wdhm])",
-                                                                                                spent))
+                                                                                                str(spent)))
         if "comment" in body and not _is_adf(body["comment"]):
             raise jira_error(400, [], {"comment": "Worklog comment must be an Atlassian Document"})
         log = {"id": str(30000 + len(self.worklogs[issue["key"]])), "author": self._user(), "issueId": issue["id"],
@@ -341,7 +342,7 @@ class AtlassianStandIn(WorkStandIn):
 
     async def list_projects(self, request: Request, who: str) -> Response:
         words = request.query_params.get("query", "").lower()
-        found = [p for p in self.projects if words in p["key"].lower() or words in p["name"].lower()]
+        found = [p for p in self.projects if words in str(p["key"]).lower() or words in str(p["name"]).lower()]
         return self._offset(request, found, "values")
 
     async def get_project(self, request: Request, who: str) -> Response:

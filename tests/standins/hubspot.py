@@ -108,7 +108,7 @@ class HubSpotStandIn(WorkStandIn):
             raise hubspot_error(400, "VALIDATION_ERROR", f"Unable to infer object type from: {kind}")
         return kind
 
-    def _check(self, kind: str, properties: Any) -> dict[str, str]:
+    def _check(self, kind: str, properties: Any) -> dict[str, str | None]:
         if not isinstance(properties, dict):
             raise hubspot_error(400, "VALIDATION_ERROR", "Invalid input JSON on line 1: properties must be an object")
         allowed = set(DEFAULTS[kind]) | KNOWN[kind]
@@ -210,7 +210,8 @@ class HubSpotStandIn(WorkStandIn):
                    and (not groups or any(all(_passes(r, f) for f in g.get("filters") or []) for g in groups))
                    and (not words or any(words in str(v).lower() for v in r["properties"].values()))]
         for sort in reversed(body.get("sorts") or []):
-            records.sort(key=lambda r, s=sort: str(r["properties"].get(s["propertyName"]) or ""),
+            name = str(sort.get("propertyName"))
+            records.sort(key=lambda r: str(r["properties"].get(name) or ""),
                          reverse=sort.get("direction") == "DESCENDING")
         return self._page(kind, records, body.get("limit"), body.get("after"), body.get("properties"), 200, total=True)
 
@@ -285,7 +286,7 @@ def _passes(record: dict[str, Any], rule: dict[str, Any]) -> bool:
         return False
     if op in ("GT", "GTE", "LT", "LTE"):
         try:
-            a, b = float(value), float(wanted)
+            a, b = float(value), float(str(wanted))
         except (TypeError, ValueError):
             return False
         return {"GT": a > b, "GTE": a >= b, "LT": a < b, "LTE": a <= b}[op]

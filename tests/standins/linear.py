@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSchema, build_ast_schema, execute, parse, validate
+from graphql import ExecutionResult, GraphQLError, GraphQLSchema, build_ast_schema, execute, parse, validate
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -129,6 +129,7 @@ class LinearStandIn(WorkStandIn):
         viewer = self.users.setdefault(who, _person(who))
         result = execute(schema(), document, root_value=self._root(viewer),
                          variable_values=payload.get("variables") or {})
+        assert isinstance(result, ExecutionResult)  # every resolver here is synchronous
         if result.errors and result.data is None and all(not e.path for e in result.errors):
             # variables that do not fit their declared types never reach a resolver
             raise ApiError(400, {"errors": [gql_error(e.message, "BAD_USER_INPUT", "graphql error")
@@ -136,7 +137,8 @@ class LinearStandIn(WorkStandIn):
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [e.original_error.args[0] if isinstance(e.original_error, _EntityError)
-                              else gql_error(e.message, "INTERNAL_SERVER_ERROR", "unknown error", e.path)
+                              else gql_error(e.message, "INTERNAL_SERVER_ERROR", "unknown error",
+                                             [str(p) for p in e.path or []])
                               for e in result.errors]
         return JSONResponse(body)
 

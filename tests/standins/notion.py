@@ -161,6 +161,7 @@ class NotionStandIn(WorkStandIn):
     def _page(self, data_source: str | None, title: str, status: str | None = None,
               parent_page: str | None = None, created_by: str = BOT_ID) -> dict[str, Any]:
         page_id = str(uuid.uuid4())
+        parent: dict[str, Any]
         if data_source:
             parent = {"type": "data_source_id", "data_source_id": data_source}
             properties: dict[str, Any] = {"Name": {"id": "title", "type": "title", "title": _rich(title)},
