@@ -146,3 +146,35 @@ async def test_oauth_round_trip_with_form_token_requests(tmp_path: Path) -> None
     assert owners["successful"] and len(owners["data"]["items"]) == 3
     assert oauth.counts["token_authorization_code"] == 1
     assert hubspot.requests[-1].headers["authorization"].startswith("Bearer ")
+
+
+async def test_tasks_linked_records_and_archiving(server: LiveServer, hubspot: HubSpotStandIn) -> None:
+    session = server.create_session(user_id="sales", toolkits=["hubspot"])
+    company = next(iter(hubspot.objects["companies"]))
+    async with Client(session["mcp"]["url"]) as client:
+        await connect_with_token(client)
+        task, *_ = await run(
+            client,
+            ("HUBSPOT_CREATE_TASK", {"subject": "Call Jane about the renewal", "due": "2026-03-02T09:00:00Z",
+                                     "task_type": "CALL", "priority": "HIGH", "contact_ids": ["151"]}),
+            ("HUBSPOT_ASSOCIATE_OBJECTS", {"fromObjectType": "contacts", "fromObjectId": "152",
+                                           "toObjectType": "companies", "toObjectId": company}),
+            ("HUBSPOT_ASSOCIATE_OBJECTS", {"fromObjectType": "contacts", "fromObjectId": "153",
+                                           "toObjectType": "companies", "toObjectId": company}))
+        linked, archived = await run(
+            client,
+            ("HUBSPOT_LIST_ASSOCIATIONS", {"objectType": "companies", "objectId": company,
+                                           "toObjectType": "contacts"}),
+            ("HUBSPOT_ARCHIVE_DEAL", {"dealId": "160"}))
+        gone, company_gone = await run(client, ("HUBSPOT_GET_DEAL", {"dealId": "160"}),
+                                       ("HUBSPOT_ARCHIVE_COMPANY", {"companyId": company}))
+    assert task["successful"], task
+    sent = hubspot.calls("/crm/v3/objects/tasks")[0].body
+    assert sent["properties"] | {"hs_timestamp": "-"} == {
+        "hs_task_subject": "Call Jane about the renewal", "hs_timestamp": "-", "hs_task_status": "NOT_STARTED",
+        "hs_task_type": "CALL", "hs_task_priority": "HIGH"}
+    assert sent["associations"][0]["types"][0]["associationTypeId"] == 204
+    assert sorted(r["toObjectId"] for r in linked["data"]["items"]) == [152, 153]
+    assert archived["successful"] and hubspot.objects["deals"]["160"]["archived"] is True
+    assert not gone["successful"] and "Object not found" in gone["error"]
+    assert company_gone["successful"] and hubspot.objects["companies"][company]["archived"] is True

@@ -174,3 +174,28 @@ async def test_oauth_with_audience_then_cloud_id_discovery(tmp_path: Path, atlas
     assert atlassian.refresh_tokens and not atlassian.refresh_tokens & first_refresh
     api = [r for r in atlassian.requests if "/rest/api/3/" in r.path]
     assert len(api) == 4 and all(r.path.startswith(f"/ex/jira/{atlassian.cloud_id}/rest/api/3/") for r in api)
+
+
+async def test_comments_watchers_statuses_and_assignable_users(tmp_path: Path, atlassian: AtlassianStandIn) -> None:
+    server = _server(tmp_path, atlassian)
+    first, second = (c["id"] for c in atlassian.comments["ENG-1"][:2])
+    try:
+        session = server.create_session(user_id="pm", toolkits=["jira"])
+        async with Client(session["mcp"]["url"]) as client:
+            await connect_with_token(client, atlassian)
+            edited, deleted, watchers, statuses, assignable, unbounded = await run(
+                client,
+                ("JIRA_UPDATE_COMMENT", {"issueIdOrKey": "ENG-1", "id": first, "text": "Reworded."}),
+                ("JIRA_DELETE_COMMENT", {"issueIdOrKey": "ENG-1", "id": second}),
+                ("JIRA_LIST_WATCHERS", {"issueIdOrKey": "ENG-1"}),
+                ("JIRA_LIST_STATUSES", {}),
+                ("JIRA_FIND_ASSIGNABLE_USERS", {"project": "ENG", "query": "ada"}),
+                ("JIRA_FIND_ASSIGNABLE_USERS", {"query": "ada"}))
+    finally:
+        server.stop()
+    assert edited["successful"] and edited["data"]["body"]["content"][0]["content"][0]["text"] == "Reworded."
+    assert deleted["successful"] and second not in [c["id"] for c in atlassian.comments["ENG-1"]]
+    assert watchers["successful"] and watchers["data"]["watchCount"] == 1
+    assert [s["name"] for s in statuses["data"]] == ["To Do", "In Progress", "Done"]
+    assert [u["accountId"] for u in assignable["data"]] == [atlassian.account_id]
+    assert not unbounded["successful"] and "issueKey, project" in unbounded["error"]

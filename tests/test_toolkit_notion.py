@@ -178,3 +178,24 @@ async def test_oauth_round_trip_with_basic_auth_and_json_token_request(tmp_path:
 
 def _title(page: dict[str, Any]) -> str:
     return page["properties"]["title"]["title"][0]["plain_text"]
+
+
+async def test_database_schema_and_templates(tmp_path: Path, notion: NotionStandIn) -> None:
+    server = _server(tmp_path, notion)
+    try:
+        session = server.create_session(user_id="writer", toolkits=["notion"])
+        async with Client(session["mcp"]["url"]) as client:
+            await connect_with_secret(client)
+            changed, templates = await run(
+                client,
+                ("NOTION_UPDATE_DATA_SOURCE", {"data_source_id": notion.data_source, "properties": {
+                    "Priority": {"select": {"options": [{"name": "High"}, {"name": "Low"}]}}}}),
+                ("NOTION_LIST_DATA_SOURCE_TEMPLATES", {"data_source_id": notion.data_source, "page_size": 2,
+                                                       "max_results": 3}))
+    finally:
+        server.stop()
+    assert changed["successful"] and changed["data"]["properties"]["Priority"]["type"] == "select"
+    assert notion.calls("/v1/data_sources/")[0].body == {"properties": {
+        "Priority": {"select": {"options": [{"name": "High"}, {"name": "Low"}]}}}}
+    assert [t["name"] for t in templates["data"]["items"]] == ["Bug report", "Feature request", "Meeting notes"]
+    assert [r.query.get("start_cursor") for r in notion.calls("/templates")] == [None, "2"]

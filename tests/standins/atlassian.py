@@ -86,7 +86,11 @@ class AtlassianStandIn(WorkStandIn):
                 ("PUT", "/issue/{key}/assignee", self.assign),
                 ("GET", "/issue/{key}/comment", self.list_comments), ("POST", "/issue/{key}/comment", self.add_comment),
                 ("POST", "/issue/{key}/worklog", self.add_worklog), ("GET", "/project/search", self.list_projects),
-                ("GET", "/project/{key}", self.get_project), ("GET", "/myself", self.myself)]
+                ("GET", "/project/{key}", self.get_project), ("GET", "/myself", self.myself),
+                ("PUT", "/issue/{key}/comment/{id}", self.update_comment),
+                ("DELETE", "/issue/{key}/comment/{id}", self.delete_comment),
+                ("GET", "/issue/{key}/watchers", self.watchers), ("GET", "/status", self.statuses),
+                ("GET", "/user/assignable/search", self.assignable)]
         prefixes = ("/sites/{site}/rest/api/3", "/ex/jira/{cloud_id}/rest/api/3")
         return [(m, prefix + path, h) for prefix in prefixes for m, path, h in jira] + [
             ("GET", "/authorize", self.authorize), ("POST", "/oauth/token", self.token),
@@ -339,6 +343,43 @@ class AtlassianStandIn(WorkStandIn):
                "started": body.get("started") or _now(), "comment": body.get("comment")}
         self.worklogs[issue["key"]].append(log)
         return JSONResponse(log, status_code=201)
+
+    def _find_comment(self, request: Request) -> tuple[str, dict[str, Any]]:
+        key = self._issue(request)["key"]
+        found = next((c for c in self.comments[key] if c["id"] == request.path_params["id"]), None)
+        if found is None:
+            raise jira_error(404, ["Can not find a comment for the id: {}.".format(request.path_params["id"])])
+        return key, found
+
+    async def update_comment(self, request: Request, who: str) -> Response:
+        _, comment = self._find_comment(request)
+        body = (await _json(request)).get("body")
+        if not _is_adf(body):
+            raise jira_error(400, [], {"comment": "Comment body must be an Atlassian Document"})
+        comment.update(body=body, updated=_now())
+        return JSONResponse(comment)
+
+    async def delete_comment(self, request: Request, who: str) -> Response:
+        key, comment = self._find_comment(request)
+        self.comments[key].remove(comment)
+        return Response(status_code=204)
+
+    async def watchers(self, request: Request, who: str) -> Response:
+        issue = self._issue(request)
+        return JSONResponse({"self": issue["self"] + "/watchers", "isWatching": True, "watchCount": 1,
+                             "watchers": [self._user()]})
+
+    async def statuses(self, request: Request, who: str) -> Response:
+        return JSONResponse([{"id": str(i + 1), "name": name, "statusCategory": {"key": key, "name": name}}
+                             for i, (name, key) in enumerate(STATUSES.items())])
+
+    async def assignable(self, request: Request, who: str) -> Response:
+        q = request.query_params
+        if not q.get("project") and not q.get("issueKey"):
+            raise jira_error(400, ["One of the following parameters must be provided: issueKey, project."])
+        user = self._user()
+        words = q.get("query", "").lower()
+        return JSONResponse([user] if words in user["displayName"].lower() or words in self.email else [])
 
     async def list_projects(self, request: Request, who: str) -> Response:
         words = request.query_params.get("query", "").lower()

@@ -155,6 +155,13 @@ class LinearStandIn(WorkStandIn):
             "teams": lambda info, first=None, after=None, **_: _connection([self.team], first, after),
             "workflowStates": lambda info, first=None, after=None, filter=None, **_: _connection(
                 self.states, first, after),
+            "team": lambda info, id: self._team(id),
+            "project": lambda info, id: self._lookup(self.projects, id, "Project"),
+            "user": lambda info, id: self._user_view(id),
+            "projectUpdate": lambda info, id, input: {"success": True, "lastSyncId": 1.0,
+                                                      "project": self._edit_project(id, input)},
+            "issueLabelCreate": lambda info, input, **_: {"success": True, "lastSyncId": 1.0,
+                                                          "issueLabel": self._label(input)},
             "projects": lambda info, first=None, after=None, **_: _connection(self.projects, first, after),
             "cycles": lambda info, first=None, after=None, **_: _connection(self.cycles, first, after),
             "projectCreate": lambda info, input, **_: {"success": True, "project": self._project(input, viewer),
@@ -240,9 +247,44 @@ class LinearStandIn(WorkStandIn):
                    "url": f"https://linear.app/acme/project/{data['name'].lower().replace(' ', '-')}",
                    "startDate": data.get("startDate"), "targetDate": data.get("targetDate"), "progress": 0.0,
                    "status": {"id": "ps-1", "name": "Planned", "type": "planned"},
-                   "lead": self._lookup(list(self.users.values()), data.get("leadId"), "User") or lead}
+                   "lead": self._lookup(list(self.users.values()), data.get("leadId"), "User") or lead,
+                   "teams": {"nodes": [self.team]}, "members": {"nodes": [lead]}}
+        project["issues"] = lambda info, first=None, after=None, **_: _connection(
+            [i for i in self.issues if (i.get("project") or {}).get("id") == project["id"]], first, after)
         self.projects.append(project)
         return project
+
+    def _team(self, key: str) -> dict[str, Any]:
+        if key not in (self.team["id"], self.team["key"]):
+            raise _EntityError(gql_error("Entity not found: Team", "INPUT_ERROR", "invalid input", ["team"]))
+        return {**self.team, "activeCycle": next(c for c in self.cycles if c["isActive"]),
+                "states": {"nodes": self.states}, "labels": {"nodes": self.labels},
+                "members": {"nodes": list(self.users.values())}}
+
+    def _user_view(self, user_id: str) -> dict[str, Any]:
+        user = self._lookup(list(self.users.values()), user_id, "User")
+        assert user is not None
+        open_issues = [i for i in self.issues if (i.get("assignee") or {}).get("id") == user_id
+                       and i["state"]["type"] not in ("completed", "canceled")]
+        return {**user, "assignedIssues": lambda info, first=None, after=None, **_: _connection(open_issues, first,
+                                                                                                after)}
+
+    def _edit_project(self, project_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        project = self._lookup(self.projects, project_id, "Project")
+        assert project is not None
+        for key in ("name", "description", "startDate", "targetDate"):
+            if key in data:
+                project[key] = data[key]
+        if "leadId" in data:
+            project["lead"] = self._lookup(list(self.users.values()), data["leadId"], "User")
+        return project
+
+    def _label(self, data: dict[str, Any]) -> dict[str, Any]:
+        team = self._team(data["teamId"]) if data.get("teamId") else None
+        label = {"id": str(uuid.uuid4()), "name": data["name"], "color": data.get("color") or "#bec2c8",
+                 "description": data.get("description"), "isGroup": False, "team": team and self.team}
+        self.labels.append(label)
+        return label
 
     def _archive(self, key: str) -> dict[str, Any]:
         issue = self._issue(key)
