@@ -112,10 +112,18 @@ async def test_without_an_oauth_app_the_token_form_is_offered_and_the_tool_runs(
     try:
         session = server.create_session(toolkits=["atlas"])
         async with Client(session["mcp"]["url"]) as client:
+            early = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL",
+                               {"tools": [{"tool_slug": "ATLAS_MYSELF", "arguments": {}}]})
+            needed = early["data"]["results"][0]["response"]
+            assert needed["error_details"]["code"] == "connection_required"
+            assert "enter their Atlas Personal access token (Create one at https://example.test/settings/tokens " \
+                   "(scope: read)), then retry: http" in needed["error"]
+            assert needed["error_details"]["details"]["credential_help"] == HELP
             managed = await call(client, "COMPOSIO_MANAGE_CONNECTIONS", {"toolkits": ["atlas"]})
             entry = managed["data"]["results"]["atlas"]
             assert entry["status"] == "initiated" and entry["auth_scheme"] == "BEARER_TOKEN"
-            assert entry["credential_help"] == HELP and HELP in entry["instruction"]
+            assert entry["redirect_url"] == needed["error_details"]["details"]["redirect_url"]  # the same pending link
+            assert entry["credential_help"] == HELP and HELP.rstrip(".") in entry["instruction"]
             assert "Personal access token" in entry["instruction"] and entry["redirect_url"] in entry["instruction"]
             page = httpx.get(entry["redirect_url"], timeout=30)
             assert page.status_code == 200 and "Personal access token" in page.text
