@@ -44,9 +44,9 @@ def build_credential(account: AccountRow, scheme: AuthSchemeFile, secret: dict[s
     extra = {k: str(v) for k, v in secret.items() if k not in MAIN_SECRETS}
     base = scheme.base_url
     if scheme.type == "oauth2":
-        token_type = str(secret.get("token_type") or "Bearer")
-        token_type = "Bearer" if token_type.lower() == "bearer" else token_type
-        return Credential(account.id, headers={"Authorization": f"{token_type} {secret['access_token']}"},
+        # Always RFC 6750 Bearer: providers label tokens by kind, not scheme (Slack's authed_user says "user",
+        # its bot token "bot"), and no other scheme (MAC, DPoP) could be sent without signing each request.
+        return Credential(account.id, headers={"Authorization": f"Bearer {secret['access_token']}"},
                           fields=extra, access_token=secret["access_token"], base_url=base)
     if scheme.type == "bearer_token":
         return Credential(account.id, headers={"Authorization": f"Bearer {secret['token']}"}, fields=extra,
