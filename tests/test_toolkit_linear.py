@@ -111,17 +111,21 @@ async def test_pages_updates_and_comments(server: LiveServer, linear: LinearStan
     assert linear.requests[-1].body["variables"]["filter"] == {"team": {"id": {"eq": linear.team["id"]}}}
 
 
-async def test_rate_limit_answer_is_one_clear_message(server: LiveServer, linear: LinearStandIn) -> None:
-    """Linear says "slow down" as HTTP 400 with `extensions.code = RATELIMITED`. The executor's retry reads
-    body error codes only through `errors.ok_field` (Slack), so this answer is reported, not yet retried."""
+async def test_rate_limited_call_is_retried(server: LiveServer, linear: LinearStandIn) -> None:
+    """Linear says "slow down" as HTTP 400 with `extensions.code = RATELIMITED` (no Retry-After)."""
     session = server.create_session(user_id="dev", toolkits=["linear"])
     async with Client(session["mcp"]["url"]) as client:
         await connect_with_key(client)
+        before = len(linear.requests)
         linear.rate_limit_next(times=1)
-        (limited,) = await run(client, ("LINEAR_LIST_TEAMS", {}))
         (teams,) = await run(client, ("LINEAR_LIST_TEAMS", {}))
-    assert not limited["successful"] and "Rate limit exceeded" in limited["error"]
-    assert teams["successful"] and teams["data"]["items"][0]["key"] == "ENG"
+        tries = len(linear.requests) - before
+        linear.rate_limit_next(times=4)  # more than max_attempts: one clear sentence, not an endless wait
+        (limited,) = await run(client, ("LINEAR_LIST_TEAMS", {}))
+    assert teams["successful"] and tries == 2, teams
+    assert teams["data"]["items"][0]["key"] == "ENG"
+    assert not limited["successful"] and "rate limiting LINEAR_LIST_TEAMS" in limited["error"]
+    assert "Rate limit exceeded" in limited["error"]
 
 
 async def test_oauth_round_trip(tmp_path: Path) -> None:
