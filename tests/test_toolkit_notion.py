@@ -195,7 +195,7 @@ async def test_database_schema_and_templates(tmp_path: Path, notion: NotionStand
     finally:
         server.stop()
     assert changed["successful"] and changed["data"]["properties"]["Priority"]["type"] == "select"
-    assert notion.calls("/v1/data_sources/")[0].body == {"properties": {
-        "Priority": {"select": {"options": [{"name": "High"}, {"name": "Low"}]}}}}
+    assert [r.body for r in notion.calls("/v1/data_sources/") if r.method == "PATCH"] == [{"properties": {
+        "Priority": {"select": {"options": [{"name": "High"}, {"name": "Low"}]}}}}]
     assert [t["name"] for t in templates["data"]["items"]] == ["Bug report", "Feature request", "Meeting notes"]
     assert [r.query.get("start_cursor") for r in notion.calls("/templates")] == [None, "2"]
