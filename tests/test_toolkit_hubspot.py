@@ -141,10 +141,13 @@ async def test_oauth_round_trip_with_form_token_requests(tmp_path: Path) -> None
                 link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS", {"toolkits": ["hubspot"]}))["data"]
                 assert follow_oauth_link(link["results"]["hubspot"]["redirect_url"]).status_code == 200
                 (owners,) = await run(client, ("HUBSPOT_LIST_OWNERS", {}))
+                oauth.expire_all_access_tokens()  # HubSpot access tokens last 30 minutes
+                (later,) = await run(client, ("HUBSPOT_LIST_PIPELINES", {"objectType": "deals"}))
         finally:
             server.stop()
     assert owners["successful"] and len(owners["data"]["items"]) == 3
     assert oauth.counts["token_authorization_code"] == 1
+    assert later["successful"] and oauth.counts["token_refresh"] == 1  # refreshed once, then the call went through
     assert hubspot.requests[-1].headers["authorization"].startswith("Bearer ")
 
 
