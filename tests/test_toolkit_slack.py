@@ -171,3 +171,28 @@ async def test_oauth_connects_as_the_user_from_authed_user(tmp_path: Path, slack
     assert exchange.content_type.startswith("application/x-www-form-urlencoded") and exchange.args["code"]
     search = next(r for r in slack.requests if r.method == "search.messages")
     assert search.authorization.startswith("Bearer xoxp-")  # the user's token, not the bot's
+
+
+async def test_upload_a_file_in_three_steps(server: LiveServer, slack: SlackStandIn) -> None:
+    """Slack's external upload flow: reserve, POST the bytes to the pre-signed URL, complete and share."""
+    report = b"region,total\nnorth,12\nsouth,30\n"
+    session = server.create_session(user_id="alice", toolkits=["slack"])
+    async with Client(session["mcp"]["url"]) as client:
+        link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS", {"toolkits": ["slack"]}))["data"]["results"]["slack"]
+        connect_with_token(link["redirect_url"], BOT)
+        (reserved,) = await execute(client, ("SLACK_GET_FILE_UPLOAD_URL", {"filename": "report.csv",
+                                                                           "length": len(report)}))
+        assert reserved["successful"], reserved
+        async with httpx.AsyncClient() as uploader:  # step 2 happens outside Slack's API (workbench, HTTP tool)
+            stored = await uploader.post(reserved["data"]["upload_url"], content=report)
+        assert stored.text == f"OK - {len(report)}"
+        (shared,) = await execute(client, ("SLACK_COMPLETE_FILE_UPLOAD", {
+            "files": [{"id": reserved["data"]["file_id"], "title": "Q3 report"}], "channel_id": "C0RANDOM",
+            "initial_comment": "Numbers for Q3"}))
+        assert shared["successful"] and shared["data"]["files"] == [{"id": reserved["data"]["file_id"],
+                                                                     "title": "Q3 report"}]
+        (listed,) = await execute(client, ("SLACK_LIST_FILES", {"channel": "C0RANDOM"}))
+        assert [f["title"] for f in listed["data"]["files"]] == ["Q3 report"]
+    reserve = next(r for r in slack.requests if r.method == "files.getUploadURLExternal")
+    assert reserve.content_type.startswith("application/x-www-form-urlencoded")
+    assert reserve.args == {"filename": "report.csv", "length": str(len(report))}

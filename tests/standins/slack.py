@@ -134,6 +134,7 @@ class SlackStandIn(ThreadedServer):
         self.client_id, self.client_secret = client_id, client_secret
         self.requests: list[Recorded] = []
         self._codes: dict[str, str] = {}  # authorization code -> redirect_uri
+        self.uploads: dict[str, Args] = {}  # file id -> {filename, length, data, upload_id}
         self._limits: list[str] = []
         self._ts = itertools.count(1)
         self._ids = itertools.count(100)
@@ -157,6 +158,7 @@ class SlackStandIn(ThreadedServer):
         self.serve(lambda: Starlette(routes=[
             Route("/oauth/v2/authorize", self._authorize, methods=["GET"]),
             Route("/api/oauth.v2.access", self._token, methods=["POST"]),
+            Route("/upload/v1/{upload_id}", self._upload, methods=["POST"]),
             Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
         ]))
         return self
@@ -284,6 +286,14 @@ class SlackStandIn(ThreadedServer):
         except SlackError as exc:
             return JSONResponse({"ok": False, "error": exc.code})
         return JSONResponse({"ok": True, **answer})
+
+    async def _upload(self, request: Request) -> Response:
+        """The pre-signed upload URL of files.getUploadURLExternal: raw bytes, no token, answers "OK - <size>"."""
+        for pending in self.uploads.values():
+            if pending["upload_id"] == request.path_params["upload_id"]:
+                pending["data"] = await request.body()
+                return Response(f"OK - {len(pending['data'])}", media_type="text/plain")
+        return Response("upload not found", status_code=404, media_type="text/plain")
 
     # -- OAuth v2 ----------------------------------------------------------------------------------------
 
@@ -588,6 +598,44 @@ class SlackStandIn(ThreadedServer):
                 return {"file": f, "comments": [], "response_metadata": {"next_cursor": ""}}
         raise SlackError("file_not_found")
 
+    async def upload_url(self, args: Args, caller: Caller) -> Args:
+        _need(args, "filename", "length")
+        length = _int(args["length"], 0)
+        if length < 1:
+            raise SlackError("invalid_arguments")
+        file_id, upload_id = f"F0UP{next(self._ids)}", secrets.token_urlsafe(12)
+        self.uploads[file_id] = {"filename": str(args["filename"]), "length": length, "data": None,
+                                 "upload_id": upload_id, "user": caller.user}
+        return {"upload_url": f"{self.url}/upload/v1/{upload_id}", "file_id": file_id}
+
+    async def complete_upload(self, args: Args, caller: Caller) -> Args:
+        files = args.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        if not isinstance(files, list) or not files:
+            raise SlackError("invalid_arguments")
+        done = []
+        for item in files:
+            pending = self.uploads.get(str(item.get("id")))
+            if pending is None or pending["user"] != caller.user:
+                raise SlackError("file_not_found")
+            if pending["data"] is None or len(pending["data"]) != pending["length"]:
+                raise SlackError("file_upload_size_mismatch" if pending["data"] is not None else "file_not_found")
+            channels = [str(args["channel_id"])] if args.get("channel_id") else []
+            shared = {"id": item["id"], "name": pending["filename"], "title": item.get("title") or pending["filename"],
+                      "filetype": pending["filename"].rsplit(".", 1)[-1], "size": pending["length"],
+                      "user": caller.user, "created": int(time.time()), "channels": channels,
+                      "url_private": f"https://files.slack.com/files-pri/{TEAM['id']}-{item['id']}/{pending['filename']}",
+                      "permalink": f"https://{TEAM['domain']}.slack.com/files/{caller.user}/{item['id']}"}
+            self.files.insert(0, shared)
+            done.append(shared)
+        if args.get("channel_id"):
+            channel = self.channel(str(args["channel_id"]))
+            message = self._post(channel, caller.user, str(args.get("initial_comment") or ""),
+                                 args.get("thread_ts") or None)
+            message["files"] = done
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in done]}
+
     def _resolve(self, channel: str) -> _Channel:
         """chat.postMessage also takes "#name" and a user id (which opens the DM)."""
         if channel.startswith("#"):
@@ -649,4 +697,6 @@ METHODS: dict[str, Callable[[SlackStandIn, Args, Caller], Awaitable[Args]]] = {
     "search.messages": SlackStandIn.search_messages,
     "files.list": SlackStandIn.list_files,
     "files.info": SlackStandIn.file_info,
+    "files.getUploadURLExternal": SlackStandIn.upload_url,
+    "files.completeUploadExternal": SlackStandIn.complete_upload,
 }
