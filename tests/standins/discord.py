@@ -59,10 +59,12 @@ class Recorded:
 class DiscordStandIn(ThreadedServer):
     """`with DiscordStandIn(bot_token="...") as discord:` serves on `discord.base_url` (…/api/v10)."""
 
-    def __init__(self, bot_token: str, user_tokens: dict[str, str] | None = None) -> None:
+    def __init__(self, bot_token: str, user_tokens: dict[str, str] | None = None,
+                 verify: Callable[[str], Json | None] | None = None) -> None:
         super().__init__()
         self.bot_token = bot_token
         self.user_tokens = dict(user_tokens or {})  # OAuth bearer token -> user id
+        self.verify = verify  # or ask an authorization server (OAuthServer.verify: token -> {"user": name})
         self.requests: list[Recorded] = []
         self._limits: list[float] = []
         self._ids = itertools.count(1093446000000000000)
@@ -195,8 +197,8 @@ class DiscordStandIn(ThreadedServer):
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             if scheme == "Bot" and token == self.bot_token:
                 caller = BOT_USER
-            elif scheme == "Bearer" and token in self.user_tokens and user_ok:
-                caller = self.users[self.user_tokens[token]]
+            elif scheme == "Bearer" and user_ok and (user := self._signed_in(token)) is not None:
+                caller = user
             else:
                 return JSONResponse({"message": "401: Unauthorized", "code": 0}, status_code=401)
             try:
@@ -211,6 +213,21 @@ class DiscordStandIn(ThreadedServer):
             return JSONResponse(answer)
 
         return endpoint
+
+    def _signed_in(self, token: str) -> Json | None:
+        """The user an OAuth bearer token belongs to (a known user by username, else a new one)."""
+        if token in self.user_tokens:
+            return self.users[self.user_tokens[token]]
+        info = self.verify(token) if self.verify else None
+        if not info:
+            return None
+        for user in self.users.values():
+            if user["username"] == info["user"]:
+                return user
+        uid = str(80351110224670000 + len(self.users))
+        self.users[uid] = {"id": uid, "username": str(info["user"]), "global_name": None, "discriminator": "0",
+                           "avatar": None}
+        return self.users[uid]
 
     # -- endpoints ---------------------------------------------------------------------------------------
 
