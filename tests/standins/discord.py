@@ -27,8 +27,8 @@ from tests.live import ThreadedServer
 
 GUILD = "1093440000000000001"
 GENERAL, RELEASES, VOICE = "1093445810413027450", "1093445810413027451", "1093445810413027452"
-BOT_USER = {"id": "1093440000000000009", "username": "concierge", "global_name": None, "discriminator": "0",
-            "avatar": None, "bot": True}
+BOT_USER: dict[str, Any] = {"id": "1093440000000000009", "username": "concierge", "global_name": None,
+                            "discriminator": "0", "avatar": None, "bot": True}
 Json = dict[str, Any]
 
 
@@ -114,19 +114,22 @@ class DiscordStandIn(ThreadedServer):
     def _seed(self) -> None:
         people = [("80351110224678912", "alice", "Alice"), ("80351110224678913", "alistair", "Al"),
                   ("80351110224678914", "bob", None)]
-        self.users = {uid: {"id": uid, "username": name, "global_name": display, "discriminator": "0",
+        self.users: dict[str, Json] = {uid: {"id": uid, "username": name, "global_name": display, "discriminator": "0",
                             "avatar": None} for uid, name, display in people}
         self.users[BOT_USER["id"]] = BOT_USER
-        self.guilds = {GUILD: {"id": GUILD, "name": "Stand-in Community", "icon": None, "owner_id": people[0][0],
-                               "description": "A server for tests", "features": ["COMMUNITY"],
-                               "roles": [], "emojis": [], "preferred_locale": "en-US"},
-                       "1093440000000000002": {"id": "1093440000000000002", "name": "Side Project", "icon": None,
-                                               "owner_id": people[0][0], "description": None, "features": [],
-                                               "roles": [], "emojis": [], "preferred_locale": "en-US"}}
-        self.roles_by_guild = {GUILD: [{"id": GUILD, "name": "@everyone", "color": 0, "position": 0,
-                                        "permissions": "1071698660929", "hoist": False, "mentionable": False},
-                                       {"id": "1093440000000000100", "name": "Maintainers", "color": 5814783,
-                                        "position": 1, "permissions": "8", "hoist": True, "mentionable": True}]}
+        owner = people[0][0]
+        self.guilds: dict[str, Json] = {
+            GUILD: {"id": GUILD, "name": "Stand-in Community", "icon": None, "owner_id": owner,
+                    "description": "A server for tests", "features": ["COMMUNITY"], "roles": [], "emojis": [],
+                    "preferred_locale": "en-US"},
+            "1093440000000000002": {"id": "1093440000000000002", "name": "Side Project", "icon": None,
+                                    "owner_id": owner, "description": None, "features": [], "roles": [],
+                                    "emojis": [], "preferred_locale": "en-US"}}
+        self.roles_by_guild: dict[str, list[Json]] = {GUILD: [
+            {"id": GUILD, "name": "@everyone", "color": 0, "position": 0, "permissions": "1071698660929",
+             "hoist": False, "mentionable": False},
+            {"id": "1093440000000000100", "name": "Maintainers", "color": 5814783, "position": 1, "permissions": "8",
+             "hoist": True, "mentionable": True}]}
         self.channels: dict[str, Json] = {
             GENERAL: self._channel(GENERAL, 0, "general", "Say hi", 0),
             RELEASES: self._channel(RELEASES, 5, "releases", "Release announcements", 1),

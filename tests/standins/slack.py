@@ -209,7 +209,7 @@ class SlackStandIn(ThreadedServer):
         for who, text in [("U0BOB", "I can, after lunch"), ("U0CAROL", "Me too")]:
             self._post(self._channels["C0GENERAL"], who, text, thread_ts=parent["ts"])
         self.scheduled: list[Args] = []
-        self.files = [{"id": f"F0FILE{i}", "name": name, "title": name.rsplit(".", 1)[0], "filetype": kind,
+        self.files: list[Args] = [{"id": f"F0FILE{i}", "name": name, "title": name.rsplit(".", 1)[0], "filetype": kind,
                        "size": 1000 * i, "user": "U0BOB", "created": 1767225600 + i, "channels": ["C0GENERAL"],
                        "url_private": f"https://files.slack.com/files-pri/{TEAM['id']}-F0FILE{i}/{name}",
                        "permalink": f"https://standin.slack.com/files/U0BOB/F0FILE{i}/{name}"}
