@@ -12,6 +12,7 @@ import base64
 import hashlib
 import itertools
 import json
+import secrets
 import shlex
 import time
 import zlib
@@ -19,11 +20,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from tests.live import ThreadedServer
@@ -102,10 +104,15 @@ class _Repo:
 class GitHubStandIn(ThreadedServer):
     """`with GitHubStandIn(verify) as gh:` serves on `gh.base_url`; point the toolkit's base_url there."""
 
-    def __init__(self, verify: Verifier, *, owner: str = "octocat") -> None:
+    def __init__(self, verify: Verifier, *, owner: str = "octocat", client_id: str = "Iv1.standin0001",
+                 client_secret: str = "standin-oauth-app-secret") -> None:
         super().__init__()
         self.verify = verify
         self.owner = owner
+        self.client_id, self.client_secret = client_id, client_secret  # the OAuth App github.com knows
+        self.refuse_next_code = False
+        self._codes: dict[str, tuple[str, str | None]] = {}  # code -> (redirect_uri, PKCE challenge)
+        self._issued: dict[str, str] = {}  # OAuth token -> login
         self.requests: list[Recorded] = []
         self._ids = itertools.count(1001)
         self._used: dict[tuple[str, str], int] = {}
@@ -172,9 +179,57 @@ class GitHubStandIn(ThreadedServer):
             ("GET", "/search/issues", self._search_issues),
             ("GET", "/search/repositories", self._search_repos),
         ]
-        return Starlette(routes=[Route(path, self._endpoint(handler), methods=[method])
-                                 for method, path, handler in routes],
+        oauth = [Route("/login/oauth/authorize", self._oauth_authorize, methods=["GET"]),
+                 Route("/login/oauth/access_token", self._oauth_token, methods=["POST"])]
+        return Starlette(routes=oauth + [Route(path, self._endpoint(handler), methods=[method])
+                                         for method, path, handler in routes],
                          exception_handlers={HTTPException: self._http_exception})
+
+    # -- github.com's OAuth App endpoints ---------------------------------------------------------------------
+
+    @property
+    def authorize_url(self) -> str:
+        return self.url + "/login/oauth/authorize"
+
+    @property
+    def token_url(self) -> str:
+        return self.url + "/login/oauth/access_token"
+
+    async def _oauth_authorize(self, request: Request) -> Response:
+        """The user approves at once; back to redirect_uri with a code (PKCE challenge remembered)."""
+        q = request.query_params
+        self.requests.append(Recorded("GET", request.url.path, dict(q), dict(request.headers), None))
+        if q.get("client_id") != self.client_id or not q.get("redirect_uri"):
+            return Response("Not Found", status_code=404)
+        code = secrets.token_hex(10)
+        self._codes[code] = (q["redirect_uri"], q.get("code_challenge"))
+        return RedirectResponse(f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q.get('state', '')})}",
+                                status_code=302)
+
+    async def _oauth_token(self, request: Request) -> Response:
+        """GitHub's quirks: failures are HTTP 200 with an `error`, and the answer is form-encoded unless the
+        client asks for JSON; scopes come back comma-separated; OAuth App tokens never expire."""
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        self.requests.append(Recorded("POST", request.url.path, {}, dict(request.headers),
+                                      {k: v for k, v in form.items() if k != "client_secret"}))
+        wanted = self._codes.pop(form.get("code", ""), None)
+        answer: dict[str, str]
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+            answer = {"error": "incorrect_client_credentials",
+                      "error_description": "The client_id and/or client_secret passed are incorrect."}
+        elif wanted is None or self.refuse_next_code or (wanted[1] is not None and wanted[1] != _s256(
+                form.get("code_verifier", ""))) or form.get("redirect_uri", wanted[0]) != wanted[0]:
+            self.refuse_next_code = False
+            answer = {"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired.",
+                      "error_uri": "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access"
+                                   "-token-request-errors/#bad-verification-code"}
+        else:
+            token = "gho_" + secrets.token_hex(18)
+            self._issued[token] = self.owner
+            answer = {"access_token": token, "token_type": "bearer", "scope": "repo,read:user,user:email"}
+        if "application/json" in request.headers.get("accept", ""):
+            return JSONResponse(answer)
+        return Response(urlencode(answer), media_type="application/x-www-form-urlencoded; charset=utf-8")
 
     # -- plumbing: recording, failures, auth, rate limits, errors ---------------------------------------------
 
@@ -203,6 +258,8 @@ class GitHubStandIn(ThreadedServer):
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() not in ("bearer", "token") or not token:
             return None
+        if token.strip() in self._issued:
+            return self._issued[token.strip()]
         info = self.verify(token.strip())
         return str(info["user"]) if info else None
 
@@ -706,6 +763,11 @@ def _error_response(status: int, message: str, errors: list[dict[str, str]] | No
         body["errors"] = errors
     body |= {"documentation_url": DOCS, "status": str(status)}
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def _s256(verifier: str) -> str:
+    """RFC 7636 S256: BASE64URL(SHA256(verifier)) without padding."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
 def _blob_sha(content: str) -> str:
