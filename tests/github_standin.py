@@ -94,6 +94,7 @@ class _Repo:
     commits: list[dict[str, Any]] = field(default_factory=list)  # newest first
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     releases: list[dict[str, Any]] = field(default_factory=list)  # newest first
+    runs: list[dict[str, Any]] = field(default_factory=list)  # Actions workflow runs, newest first
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -173,6 +174,8 @@ class GitHubStandIn(ThreadedServer):
             ("GET", repo + "/labels", self._list_labels),
             ("POST", repo + "/labels", self._create_label),
             ("GET", repo + "/releases", self._list_releases),
+            ("GET", repo + "/actions/runs", self._list_runs),
+            ("POST", repo + "/actions/runs/{run_id:int}/rerun", self._rerun),
             ("GET", repo + "/releases/latest", self._latest_release),
             ("POST", repo + "/releases", self._create_release),
             ("GET", "/search/code", self._search_code),
@@ -274,9 +277,9 @@ class GitHubStandIn(ThreadedServer):
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         return _error_response(404 if status == 405 else status, "Not Found" if status in (404, 405) else str(exc))
 
-    def _page(self, request: Request, items: list[Any], search: bool = False) -> Response:
+    def _page(self, request: Request, items: list[Any], search: bool = False, key: str | None = None) -> Response:
         """One page of `items` as GitHub serves it: `per_page` (max 100) and `page`, and a `Link` header;
-        a search wraps the page in {total_count, incomplete_results, items}."""
+        a search wraps the page in {total_count, incomplete_results, items}, Actions in {total_count, <key>}."""
         per_page = min(max(_int(request.query_params.get("per_page"), 30), 1), 100)
         page = max(_int(request.query_params.get("page"), 1), 1)
         last = max((len(items) + per_page - 1) // per_page, 1)
@@ -286,7 +289,9 @@ class GitHubStandIn(ThreadedServer):
                  if (rel in ("prev", "first") and page > 1) or (rel in ("next", "last") and page < last)]
         headers = {"link": ", ".join(parts)} if parts else {}
         chunk = items[(page - 1) * per_page: page * per_page]
-        body = {"total_count": len(items), "incomplete_results": False, "items": chunk} if search else chunk
+        body: Any = {"total_count": len(items), "incomplete_results": False, "items": chunk} if search else chunk
+        if key is not None:
+            body = {"total_count": len(items), key: chunk}
         return JSONResponse(body, headers=headers)
 
     def _repo(self, request: Request) -> _Repo:
@@ -416,6 +421,12 @@ class GitHubStandIn(ThreadedServer):
             repo.labels = {name: _label(name) for name in ("bug", "enhancement", "documentation")}
         self._commit(hello, "main", "hubot", "Parse the config file", SEED_TIME)
         hello.branches["fix-crash"] = self._commit(hello, None, owner, "Fix the crash on start", SEED_TIME)["sha"]
+        for number, (branch, conclusion) in enumerate([("main", "success"), ("fix-crash", "failure"),
+                                                       ("main", "failure")], 1):
+            hello.runs.insert(0, {"id": 30433640 + number, "name": "CI", "run_number": number, "event": "push",
+                                  "head_branch": branch, "head_sha": hello.branches[branch], "status": "completed",
+                                  "conclusion": conclusion, "run_attempt": 1, "created_at": SEED_TIME,
+                                  "html_url": f"https://github.com/{hello.full_name}/actions/runs/{30433640 + number}"})
         for title, body, label in [("Found a bug", "The app crashes when the config file is empty.", "bug"),
                                    ("Add dark mode", "Please add a dark theme.", "enhancement"),
                                    ("Crash on start", "Stack trace attached.", "bug")]:
@@ -746,6 +757,22 @@ class GitHubStandIn(ThreadedServer):
         release = self._release_json(repo, data, login)
         repo.releases.insert(0, release)
         return JSONResponse(release, status_code=201, headers={"location": release["url"]})
+
+    async def _list_runs(self, request: Request, login: str) -> Response:
+        q = request.query_params
+        runs = [r for r in self._repo(request).runs
+                if q.get("branch", r["head_branch"]) == r["head_branch"]
+                and q.get("status") in (None, r["status"], r["conclusion"])]
+        return self._page(request, runs, key="workflow_runs")
+
+    async def _rerun(self, request: Request, login: str) -> Response:
+        run = next((r for r in self._repo(request).runs if r["id"] == request.path_params["run_id"]), None)
+        if run is None:
+            raise _not_found()
+        if run["status"] != "completed":
+            raise GitHubError(403, "This workflow is already running")
+        run |= {"status": "queued", "conclusion": None, "run_attempt": run["run_attempt"] + 1}
+        return JSONResponse({}, status_code=201)
 
     def _scoped_repos(self, quals: Mapping[str, str]) -> list[_Repo]:
         """Repositories a search's repo:/user:/org:/language: qualifiers allow."""

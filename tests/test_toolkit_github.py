@@ -191,3 +191,18 @@ async def test_oauth_app_round_trip_with_githubs_token_endpoint(tmp_path: Path, 
     exchanges = [r for r in github.requests if r.path == "/login/oauth/access_token"]
     assert len(exchanges) == 2 and all(r.body["code_verifier"] for r in exchanges)
     assert all(r.headers["accept"] == "application/json" for r in exchanges)  # else GitHub answers form-encoded
+
+
+async def test_ci_runs_page_inside_the_body_and_rerun(server: LiveServer, github: GitHubStandIn) -> None:
+    """Actions wraps each page as {total_count, workflow_runs}; `paginate.items` reaches inside it."""
+    session = server.create_session(user_id="octo_user", toolkits=["github"])
+    async with Client(session["mcp"]["url"]) as client:
+        await connect(client)
+        failed = await run(client, "GITHUB_LIST_WORKFLOW_RUNS", **REPO, status="failure", per_page=1, max_results=5)
+        assert failed["successful"], failed
+        assert [(r["head_branch"], r["run_number"]) for r in failed["data"]["items"]] == [("main", 3),
+                                                                                        ("fix-crash", 2)]
+        rerun = await run(client, "GITHUB_RERUN_WORKFLOW_RUN", **REPO, run_id=failed["data"]["items"][0]["id"])
+        assert rerun["successful"]
+        again = await run(client, "GITHUB_RERUN_WORKFLOW_RUN", **REPO, run_id=failed["data"]["items"][0]["id"])
+        assert not again["successful"] and "already running" in again["error"]
