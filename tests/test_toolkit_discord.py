@@ -131,6 +131,7 @@ async def test_connect_with_a_bot_token_and_work(server: LiveServer, discord: Di
 
     reaction = next(r for r in discord.requests if r.method == "PUT")
     assert reaction.path.endswith("/reactions/%F0%9F%91%8D/@me")  # the emoji percent-encoded in the path
+    assert reaction.headers["content-length"] == "0"  # Discord answers 411 to a bodiless PUT without it
     pages = [r.query for r in discord.requests if r.method == "GET" and r.path.endswith(f"{GENERAL}/messages")]
     assert [p.get("limit") for p in pages] == ["3", "2"] and "before" in pages[1]
     assert all(r.headers["authorization"] == f"Bot {TOKEN}" and r.headers["user-agent"].startswith("DiscordBot (")

@@ -190,6 +190,9 @@ class DiscordStandIn(ThreadedServer):
                 return JSONResponse({"message": "400: Bad Request", "code": 0}, status_code=400)
             self.requests.append(Recorded(request.method, request.scope.get("raw_path", b"").decode(),
                                           dict(request.query_params), dict(request.headers), body))
+            if request.method in ("POST", "PUT", "PATCH") and "content-length" not in request.headers \
+                    and "transfer-encoding" not in request.headers:
+                return JSONResponse({"message": "411: Length Required", "code": 0}, status_code=411)
             if self._limits:
                 wait = self._limits.pop(0)
                 return JSONResponse({"message": "You are being rate limited.", "retry_after": wait, "global": False},
