@@ -126,9 +126,12 @@ class SlackStandIn(ThreadedServer):
     """`with SlackStandIn({"xoxb-...": "bot"}) as slack:` serves on `slack.base_url` (…/api)."""
 
     def __init__(self, tokens: dict[str, str] | None = None, *, client_id: str = "1234.5678",
-                 client_secret: str = "standin-secret") -> None:
+                 client_secret: str = "standin-secret", rotate_after: float | None = None) -> None:
         super().__init__()
+        self.rotate_after = rotate_after  # token rotation on: OAuth tokens expire after this many seconds
         self.tokens: dict[str, Caller] = {}
+        self._expires: dict[str, float] = {}
+        self._refresh: dict[str, str] = {}  # live refresh token -> "user" / "bot"
         for token, kind in (tokens or {}).items():
             self.add_token(token, kind)
         self.client_id, self.client_secret = client_id, client_secret
@@ -281,6 +284,8 @@ class SlackStandIn(ThreadedServer):
         caller = self.tokens.get(token)
         if caller is None:
             return JSONResponse({"ok": False, "error": "invalid_auth"})
+        if self._expires.get(token, float("inf")) < time.time():
+            return JSONResponse({"ok": False, "error": "token_expired"})
         try:
             answer = await handler(self, args, caller)
         except SlackError as exc:
@@ -315,20 +320,41 @@ class SlackStandIn(ThreadedServer):
                                       {k: v for k, v in form.items() if k != "client_secret"}, ""))
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
             return JSONResponse({"ok": False, "error": "invalid_client_id"})
+        if form.get("grant_type") == "refresh_token":
+            return self._refreshed(form)
         redirect = self._codes.pop(form.get("code", ""), None)
         if redirect is None:
             return JSONResponse({"ok": False, "error": "invalid_code"})
         if form.get("redirect_uri") and form["redirect_uri"] != redirect:
             return JSONResponse({"ok": False, "error": "bad_redirect_uri"})
-        bot, user = "xoxb-" + secrets.token_hex(12), "xoxp-" + secrets.token_hex(12)
-        self.add_token(bot, "bot")
-        self.add_token(user, "user")
         return JSONResponse({
-            "ok": True, "access_token": bot, "token_type": "bot", "scope": "chat:write,channels:read",
+            "ok": True, **self._issue("bot"), "scope": "chat:write,channels:read",
             "bot_user_id": "U0BOT", "app_id": "A0STANDIN", "team": {"id": TEAM["id"], "name": TEAM["name"]},
             "enterprise": None, "is_enterprise_install": False,
             "authed_user": {"id": "U0ALICE", "scope": "search:read,chat:write,channels:history",
-                            "access_token": user, "token_type": "user"}})
+                            **self._issue("user")}})
+
+    def _issue(self, kind: str) -> Args:
+        """A new token of this kind; with rotation on, `xoxe.` tokens that expire, plus a refresh token."""
+        prefix = "xoxb-" if kind == "bot" else "xoxp-"
+        if self.rotate_after is None:
+            token = prefix + secrets.token_hex(12)
+            self.add_token(token, kind)
+            return {"access_token": token, "token_type": kind}
+        token, refresh = "xoxe." + prefix + secrets.token_hex(12), "xoxe-1-" + secrets.token_hex(16)
+        self.add_token(token, kind)
+        self._expires[token] = time.time() + self.rotate_after
+        self._refresh[refresh] = kind
+        return {"access_token": token, "token_type": kind, "refresh_token": refresh,
+                "expires_in": int(self.rotate_after)}
+
+    def _refreshed(self, form: dict[str, str]) -> Response:
+        """grant_type=refresh_token: each refresh token works once (rotation) and the answer is flat."""
+        kind = self._refresh.pop(form.get("refresh_token", ""), None)
+        if kind is None:
+            return JSONResponse({"ok": False, "error": "invalid_refresh_token"})
+        return JSONResponse({"ok": True, **self._issue(kind), "scope": "search:read,chat:write",
+                             "team": {"id": TEAM["id"], "name": TEAM["name"]}})
 
     # -- methods -----------------------------------------------------------------------------------------
 
