@@ -96,7 +96,9 @@ class CloudStandIn(ThreadedServer):
         self.client_secret = "secret-" + secrets.token_hex(12)
         self.requests: list[Recorded] = []
         self.authorize_requests: list[dict[str, str]] = []
+        self.authorize_paths: list[str] = []
         self.token_requests: list[dict[str, str]] = []
+        self.token_paths: list[str] = []
         self.counts: Counter[str] = Counter()
         self._queued: list[tuple[int, Any, dict[str, str]]] = []
         self._lock = threading.RLock()
@@ -224,6 +226,7 @@ class CloudStandIn(ThreadedServer):
     async def _authorize(self, request: Request) -> Response:
         params = dict(request.query_params)
         self.authorize_requests.append(params)
+        self.authorize_paths.append(request.url.path)
         self.counts["authorize"] += 1
         redirect = params.get("redirect_uri", "")
         if params.get("client_id") != self.client_id or not _loopback(redirect):
@@ -254,6 +257,7 @@ class CloudStandIn(ThreadedServer):
                                                                                              self.client_secret)
 
     async def _token(self, request: Request) -> Response:
+        self.token_paths.append(request.url.path)
         if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             return _token_error("invalid_request", "token requests must be form-encoded")
         form = dict(parse_qsl((await request.body()).decode()))
