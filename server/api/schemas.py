@@ -7,8 +7,7 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, Field, create_model
 
-from server.store.executions import ExecutionRow
-from server.store.mcp_clients import McpClientRow
+from server.store.records import ExecutionRow, McpClientRow
 
 
 def model_of(row: type, exclude: frozenset[str] | set[str] = frozenset()) -> type[BaseModel]:

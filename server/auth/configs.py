@@ -21,8 +21,8 @@ from server.catalog.model import Toolkit
 from server.catalog.toolkit_file import AuthSchemeFile
 from server.config import Settings
 from server.errors import Conflict, ConnectionRequired, InvalidInput, NotFound
-from server.store.auth_configs import AuthConfigRow, AuthConfigStore
-from server.store.db import now
+from server.store.interfaces import AuthConfigStore
+from server.store.records import AuthConfigRow, now
 
 
 @dataclass(frozen=True, slots=True)

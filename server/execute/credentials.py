@@ -7,13 +7,11 @@ Without auth, toolkits that declare `none` run and the others say a connection i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from server.catalog.model import Toolkit
 from server.errors import ConnectionRequired
-
-if TYPE_CHECKING:
-    from server.sessions.service import Session
+from server.values import Session
 
 
 @dataclass(frozen=True, slots=True)

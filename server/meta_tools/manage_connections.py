@@ -7,11 +7,10 @@ from typing import Any
 from pydantic import Field
 
 from server.auth.connect_flow import form_fields
-from server.catalog.catalog import near_matches
+from server.catalog.catalog import Catalog, near_matches
 from server.errors import ConciergeError
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
-from server.runtime import Runtime
-from server.sessions.service import Session
+from server.values import Session
 
 
 class ManageInput(MetaInput):
@@ -28,21 +27,21 @@ then retry the task. Toolkits that need no authentication report `active`. Use `
 user wants to reconnect or switch accounts."""
 
 
-def session_toolkits(session: Session, runtime: Runtime) -> set[str]:
-    return {runtime.catalog.tools[slug].toolkit for slug in session.allowed}
+def session_toolkits(session: Session, catalog: Catalog) -> set[str]:
+    return {catalog.tools[slug].toolkit for slug in session.allowed}
 
 
 async def handle(ctx: MetaContext, params: ManageInput) -> dict[str, Any]:
-    runtime, session = ctx.runtime, ctx.session
-    auth = runtime.auth
-    reachable = session_toolkits(session, runtime)
+    services, session = ctx.services, ctx.session
+    auth = services.auth
+    reachable = session_toolkits(session, services.catalog)
     results: dict[str, Any] = {}
     for slug in dict.fromkeys(t.strip().lower() for t in params.toolkits):
         entry: dict[str, Any] = {"toolkit": slug, "status": "failed", "has_active_connection": False,
                                  "redirect_url": None, "instruction": None, "connected_account_id": None,
                                  "auth_config_id": None, "created_at": None, "error_message": None,
                                  "was_reinitiated": False}
-        toolkit = runtime.catalog.toolkits.get(slug)
+        toolkit = services.catalog.toolkits.get(slug)
         if toolkit is None or slug not in reachable:
             near = near_matches(slug, reachable)
             entry["error_message"] = (f"toolkit {slug!r} is not available in this session"
@@ -90,5 +89,5 @@ async def handle(ctx: MetaContext, params: ManageInput) -> dict[str, Any]:
 TOOL = MetaTool(
     name="COMPOSIO_MANAGE_CONNECTIONS", title="Manage connections", description=DESCRIPTION, input_model=ManageInput,
     handler=handle, open_world=True,
-    available=lambda runtime, session: session.options.manage_connections.enable,
+    available=lambda services, session: session.options.manage_connections.enable,
 )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from server.store.db import Database
+from server.store.sqlite.db import Database
 
 
-class ServerMetaStore:
+class SqliteServerMetaStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 

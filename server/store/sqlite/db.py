@@ -1,8 +1,12 @@
-"""The SQLite file: one aiosqlite connection, WAL, foreign keys, migrations applied at open."""
+"""The SQLite file: one aiosqlite connection, WAL, foreign keys, migrations applied at open.
+
+Driver types stay in this package: callers get rows (`sqlite3.Row`, read by column name or index)
+and store-neutral errors (`server.store.errors`), never a connection.
+"""
 
 from __future__ import annotations
 
-import time
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,11 +16,11 @@ import aiosqlite
 import anyio
 
 from server.errors import StorageError
-from server.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from server.store.errors import AlreadyExists, ReferenceMissing
+from server.store.records import now
+from server.store.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION
 
-
-def now() -> float:
-    return time.time()
+Row = sqlite3.Row
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
@@ -25,6 +29,45 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     await conn.execute("PRAGMA foreign_keys=ON")
     await conn.execute("PRAGMA busy_timeout=5000")
     return conn
+
+
+def _neutral(exc: sqlite3.IntegrityError) -> Exception:
+    """A constraint failure as the storage-neutral error it means."""
+    text = str(exc)
+    if "FOREIGN KEY" in text:
+        return ReferenceMissing("a row this write refers to no longer exists (it was deleted meanwhile)")
+    if "UNIQUE" in text or "PRIMARY KEY" in text:
+        return AlreadyExists(f"already exists ({text.split(':', 1)[-1].strip()})")
+    return StorageError(f"the database refused a write: {text}")
+
+
+class Transaction:
+    """The statements of one open transaction (only store code holds one)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Runs one statement; returns how many rows it changed."""
+        try:
+            async with self._conn.execute(sql, tuple(params)) as cur:
+                return cur.rowcount
+        except sqlite3.IntegrityError as exc:
+            raise _neutral(exc) from None
+
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        try:
+            await self._conn.executemany(sql, [tuple(r) for r in rows])
+        except sqlite3.IntegrityError as exc:
+            raise _neutral(exc) from None
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        async with self._conn.execute(sql, tuple(params)) as cur:
+            return await cur.fetchone()
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        async with self._conn.execute(sql, tuple(params)) as cur:
+            return list(await cur.fetchall())
 
 
 class Database:
@@ -77,30 +120,39 @@ class Database:
         return int(row[0]) if row else 0
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Transaction]:
         """All-or-nothing: a failure inside rolls back, so nothing is half-written."""
         async with self._write_lock:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
+                yield Transaction(self.conn)
             except BaseException:
                 await self.conn.execute("ROLLBACK")
                 raise
             await self.conn.execute("COMMIT")
 
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         """One statement, atomic on its own (with its triggers), in one trip to the database thread:
         no BEGIN/COMMIT round trips. Returns the rows of a `RETURNING` clause."""
         async with self._write_lock:
-            return list(await self.conn.execute_fetchall(sql, tuple(params)))
+            try:
+                return list(await self.conn.execute_fetchall(sql, tuple(params)))
+            except sqlite3.IntegrityError as exc:
+                raise _neutral(exc) from None
 
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         async with (self.reader or self.conn).execute(sql, tuple(params)) as cur:
             return await cur.fetchone()
 
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         async with (self.reader or self.conn).execute(sql, tuple(params)) as cur:
             return list(await cur.fetchall())
+
+    async def integrity_problems(self) -> list[str]:
+        rows = await self.fetchall("PRAGMA integrity_check")
+        problems = [str(r[0]) for r in rows if r[0] != "ok"]
+        problems += [f"foreign key broken: {tuple(r)}" for r in await self.fetchall("PRAGMA foreign_key_check")]
+        return problems
 
     async def close(self) -> None:
         if self.reader is not None:
@@ -108,4 +160,4 @@ class Database:
         await self.conn.close()
 
 
-__all__ = ["Database", "SCHEMA_VERSION", "now"]
+__all__ = ["Database", "Row", "SCHEMA_VERSION", "Transaction", "now"]

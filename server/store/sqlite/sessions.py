@@ -1,23 +1,14 @@
-"""SQL for sessions and their config history."""
+"""SQLite rows of sessions and their config history."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
-from server.errors import Conflict, NotFound
-from server.store.db import Database, now
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRow:
-    id: str
-    user_id: str
-    config: dict[str, Any]
-    config_version: int
-    created_at: float
-    updated_at: float
+from server.errors import NotFound
+from server.store.errors import VersionConflict
+from server.store.records import SessionRow, now
+from server.store.sqlite.db import Database
 
 
 def _row(r: Any) -> SessionRow:
@@ -25,7 +16,7 @@ def _row(r: Any) -> SessionRow:
                       r["updated_at"])
 
 
-class SessionStore:
+class SqliteSessionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -51,7 +42,7 @@ class SessionStore:
         current = await self.db.fetchone("SELECT config_version FROM sessions WHERE id = ?", (session_id,))
         if current is None:
             raise NotFound(f"session {session_id} not found")
-        raise Conflict(
+        raise VersionConflict(
             f"session {session_id} changed concurrently: config_version is {current[0]}, "
             f"expected {expected_version}; reload it and retry",
             {"config_version": current[0], "expected_config_version": expected_version})

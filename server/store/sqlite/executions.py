@@ -3,79 +3,58 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections import Counter, OrderedDict
-from dataclasses import asdict, dataclass
-from typing import Any
 
-from server import jsontext
-from server.store.db import Database
-from server.store.rows import columns, insert_sql, values
+from server.store.records import ExecutionRow
+from server.store.sqlite.db import Database
+from server.store.sqlite.sql import columns, insert_sql, values
 
 log = logging.getLogger("concierge.store")
-
-
-def arguments_digest(arguments: Any) -> str:
-    return "sha256:" + hashlib.sha256(jsontext.dumps_bytes(arguments, sort_keys=True)).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionRow:
-    id: str
-    session_id: str
-    user_id: str
-    tool_slug: str
-    toolkit: str
-    account_id: str | None
-    arguments_digest: str
-    status: str
-    error: str | None
-    started_at: float
-    duration_ms: float
-    source: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 _COLUMNS = ", ".join(columns(ExecutionRow))
 
 
-class ExecutionStore:
-    """Execution rows are buffered and written in batches (every `FLUSH_SECONDS` or `FLUSH_ROWS` rows, and
-    on shutdown): one transaction per batch instead of one per call, off the hot path of tool calls.
-    Reads flush first, so callers always see their own rows. A hard crash can lose at most the last
-    batch's rows, never a half-written one."""
+class SqliteExecutionStore:
+    """Group commit: `record()` returns only once its row is committed, and every row that arrives while a
+    commit is running joins the next one, so concurrent calls share a transaction instead of paying one
+    each. A failed commit keeps its rows queued for the next one, and their callers get the error."""
 
-    FLUSH_SECONDS = 0.05
-    FLUSH_ROWS = 200
     USED_CACHE = 10_000
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self._pending: list[ExecutionRow] = []
-        self._timer: asyncio.Task[None] | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+        self._writer: asyncio.Task[None] | None = None
         self._used: OrderedDict[str, Counter[str]] = OrderedDict()
         self._flushing = asyncio.Lock()
 
+    async def record(self, row: ExecutionRow) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._waiters.append(done)
+        await self.insert(row)
+        await asyncio.shield(done)
+
     async def insert(self, row: ExecutionRow) -> None:
+        """Queues the row for the next commit, which starts at once unless one is running."""
         self._pending.append(row)
         used = self._used.get(row.session_id)
         if used is not None and row.status == "success":
             used[row.toolkit] += 1
-        if len(self._pending) >= self.FLUSH_ROWS:
-            await self.flush()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().create_task(self._flush_later())
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_queued())
 
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(self.FLUSH_SECONDS)
-        self._timer = None
+    async def _write_queued(self) -> None:
         try:
-            await self.flush()
-        except Exception:
-            log.exception("writing %d execution log rows failed; they stay queued", len(self._pending))
+            while self._pending:
+                try:
+                    await self.flush()
+                except Exception:
+                    log.exception("writing %d execution log rows failed; they stay queued", len(self._pending))
+                    return
+        finally:
+            self._writer = None
 
     async def flush(self) -> None:
         """Serialised, so a read that flushes also waits for a batch another task is still committing."""
@@ -83,17 +62,27 @@ class ExecutionStore:
             if not self._pending:
                 return
             batch, self._pending = self._pending, []
+            waiters, self._waiters = self._waiters, []
             try:
-                async with self.db.transaction() as conn:
-                    await conn.executemany(insert_sql("executions", ExecutionRow), [values(r) for r in batch])
-            except BaseException:
+                async with self.db.transaction() as tx:
+                    await tx.executemany(insert_sql("executions", ExecutionRow), [values(r) for r in batch])
+            except BaseException as exc:
                 self._pending[:0] = batch  # keep them for the next flush rather than lose them
+                for waiter in waiters:
+                    if waiter.done():
+                        continue
+                    if isinstance(exc, Exception):
+                        waiter.set_exception(exc)
+                    else:
+                        waiter.cancel()
                 raise
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def aclose(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
         await self.flush()
 
     async def get(self, log_id: str) -> ExecutionRow | None:

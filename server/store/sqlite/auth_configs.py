@@ -1,33 +1,17 @@
-"""SQL for auth configs (`ac_…`); the credentials column holds an encrypted blob."""
+"""SQLite rows of auth configs (`ac_…`); the credentials column holds an encrypted blob."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from server.store.db import Database, now
-from server.store.rows import build, columns, insert_sql, values
-
-
-@dataclass(frozen=True, slots=True)
-class AuthConfigRow:
-    id: str
-    toolkit: str
-    name: str
-    auth_scheme: str
-    type: str
-    status: str
-    credentials: bytes | None
-    scopes: str | None
-    authorize_params: str | None
-    restrict_to_tools: str | None
-    created_at: float
-    updated_at: float
-
+from server.store.records import AuthConfigRow, now
+from server.store.sqlite.db import Database
+from server.store.sqlite.sql import build, columns, insert_sql, values
 
 COLS = ", ".join(columns(AuthConfigRow))
 
 
-class AuthConfigStore:
+class SqliteAuthConfigStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 

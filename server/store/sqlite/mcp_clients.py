@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
-from server.store.db import Database, now
-
-
-@dataclass(frozen=True, slots=True)
-class McpClientRow:
-    mcp_session_id: str
-    session_id: str
-    client_name: str | None
-    client_version: str | None
-    protocol_version: str | None
-    first_seen: float
-    last_seen: float
-    terminated_at: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from server.store.errors import ReferenceMissing
+from server.store.records import McpClientRow, now
+from server.store.sqlite.db import Database
 
 
-class McpClientStore:
+class SqliteMcpClientStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def register(self, mcp_session_id: str, session_id: str, client_name: str | None,
                        client_version: str | None, protocol_version: str | None) -> None:
         ts = now()
-        await self.db.execute(
-            "INSERT INTO mcp_clients (mcp_session_id, session_id, client_name, client_version, protocol_version, "
-            "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (mcp_session_id, session_id, client_name, client_version, protocol_version, ts, ts))
+        try:
+            await self.db.execute(
+                "INSERT INTO mcp_clients (mcp_session_id, session_id, client_name, client_version, protocol_version, "
+                "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (mcp_session_id, session_id, client_name, client_version, protocol_version, ts, ts))
+        except ReferenceMissing:
+            raise ReferenceMissing(f"session {session_id} not found; it was deleted. Create a new one.") from None
 
     async def get(self, mcp_session_id: str) -> McpClientRow | None:
         r = await self.db.fetchone("SELECT * FROM mcp_clients WHERE mcp_session_id = ?", (mcp_session_id,))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from server.store.db import Database, now
+from server.store.records import now
+from server.store.sqlite.db import Database
 
 MAX_FACTS_PER_TOOLKIT = 50
 
 
-class MemoryStore:
+class SqliteMemoryStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -17,13 +18,12 @@ class MemoryStore:
         """Insert new facts (duplicates ignored); returns how many were new."""
         added = 0
         ts = now()
-        async with self.db.transaction() as conn:
+        async with self.db.transaction() as tx:
             for toolkit, items in facts.items():
                 for fact in items:
-                    cur = await conn.execute(
+                    added += await tx.execute(
                         "INSERT OR IGNORE INTO tool_memory (user_id, session_id, toolkit, fact, created_at) "
                         "VALUES (?, ?, ?, ?, ?)", (user_id, session_id, toolkit, fact, ts))
-                    added += cur.rowcount
         return added
 
     async def recall(self, user_id: str, toolkits: Iterable[str]) -> dict[str, list[str]]:
