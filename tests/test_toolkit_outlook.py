@@ -195,9 +195,11 @@ async def test_graph_explorer_token_without_an_oauth_app(tmp_path: Path, graph: 
                 "outlook"]
             assert entry["auth_scheme"] == "BEARER_TOKEN" and "Graph Explorer" in entry["credential_help"]
             assert submit_key_form(entry["redirect_url"], token="eyJ0.explorer").status_code == 200
-            mail, calendar = await run(client, ("OUTLOOK_LIST_MESSAGES", {"$top": 3}),
-                                       ("OUTLOOK_LIST_EVENTS", {}))
-            assert mail["successful"] and len(mail["data"]["items"]) == 3
+            mail, calendar = await run(client, ("OUTLOOK_LIST_MESSAGES", {}), ("OUTLOOK_LIST_EVENTS", {}))
+            assert mail["successful"] and len(mail["data"]["items"]) == 10  # Graph's page size, stated
+            assert mail["data"]["has_more"] is True and mail["data"]["next_cursor"] == "10"
+            rest, = await run(client, ("OUTLOOK_LIST_MESSAGES", {"$skip": 10}))
+            assert len(rest["data"]["items"]) == 2 and rest["data"]["has_more"] is False
             assert calendar["error"] == ("Microsoft Outlook refused OUTLOOK_LIST_EVENTS (HTTP 403 Forbidden): Access "
                                          "is denied. Check credentials and try again. The connected account lacks "
                                          "permission (scope or role) for this.")

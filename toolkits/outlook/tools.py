@@ -102,8 +102,13 @@ def event(arguments: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def page(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Graph's page size stated explicitly (its own default is 10), so the next `$skip` can be worked out."""
+    return {"$top": 10} | arguments
+
+
 def message_fields(arguments: dict[str, Any]) -> dict[str, Any]:
-    return {"$select": MESSAGE_SUMMARY} | arguments
+    return page({"$select": MESSAGE_SUMMARY} | arguments)
 
 
 def text_body(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -122,4 +127,4 @@ def event_zone(arguments: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_fields(arguments: dict[str, Any]) -> dict[str, Any]:
-    return event_zone({"$select": EVENT_SUMMARY} | arguments)
+    return page(event_zone({"$select": EVENT_SUMMARY} | arguments))
