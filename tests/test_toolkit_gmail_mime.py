@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import base64
 import email
+from email.message import EmailMessage
 from email.policy import default as default_policy
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -22,8 +23,8 @@ def prepared(slug: str, arguments: dict[str, Any]) -> dict[str, Any]:
     return prepare(arguments)
 
 
-def parsed(raw: str) -> email.message.Message:
-    return email.message_from_bytes(base64.urlsafe_b64decode(raw), policy=default_policy)
+def parsed(raw: str) -> EmailMessage:
+    return cast(EmailMessage, email.message_from_bytes(base64.urlsafe_b64decode(raw), policy=default_policy))
 
 
 def test_send_builds_headers_bodies_and_attachments() -> None:

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.applications import Starlette
@@ -132,7 +132,7 @@ class CloudStandIn(ThreadedServer):
 
     # lifecycle --------------------------------------------------------------------------------------------------
 
-    def start(self) -> CloudStandIn:
+    def start(self) -> Self:
         def make_app() -> Starlette:
             self.seed()
             rules = self.oauth_rules
@@ -146,7 +146,7 @@ class CloudStandIn(ThreadedServer):
         self.serve(make_app)
         return self
 
-    def __enter__(self) -> CloudStandIn:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -341,9 +341,10 @@ def live_server(data_dir: Any, stand_in: CloudStandIn, bases: Mapping[str, str],
     (so the Connect Link offers the token form)."""
     from tests.live import LiveServer
 
-    overrides = {slug: {"base_url": base} | ({"authorize_url": stand_in.authorize_url, "token_url": stand_in.token_url,
-                                               "revoke_url": stand_in.revoke_url} if oauth else {})
-                 for slug, base in bases.items()}
+    endpoints = {"authorize_url": stand_in.authorize_url, "token_url": stand_in.token_url}
+    if stand_in.revoke_url:
+        endpoints["revoke_url"] = stand_in.revoke_url
+    overrides = {slug: {"base_url": base} | (endpoints if oauth else {}) for slug, base in bases.items()}
     apps = {slug: {"client_id": stand_in.client_id, "client_secret": stand_in.client_secret} for slug in bases}
     return LiveServer(data_dir, toolkit_overrides=overrides, **({"oauth_apps": apps} if oauth else {}),
                       **extra).start()

@@ -14,8 +14,9 @@ tests of toolkits/outlook. What it keeps faithful:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -478,18 +479,25 @@ _CONTAINS = re.compile(r"^\s*contains\(\s*([\w/]+)\s*,\s*'((?:[^']|'')*)'\s*\)\s
 
 def _filter(expression: str) -> Any:
     """A tester for the OData `$filter` forms the toolkit documents (comparisons, contains, `and`)."""
-    tests = []
+    tests: list[Callable[[Mapping[str, Any]], bool]] = []
     for clause in re.split(r"\s+and\s+", expression):
         if match := _CONTAINS.match(clause):
-            field, value = match.group(1), match.group(2).replace("''", "'").lower()
-            tests.append(lambda item, f=field, v=value: v in str(_path(item, f)).lower())
+            tests.append(partial(_contains, match.group(1), match.group(2).replace("''", "'").lower()))
         elif match := _COMPARISON.match(clause):
             field, op, raw = match.groups()
-            value: Any = {"true": True, "false": False}.get(raw, raw.strip("'").replace("''", "'"))
-            tests.append(lambda item, f=field, o=op, v=value: _compare(_path(item, f), o, v))
+            wanted: Any = {"true": True, "false": False}.get(raw, raw.strip("'").replace("''", "'"))
+            tests.append(partial(_compared, field, op, wanted))
         else:
             raise fail(400, "BadRequest", f"Invalid filter clause: {clause.strip()}")
     return lambda item: all(t(item) for t in tests)
+
+
+def _contains(field: str, text: str, item: Mapping[str, Any]) -> bool:
+    return text in str(_path(item, field)).lower()
+
+
+def _compared(field: str, op: str, wanted: Any, item: Mapping[str, Any]) -> bool:
+    return _compare(_path(item, field), op, wanted)
 
 
 def _path(item: Mapping[str, Any], path: str) -> Any:
