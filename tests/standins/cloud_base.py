@@ -99,6 +99,7 @@ class CloudStandIn(ThreadedServer):
         self.authorize_paths: list[str] = []
         self.token_requests: list[dict[str, str]] = []
         self.token_paths: list[str] = []
+        self.revoked: list[str] = []
         self.counts: Counter[str] = Counter()
         self._queued: list[tuple[int, Any, dict[str, str]]] = []
         self._lock = threading.RLock()
@@ -302,6 +303,11 @@ class CloudStandIn(ThreadedServer):
         self.counts["revoke"] += 1
         with self._lock:
             found = self._tokens.pop(token, None) or self._refresh.pop(token, None)
+            if found is not None:  # revoking one token of a grant ends the grant (Google's rule)
+                self.revoked.append(token)
+                for store in (self._tokens, self._refresh):
+                    for key in [k for k, g in store.items() if g.user == found.user and g.scopes == found.scopes]:
+                        del store[key]
         if found is None:
             return _token_error("invalid_token", "Token expired or revoked")
         return JSONResponse({})
