@@ -107,6 +107,8 @@ async def test_agenda_pages_under_max_results_and_survives_a_rate_limit(
         assert "The requested ordering is not available" in unordered["error"]
         text, = await run(client, ("GOOGLECALENDAR_EVENTS_LIST", {"calendarId": "primary", "q": "dentist"}))
         assert [e["location"] for e in text["data"]["items"]] == ["Main St 1"]
+        assert google.api_calls("/calendar/v3/calendars/primary/events")[-1].query == {"q": "dentist",
+                                                                                      "singleEvents": "true"}
         quick, = await run(client, ("GOOGLECALENDAR_QUICK_ADD", {"calendarId": "primary",
                                                                  "text": "Lunch with Sam tomorrow 12:30"}))
         assert quick["data"]["summary"] == "Lunch with Sam tomorrow 12:30"

@@ -127,4 +127,4 @@ def event_zone(arguments: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_fields(arguments: dict[str, Any]) -> dict[str, Any]:
-    return page(event_zone({"$select": EVENT_SUMMARY} | arguments))
+    return page(event_zone({"$select": EVENT_SUMMARY, "$orderby": "start/dateTime"} | arguments))
