@@ -7,6 +7,7 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, Field, create_model
 
+from server.config import UpstreamConfig
 from server.store.records import ExecutionRow, McpClientRow
 
 
@@ -204,3 +205,31 @@ class FileOut(BaseModel):
 
 class FileListOut(BaseModel):
     items: list[FileOut]
+
+
+class UpstreamCreate(UpstreamConfig):
+    name: str = Field(description="becomes the toolkit slug; tools are NAME_TOOL")
+
+
+class UpstreamOut(BaseModel):
+    name: str
+    source: str = Field(description="config (declared in the config file) or api (registered at run time)")
+    transport: str
+    url: str | None
+    command: str | None
+    args: list[str]
+    auth: str
+    tool_count: int
+    tools: list[str]
+    last_error: str | None
+    connections: int
+    processes: int
+
+
+class UpstreamListOut(BaseModel):
+    items: list[UpstreamOut]
+
+
+class UpstreamRefreshOut(BaseModel):
+    name: str
+    tool_count: int

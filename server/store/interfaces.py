@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from server.store.records import AccountRow, AuthConfigRow, ExecutionRow, LinkRow, McpClientRow, SessionRow
+from server.store.records import (
+    AccountRow,
+    AuthConfigRow,
+    ExecutionRow,
+    LinkRow,
+    McpClientRow,
+    SessionRow,
+    UpstreamRow,
+)
 from server.values import AccountStatus
 
 
@@ -128,6 +136,18 @@ class ServerMetaStore(Protocol):
     async def set(self, key: str, value: str) -> None: ...
 
 
+class UpstreamStore(Protocol):
+    async def list_all(self) -> list[UpstreamRow]: ...
+
+    async def add(self, name: str, definition: dict[str, Any]) -> bool:
+        """False when another registered upstream has the name."""
+        ...
+
+    async def save_tools(self, name: str, tools: list[dict[str, Any]]) -> None: ...
+
+    async def remove(self, name: str) -> bool: ...
+
+
 class Store(Protocol):
     """One open backend: every concept's store over one database."""
 
@@ -151,6 +171,9 @@ class Store(Protocol):
 
     @property
     def meta(self) -> ServerMetaStore: ...
+
+    @property
+    def upstreams(self) -> UpstreamStore: ...
 
     async def reencrypt(self, rotate: Callable[[bytes], bytes], meta_keys: Iterable[str] = ()) -> int:
         """Every encrypted value (and the named server-meta values) rewritten by `rotate`, in one
