@@ -65,6 +65,16 @@ def form_fields(scheme: AuthSchemeFile) -> tuple[FieldSpec, ...]:
     return tuple(base + list(scheme.fields))
 
 
+def instruction(toolkit: Toolkit, scheme: AuthSchemeFile, url: str, then: str = "continue") -> str:
+    """The sentence an agent shows the user: sign in, or paste a token (and where to get it)."""
+    if scheme.type == "oauth2":
+        return f"Ask the user to open this link to connect their {toolkit.name} account, then {then}: {url}"
+    fields = form_fields(scheme)
+    secret = fields[0].label if fields else "credentials"
+    return (f"Ask the user to open this link and enter their {toolkit.name} {secret}"
+            + (f" ({scheme.help.rstrip('.')})" if scheme.help else "") + f", then {then}: {url}")
+
+
 def with_query(url: str, params: dict[str, str]) -> str:
     return url + ("&" if "?" in url else "?") + urlencode(params)
 
@@ -134,10 +144,17 @@ class ConnectFlow:
         except ConciergeError as exc:
             return ConnectionRequired(f"{reason}; and no Connect Link could be made: {exc.message}",
                                       {"toolkit": toolkit.slug})
+        _, scheme = await self._scheme(await self.accounts.get(request.connected_account_id))
         return ConnectionRequired(
-            f"{reason}. Ask the user to open this link to connect {toolkit.name}, then retry: {request.redirect_url}",
-            {"toolkit": toolkit.slug, "redirect_url": request.redirect_url,
-             "connected_account_id": request.connected_account_id, "expires_at": request.expires_at})
+            f"{reason}. {instruction(toolkit, scheme, request.redirect_url, 'retry')}",
+            {"toolkit": toolkit.slug, "redirect_url": request.redirect_url, "auth_scheme": scheme.type.upper(),
+             "credential_help": scheme.help, "connected_account_id": request.connected_account_id,
+             "expires_at": request.expires_at})
+
+    async def scheme_for(self, account_id: str) -> AuthSchemeFile:
+        """The auth scheme a pending or connected account uses (its auth config's)."""
+        _, scheme = await self._scheme(await self.accounts.get(account_id))
+        return scheme
 
     async def _live(self, link: LinkRow | None) -> tuple[LinkRow, AccountRow]:
         if link is None:
