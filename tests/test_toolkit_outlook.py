@@ -57,8 +57,11 @@ async def test_tenant_offline_access_and_rotating_refresh(tmp_path: Path, graph:
             assert set(asked["scope"].split()) == {"offline_access", "User.Read", "Mail.ReadWrite", "Mail.Send",
                                                    "Calendars.ReadWrite"}
             assert asked["code_challenge_method"] == "S256" and asked["response_mode"] == "query"
-            folders, = await run(client, ("OUTLOOK_LIST_MAIL_FOLDERS", {}))
+            folders, me, calendars = await run(client, ("OUTLOOK_LIST_MAIL_FOLDERS", {}), ("OUTLOOK_GET_PROFILE", {}),
+                                               ("OUTLOOK_LIST_CALENDARS", {}))
             assert {f["displayName"] for f in folders["data"]["items"]} >= {"Inbox", "Sent Items", "Drafts"}
+            assert me["data"]["mail"] == "megan@contoso.example"
+            assert [c["name"] for c in calendars["data"]["items"]] == ["Calendar", "Team"]
 
             refreshes = []
             for _ in range(2):  # each refresh answers a new refresh token and the old one dies
@@ -91,6 +94,11 @@ async def test_read_search_send_reply_and_file_mail(server: LiveServer, graph: G
         read, = await run(client, ("OUTLOOK_GET_MESSAGE", {"message_id": first}))
         assert read["data"]["body"]["contentType"] == "text" and read["data"]["body"]["content"].startswith("Update")
         assert graph.api_calls("/v1.0/me/messages/")[-1].headers["prefer"] == 'outlook.body-content-type="text"'
+        files, = await run(client, ("OUTLOOK_LIST_ATTACHMENTS", {"message_id": first}))
+        [listed] = files["data"]["value"]
+        assert listed["name"] == "invoice.csv" and "contentBytes" not in listed
+        got, = await run(client, ("OUTLOOK_GET_ATTACHMENT", {"message_id": first, "attachment_id": listed["id"]}))
+        assert got["data"]["text"] == "item,eur\ntea,4\n" and got["data"]["size"] == 15
 
         sent, = await run(client, ("OUTLOOK_SEND_EMAIL", {
             "to": ["Adele <adele@contoso.example>", "alex@contoso.example"], "subject": "Launch",

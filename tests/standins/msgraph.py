@@ -13,6 +13,7 @@ tests of toolkits/outlook. What it keeps faithful:
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -89,13 +90,16 @@ class GraphStandIn(CloudStandIn):
         self.folders: dict[str, dict[str, Any]] = {}
         self.messages: dict[str, dict[str, Any]] = {}
         self.events: dict[str, dict[str, Any]] = {}
+        self.attachments: dict[str, list[dict[str, Any]]] = {}  # message id -> fileAttachments
 
     @property
     def base(self) -> str:
         return self.url + "/v1.0"
 
     def required_scopes(self, path: str) -> frozenset[str]:
-        return CALENDAR_SCOPES if "/events" in path or "/calendarView" in path else MAIL_SCOPES
+        if path == "/v1.0/me":
+            return frozenset({"User.Read", "User.ReadWrite"})
+        return CALENDAR_SCOPES if re.search(r"/(events|calendarView|calendars)\b", path) else MAIL_SCOPES
 
     def unauthorized(self) -> ApiError:
         return ApiError(401, graph_error("InvalidAuthenticationToken", "Lifetime validation failed, the token is "
@@ -134,6 +138,10 @@ class GraphStandIn(CloudStandIn):
             ("POST", me + "/events/{id}/accept", self._respond),
             ("POST", me + "/events/{id}/decline", self._respond),
             ("GET", me + "/calendarView", self._calendar_view),
+            ("GET", me + "/calendars", self._list_calendars),
+            ("GET", me + "/messages/{id}/attachments", self._list_attachments),
+            ("GET", me + "/messages/{id}/attachments/{attachment}", self._get_attachment),
+            ("GET", me, self._me),
         ]
 
     def seed(self) -> None:
@@ -148,7 +156,9 @@ class GraphStandIn(CloudStandIn):
                 "body": {"contentType": "html", "content": f"<html><body><p>Update number {i + 1}.</p></body></html>"},
                 "from": {"emailAddress": {"address": senders[i % 3], "name": senders[i % 3].split("@")[0].title()}},
                 "toRecipients": [{"emailAddress": {"address": self.user}}], "isRead": i >= 4,
-                "hasAttachments": i == 0}, received=f"2026-02-{i + 1:02d}T08:00:00Z")
+                "attachments": [{"@odata.type": "#microsoft.graph.fileAttachment", "name": "invoice.csv",
+                                 "contentType": "text/csv", "contentBytes": "aXRlbSxldXIKdGVhLDQK"}] if i == 0 else []},
+                received=f"2026-02-{i + 1:02d}T08:00:00Z")
         for day, subject in ((2, "Standup"), (2, "Design review"), (3, "Standup"), (4, "1:1 with Adele")):
             start = f"2026-03-{day:02d}T{'09' if subject == 'Standup' else '14'}:00:00"
             end = f"2026-03-{day:02d}T{'09:15' if subject == 'Standup' else '15:00'}:00"
@@ -183,8 +193,13 @@ class GraphStandIn(CloudStandIn):
                 message[key] = value
         content = str(message["body"].get("content", ""))
         message["bodyPreview"] = " ".join(re.sub(r"<[^>]+>", " ", content).split())[:255]
-        message["hasAttachments"] = bool(data.get("hasAttachments") or data.get("attachments"))
         message.pop("attachments", None)
+        self.attachments[message_id] = [
+            {"@odata.type": "#microsoft.graph.fileAttachment", "id": f"AAMkATT{message_id[6:14]}{n}=",
+             "lastModifiedDateTime": when, "name": a.get("name", ""), "contentType": a.get("contentType"),
+             "size": len(base64.b64decode(a.get("contentBytes", ""))), "isInline": False,
+             "contentBytes": a.get("contentBytes", "")} for n, a in enumerate(data.get("attachments") or [])]
+        message["hasAttachments"] = bool(self.attachments[message_id])
         self.messages[message_id] = message
         return message
 
@@ -338,6 +353,30 @@ class GraphStandIn(CloudStandIn):
             folders.append(folder | {"totalItemCount": len(inside),
                                      "unreadItemCount": sum(not m["isRead"] for m in inside)})
         return self._listing(folders, request, "users('me')/mailFolders")
+
+    async def _list_attachments(self, request: Request, grant: Grant) -> Response:
+        return self._listing(self.attachments.get(self._message(request)["id"], []), request,
+                             "users('me')/messages('id')/attachments")
+
+    async def _get_attachment(self, request: Request, grant: Grant) -> Response:
+        found = [a for a in self.attachments.get(self._message(request)["id"], [])
+                 if a["id"] == request.path_params["attachment"]]
+        if not found:
+            raise fail(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        return JSONResponse(self._select(found, request)[0])
+
+    async def _me(self, request: Request, grant: Grant) -> Response:
+        return JSONResponse({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+                             "id": "48d31887-5fad-4d73-a9f5-3c356e68a038", "displayName": "Megan Bowen",
+                             "mail": grant.user, "userPrincipalName": grant.user, "jobTitle": "Marketing Manager",
+                             "officeLocation": "12/1110", "preferredLanguage": "en-US"})
+
+    async def _list_calendars(self, request: Request, grant: Grant) -> Response:
+        calendars = [{"id": "AAMkCAL1", "name": "Calendar", "color": "auto", "isDefaultCalendar": True,
+                      "canEdit": True, "owner": {"name": "Megan Bowen", "address": self.user}},
+                     {"id": "AAMkCAL2", "name": "Team", "color": "lightBlue", "isDefaultCalendar": False,
+                      "canEdit": False, "owner": {"name": "Adele", "address": "adele@contoso.example"}}]
+        return self._listing(calendars, request, "users('me')/calendars")
 
     # --- calendar --------------------------------------------------------------------------------------------------
 

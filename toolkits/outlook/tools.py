@@ -128,3 +128,19 @@ def event_zone(arguments: dict[str, Any]) -> dict[str, Any]:
 
 def event_fields(arguments: dict[str, Any]) -> dict[str, Any]:
     return page(event_zone({"$select": EVENT_SUMMARY, "$orderby": "start/dateTime"} | arguments))
+
+
+def attachment_list(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Names, types and sizes only: a listing with every file's bytes would be as large as the files."""
+    return {"$select": "id,name,contentType,size,isInline,lastModifiedDateTime"} | arguments
+
+
+def readable_attachment(data: Any) -> Any:
+    """A file attachment with its text alongside the base64 bytes when it is text."""
+    if not isinstance(data, dict) or not isinstance(data.get("contentBytes"), str):
+        return data
+    try:
+        text = base64.b64decode(data["contentBytes"], validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return data
+    return data | {"text": text}
