@@ -70,6 +70,15 @@ async def test_google_oauth_quirks_offline_access_and_refresh_without_rotation(
         assert google.revoked == [first]
         after, = await run(client, ("GMAIL_GET_PROFILE", {}))
         assert not after["successful"] and after["error_details"]["code"] == "connection_required"
+
+        # Connecting again: Google has seen this user consent before, so only prompt=consent brings a new
+        # refresh token (the stand-in enforces that), and the new connection refreshes like the first.
+        await connect_oauth(client, "gmail")
+        assert google.counts["authorize"] == 2 and google.authorize_requests[-1]["prompt"] == "consent"
+        google.expire_access_tokens()
+        back, = await run(client, ("GMAIL_GET_PROFILE", {}))
+        assert back["successful"] and google.counts["token_refresh_token"] == 3
+        assert google.token_requests[-1]["refresh_token"] not in (first, second)
     calls = google.api_calls("/gmail/v1/users/me/")
     assert calls and all(r.headers["authorization"].startswith("Bearer ya29.") for r in calls)
 
