@@ -84,12 +84,14 @@ async def test_read_search_send_reply_and_file_mail(server: LiveServer, graph: G
 
         unread, invoices = await run(
             client, ("OUTLOOK_LIST_MAIL_FOLDER_MESSAGES", {"folder_id": "inbox", "$filter": "isRead eq false"}),
-            ("OUTLOOK_SEARCH_MESSAGES", {"$search": '"subject:invoice"'}))
+            ("OUTLOOK_SEARCH_MESSAGES", {"$search": "subject:invoice"}))
         assert [m["subject"] for m in unread["data"]["items"]] == ["Invoice 4", "Weekly update 3", "Weekly update 2",
                                                                    "Invoice 1"]
         assert {m["subject"] for m in invoices["data"]["value"]} == {"Invoice 1", "Invoice 4", "Invoice 7",
                                                                      "Invoice 10"}
         assert "body" not in unread["data"]["items"][0]  # the list selects summary fields
+        searched = [r for r in graph.api_calls("/v1.0/me/messages") if "$search" in r.query]
+        assert searched[-1].query["$search"] == '"subject:invoice"'  # quoted as Graph wants
         first = invoices["data"]["value"][0]["id"]
         read, = await run(client, ("OUTLOOK_GET_MESSAGE", {"message_id": first}))
         assert read["data"]["body"]["contentType"] == "text" and read["data"]["body"]["content"].startswith("Update")

@@ -111,6 +111,14 @@ def message_fields(arguments: dict[str, Any]) -> dict[str, Any]:
     return page({"$select": MESSAGE_SUMMARY} | arguments)
 
 
+def search_fields(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Graph wants the whole `$search` value in double quotes (`"from:alice subject:invoice"`)."""
+    text = str(arguments["$search"]).strip()
+    if not (len(text) > 1 and text.startswith('"') and text.endswith('"')):
+        text = '"' + text.replace('"', "") + '"'
+    return message_fields(arguments | {"$search": text})
+
+
 def text_body(arguments: dict[str, Any]) -> dict[str, Any]:
     """Ask Graph for the body as text unless HTML is wanted (Prefer: outlook.body-content-type)."""
     kind = "html" if arguments.pop("as_html", False) else "text"
