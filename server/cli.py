@@ -33,10 +33,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import build_app
+    from server.observability import logs
     from server.runtime import Runtime
 
     settings = _settings(args)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def serve(config: uvicorn.Config) -> None:
         # Started before the port is bound, so a wrong key or a bad toolkit stops with one clear line.
@@ -48,7 +48,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             await runtime.aclose()
 
     config = uvicorn.Config(None, host=settings.host, port=settings.port, log_level=settings.log_level,
-                            access_log=False, lifespan="on")
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+    logs.configure(settings.log_level, settings.log_format)  # after uvicorn.Config, which sets up its own loggers
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:  # uvloop when installed, as uvicorn
         runner.run(serve(config))
     return 0

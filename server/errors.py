@@ -165,3 +165,11 @@ class AuthFlowError(ConciergeError):
     code = "auth_flow_error"
     http_status = 502
     jsonrpc_code = -32013
+
+
+class RateLimited(ConciergeError):
+    """Too many requests for one API key or session; `details.retry_after_seconds` says when to retry."""
+
+    code = "rate_limited"
+    http_status = 429
+    jsonrpc_code = -32029

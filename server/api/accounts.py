@@ -24,7 +24,7 @@ from server.api.schemas import (
     SessionToolkitOut,
 )
 from server.auth.options import AuthConfigCreate, AuthConfigUpdate, AuthorizeRequest, LinkRequest, parse_body
-from server.errors import InvalidInput
+from server.errors import Conflict, InvalidInput
 from server.meta_tools.manage_connections import session_toolkits
 from server.store.accounts import AccountRow
 
@@ -34,7 +34,7 @@ def account_out(state: ApiState, account: AccountRow) -> AccountOut:
 
 
 async def _body(request: Request, state: ApiState) -> dict:
-    return await json_object(request, state.runtime.settings.max_request_bytes)
+    return await json_object(request, state.runtime.settings)
 
 
 async def list_accounts(request: Request, state: ApiState) -> AccountListOut:
@@ -114,7 +114,8 @@ async def authorize(request: Request, state: ApiState) -> ConnectionRequestOut:
     body = parse_body(AuthorizeRequest, await _body(request, state))
     toolkit = runtime.auth.configs.toolkit(body.toolkit)
     if toolkit.slug not in session_toolkits(session, runtime):
-        raise InvalidInput(f"toolkit {toolkit.slug} is not enabled in this session")
+        raise Conflict(f"toolkit {toolkit.slug} is not enabled in this session; enable it with PATCH "
+                       f"/api/v1/sessions/{session.id} first")
     connect = await runtime.auth.flow.initiate(session.user_id, toolkit, session=session, alias=body.alias,
                                                callback_url=body.callback_url, actor="api")
     return ConnectionRequestOut(**connect.public())
@@ -134,6 +135,8 @@ async def session_toolkits_view(request: Request, state: ApiState) -> SessionToo
     session = await runtime.sessions.get(request.path_params["session_id"])
     search = (request.query_params.get("search") or "").lower()
     wanted = request.query_params.get("is_connected")
+    if wanted not in (None, "true", "false"):
+        raise InvalidInput("is_connected must be true or false")
     items = []
     for slug in sorted(session_toolkits(session, runtime)):
         toolkit = runtime.catalog.toolkits[slug]

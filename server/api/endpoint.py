@@ -1,17 +1,21 @@
-"""The wrapper every REST handler goes through: admin key check, runtime lookup, model -> JSON."""
+"""The wrapper every REST handler goes through: admin key check, rate limits, runtime lookup,
+model -> JSON."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
+from typing import Any
 
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server.api import admin_key
+from server.limits.ratelimit import Throttles
 from server.meta_tools.registry import ToolSurface
+from server.observability.metrics import Metrics
 from server.runtime import Runtime
 
 
@@ -20,6 +24,10 @@ class ApiState:
     runtime: Runtime
     surface: ToolSurface
     admin_key_hash: str
+    throttles: Throttles
+    metrics: Metrics
+    openapi: dict[str, Any]
+    mcp_token_secret: bytes | None = None
 
 
 Handler = Callable[[Request, ApiState], Awaitable[BaseModel | Response]]
@@ -30,6 +38,10 @@ def endpoint(handler: Handler, status: int = 200) -> Callable[[Request], Awaitab
     async def run(request: Request) -> Response:
         state: ApiState = request.app.state.api
         admin_key.check(request, state.admin_key_hash)
+        state.throttles.take(state.throttles.api_key, state.admin_key_hash)
+        session_id = request.path_params.get("session_id")
+        if session_id is not None:
+            state.throttles.take(state.throttles.session, session_id)
         result = await handler(request, state)
         if isinstance(result, Response):
             return result

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.api import session_token
 from server.api.body import json_object
 from server.api.endpoint import ApiState
 from server.api.schemas import (
@@ -21,6 +22,7 @@ from server.api.schemas import (
     ToolListingsOut,
 )
 from server.errors import InvalidInput, NotFound
+from server.limits.jsonlimits import check_argument_size
 from server.sessions.service import Session
 
 
@@ -35,10 +37,17 @@ async def session_out(state: ApiState, session: Session, with_clients: bool = Fa
     return SessionOut(
         id=session.id, session_id=session.id, user_id=session.user_id, config=session.config(),
         config_version=session.config_version, created_at=session.created_at, updated_at=session.updated_at,
-        mcp=McpInfo(url=f"{runtime.settings.base_url}/mcp/{session.id}"),
+        mcp=McpInfo(url=f"{runtime.settings.base_url}/mcp/{session.id}", headers=mcp_headers(state, session.id)),
         tools=[item.name for item in state.surface.listings(runtime, session)],
         allowed_tool_count=len(session.allowed), warnings=warnings,
         clients=[McpClientOut(**{k: v for k, v in c.to_dict().items() if k != "session_id"}) for c in clients])
+
+
+def mcp_headers(state: ApiState, session_id: str) -> dict[str, str]:
+    """What an MCP client must send besides the URL: the session's bearer token when tokens are on."""
+    if state.mcp_token_secret is None:
+        return {}
+    return {"Authorization": f"Bearer {session_token.token_for(state.mcp_token_secret, session_id)}"}
 
 
 def _limit(request: Request) -> tuple[int, int]:
@@ -53,7 +62,7 @@ def _limit(request: Request) -> tuple[int, int]:
 
 
 async def create(request: Request, state: ApiState) -> SessionOut:
-    body = await json_object(request, state.runtime.settings.max_request_bytes)
+    body = await json_object(request, state.runtime.settings)
     return await session_out(state, await state.runtime.sessions.create(body))
 
 
@@ -63,7 +72,7 @@ async def get(request: Request, state: ApiState) -> SessionOut:
 
 
 async def update(request: Request, state: ApiState) -> SessionOut:
-    body = await json_object(request, state.runtime.settings.max_request_bytes)
+    body = await json_object(request, state.runtime.settings)
     return await session_out(state, await state.runtime.sessions.update(request.path_params["session_id"], body))
 
 
@@ -89,10 +98,11 @@ async def tools(request: Request, state: ApiState) -> ToolListingsOut:
 
 async def call_tool(request: Request, state: ApiState) -> EnvelopeOut:
     session = await state.runtime.sessions.get(request.path_params["session_id"])
-    body = await json_object(request, state.runtime.settings.max_request_bytes)
+    body = await json_object(request, state.runtime.settings, required=False)
     arguments = body.get("arguments", {})
     if not isinstance(arguments, dict):
         raise InvalidInput("`arguments` must be a JSON object")
+    check_argument_size(arguments, state.runtime.settings.max_tool_argument_bytes)
     envelope = await state.surface.call(state.runtime, session, request.path_params["name"], arguments, source="api")
     return EnvelopeOut(**envelope)
 
