@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 
 MASK = "[redacted]"
-_SECRET_NAMES = (r"access_token|refresh_token|id_token|client_secret|code_verifier|code|state|token|api_key|"
+_SECRET_NAMES = (r"access_token|refresh_token|id_token|client_secret|code_verifier|code|state|token|api_key|key|sig|"
+                 r"signature|access_key|"
                  r"apikey|password|secret|authorization|x-api-key|cookie|set-cookie")
 _PATTERNS = [
     # key=value in query strings, form bodies and `k=v` log fields

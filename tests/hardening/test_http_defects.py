@@ -19,7 +19,7 @@ import pytest
 from server.auth import connect_flow
 from tests.auth_fixtures import ResourceApi, write_toolkits
 from tests.live import API_KEY, LiveServer, free_socket
-from tests.mcp_helpers import JSONRPC_HEADERS, initialize_body, raw_post
+from tests.mcp_helpers import initialize_body, raw_post
 from tests.oauth_server import OAuthServer
 
 ROOT = Path(__file__).resolve().parents[2]
