@@ -34,7 +34,8 @@ def test_per_session_limit_answers_429_with_retry_after(limited: LiveServer) -> 
     assert codes[:3] == [200, 200, 200] and 429 in codes[3:], codes
     refused = next(a for a in answers if a.status_code == 429)
     assert int(refused.headers["retry-after"]) >= 1
-    assert refused.json()["error"]["code"] == "rate_limited" and refused.json()["error"]["details"]["scope"] == "session"
+    error = refused.json()["error"]
+    assert error["code"] == "rate_limited" and error["details"]["scope"] == "session"
     assert limited.api("GET", f"/sessions/{quiet}").status_code == 200, "another session is not slowed down"
     mcp = [raw_post(f"{limited.url}/mcp/{busy}", TOOLS_LIST) for _ in range(3)]
     throttled = next(a for a in mcp if a.status_code == 429)

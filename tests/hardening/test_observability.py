@@ -86,9 +86,10 @@ class JsonLogServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / "server.log"
         config = tmp / "concierge.toml"
-        config.write_text(f'api_key = "{API_KEY}"\nlog_format = "json"\nlog_level = "debug"\nmcp_session_tokens = true\n'
-                          f'toolkit_paths = ["{kits}"]\n[search]\nsemantic = "off"\n[workbench]\nenable = false\n'
-                          f'[oauth_apps.acme]\nclient_id = "{oauth.client_id}"\nclient_secret = "{oauth.client_secret}"\n')
+        config.write_text(f'api_key = "{API_KEY}"\nlog_format = "json"\nlog_level = "debug"\n'
+                          f'mcp_session_tokens = true\ntoolkit_paths = ["{kits}"]\n[search]\nsemantic = "off"\n'
+                          f'[workbench]\nenable = false\n[oauth_apps.acme]\nclient_id = "{oauth.client_id}"\n'
+                          f'client_secret = "{oauth.client_secret}"\n')
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve", "--config", str(config), "--port", str(self.port),
@@ -138,7 +139,8 @@ def _drive_every_error_path(server: JsonLogServer, oauth: OAuthServer) -> list[s
     for toolkit in ("acme", "datetime", "nope"):
         server.api("POST", "/auth_configs", json={"toolkit": toolkit, "credentials": {
             "client_id": "x", "client_secret": app_secret}})
-    session = server.api("POST", "/sessions", json={"user_id": "alice", "toolkits": ["acme", "keyed", "querykey"]}).json()
+    session = server.api("POST", "/sessions",
+                         json={"user_id": "alice", "toolkits": ["acme", "keyed", "querykey"]}).json()
     bearer = session["mcp"]["headers"]["Authorization"]
     used.append(bearer.split()[1])
     # API-key form links: good submit, replay, unknown token
@@ -227,9 +229,8 @@ def test_health_and_readiness(server: LiveServer, monkeypatch: pytest.MonkeyPatc
 
 def _sample(text: str, name: str, **labels: str) -> float:
     for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            if all(f'{k}="{v}"' in line for k, v in labels.items()):
-                return float(line.rsplit(" ", 1)[1])
+        if line.startswith((name + "{", name + " ")) and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
     return 0.0
 
 
