@@ -22,6 +22,7 @@ from server.api.endpoint import ApiState
 from server.api.errors import handle_concierge_error, handle_http_exception, handle_unexpected
 from server.api.openapi import build_openapi, openapi_endpoint
 from server.api.routes import API_ROUTES, starlette_routes
+from server.api.validation import BodySchema
 from server.catalog.catalog import Catalog
 from server.config import Settings
 from server.errors import ConciergeError
@@ -97,8 +98,9 @@ def build_app(settings: Settings, *, announce: Callable[[str], None] = print,
                                   lambda scope: metrics.rate_limited.labels(scope).inc())
             token_secret = (await session_token.load_secret(current.meta, current.auth.accounts.box)
                             if settings.mcp_session_tokens else None)
-            app.state.api = ApiState(current, surface, key_hash, throttles, metrics,
-                                     build_openapi(API_ROUTES, API_PREFIX, {}, current.catalog), token_secret)
+            document = build_openapi(API_ROUTES, API_PREFIX, {}, current.catalog)
+            schemas = {r.body: BodySchema(r.body, document) for r in API_ROUTES if r.body is not None}
+            app.state.api = ApiState(current, surface, key_hash, throttles, metrics, document, schemas, token_secret)
             server = build_mcp_server(current, surface, lambda ctx: ctx.request.path_params["session_id"], metrics)
             manager = StreamableHTTPSessionManager(app=server, stateless=True, json_response=True,
                                                    security_settings=security_settings(settings),

@@ -32,6 +32,13 @@ class InvalidInput(ConciergeError):
     jsonrpc_code = -32602
 
 
+class Unprocessable(InvalidInput):
+    """Well-formed input (it matches the documented schema) that names things this server does not have
+    or combines options that cannot go together: HTTP 422 (RFC 9110 §15.5.21), same `invalid_input` code."""
+
+    http_status = 422
+
+
 class Unauthorized(ConciergeError):
     code = "unauthorized"
     http_status = 401

@@ -32,7 +32,11 @@ async def read_capped(request: Request, limit: int) -> bytes:
 
 
 async def json_object(request: Request, settings: Settings, *, required: bool = True) -> dict[str, Any]:
-    """The body as a JSON object; an empty body is `{}` where the route's body is optional."""
+    """The body as a JSON object; an empty body is `{}` where the route's body is optional. Read once:
+    the endpoint wrapper may already have read (and schema-checked) it."""
+    cached = getattr(request.state, "json_body", None)
+    if cached is not None:
+        return cached
     raw = await read_capped(request, settings.max_request_bytes)
     if not raw.strip():
         if required:

@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server.api import admin_key
+from server.api.body import json_object
+from server.api.validation import BodySchema
 from server.limits.ratelimit import Throttles
 from server.meta_tools.registry import ToolSurface
 from server.observability.metrics import Metrics
@@ -27,13 +29,15 @@ class ApiState:
     throttles: Throttles
     metrics: Metrics
     openapi: dict[str, Any]
+    body_schemas: dict[type[BaseModel], BodySchema]
     mcp_token_secret: bytes | None = None
 
 
 Handler = Callable[[Request, ApiState], Awaitable[BaseModel | Response]]
 
 
-def endpoint(handler: Handler, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(handler: Handler, status: int = 200, body: type[BaseModel] | None = None,
+             body_required: bool = True) -> Callable[[Request], Awaitable[Response]]:
     @wraps(handler)
     async def run(request: Request) -> Response:
         state: ApiState = request.app.state.api
@@ -42,6 +46,10 @@ def endpoint(handler: Handler, status: int = 200) -> Callable[[Request], Awaitab
         session_id = request.path_params.get("session_id")
         if session_id is not None:
             state.throttles.take(state.throttles.session, session_id)
+        if body is not None:
+            data = await json_object(request, state.runtime.settings, required=body_required)
+            state.body_schemas[body].check(data)
+            request.state.json_body = data
         result = await handler(request, state)
         if isinstance(result, Response):
             return result

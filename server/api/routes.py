@@ -142,5 +142,5 @@ def starlette_routes(table: list[ApiRoute]) -> list[Route]:
     """One route per path with all its methods, so a wrong method gets a 405 whose `Allow` lists them all."""
     paths: dict[str, dict[str, Endpoint]] = {}
     for r in table:
-        paths.setdefault(r.path, {})[r.method] = endpoint(r.handler, r.status)
+        paths.setdefault(r.path, {})[r.method] = endpoint(r.handler, r.status, r.body, r.body_required)
     return [Route(path, _by_method(handlers), methods=list(handlers)) for path, handlers in paths.items()]

@@ -21,6 +21,7 @@ from server.api.schemas import (
     ToolListingOut,
     ToolListingsOut,
 )
+from server.api.validation import semantic_as_422
 from server.errors import InvalidInput, NotFound
 from server.limits.jsonlimits import check_argument_size
 from server.sessions.service import Session
@@ -63,7 +64,9 @@ def _limit(request: Request) -> tuple[int, int]:
 
 async def create(request: Request, state: ApiState) -> SessionOut:
     body = await json_object(request, state.runtime.settings)
-    return await session_out(state, await state.runtime.sessions.create(body))
+    async with semantic_as_422():
+        session = await state.runtime.sessions.create(body)
+    return await session_out(state, session)
 
 
 async def get(request: Request, state: ApiState) -> SessionOut:
@@ -73,7 +76,9 @@ async def get(request: Request, state: ApiState) -> SessionOut:
 
 async def update(request: Request, state: ApiState) -> SessionOut:
     body = await json_object(request, state.runtime.settings)
-    return await session_out(state, await state.runtime.sessions.update(request.path_params["session_id"], body))
+    async with semantic_as_422():
+        session = await state.runtime.sessions.update(request.path_params["session_id"], body)
+    return await session_out(state, session)
 
 
 async def delete(request: Request, state: ApiState) -> Response:
