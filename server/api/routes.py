@@ -50,7 +50,7 @@ class Query:
 USER_ID = Query("user_id", {"type": "string", "minLength": 1}, required=True)
 TOOLKIT = Query("toolkit", {"type": "string"})
 PAGE = (Query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-        Query("offset", {"type": "integer", "minimum": 0}))
+        Query("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000}))
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,9 @@ async def session_out(state: ApiState, session: Session, with_clients: bool = Fa
         clients=[McpClientOut(**{k: v for k, v in c.to_dict().items() if k != "session_id"}) for c in clients])
 
 
+MAX_OFFSET = 1_000_000_000
+
+
 def mcp_headers(state: ApiState, session_id: str) -> dict[str, str]:
     """What an MCP client must send besides the URL: the session's bearer token when tokens are on."""
     if state.mcp_token_secret is None:
@@ -57,8 +60,8 @@ def _limit(request: Request) -> tuple[int, int]:
         offset = int(request.query_params.get("offset", 0))
     except ValueError:
         raise InvalidInput("limit and offset must be integers") from None
-    if not 1 <= limit <= 1000 or offset < 0:
-        raise InvalidInput("limit must be 1..1000 and offset >= 0")
+    if not 1 <= limit <= 1000 or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"limit must be 1..1000 and offset 0..{MAX_OFFSET}")
     return limit, offset
 
 
