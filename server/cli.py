@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -77,7 +78,7 @@ def cmd_stdio(args: argparse.Namespace) -> int:
                 session = await runtime.sessions.create(body)
                 session_id = session.id
                 print(f"concierge: created session {session_id} for {args.user_id}", file=sys.stderr)
-            await serve_stdio(runtime, ToolSurface(meta_tools_for(runtime)), session_id)
+            await serve_stdio(runtime, ToolSurface(meta_tools_for(runtime), runtime.meta_services()), session_id)
         finally:
             await runtime.aclose()
 
@@ -152,7 +153,29 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 def cmd_toolkits(args: argparse.Namespace) -> int:
     from server.runtime import load_catalog
 
+    if args.action == "import-openapi":
+        from server.catalog.openapi_import import import_spec
+
+        result = import_spec(Path(args.spec), args.slug, args.include or [], Path(args.out))
+        print(f"wrote {result.folder / 'toolkit.yaml'}: {result.tools} tools"
+              + (f"; left out {len(result.skipped)} operations:" if result.skipped else ""))
+        for line in result.skipped:
+            print("  " + line)
+        return 0
     catalog = load_catalog(_settings(args))
+    if args.action in ("check-spec", "docs"):
+        from server.catalog import spec_check, toolkit_docs
+
+        toolkits = [tk for tk in catalog.toolkits.values() if not args.slugs or tk.slug in args.slugs]
+        reports = spec_check.check_catalog(toolkits, spec_check.specs_dir(Path(args.specs) if args.specs else None))
+        if args.action == "docs":
+            print(toolkit_docs.render(toolkits, reports), end="")
+            return 0
+        for report in reports:
+            print(report.line())
+            for line in report.mismatches:
+                print("  mismatch: " + line)
+        return 1 if any(r.mismatches for r in reports) else 0
     if args.action == "schema":
         from server.catalog.toolkit_file import ToolkitFile
 
@@ -250,21 +273,59 @@ def cmd_keys(args: argparse.Namespace) -> int:
         return 0
     from server.auth.crypto import SecretBox
     from server.auth.rotation import rotate_all
-    from server.store.db import Database
+    from server.store import open_store, sqlite_url
 
     settings = _settings(args)
 
     async def rotate() -> int:
-        db = await Database.open(settings.db_path)
+        store = await open_store(sqlite_url(settings.db_path))
         try:
             box = SecretBox.from_settings(settings.encryption_key.get_secret_value() if settings.encryption_key
                                           else None, settings.data_dir)
-            return await rotate_all(db, box)
+            return await rotate_all(store, box)
         finally:
-            await db.close()
+            await store.aclose()
 
     count = anyio.run(rotate)
     print(f"re-encrypted {count} secrets under the first configured key")
+    return 0
+
+
+def _upstream_line(u: dict[str, Any]) -> str:
+    where = u["url"] or " ".join([u["command"] or "", *u["args"]])
+    problem = f"  last error: {u['last_error']}" if u["last_error"] else ""
+    return f"{u['name']:<16} {u['transport']:<15} tools={u['tool_count']:<4} auth={u['auth']:<6} {where}{problem}"
+
+
+def cmd_upstreams(args: argparse.Namespace) -> int:
+    api = Api(args)
+    if args.action == "add":
+        body: dict[str, Any] = {"name": args.name}
+        if args.upstream_url:
+            body["url"] = args.upstream_url
+        if args.command_line:
+            command, *rest = shlex.split(args.command_line)
+            body |= {"command": command, "args": rest}
+        if args.env:
+            body["env"] = dict(item.split("=", 1) for item in args.env)
+        if args.auth_header:
+            body["auth"] = {"type": "header", "header": args.auth_header, "prefix": args.auth_prefix}
+        if args.auth_env:
+            body["auth"] = {"type": "header", "env": args.auth_env, "prefix": ""}
+        u = api("POST", "/upstreams", body)
+        _print(args, u, _upstream_line(u) + "\n  " + ", ".join(u["tools"]))
+    elif args.action == "remove":
+        api("DELETE", f"/upstreams/{args.name}")
+        _print(args, {"removed": args.name}, f"removed {args.name}")
+    elif args.action == "refresh":
+        data = api("POST", f"/upstreams/{args.name}/refresh")
+        _print(args, data, f"{args.name}: {data['tool_count']} tools")
+    elif args.action == "show":
+        u = api("GET", f"/upstreams/{args.name}")
+        _print(args, u, _upstream_line(u) + "\n  " + ", ".join(u["tools"]))
+    else:
+        items = api("GET", "/upstreams")["items"]
+        _print(args, items, "\n".join(_upstream_line(u) for u in items) or "no upstreams")
     return 0
 
 
@@ -283,8 +344,8 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--data-dir", dest="data_dir", help="where SQLite and workbench files live")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
-    def api_flags(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--url", help="server base URL (default $CONCIERGE_BASE_URL or http://127.0.0.1:8000)")
+    def api_flags(sp: argparse.ArgumentParser, url_flag: str = "--url") -> None:
+        sp.add_argument(url_flag, dest="url", help="server base URL (default $CONCIERGE_BASE_URL or http://127.0.0.1:8000)")
         sp.add_argument("--api-key", dest="api_key", help="admin key (default $CONCIERGE_API_KEY)")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -326,6 +387,19 @@ def parser() -> argparse.ArgumentParser:
     show = tsub.add_parser("show")
     config_flags(show)
     show.add_argument("slug")
+    imp = tsub.add_parser("import-openapi", help="write a toolkit folder from an OpenAPI 3.x, Swagger 2.0 or Google "
+                                                 "discovery document")
+    imp.add_argument("spec", help="the description file (.json or .yaml)")
+    imp.add_argument("--slug", required=True, help="toolkit slug, e.g. twilio (tools become TWILIO_<ACTION>)")
+    imp.add_argument("--include", action="append", metavar="TAG|PATH",
+                     help="only operations with this tag, or under this path prefix (starting with /); repeatable")
+    imp.add_argument("--out", default="toolkits", help="folder to write <slug>/toolkit.yaml into (default: toolkits)")
+    for name, text in (("check-spec", "check HTTP tools against their providers' API descriptions"),
+                       ("docs", "print docs/toolkits.md: every toolkit and tool, with hints, auth and spec coverage")):
+        sp = tsub.add_parser(name, help=text)
+        config_flags(sp)
+        sp.add_argument("slugs", nargs="*", help="only these toolkits")
+        sp.add_argument("--specs", help="the api-specs folder (default: ../shared/data/api-specs)")
     toolkits.set_defaults(func=cmd_toolkits)
 
     tools = sub.add_parser("tools", help="search tools")
@@ -378,6 +452,27 @@ def parser() -> argparse.ArgumentParser:
     config_flags(ksub.add_parser("generate"))
     config_flags(ksub.add_parser("rotate"))
     keys.set_defaults(func=cmd_keys)
+
+    ups = sub.add_parser("upstreams", help="other MCP servers whose tools become toolkits (via REST)")
+    usub = ups.add_subparsers(dest="action", required=True)
+    sp = usub.add_parser("add", help="register an MCP server: --url (Streamable HTTP) or --command (stdio)")
+    api_flags(sp, url_flag="--server")  # --url names the upstream here
+    sp.add_argument("name", help="toolkit slug for its tools (lower case); tools become NAME_TOOL")
+    where = sp.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", dest="upstream_url", help="Streamable HTTP endpoint, e.g. http://127.0.0.1:3001/mcp")
+    where.add_argument("--command", dest="command_line", help='stdio command line, e.g. "npx -y @scope/server"')
+    sp.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for a stdio upstream")
+    sp.add_argument("--auth-header", help="per-user credential in this HTTP header (asked on the Connect Link)")
+    sp.add_argument("--auth-prefix", default="Bearer ", help="text before the credential (default 'Bearer ')")
+    sp.add_argument("--auth-env", help="stdio: per-user credential in this environment variable (one process "
+                                       "per user)")
+    api_flags(usub.add_parser("list", help="list upstreams, their transport and tool count"))
+    for action, text in (("show", "one upstream and its tools"), ("refresh", "fetch an upstream's tools again"),
+                         ("remove", "remove an upstream registered at run time")):
+        sp = usub.add_parser(action, help=text)
+        api_flags(sp)
+        sp.add_argument("name", help="the upstream's name")
+    ups.set_defaults(func=cmd_upstreams)
 
     ev = sub.add_parser("eval-search", help="measure search quality on a retrieval set")
     ev.add_argument("--data", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv (default: built-in catalog)")

@@ -27,7 +27,7 @@ from server.api.validation import semantic_as_422
 from server.auth.options import AuthConfigCreate, AuthConfigUpdate, AuthorizeRequest, LinkRequest, parse_body
 from server.errors import Conflict, InvalidInput
 from server.meta_tools.manage_connections import session_toolkits
-from server.store.accounts import AccountRow
+from server.store.records import AccountRow
 
 
 def account_out(state: ApiState, account: AccountRow) -> AccountOut:
@@ -117,7 +117,7 @@ async def authorize(request: Request, state: ApiState) -> ConnectionRequestOut:
     session = await runtime.sessions.get(request.path_params["session_id"])
     body = parse_body(AuthorizeRequest, await _body(request, state))
     toolkit = runtime.auth.configs.toolkit(body.toolkit)
-    if toolkit.slug not in session_toolkits(session, runtime):
+    if toolkit.slug not in session_toolkits(session, runtime.catalog):
         raise Conflict(f"toolkit {toolkit.slug} is not enabled in this session; enable it with PATCH "
                        f"/api/v1/sessions/{session.id} first")
     async with semantic_as_422():
@@ -144,7 +144,7 @@ async def session_toolkits_view(request: Request, state: ApiState) -> SessionToo
     if wanted not in (None, "true", "false"):
         raise InvalidInput("is_connected must be true or false")
     items = []
-    for slug in sorted(session_toolkits(session, runtime)):
+    for slug in sorted(session_toolkits(session, runtime.catalog)):
         toolkit = runtime.catalog.toolkits[slug]
         if search and search not in f"{slug} {toolkit.name} {' '.join(toolkit.aliases)}".lower():
             continue

@@ -46,6 +46,7 @@ def endpoint(handler: Handler, status: int = 200, body: type[BaseModel] | None =
         session_id = request.path_params.get("session_id")
         if session_id is not None:
             state.throttles.take(state.throttles.session, session_id)
+            await state.runtime.sessions.get(session_id)  # a missing session is a 404 whatever the body says
         if body is not None:
             data = await json_object(request, state.runtime.settings, required=body_required)
             state.body_schemas[body].check(data)

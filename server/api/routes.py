@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.api import accounts, catalog, files, sessions
+from server.api import accounts, catalog, files, sessions, upstreams
 from server.api.endpoint import Handler, endpoint
 from server.api.schemas import (
     AccountEventsOut,
@@ -35,6 +35,10 @@ from server.api.schemas import (
     ToolListingsOut,
     ToolListOut,
     ToolOut,
+    UpstreamCreate,
+    UpstreamListOut,
+    UpstreamOut,
+    UpstreamRefreshOut,
 )
 from server.auth.options import AuthConfigCreate, AuthConfigUpdate, AuthorizeRequest, LinkRequest
 from server.sessions.options import SessionCreate, SessionUpdate
@@ -86,6 +90,14 @@ API_ROUTES: list[ApiRoute] = [
              query=(TOOLKIT, Query("search", {"type": "string"}),
                     Query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}))),
     ApiRoute("GET", "/tools/{slug}", catalog.get_tool, "Get a tool", ToolOut),
+    ApiRoute("GET", "/upstreams", upstreams.list_upstreams, "List upstream MCP servers", UpstreamListOut),
+    ApiRoute("POST", "/upstreams", upstreams.add_upstream, "Register an upstream MCP server (its tools become "
+             "toolkit NAME)", UpstreamOut, UpstreamCreate, 201),
+    ApiRoute("GET", "/upstreams/{name}", upstreams.get_upstream, "Get an upstream MCP server", UpstreamOut),
+    ApiRoute("POST", "/upstreams/{name}/refresh", upstreams.refresh_upstream, "Fetch an upstream's tool list again",
+             UpstreamRefreshOut),
+    ApiRoute("DELETE", "/upstreams/{name}", upstreams.remove_upstream, "Remove an upstream registered at run time",
+             None, status=204),
     ApiRoute("POST", "/sessions/{session_id}/authorize", accounts.authorize,
              "Connect Link for the session's user (session.authorize)", ConnectionRequestOut, AuthorizeRequest, 201),
     ApiRoute("GET", "/sessions/{session_id}/toolkits", accounts.session_toolkits_view,

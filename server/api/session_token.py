@@ -11,7 +11,7 @@ import hmac
 import secrets
 
 from server.auth.crypto import SecretBox
-from server.store.server_meta import ServerMetaStore
+from server.store.interfaces import ServerMetaStore
 
 META_KEY = "mcp_token_secret_sealed"
 

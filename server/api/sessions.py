@@ -24,12 +24,12 @@ from server.api.schemas import (
 from server.api.validation import semantic_as_422
 from server.errors import InvalidInput, NotFound
 from server.limits.jsonlimits import check_argument_size
-from server.sessions.service import Session
+from server.values import Session
 
 
 async def session_out(state: ApiState, session: Session, with_clients: bool = False) -> SessionOut:
     runtime = state.runtime
-    clients = await runtime.mcp_clients.list_by_session(session.id) if with_clients else []
+    clients = await runtime.sessions.clients.of_session(session.id) if with_clients else []
     warnings = []
     if not session.allowed:
         warnings.append("this session's filter allows no tool at all; check toolkits/tools/tags")
@@ -39,7 +39,7 @@ async def session_out(state: ApiState, session: Session, with_clients: bool = Fa
         id=session.id, session_id=session.id, user_id=session.user_id, config=session.config(),
         config_version=session.config_version, created_at=session.created_at, updated_at=session.updated_at,
         mcp=McpInfo(url=f"{runtime.settings.base_url}/mcp/{session.id}", headers=mcp_headers(state, session.id)),
-        tools=[item.name for item in state.surface.listings(runtime, session)],
+        tools=[item.name for item in state.surface.listings(session)],
         allowed_tool_count=len(session.allowed), warnings=warnings,
         clients=[McpClientOut(**{k: v for k, v in c.to_dict().items() if k != "session_id"}) for c in clients])
 
@@ -101,7 +101,7 @@ async def list_sessions(request: Request, state: ApiState) -> SessionListOut:
 async def tools(request: Request, state: ApiState) -> ToolListingsOut:
     session = await state.runtime.sessions.get(request.path_params["session_id"])
     return ToolListingsOut(items=[ToolListingOut(**asdict(item))
-                                  for item in state.surface.listings(state.runtime, session)])
+                                  for item in state.surface.listings(session)])
 
 
 async def call_tool(request: Request, state: ApiState) -> EnvelopeOut:
@@ -111,7 +111,7 @@ async def call_tool(request: Request, state: ApiState) -> EnvelopeOut:
     if not isinstance(arguments, dict):
         raise InvalidInput("`arguments` must be a JSON object")
     check_argument_size(arguments, state.runtime.settings.max_tool_argument_bytes)
-    envelope = await state.surface.call(state.runtime, session, request.path_params["name"], arguments, source="api")
+    envelope = await state.surface.call(session, request.path_params["name"], arguments, source="api")
     return EnvelopeOut(**envelope)
 
 
