@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -122,7 +122,7 @@ def _host_allowed(allowed: list[str], host: str) -> bool:
 
 
 async def _json_response(send: Send, status: int, body: dict[str, Any],
-                         headers: list[tuple[bytes, bytes]] = ()) -> None:
+                         headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     payload = jsontext.dumps_bytes(body)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
@@ -189,9 +189,9 @@ class McpEndpoint:
             return
         refusal = self._refusal(headers, session_id)
         if refusal is not None:
-            status, exc = refusal
+            status, refused = refusal
             extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
-            await _json_response(send, status, _jsonrpc_error(exc.jsonrpc_code, exc.message), extra)
+            await _json_response(send, status, _jsonrpc_error(refused.jsonrpc_code, refused.message), extra)
             return
         try:
             self.api.throttles.take(self.api.throttles.session, session_id)

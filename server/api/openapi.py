@@ -57,7 +57,8 @@ def _toolkit_enums(components: dict[str, Any], catalog: Catalog) -> None:
         prop = components.get(name, {}).get("properties", {}).get("toolkit")
         if prop is not None:
             prop.pop("type", None)
-            prop.update({"enum": list(needing)} if needing else {"not": {}})
+            rule: dict[str, Any] = {"enum": list(needing)} if needing else {"not": {}}
+            prop.update(rule)
     create = components.get("AuthConfigCreate")
     if create is not None and needing:
         create["oneOf"] = [{"properties": {
