@@ -118,6 +118,14 @@ class SessionOptions(_Option):
             data["workbench"] = data.pop("sandbox")
         return data
 
+    def admits_toolkit(self, slug: str) -> bool:
+        """Whether `toolkits` lets this toolkit in (tool and tag filters apply on top)."""
+        if self.toolkits is None:
+            return True
+        if self.toolkits.enable is not None:
+            return slug in self.toolkits.enable
+        return slug not in (self.toolkits.disable or [])
+
     def stored(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True, by_alias=True,
                                exclude={"user_id", "expected_config_version"})

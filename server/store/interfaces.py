@@ -145,6 +145,10 @@ class UpstreamStore(Protocol):
 
     async def save_tools(self, name: str, tools: list[dict[str, Any]]) -> None: ...
 
+    async def save_oauth(self, name: str, server: dict[str, Any], client: bytes | None) -> None:
+        """The upstream's authorization server and the client registered there (`client` sealed)."""
+        ...
+
     async def remove(self, name: str) -> bool: ...
 
 
