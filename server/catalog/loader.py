@@ -31,30 +31,17 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
-# Validated files by (path, size, mtime, content hash): checking every tool's input_schema against the
-# JSON Schema metaschema is most of a start-up, and a restart in the same process reads the same files.
-_PARSED: dict[tuple[str, int, int, int], ToolkitFile] = {}
-
-
 def parse_toolkit_file(path: Path) -> ToolkitFile:
-    text = path.read_text(encoding="utf-8")
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, hash(text))
-    cached = _PARSED.get(key)
-    if cached is not None:
-        return cached
     try:
-        raw = yaml.load(text, Loader=SAFE_LOADER)
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     try:
-        spec = ToolkitFile.model_validate(raw)
+        return ToolkitFile.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc)}") from None
-    _PARSED[key] = spec
-    return spec
 
 
 def _load_module(folder: Path, filename: str, slug: str) -> ModuleType:
