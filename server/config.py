@@ -27,7 +27,7 @@ class _Section(BaseModel):
 
 class WorkbenchConfig(_Section):
     enable: bool = True
-    isolation: Literal["auto", "bwrap", "rlimit-only", "off"] = "auto"
+    isolation: Literal["auto", "bwrap", "namespaces", "rlimit-only", "off"] = "auto"
     auto_offload_threshold: int = Field(20_000, ge=1_000, description="characters; larger results go to a file")
     max_processes: int = Field(8, ge=1)
     idle_timeout_seconds: float = Field(900, gt=0)

@@ -15,7 +15,8 @@ from server.workbench.manager import WorkbenchManager
 
 def _manager(state: ApiState) -> WorkbenchManager:
     if state.runtime.workbench is None:
-        raise Forbidden("the workbench is disabled on this server (workbench.enable = false)")
+        raise Forbidden("the workbench is off on this server (workbench.enable = false, or no sandbox can run "
+                        "on this host: see the server's start-up log)")
     return state.runtime.workbench
 
 

@@ -119,7 +119,7 @@ class WorkbenchManager:
 
     @property
     def isolation(self) -> str:
-        """The effective level: "bwrap", "rlimit-only" or "off"."""
+        """The effective level: "bwrap", "namespaces", "rlimit-only" or "off"."""
         return self._sandbox.level
 
     @property
@@ -320,7 +320,7 @@ class WorkbenchManager:
         try:
             session.kernel = await Kernel.start(
                 self._sandbox.launch(session.paths, {"mode": "repl"}),
-                reap_on_interrupt=self._sandbox.level == "bwrap",
+                reap_on_interrupt=self._sandbox.confined,
             )
         except BaseException:
             self._release_slot(session)

@@ -7,16 +7,16 @@ from typing import Literal
 
 from server.errors import ConfigError
 
-Isolation = Literal["auto", "bwrap", "rlimit-only", "off"]
-ISOLATION_LEVELS: tuple[Isolation, ...] = ("auto", "bwrap", "rlimit-only", "off")
+Isolation = Literal["auto", "bwrap", "namespaces", "rlimit-only", "off"]
+ISOLATION_LEVELS: tuple[Isolation, ...] = ("auto", "bwrap", "namespaces", "rlimit-only", "off")
 
 
 @dataclass(frozen=True)
 class WorkbenchSettings:
     """Limits apply per process (memory, CPU, file size) or per session (processes, disk, time).
 
-    `isolation="auto"` picks the strongest level that works on this host; any other value is a
-    floor: the manager refuses to start rather than run weaker than configured.
+    `isolation="auto"` picks the first sandbox that works on this host and turns the workbench off
+    when there is none; a named sandbox is required (the manager refuses to start without it).
     """
 
     isolation: Isolation = "auto"
