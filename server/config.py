@@ -38,6 +38,7 @@ class WorkbenchConfig(_Section):
     max_pids: int = Field(64, ge=4)
     max_file_mb: int = Field(256, ge=1)
     disk_quota_mb: int = Field(512, ge=1)
+    max_files: int = Field(20_000, ge=100, description="files and folders in a session's workbench")
     output_limit_chars: int = Field(20_000, ge=1_000)
     tmp_mb: int = Field(64, ge=1, description="size of the sandbox's private /tmp")
     max_parallel_tool_calls: int = Field(8, ge=1, description="run_tools() calls executed at once")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
 from server.api.endpoint import ApiState
 from server.api.schemas import FileListOut, FileOut
 from server.errors import Forbidden, PayloadTooLarge
-from server.workbench import files
 from server.workbench.manager import WorkbenchManager
 
 
@@ -22,10 +20,7 @@ def _manager(state: ApiState) -> WorkbenchManager:
 
 async def list_files(request: Request, state: ApiState) -> FileListOut:
     session = await state.runtime.sessions.get(request.path_params["session_id"])
-    folder = _manager(state).session_dir(session.id)
-    if not folder.is_dir():
-        return FileListOut(items=[])
-    scan = await anyio.to_thread.run_sync(files.scan, folder)
+    scan = await _manager(state).list_files(session.id)
     return FileListOut(items=[FileOut(path=p, size=size) for p, (size, _) in sorted(scan.files.items())])
 
 

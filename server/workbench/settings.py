@@ -29,6 +29,7 @@ class WorkbenchSettings:
     max_pids: int = 64
     max_file_mb: int = 256
     disk_quota_mb: int = 512
+    max_files: int = 20_000
     tmp_mb: int = 64
     output_limit_chars: int = 20_000
     max_parallel_tool_calls: int = 8
@@ -41,7 +42,7 @@ class WorkbenchSettings:
             raise ConfigError(f"workbench isolation {self.isolation!r} is not one of {', '.join(ISOLATION_LEVELS)}")
         positive = (
             "max_processes", "idle_timeout_seconds", "default_timeout_seconds", "max_timeout_seconds",
-            "memory_mb", "cpu_seconds", "max_pids", "max_file_mb", "disk_quota_mb", "tmp_mb",
+            "memory_mb", "cpu_seconds", "max_pids", "max_file_mb", "disk_quota_mb", "max_files", "tmp_mb",
             "output_limit_chars", "max_parallel_tool_calls",
         )  # fmt: skip
         for name in positive:

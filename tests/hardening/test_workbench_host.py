@@ -76,7 +76,7 @@ async def test_without_bwrap_auto_sandboxes_with_namespaces_and_hides_the_data_f
         assert (data_dir / "secret.key").is_file() and db.is_file()
         session = live.create_session(toolkits=["demo"])
         async with Client(session["mcp"]["url"]) as client:
-            assert WORKBENCH_TOOLS <= {t.name for t in (await client.list_tools()).tools}
+            assert {t.name for t in (await client.list_tools()).tools} >= WORKBENCH_TOOLS
             run = await call(client, "COMPOSIO_REMOTE_WORKBENCH",
                              {"code_to_execute": attack_code(data_dir, db, live.port)})
             assert run["successful"], run
@@ -117,10 +117,11 @@ def serve_without_namespaces(tmp_path: Path, *extra: str) -> tuple[subprocess.Po
     log_file = tmp_path / f"serve-{time.monotonic_ns()}.log"
     env = {**os.environ, "PYTHONPATH": str(REPO), "CONCIERGE_API_KEY": API_KEY,
            "CONCIERGE_SEARCH__SEMANTIC": "off", "CONCIERGE_TOOLKIT_PATHS": json.dumps([str(FIXTURES)])}
-    process = subprocess.Popen(
-        [sys.executable, "-c", SECCOMP_WRAPPER, "serve", "--port", str(port), "--data-dir",
-         str(tmp_path / "data"), *extra],
-        env=env, stdout=open(log_file, "w"), stderr=subprocess.STDOUT, text=True)
+    with open(log_file, "w") as log_handle:
+        process = subprocess.Popen(
+            [sys.executable, "-c", SECCOMP_WRAPPER, "serve", "--port", str(port), "--data-dir",
+             str(tmp_path / "data"), *extra],
+            env=env, stdout=log_handle, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -187,7 +188,7 @@ async def test_a_named_weaker_level_runs_but_warns_at_every_start(
             assert len(warnings) == 1 and "can read the server's data folder" in warnings[0]
             session = live.create_session()
             async with Client(session["mcp"]["url"]) as client:
-                assert WORKBENCH_TOOLS <= {t.name for t in (await client.list_tools()).tools}
+                assert {t.name for t in (await client.list_tools()).tools} >= WORKBENCH_TOOLS
             caplog.clear()
             live.restart()
     finally:
