@@ -42,6 +42,7 @@ class WorkbenchConfig(_Section):
     output_limit_chars: int = Field(20_000, ge=1_000)
     tmp_mb: int = Field(64, ge=1, description="size of the sandbox's private /tmp")
     max_parallel_tool_calls: int = Field(8, ge=1, description="run_tools() calls executed at once")
+    tool_request_max_bytes: int = Field(1 << 20, ge=1024, description="longest request line from a sandbox")
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint for invoke_llm()")
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None

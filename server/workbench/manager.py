@@ -279,6 +279,7 @@ class WorkbenchManager:
                         self._llm,
                         self._settings.max_parallel_tool_calls,
                         session.paths.owner,
+                        self._settings.tool_request_max_bytes,
                     )
                     await channel.start()
                     session.channel = channel

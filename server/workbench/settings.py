@@ -33,6 +33,7 @@ class WorkbenchSettings:
     tmp_mb: int = 64
     output_limit_chars: int = 20_000
     max_parallel_tool_calls: int = 8
+    tool_request_max_bytes: int = 1 << 20
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
@@ -43,7 +44,7 @@ class WorkbenchSettings:
         positive = (
             "max_processes", "idle_timeout_seconds", "default_timeout_seconds", "max_timeout_seconds",
             "memory_mb", "cpu_seconds", "max_pids", "max_file_mb", "disk_quota_mb", "max_files", "tmp_mb",
-            "output_limit_chars", "max_parallel_tool_calls",
+            "output_limit_chars", "max_parallel_tool_calls", "tool_request_max_bytes",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:
