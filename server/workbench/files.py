@@ -90,24 +90,31 @@ def read_file(base: Path, relpath: str) -> bytes:
         return handle.read()
 
 
-def write_file(base: Path, relpath: str, data: bytes, owner: Owner) -> Path:
-    """Write atomically (temp file + rename, which replaces a planted symlink rather than following it)."""
+def write_file(base: Path, relpath: str, data: bytes, owner: Owner, staging: Path) -> Path:
+    """Write atomically: a temp file in `staging` (same file system, outside every workbench, so a kill
+    mid-write leaves nothing in the workbench or its quota), then a rename, which replaces a planted
+    symlink rather than following it."""
     *folders, name = split_relpath(relpath)
     with _folder_fd(base, folders, create=True, owner=owner) as folder:
-        temp = f".{name}.{secrets.token_hex(6)}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=folder)
+        staging_fd = os.open(staging, _DIR_FLAGS)
+        temp = f"{secrets.token_hex(8)}.tmp"
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                if owner is not None:
-                    os.fchown(handle.fileno(), *owner)
-            os.rename(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
-        except IsADirectoryError:
-            os.unlink(temp, dir_fd=folder)
-            raise InvalidInput(f"{relpath!r} is a directory", {"path": relpath}) from None
-        except BaseException:
-            os.unlink(temp, dir_fd=folder)
-            raise
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                         dir_fd=staging_fd)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    if owner is not None:
+                        os.fchown(handle.fileno(), *owner)
+                os.rename(temp, name, src_dir_fd=staging_fd, dst_dir_fd=folder)
+            except IsADirectoryError:
+                os.unlink(temp, dir_fd=staging_fd)
+                raise InvalidInput(f"{relpath!r} is a directory", {"path": relpath}) from None
+            except BaseException:
+                os.unlink(temp, dir_fd=staging_fd)
+                raise
+        finally:
+            os.close(staging_fd)
     return base.joinpath(*folders, name)
 
 

@@ -39,6 +39,7 @@ RUNTIME_PREFIX = "concierge-wb-"
 T = TypeVar("T")
 
 OUTPUTS_DIR = "outputs"
+STAGING_DIR = ".uploads"  # session folders are named by a hex hash, so this name never collides
 MAX_COMMAND_CHARS = 100_000
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _RUN_FILE = re.compile(r"run-(\d+)\.")
@@ -101,6 +102,10 @@ class WorkbenchManager:
     def __init__(self, root: Path, settings: WorkbenchSettings, tool_runner: ToolRunner) -> None:
         self._root = Path(root).absolute()
         self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Uploads are written here first; what a killed server left half-written is removed now.
+        self._staging = self._root / STAGING_DIR
+        shutil.rmtree(self._staging, ignore_errors=True)
+        self._staging.mkdir(mode=0o700)
         self._settings = settings
         self._tool_runner = tool_runner
         # Socket paths must stay under ~100 bytes, so they live in a short temp folder, not under root;
@@ -170,7 +175,7 @@ class WorkbenchManager:
                 f"{self._settings.disk_quota_mb} MB quota",
                 {"path": relpath, "bytes_used": current.bytes_used, "quota_bytes": quota},
             )
-        return files.write_file(session.paths.workdir, relpath, data, session.paths.owner)
+        return files.write_file(session.paths.workdir, relpath, data, session.paths.owner, self._staging)
 
     async def read_file(self, session_id: str, relpath: str) -> bytes:
         """A file's bytes; NotFound when missing, InvalidInput for traversal or a non-file."""
