@@ -29,6 +29,7 @@ ToolRunner = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 """(session_id, tool_slug, arguments) -> {"data", "error", "successful", "log_id"}."""
 
 REQUEST_READ_SECONDS = 30.0
+OVERSIZE_PENALTY_SECONDS = 1.0
 LLM_NOT_CONFIGURED = (
     "invoke_llm is not configured on this server: the operator has to set an OpenAI-compatible "
     "endpoint and model for the workbench"
@@ -104,6 +105,9 @@ class ToolChannel:
         try:
             line = await asyncio.wait_for(reader.readuntil(b"\n"), REQUEST_READ_SECONDS)
         except asyncio.LimitOverrunError:
+            # Hold the connection slot a while: a sandbox re-sending oversized lines in a loop would
+            # otherwise have the server read max_connections MiB after MiB as fast as it can.
+            await asyncio.sleep(OVERSIZE_PENALTY_SECONDS)
             return _failure(too_long + " (workbench.tool_request_max_bytes)")
         except asyncio.IncompleteReadError:
             return _failure("a request must end with a newline")

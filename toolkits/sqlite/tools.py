@@ -6,31 +6,33 @@ ATTACH / VACUUM INTO are disabled, so SQL cannot reach other files. Connections 
 a folder of their own (`sqlite/users/<hash of the user id>`), and no user can list, read or drop
 another's databases (the `users` folder is never visible in the shared, read-only part).
 
-One call is bounded in time and memory, read-only or not: a deadline enforced by SQLite's progress
-handler, SQLite's own limits on value length, columns, SQL length and expression depth (so
+One call is bounded in time and memory, read-only or not: a deadline (a timer interrupting the
+connection), SQLite's own limits on value length, columns, SQL length and expression depth (so
 `randomblob(900000000)` fails at once instead of allocating it), a row cap and a cap on the bytes of
 the result, and at most `_MAX_CONCURRENT` queries at once in the whole server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path, PurePath
-from typing import Any
-
-import anyio.to_thread
+from typing import Any, TypeVar
 
 from server.errors import ToolError
 from server.execute.context import ToolContext
 
+T = TypeVar("T")
 DEFAULT_MAX_ROWS = 1000  # hard cap; `toolkit_settings.sqlite.max_rows` overrides
 DEFAULT_TIMEOUT = 10.0  # seconds per call; `toolkit_settings.sqlite.query_timeout` overrides
 DEFAULT_MAX_RESULT_BYTES = 2_000_000  # `toolkit_settings.sqlite.max_result_bytes` overrides
@@ -51,7 +53,21 @@ _LIMITS = {  # SQLite's own ceilings for one connection: bounded memory per valu
     sqlite3.SQLITE_LIMIT_ATTACHED: 0,  # no ATTACH, no VACUUM INTO: SQL cannot reach other files
 }
 _MAX_CONCURRENT = 4
+
+
+def _lower_priority() -> None:
+    """Query threads run below the event loop (Linux nice is per thread): a heavy query from one
+    session must not take the CPU from other sessions' calls."""
+    with suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+_POOL = ThreadPoolExecutor(_MAX_CONCURRENT, thread_name_prefix="sqlite-tool", initializer=_lower_priority)
 _running = threading.BoundedSemaphore(_MAX_CONCURRENT)
+
+
+async def _in_pool(job: Callable[[], T]) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_POOL, job)
 
 
 def _shared(ctx: ToolContext) -> Path:
@@ -114,8 +130,6 @@ def _connect(path: Path, writable: bool, timeout: float, create: bool = False) -
         raise ToolError(f"Could not open the database: {exc}.", details={"database": path.name}) from None
     for limit, value in _LIMITS.items():
         conn.setlimit(limit, value)
-    deadline = time.monotonic() + timeout
-    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
     return conn
 
 
@@ -124,6 +138,11 @@ def _opened(path: Path, writable: bool, timeout: float, create: bool = False) ->
     """A connection for one call: SQLite errors become one clear ToolError, and it is always closed."""
     with _running:
         conn = _connect(path, writable, timeout, create)
+        # The deadline is a timer calling interrupt() (thread-safe), not a progress handler: a Python
+        # callback every few thousand SQLite instructions would take the GIL from the event loop.
+        deadline = threading.Timer(timeout, conn.interrupt)
+        deadline.daemon = True
+        deadline.start()
         try:
             yield conn
         except sqlite3.Error as exc:
@@ -132,6 +151,7 @@ def _opened(path: Path, writable: bool, timeout: float, create: bool = False) ->
             raise ToolError(f"SQLite refused the statement or its parameters: {exc}.",
                             details={"error": type(exc).__name__}) from None
         finally:
+            deadline.cancel()
             conn.close()
 
 
@@ -209,12 +229,12 @@ def _list_databases(base: Path, limit: int) -> list[dict[str, Any]]:
 async def list_databases(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     """SQLite files available in the sandbox folder."""
     writable = _settings(ctx)[0]
-    found = await anyio.to_thread.run_sync(partial(_list_databases, _shared(ctx), 500))
+    found = await _in_pool(partial(_list_databases, _shared(ctx), 500))
     for entry in found:
         entry["writable"] = False
     own = _own(ctx)
     if own is not None:
-        mine = await anyio.to_thread.run_sync(partial(_list_databases, own, 500))
+        mine = await _in_pool(partial(_list_databases, own, 500))
         found = [*({**entry, "writable": True} for entry in mine), *found][:500]
     return {"databases": found, "count": len(found), "writable": writable}
 
@@ -234,7 +254,7 @@ async def list_tables(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, 
     """Tables and views of one database, with row counts."""
     path, _ = _database_path(ctx, str(arguments["database"]))
     timeout = _settings(ctx)[2]
-    tables = await anyio.to_thread.run_sync(partial(_list_tables, path, timeout))
+    tables = await _in_pool(partial(_list_tables, path, timeout))
     return {"database": arguments["database"], "tables": tables, "count": len(tables)}
 
 
@@ -270,7 +290,7 @@ async def describe_table(arguments: dict[str, Any], ctx: ToolContext) -> dict[st
     path, _ = _database_path(ctx, str(arguments["database"]))
     timeout = _settings(ctx)[2]
     sample = int(arguments.get("sample_rows", 3))
-    result = await anyio.to_thread.run_sync(partial(_describe, path, str(arguments["table"]), sample, timeout))
+    result = await _in_pool(partial(_describe, path, str(arguments["table"]), sample, timeout))
     return {"database": arguments["database"], **result}
 
 
@@ -325,7 +345,7 @@ async def query(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     params = arguments.get("params", [])
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)
-    result = await anyio.to_thread.run_sync(
+    result = await _in_pool(
         partial(_query, path, str(arguments["sql"]), params, limit, writable, timeout, create,
                 _max_result_bytes(ctx)))
     if result["truncated"] and "note" not in result:

@@ -181,9 +181,10 @@ def _diff_core(original: str, modified: str, mode: str, from_label: str, to_labe
 
 
 _DIFF_CHILD = r"""
-import difflib, json, re, sys
+import difflib, json, os, re, sys
 from typing import Any
 try:
+    os.nice(10)  # below the server: a long diff must not slow down other sessions' calls
     import resource
     resource.setrlimit(resource.RLIMIT_AS, (%(memory)d, %(memory)d))
     resource.setrlimit(resource.RLIMIT_CPU, (%(cpu)d, %(cpu)d + 1))
