@@ -76,7 +76,7 @@ def cmd_stdio(args: argparse.Namespace) -> int:
                 session = await runtime.sessions.create(body)
                 session_id = session.id
                 print(f"concierge: created session {session_id} for {args.user_id}", file=sys.stderr)
-            await serve_stdio(runtime, ToolSurface(meta_tools_for(runtime)), session_id)
+            await serve_stdio(runtime, ToolSurface(meta_tools_for(runtime), runtime.meta_services()), session_id)
         finally:
             await runtime.aclose()
 
@@ -151,7 +151,29 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 def cmd_toolkits(args: argparse.Namespace) -> int:
     from server.runtime import load_catalog
 
+    if args.action == "import-openapi":
+        from server.catalog.openapi_import import import_spec
+
+        result = import_spec(Path(args.spec), args.slug, args.include or [], Path(args.out))
+        print(f"wrote {result.folder / 'toolkit.yaml'}: {result.tools} tools"
+              + (f"; left out {len(result.skipped)} operations:" if result.skipped else ""))
+        for line in result.skipped:
+            print("  " + line)
+        return 0
     catalog = load_catalog(_settings(args))
+    if args.action in ("check-spec", "docs"):
+        from server.catalog import spec_check, toolkit_docs
+
+        toolkits = [tk for tk in catalog.toolkits.values() if not args.slugs or tk.slug in args.slugs]
+        reports = spec_check.check_catalog(toolkits, spec_check.specs_dir(Path(args.specs) if args.specs else None))
+        if args.action == "docs":
+            print(toolkit_docs.render(toolkits, reports), end="")
+            return 0
+        for report in reports:
+            print(report.line())
+            for line in report.mismatches:
+                print("  mismatch: " + line)
+        return 1 if any(r.mismatches for r in reports) else 0
     if args.action == "schema":
         from server.catalog.toolkit_file import ToolkitFile
 
@@ -249,18 +271,18 @@ def cmd_keys(args: argparse.Namespace) -> int:
         return 0
     from server.auth.crypto import SecretBox
     from server.auth.rotation import rotate_all
-    from server.store.db import Database
+    from server.store import open_store, sqlite_url
 
     settings = _settings(args)
 
     async def rotate() -> int:
-        db = await Database.open(settings.db_path)
+        store = await open_store(sqlite_url(settings.db_path))
         try:
             box = SecretBox.from_settings(settings.encryption_key.get_secret_value() if settings.encryption_key
                                           else None, settings.data_dir)
-            return await rotate_all(db, box)
+            return await rotate_all(store, box)
         finally:
-            await db.close()
+            await store.aclose()
 
     count = anyio.run(rotate)
     print(f"re-encrypted {count} secrets under the first configured key")
@@ -325,6 +347,19 @@ def parser() -> argparse.ArgumentParser:
     show = tsub.add_parser("show")
     config_flags(show)
     show.add_argument("slug")
+    imp = tsub.add_parser("import-openapi", help="write a toolkit folder from an OpenAPI 3.x, Swagger 2.0 or Google "
+                                                 "discovery document")
+    imp.add_argument("spec", help="the description file (.json or .yaml)")
+    imp.add_argument("--slug", required=True, help="toolkit slug, e.g. twilio (tools become TWILIO_<ACTION>)")
+    imp.add_argument("--include", action="append", metavar="TAG|PATH",
+                     help="only operations with this tag, or under this path prefix (starting with /); repeatable")
+    imp.add_argument("--out", default="toolkits", help="folder to write <slug>/toolkit.yaml into (default: toolkits)")
+    for name, text in (("check-spec", "check HTTP tools against their providers' API descriptions"),
+                       ("docs", "print docs/toolkits.md: every toolkit and tool, with hints, auth and spec coverage")):
+        sp = tsub.add_parser(name, help=text)
+        config_flags(sp)
+        sp.add_argument("slugs", nargs="*", help="only these toolkits")
+        sp.add_argument("--specs", help="the api-specs folder (default: ../shared/data/api-specs)")
     toolkits.set_defaults(func=cmd_toolkits)
 
     tools = sub.add_parser("tools", help="search tools")

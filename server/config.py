@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from server.errors import ConfigError, describe_validation_error, model_vocabulary
 
@@ -59,9 +59,24 @@ class SearchConfig(_Section):
     schema_inline_max_chars: int = Field(3_000, ge=0, description="longer schemas are returned as a schemaRef")
 
 
-class OAuthApp(_Section):
+class OAuthApp(BaseModel):
+    """The operator's OAuth app for a toolkit; other string keys fill `{name}` placeholders in the
+    toolkit's OAuth URLs (Microsoft: tenant = "contoso.onmicrosoft.com")."""
+
+    model_config = ConfigDict(extra="allow")
     client_id: str
     client_secret: SecretStr
+
+    @model_validator(mode="after")
+    def _text_params(self) -> OAuthApp:
+        bad = [k for k, v in (self.model_extra or {}).items() if not isinstance(v, str)]
+        if bad:
+            raise ValueError(f"{bad[0]}: OAuth URL parameters must be text")
+        return self
+
+    @property
+    def url_params(self) -> dict[str, str]:
+        return {k: str(v) for k, v in (self.model_extra or {}).items()}
 
 
 class ToolkitOverride(_Section):
@@ -71,6 +86,8 @@ class ToolkitOverride(_Section):
     authorize_url: str | None = None
     token_url: str | None = None
     revoke_url: str | None = None
+    scheme_base_urls: dict[str, str] = Field(default_factory=dict, description="auth scheme type -> its base_url")
+    after_connect_url: str | None = None
 
 
 class Settings(_Section):

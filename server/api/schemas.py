@@ -7,8 +7,7 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, Field, create_model
 
-from server.store.executions import ExecutionRow
-from server.store.mcp_clients import McpClientRow
+from server.store.records import ExecutionRow, McpClientRow
 
 
 def model_of(row: type, exclude: frozenset[str] | set[str] = frozenset()) -> type[BaseModel]:
@@ -161,7 +160,11 @@ class AuthConfigOut(BaseModel):
     auth_scheme: str
     type: str
     status: str
-    is_managed: bool
+    is_managed: bool = Field(description="always false: Concierge ships no OAuth apps; every app is the operator's")
+    is_default: bool = Field(description="made by Concierge for the toolkit (no auth config was chosen)")
+    app_source: str | None = Field(description="where the OAuth app comes from: oauth_apps_config ([oauth_apps.<slug>] "
+                                               "in the config), auth_config (stored in this config), or null (none: a "
+                                               "token scheme, or no app configured yet)")
     is_disabled: bool
     scopes: list[str] | None
     authorize_params: dict[str, str]

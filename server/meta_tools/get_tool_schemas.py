@@ -23,7 +23,7 @@ Slugs that do not exist or are not available in this session are listed in `not_
 
 
 async def handle(ctx: MetaContext, params: SchemasInput) -> dict[str, Any]:
-    catalog, allowed = ctx.runtime.catalog, ctx.session.allowed
+    catalog, allowed = ctx.services.catalog, ctx.session.allowed
     schemas: dict[str, Any] = {}
     not_found: list[str] = []
     suggestions: dict[str, list[str]] = {}

@@ -43,8 +43,8 @@ facts (ids, names) you will need again."""
 
 
 async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
-    runtime, session = ctx.runtime, ctx.session
-    executor = runtime.executor
+    services, session = ctx.services, ctx.session
+    executor = services.executor
     checked: list[Any] = []
     problems: dict[int, ConciergeError] = {}
     for i, call in enumerate(params.tools):
@@ -56,12 +56,12 @@ async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
     outcomes: list[Outcome | None] = [None] * len(params.tools)
     files: list[dict[str, Any] | None] = [None] * len(params.tools)
     if not problems:
-        limiter = anyio.CapacityLimiter(runtime.settings.execution.max_parallel)
+        limiter = anyio.CapacityLimiter(services.limits.max_parallel)
 
         async def run_one(i: int) -> None:
             outcome = await executor.run(session, checked[i], params.tools[i].arguments,
                                          account=params.tools[i].account)
-            outcomes[i], files[i] = await offload(runtime, session, outcome, params.sync_response_to_workbench)
+            outcomes[i], files[i] = await offload(services, session, outcome, params.sync_response_to_workbench)
 
         async def run_limited(i: int) -> None:
             async with limiter:
@@ -85,7 +85,7 @@ async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
         results.append({"index": i + 1, "tool_slug": call.tool_slug, "response": None, "error": error.message,
                         "error_details": error.to_dict()})
     if params.memory and not problems:
-        await runtime.memory.remember(session.user_id, session.id, params.memory)
+        await services.memory.remember(session.user_id, session.id, params.memory)
     success = sum(1 for o in outcomes if o is not None and o.successful)
     data: dict[str, Any] = {
         "results": results, "total_count": len(results), "success_count": success,

@@ -6,9 +6,8 @@ from typing import Any
 
 from pydantic import Field
 
-from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
-from server.runtime import Runtime
-from server.sessions.service import Session
+from server.meta_tools.base import MetaContext, MetaInput, MetaServices, MetaTool, ok
+from server.values import Session
 from server.workbench import HELPERS_DOC
 
 
@@ -38,13 +37,13 @@ BASH_DESCRIPTION = """Run a shell command in the same sandbox and folder as COMP
 head, python3, jq-like one-liners). No network access. Returns stdout, stderr and exit_code."""
 
 
-def available(runtime: Runtime, session: Session) -> bool:
-    return runtime.workbench is not None and session.options.workbench.enable
+def available(services: MetaServices, session: Session) -> bool:
+    return services.workbench is not None and session.options.workbench.enable
 
 
 async def run_python(ctx: MetaContext, params: PythonInput) -> dict[str, Any]:
-    assert ctx.runtime.workbench is not None
-    run = await ctx.runtime.workbench.run_python(ctx.session.id, params.code_to_execute, params.timeout_seconds)
+    assert ctx.services.workbench is not None
+    run = await ctx.services.workbench.run_python(ctx.session.id, params.code_to_execute, params.timeout_seconds)
     data = run.to_dict()
     if run.error is not None:
         return {"data": data, "error": f"{run.error.type}: {run.error.message}", "successful": False}
@@ -52,8 +51,8 @@ async def run_python(ctx: MetaContext, params: PythonInput) -> dict[str, Any]:
 
 
 async def run_bash(ctx: MetaContext, params: BashInput) -> dict[str, Any]:
-    assert ctx.runtime.workbench is not None
-    run = await ctx.runtime.workbench.run_bash(ctx.session.id, params.command, params.timeout_seconds)
+    assert ctx.services.workbench is not None
+    run = await ctx.services.workbench.run_bash(ctx.session.id, params.command, params.timeout_seconds)
     data = run.to_dict()
     if run.timed_out or run.exit_code != 0:
         reason = "timed out" if run.timed_out else f"exited with code {run.exit_code}"

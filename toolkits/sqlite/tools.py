@@ -30,7 +30,7 @@ from pathlib import Path, PurePath
 from typing import Any, TypeVar
 
 from server.errors import ToolError
-from server.execute.context import ToolContext
+from server.values import ToolContext
 
 T = TypeVar("T")
 DEFAULT_MAX_ROWS = 1000  # hard cap; `toolkit_settings.sqlite.max_rows` overrides

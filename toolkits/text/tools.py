@@ -20,7 +20,7 @@ from collections import Counter
 from typing import Any
 
 from server.errors import ToolError
-from server.execute.context import ToolContext
+from server.values import ToolContext
 
 DEFAULT_REGEX_TIMEOUT = 2.0  # seconds; `toolkit_settings.text.regex_timeout` overrides
 DEFAULT_DIFF_TIMEOUT = 20.0  # seconds, below the executor's 60 s; `toolkit_settings.text.diff_timeout` overrides
