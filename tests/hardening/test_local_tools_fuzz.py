@@ -26,7 +26,7 @@ from hypothesis_jsonschema import from_schema
 from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkit_folder
 from server.catalog.model import Tool
 from server.errors import ConciergeError
-from server.execute.context import ToolContext
+from server.values import ToolContext
 
 FUZZ_EXAMPLES = int(os.environ.get("CONCIERGE_FUZZ_EXAMPLES", "10"))
 TOOLKITS = ("datetime", "math", "text", "sqlite", "http")
