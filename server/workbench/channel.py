@@ -118,7 +118,7 @@ class ToolChannel:
         try:
             request = json.loads(line)
         except ValueError:
-            return _failure("a request must be one line of JSON")
+            return _failure("a request must be one JSON line (a JSON object)")
         return await self._answer(request)
 
     async def _answer(self, request: Any) -> dict[str, Any]:
