@@ -130,9 +130,7 @@ class WorkbenchManager:
             if settings.llm_base_url and settings.llm_model
             else None
         )
-        self._file_threads = ThreadPoolExecutor(
-            _FILE_THREADS, thread_name_prefix="workbench-files", initializer=_lower_thread_priority
-        )
+        self._file_threads = ThreadPoolExecutor(_FILE_THREADS, thread_name_prefix="workbench-files")
         self._stopping = threading.Event()
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._discarded: OrderedDict[str, None] = OrderedDict()
@@ -632,12 +630,6 @@ async def _wait_shell(proc: SandboxProcess, limit_seconds: float) -> tuple[int |
     except asyncio.CancelledError:
         await proc.kill()
         raise
-
-
-def _lower_thread_priority() -> None:
-    """File walks run below the event loop (Linux nice is per thread), like the sandboxes themselves."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 def sweep_stale_runtime_dirs(parent: Path) -> list[Path]:
