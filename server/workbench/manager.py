@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -51,6 +52,7 @@ _HEADROOM = _MB  # the watchdog lets a run's own output through; the check at it
 # Threads for walking and writing workbench folders, apart from the loop's default pool (which other
 # work needs) and used one at a time per session, so one session's huge folder cannot hold them all.
 _FILE_THREADS = 4
+_SWITCH_INTERVAL = 0.0005
 
 _KEPT = "files in the workbench are kept"
 _FRESH_NOTICES: dict[FreshReason, str] = {
@@ -131,6 +133,9 @@ class WorkbenchManager:
             else None
         )
         self._file_threads = ThreadPoolExecutor(_FILE_THREADS, thread_name_prefix="workbench-files")
+        # Walks of huge folders hold the GIL in those threads; with Python's default 5 ms switch
+        # interval every request the event loop serves meanwhile waits that long at each hand-over.
+        sys.setswitchinterval(min(sys.getswitchinterval(), _SWITCH_INTERVAL))
         self._stopping = threading.Event()
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._discarded: OrderedDict[str, None] = OrderedDict()

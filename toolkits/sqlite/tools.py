@@ -52,7 +52,7 @@ _LIMITS = {  # SQLite's own ceilings for one connection: bounded memory per valu
     sqlite3.SQLITE_LIMIT_TRIGGER_DEPTH: 10,
     sqlite3.SQLITE_LIMIT_ATTACHED: 0,  # no ATTACH, no VACUUM INTO: SQL cannot reach other files
 }
-_MAX_CONCURRENT = 4
+_MAX_CONCURRENT = max(2, (os.cpu_count() or 2) // 2)  # heavy queries leave the event loop a core
 
 
 def _lower_priority() -> None:
