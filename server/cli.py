@@ -8,8 +8,10 @@ import asyncio
 import json
 import logging
 import os
+import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,20 +40,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    async def serve(config: uvicorn.Config) -> None:
+    async def serve() -> None:
         # Started before the port is bound, so a wrong key or a bad toolkit stops with one clear line.
         runtime = await Runtime.start(settings)
         try:
-            config.app = build_app(settings, announce=lambda line: print(line, flush=True), runtime=runtime)
-            await uvicorn.Server(config).serve()
+            app = build_app(settings, announce=lambda line: print(line, flush=True), runtime=runtime)
+            await uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
+                                                log_level=settings.log_level, access_log=False,
+                                                lifespan="on")).serve()
         finally:
             await runtime.aclose()
 
-    config = uvicorn.Config(None, host=settings.host, port=settings.port, log_level=settings.log_level,
-                            access_log=False, lifespan="on")
-    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:  # uvloop when installed, as uvicorn
-        runner.run(serve(config))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(serve())
     return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed, as uvicorn itself would choose."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def cmd_stdio(args: argparse.Namespace) -> int:
@@ -180,8 +191,9 @@ def cmd_toolkits(args: argparse.Namespace) -> int:
         print(json.dumps(ToolkitFile.model_json_schema(), indent=2))
         return 0
     if args.action == "list":
-        rows = [{"slug": tk.slug, "name": tk.name, "tools": len(tk.tools), "auth": [s.type for s in tk.auth_schemes]}
-                for tk in catalog.toolkits.values()]
+        rows: list[dict[str, Any]] = [
+            {"slug": tk.slug, "name": tk.name, "tools": len(tk.tools), "auth": [s.type for s in tk.auth_schemes]}
+            for tk in catalog.toolkits.values()]
         _print(args, rows, "\n".join(f"{r['slug']:<12} {r['tools']:>3} tools  {r['name']}  (auth: "
                                      f"{', '.join(r['auth'])})" for r in rows))
         return 0
@@ -201,8 +213,8 @@ def cmd_tools(args: argparse.Namespace) -> int:
     catalog = load_catalog(_settings(args))
     pool = set(catalog.toolkits[args.toolkit].tools) if args.toolkit else None
     hits = catalog.index.search(args.query, allowed=pool, limit=args.limit)
-    rows = [{"slug": h.slug, "score": round(h.score, 3), "description": catalog.tools[h.slug].description}
-            for h in hits]
+    rows: list[dict[str, Any]] = [
+        {"slug": h.slug, "score": round(h.score, 3), "description": catalog.tools[h.slug].description} for h in hits]
     _print(args, rows, "\n".join(f"{i}. {r['slug']}  ({r['score']})\n   {r['description'][:110]}"
                                  for i, r in enumerate(rows, 1)) or "no matching tool")
     return 0
@@ -289,6 +301,44 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _upstream_line(u: dict[str, Any]) -> str:
+    where = u["url"] or " ".join([u["command"] or "", *u["args"]])
+    problem = f"  last error: {u['last_error']}" if u["last_error"] else ""
+    return f"{u['name']:<16} {u['transport']:<15} tools={u['tool_count']:<4} auth={u['auth']:<6} {where}{problem}"
+
+
+def cmd_upstreams(args: argparse.Namespace) -> int:
+    api = Api(args)
+    if args.action == "add":
+        body: dict[str, Any] = {"name": args.name}
+        if args.upstream_url:
+            body["url"] = args.upstream_url
+        if args.command_line:
+            command, *rest = shlex.split(args.command_line)
+            body |= {"command": command, "args": rest}
+        if args.env:
+            body["env"] = dict(item.split("=", 1) for item in args.env)
+        if args.auth_header:
+            body["auth"] = {"type": "header", "header": args.auth_header, "prefix": args.auth_prefix}
+        if args.auth_env:
+            body["auth"] = {"type": "header", "env": args.auth_env, "prefix": ""}
+        u = api("POST", "/upstreams", body)
+        _print(args, u, _upstream_line(u) + "\n  " + ", ".join(u["tools"]))
+    elif args.action == "remove":
+        api("DELETE", f"/upstreams/{args.name}")
+        _print(args, {"removed": args.name}, f"removed {args.name}")
+    elif args.action == "refresh":
+        data = api("POST", f"/upstreams/{args.name}/refresh")
+        _print(args, data, f"{args.name}: {data['tool_count']} tools")
+    elif args.action == "show":
+        u = api("GET", f"/upstreams/{args.name}")
+        _print(args, u, _upstream_line(u) + "\n  " + ", ".join(u["tools"]))
+    else:
+        items = api("GET", "/upstreams")["items"]
+        _print(args, items, "\n".join(_upstream_line(u) for u in items) or "no upstreams")
+    return 0
+
+
 def cmd_eval_search(args: argparse.Namespace) -> int:
     from server.catalog.evaluation import eval_search_main
 
@@ -304,8 +354,8 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--data-dir", dest="data_dir", help="where SQLite and workbench files live")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
-    def api_flags(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--url", help="server base URL (default $CONCIERGE_BASE_URL or http://127.0.0.1:8000)")
+    def api_flags(sp: argparse.ArgumentParser, url_flag: str = "--url") -> None:
+        sp.add_argument(url_flag, dest="url", help="server base URL (default $CONCIERGE_BASE_URL or http://127.0.0.1:8000)")
         sp.add_argument("--api-key", dest="api_key", help="admin key (default $CONCIERGE_API_KEY)")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -412,6 +462,27 @@ def parser() -> argparse.ArgumentParser:
     config_flags(ksub.add_parser("generate"))
     config_flags(ksub.add_parser("rotate"))
     keys.set_defaults(func=cmd_keys)
+
+    ups = sub.add_parser("upstreams", help="other MCP servers whose tools become toolkits (via REST)")
+    usub = ups.add_subparsers(dest="action", required=True)
+    sp = usub.add_parser("add", help="register an MCP server: --url (Streamable HTTP) or --command (stdio)")
+    api_flags(sp, url_flag="--server")  # --url names the upstream here
+    sp.add_argument("name", help="toolkit slug for its tools (lower case); tools become NAME_TOOL")
+    where = sp.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", dest="upstream_url", help="Streamable HTTP endpoint, e.g. http://127.0.0.1:3001/mcp")
+    where.add_argument("--command", dest="command_line", help='stdio command line, e.g. "npx -y @scope/server"')
+    sp.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for a stdio upstream")
+    sp.add_argument("--auth-header", help="per-user credential in this HTTP header (asked on the Connect Link)")
+    sp.add_argument("--auth-prefix", default="Bearer ", help="text before the credential (default 'Bearer ')")
+    sp.add_argument("--auth-env", help="stdio: per-user credential in this environment variable (one process "
+                                       "per user)")
+    api_flags(usub.add_parser("list", help="list upstreams, their transport and tool count"))
+    for action, text in (("show", "one upstream and its tools"), ("refresh", "fetch an upstream's tools again"),
+                         ("remove", "remove an upstream registered at run time")):
+        sp = usub.add_parser(action, help=text)
+        api_flags(sp)
+        sp.add_argument("name", help="the upstream's name")
+    ups.set_defaults(func=cmd_upstreams)
 
     ev = sub.add_parser("eval-search", help="measure search quality on a retrieval set")
     ev.add_argument("--data", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv (default: built-in catalog)")

@@ -90,6 +90,54 @@ class ToolkitOverride(_Section):
     after_connect_url: str | None = None
 
 
+class UpstreamAuthConfig(_Section):
+    """How an upstream MCP server learns who is calling: nothing; a header (HTTP) / environment variable
+    (stdio) filled from the calling user's connected account (asked on the Connect Link form); or OAuth
+    per the MCP authorization specification (HTTP only; each user signs in through the Connect Link)."""
+
+    type: Literal["none", "header", "oauth"] = "none"
+    header: str = Field("Authorization", description="HTTP header that carries the user's credential")
+    prefix: str = Field("Bearer ", description="text before the credential in the header")
+    env: str | None = Field(None, description="stdio: environment variable that receives the credential; "
+                                              "the upstream then runs one process per user")
+    label: str = Field("Access token", description="what the Connect page calls the credential")
+    help: str = Field("", max_length=400, description="one line: where the user gets the credential")
+
+
+class UpstreamConfig(_Section):
+    """Another MCP server whose tools become toolkit `<name>`: Streamable HTTP (`url`) or stdio (`command`)."""
+
+    url: str | None = Field(None, pattern=r"^https?://")
+    command: str | None = Field(None, min_length=1, description="program to start; `args` are passed to it")
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment for a stdio upstream")
+    cwd: Path | None = None
+    headers: dict[str, str] = Field(default_factory=dict, description="fixed headers sent to an HTTP upstream")
+    description: str | None = Field(None, description="toolkit description; default: the server's instructions")
+    auth: UpstreamAuthConfig = Field(default_factory=UpstreamAuthConfig)
+    timeout_seconds: float = Field(60, gt=0, description="one call's limit")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> UpstreamConfig:
+        if (self.url is None) == (self.command is None):
+            raise ValueError("an upstream needs exactly one of `url` (Streamable HTTP) or `command` (stdio)")
+        if self.auth.type == "header" and self.command is not None and not self.auth.env:
+            raise ValueError("a stdio upstream with per-user credentials needs `auth.env` (the variable to set)")
+        if self.auth.type == "oauth" and self.url is None:
+            raise ValueError("auth.type = \"oauth\" needs an HTTP upstream (`url`); a stdio upstream takes "
+                             "its credential from `auth.env`")
+        return self
+
+
+class UpstreamPoolConfig(_Section):
+    idle_seconds: float = Field(300, gt=0, description="an unused upstream connection or process closes after this")
+    max_processes: int = Field(20, ge=1, description="stdio upstream processes alive at once")
+    refresh_seconds: float = Field(600, gt=0, description="how often upstream tool lists are fetched again")
+    connect_timeout_seconds: float = Field(15, gt=0)
+    allow_commands_from_api: bool = Field(
+        False, description="let POST /api/v1/upstreams register stdio commands (runs programs as the server's user)")
+
+
 class Settings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -111,6 +159,8 @@ class Settings(_Section):
     oauth_apps: dict[str, OAuthApp] = Field(default_factory=dict, description="toolkit slug -> operator's OAuth app")
     toolkit_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
     toolkit_overrides: dict[str, ToolkitOverride] = Field(default_factory=dict)
+    upstreams: dict[str, UpstreamConfig] = Field(default_factory=dict, description="name -> another MCP server")
+    upstream_pool: UpstreamPoolConfig = Field(default_factory=UpstreamPoolConfig)
 
     @property
     def base_url(self) -> str:

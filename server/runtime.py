@@ -22,6 +22,7 @@ from server.sessions.clients import McpClients
 from server.sessions.service import SessionService
 from server.store import open_store, sqlite_url
 from server.store.interfaces import ExecutionStore, MemoryStore, ServerMetaStore, Store
+from server.upstreams.service import OAuthContext, UpstreamService
 from server.workbench import SandboxUnavailable, WorkbenchManager, WorkbenchSettings
 
 log = logging.getLogger("concierge")
@@ -73,6 +74,7 @@ class Runtime:
     http: httpx.AsyncClient
     auth: AuthServices
     workbench: WorkbenchManager | None
+    upstreams: UpstreamService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -96,11 +98,21 @@ class Runtime:
         sessions = SessionService(store.sessions, catalog, McpClients(store.mcp_clients),
                                   settings.allow_default_user)
         sessions.add_check(auth.check_session_options)
-        log.info("catalog: %d toolkits, %d tools, search index over %d", len(catalog.toolkits), len(catalog.tools),
-                 len(catalog.index))  # built here, at start, not on the first search
+        upstreams = UpstreamService(settings.upstreams, settings.upstream_pool, store.upstreams, catalog,
+                                    settings.data_dir, sessions.invalidate,
+                                    OAuthContext(settings.oauth_apps, auth.box, auth.flow.callback_uri, http))
+        auth.flow.on_active.append(upstreams.account_active)
+        executor.upstreams = upstreams
         runtime = cls(settings=settings, store=store, catalog=catalog, sessions=sessions, executor=executor,
                       executions=store.executions, memory=store.memory, meta=store.meta, http=http, auth=auth,
-                      workbench=None)
+                      workbench=None, upstreams=upstreams)
+        try:
+            await upstreams.start()
+        except BaseException:
+            await runtime.aclose()
+            raise
+        log.info("catalog: %d toolkits, %d tools, search index over %d", len(catalog.toolkits), len(catalog.tools),
+                 len(catalog.index))  # built here, at start, not on the first search
         if settings.workbench.enable:
             try:
                 runtime.workbench = sessions.workbench = start_workbench(settings, runtime)
@@ -118,6 +130,7 @@ class Runtime:
                             limits)
 
     async def aclose(self) -> None:
+        await self.upstreams.close()
         if self.workbench is not None:
             await self.workbench.aclose()
         await self.http.aclose()

@@ -106,7 +106,7 @@ async def test_listing_pages_bad_queries_and_rate_limits(server: LiveServer, goo
         assert notes["data"]["has_more"] is True
         pages = google.api_calls("/drive/v3/files")[-3:]
         assert [p.query.get("pageToken") is None for p in pages] == [True, True, False]
-        assert all("nextPageToken" in p.query["fields"] for p in pages)
+        assert all("nextPageToken" in p.query["fields"] and p.query["supportsAllDrives"] == "true" for p in pages)
 
         more, = await run(client, ("GOOGLEDRIVE_FIND_FILE", {"q": "name contains 'notes'", "orderBy": "name",
                                                              "pageToken": notes["data"]["next_cursor"]}))

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, get_type_hints
+from typing import Any
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field
 
-from server.store.records import ExecutionRow, McpClientRow
-
-
-def model_of(row: type, exclude: frozenset[str] | set[str] = frozenset()) -> type[BaseModel]:
-    """A response model with the fields of a store row, so the two cannot drift apart."""
-    hints = get_type_hints(row)
-    fields: dict[str, Any] = {f.name: (hints[f.name], ...) for f in dataclasses.fields(row) if f.name not in exclude}
-    return create_model(row.__name__.removesuffix("Row") + "Out", **fields)
+from server.config import UpstreamConfig
 
 
 class ErrorBody(BaseModel):
@@ -33,7 +25,16 @@ class McpInfo(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-McpClientOut = model_of(McpClientRow, exclude={"session_id"})
+class McpClientOut(BaseModel):
+    """A store `McpClientRow` without its session id (tests/test_layering.py keeps the two equal)."""
+
+    mcp_session_id: str
+    client_name: str | None
+    client_version: str | None
+    protocol_version: str | None
+    first_seen: float
+    last_seen: float
+    terminated_at: float | None
 
 
 class SessionOut(BaseModel):
@@ -99,7 +100,21 @@ class ToolListingsOut(BaseModel):
     items: list[ToolListingOut]
 
 
-ExecutionOut = model_of(ExecutionRow)
+class ExecutionOut(BaseModel):
+    """A store `ExecutionRow` (tests/test_layering.py keeps the two equal)."""
+
+    id: str
+    session_id: str
+    user_id: str
+    tool_slug: str
+    toolkit: str
+    account_id: str | None
+    arguments_digest: str
+    status: str
+    error: str | None
+    started_at: float
+    duration_ms: float
+    source: str
 
 
 class ExecutionListOut(BaseModel):
@@ -204,3 +219,31 @@ class FileOut(BaseModel):
 
 class FileListOut(BaseModel):
     items: list[FileOut]
+
+
+class UpstreamCreate(UpstreamConfig):
+    name: str = Field(description="becomes the toolkit slug; tools are NAME_TOOL")
+
+
+class UpstreamOut(BaseModel):
+    name: str
+    source: str = Field(description="config (declared in the config file) or api (registered at run time)")
+    transport: str
+    url: str | None
+    command: str | None
+    args: list[str]
+    auth: str
+    tool_count: int
+    tools: list[str]
+    last_error: str | None
+    connections: int
+    processes: int
+
+
+class UpstreamListOut(BaseModel):
+    items: list[UpstreamOut]
+
+
+class UpstreamRefreshOut(BaseModel):
+    name: str
+    tool_count: int

@@ -74,6 +74,30 @@ class Catalog:
             raise ConfigError(f"config: toolkit_overrides names unknown toolkits: {unknown}")
         return cls([apply_override(tk, (overrides or {}).get(tk.slug)) for tk in toolkits], semantic=semantic)
 
+    def put_toolkit(self, toolkit: Toolkit) -> None:
+        """Add or replace a toolkit at run time (an upstream MCP server's tools); the index is rebuilt on
+        next use and callers must drop what they derived from the old catalog (session allowed sets)."""
+        old = self.toolkits.get(toolkit.slug)
+        for slug in old.tools if old else ():
+            self.tools.pop(slug, None)
+        clash = sorted(s for s in toolkit.tools if s in self.tools)
+        if clash:
+            raise ConfigError(f"toolkit {toolkit.slug!r}: tool slugs already used by another toolkit: {clash[:5]}")
+        self.toolkits[toolkit.slug] = toolkit
+        self.tools.update(toolkit.tools)
+        self._changed()
+
+    def remove_toolkit(self, slug: str) -> None:
+        old = self.toolkits.pop(slug, None)
+        for tool in old.tools if old else ():
+            self.tools.pop(tool, None)
+        self._changed()
+
+    def _changed(self) -> None:
+        self.__dict__.pop("index", None)
+        self.tags = frozenset({tag for t in self.tools.values() for tag in t.tags}
+                              | {c for tk in self.toolkits.values() for c in tk.categories})
+
     def tool(self, slug: str) -> Tool | None:
         return self.tools.get(slug) or self.tools.get(slug.upper())
 

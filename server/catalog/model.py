@@ -28,6 +28,7 @@ class Tool:
     schema_chars: int = 0
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = field(default=None, compare=False, repr=False)
     transform: Callable[[Any], Any] | None = field(default=None, compare=False, repr=False)
+    upstream_name: str | None = None  # the tool's own name on an upstream MCP server (server/upstreams/)
 
     @property
     def is_local(self) -> bool:

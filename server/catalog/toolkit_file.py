@@ -7,7 +7,9 @@ unknown keys are refused; `docs/toolkit.schema.json` is generated from these mod
 
 from __future__ import annotations
 
+import json
 import re
+from functools import lru_cache
 from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
@@ -17,6 +19,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 TOOL_SLUG = r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$"
 TOOLKIT_SLUG = r"^[a-z][a-z0-9_]{1,63}$"
 TOOL_HINTS = ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint", "createHint", "updateHint")
+
+
+@lru_cache(maxsize=8192)
+def schema_problem(schema_json: str) -> str | None:
+    """Checking a schema against the 2020-12 meta-schema is most of what loading a toolkit costs;
+    a process that loads the same catalog again (a restart in place, tests) checks each schema once."""
+    try:
+        Draft202012Validator.check_schema(json.loads(schema_json))
+    except SchemaError as exc:
+        return exc.message
+    return None
 
 
 class _Strict(BaseModel):
@@ -221,6 +234,8 @@ class ErrorsBlock(_Strict):
         description="dotted paths tried in order; a list value is joined with '; '")
     error_if_present: str | None = Field(None, description="a non-empty value here is an error even on 200 "
                                                            "(GraphQL: errors)")
+    code_path: str | None = Field(None, description="dotted path of the provider's error code, matched against "
+                                                    "retry.body_errors (GraphQL: errors.0.extensions.code)")
 
 
 class RetryBlock(_Strict):
@@ -251,10 +266,9 @@ class ToolFile(_Strict):
     def _object_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
         if schema.get("type") != "object":
             raise ValueError("input_schema must be a JSON Schema with `type: object`")
-        try:
-            Draft202012Validator.check_schema(schema)
-        except SchemaError as exc:
-            raise ValueError(f"input_schema is not valid JSON Schema: {exc.message}") from None
+        problem = schema_problem(json.dumps(schema, sort_keys=True))
+        if problem:
+            raise ValueError(f"input_schema is not valid JSON Schema: {problem}")
         return schema
 
     @model_validator(mode="after")

@@ -97,6 +97,8 @@ class AuthConfigOut(BaseModel):
     type: str
     status: str
     is_managed: bool
+    is_default: bool
+    app_source: str | None
     is_disabled: bool
     scopes: list[str] | None
     authorize_params: dict[str, str]

@@ -13,7 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import anyio
@@ -22,8 +22,8 @@ from jsonschema import Draft202012Validator
 
 from server import jsontext
 from server.catalog.catalog import Catalog, near_matches
-from server.catalog.model import Tool
-from server.errors import ConciergeError, InvalidInput, NotFound, ToolError, ToolNotAllowed
+from server.catalog.model import Tool, Toolkit
+from server.errors import ConciergeError, InvalidInput, NotFound, ToolError, ToolNotAllowed, UpstreamError
 from server.execute import http_tool
 from server.execute.credentials import Credential, CredentialProvider, NoAuthProvider
 from server.store.interfaces import ExecutionStore
@@ -31,6 +31,12 @@ from server.store.records import ExecutionRow
 from server.values import Session, ToolContext
 
 log = logging.getLogger("concierge.execute")
+
+
+class UpstreamCaller(Protocol):
+    """Runs a tool that lives on another MCP server (server/upstreams/)."""
+
+    async def call(self, toolkit: Toolkit, tool: Tool, arguments: dict[str, Any], credential: Credential) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +79,7 @@ class Executor:
         self.toolkit_settings = toolkit_settings or {}
         self.credentials: CredentialProvider = credentials or NoAuthProvider()
         self._validators: dict[str, Draft202012Validator] = {}
+        self.upstreams: UpstreamCaller | None = None
 
     def find(self, session: Session, slug: str) -> Tool:
         tool = self.catalog.tool(slug)
@@ -163,6 +170,18 @@ class Executor:
                 return tool.handler(arguments, ctx)
             return await anyio.to_thread.run_sync(tool.handler, arguments, ctx)
         toolkit = self.catalog.toolkit_of(tool)
+        if tool.upstream_name is not None:
+            if self.upstreams is None:
+                raise ToolError(f"{tool.slug} lives on an upstream MCP server, which this process does not run")
+            try:
+                return await self.upstreams.call(toolkit, tool, arguments, credential)
+            except UpstreamError as exc:  # an expired sign-in: refresh once, as for HTTP tools
+                if exc.details.get("status") != 401:
+                    raise
+                refreshed = await self.credentials.after_unauthorized(session, toolkit, credential)
+                if refreshed is None:
+                    raise
+                return await self.upstreams.call(toolkit, tool, arguments, refreshed)
         current = credential
 
         async def exchange(args: dict[str, Any], url: str | None) -> http_tool.HttpResponse:

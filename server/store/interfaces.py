@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from server.store.records import AccountRow, AuthConfigRow, ExecutionRow, LinkRow, McpClientRow, SessionRow
+from server.store.records import (
+    AccountRow,
+    AuthConfigRow,
+    ExecutionRow,
+    LinkRow,
+    McpClientRow,
+    SessionRow,
+    UpstreamRow,
+)
 from server.values import AccountStatus
 
 
@@ -42,7 +50,7 @@ class AccountStore(Protocol):
 
     async def get(self, account_id: str) -> AccountRow | None: ...
 
-    async def list(self, user_id: str | None = None, toolkit: str | None = None,
+    async def find(self, user_id: str | None = None, toolkit: str | None = None,
                    statuses: tuple[AccountStatus, ...] | None = None) -> list[AccountRow]: ...
 
     async def set_status(self, account_id: str, status: AccountStatus, reason: str | None, event: str, actor: str,
@@ -78,7 +86,7 @@ class AuthConfigStore(Protocol):
 
     async def get(self, config_id: str) -> AuthConfigRow | None: ...
 
-    async def list(self, toolkit: str | None = None) -> list[AuthConfigRow]: ...
+    async def find(self, toolkit: str | None = None) -> list[AuthConfigRow]: ...
 
     async def update(self, row: AuthConfigRow) -> AuthConfigRow: ...
 
@@ -128,6 +136,22 @@ class ServerMetaStore(Protocol):
     async def set(self, key: str, value: str) -> None: ...
 
 
+class UpstreamStore(Protocol):
+    async def list_all(self) -> list[UpstreamRow]: ...
+
+    async def add(self, name: str, definition: dict[str, Any]) -> bool:
+        """False when another registered upstream has the name."""
+        ...
+
+    async def save_tools(self, name: str, tools: list[dict[str, Any]]) -> None: ...
+
+    async def save_oauth(self, name: str, server: dict[str, Any], client: bytes | None) -> None:
+        """The upstream's authorization server and the client registered there (`client` sealed)."""
+        ...
+
+    async def remove(self, name: str) -> bool: ...
+
+
 class Store(Protocol):
     """One open backend: every concept's store over one database."""
 
@@ -151,6 +175,9 @@ class Store(Protocol):
 
     @property
     def meta(self) -> ServerMetaStore: ...
+
+    @property
+    def upstreams(self) -> UpstreamStore: ...
 
     async def reencrypt(self, rotate: Callable[[bytes], bytes], meta_keys: Iterable[str] = ()) -> int:
         """Every encrypted value (and the named server-meta values) rewritten by `rotate`, in one

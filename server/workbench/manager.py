@@ -580,9 +580,9 @@ class WorkbenchManager:
             too_many = not after.complete or (over_quota is not None and not over_quota.complete)
             peak = max(over_quota.bytes_used if over_quota else 0, after.bytes_used)
             undone = await self._in_thread(session, files.undo_growth, workdir, before)
-            for kind, path in kept.items():
-                if path in undone:
-                    texts[kind], kept[kind] = without_full_text(texts[kind], path), None
+            for kind, kept_path in kept.items():
+                if kept_path is not None and kept_path in undone:
+                    texts[kind], kept[kind] = without_full_text(texts[kind], kept_path), None
             after = await self._scan(session)
             what = (
                 f"created more than {self._settings.max_files:,} files and folders in the workbench (its limit, "

@@ -14,12 +14,14 @@ from server.store.sqlite.mcp_clients import SqliteMcpClientStore
 from server.store.sqlite.memory import SqliteMemoryStore
 from server.store.sqlite.server_meta import SqliteServerMetaStore
 from server.store.sqlite.sessions import SqliteSessionStore
+from server.store.sqlite.upstreams import SqliteUpstreamStore
 
 ENCRYPTED_COLUMNS = (
     ("auth_configs", "id", "credentials"),
     ("connected_accounts", "id", "credential"),
     ("connect_links", "token_hash", "token"),
     ("connect_links", "token_hash", "pkce_verifier"),
+    ("upstreams", "name", "oauth_client"),
 )
 
 
@@ -33,13 +35,14 @@ class SqliteStore:
     memory: SqliteMemoryStore
     mcp_clients: SqliteMcpClientStore
     meta: SqliteServerMetaStore
+    upstreams: SqliteUpstreamStore
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
         db = await Database.open(path)
         return cls(db, SqliteSessionStore(db), SqliteAccountStore(db), SqliteAuthConfigStore(db),
                    SqliteExecutionStore(db), SqliteMemoryStore(db), SqliteMcpClientStore(db),
-                   SqliteServerMetaStore(db))
+                   SqliteServerMetaStore(db), SqliteUpstreamStore(db))
 
     async def reencrypt(self, rotate: Callable[[bytes], bytes], meta_keys: Iterable[str] = ()) -> int:
         count = 0

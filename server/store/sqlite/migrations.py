@@ -135,6 +135,18 @@ MIGRATIONS: list[str] = [
         VALUES (NEW.id, NEW.config_version, NEW.config, NEW.updated_at);
     END;
     """,
+    # 4: upstream MCP servers registered at run time, and every upstream's last known tool list
+    """
+    CREATE TABLE upstreams (
+        name TEXT PRIMARY KEY,
+        definition TEXT,
+        tools TEXT,
+        tools_refreshed_at REAL,
+        oauth TEXT,
+        oauth_client BLOB,
+        created_at REAL NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
