@@ -11,6 +11,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,22 +39,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.runtime import Runtime
 
     settings = _settings(args)
+    logs.configure(settings.log_level, settings.log_format)
 
-    async def serve(config: uvicorn.Config) -> None:
+    async def serve() -> None:
         # Started before the port is bound, so a wrong key or a bad toolkit stops with one clear line.
         runtime = await Runtime.start(settings)
         try:
-            config.app = build_app(settings, announce=lambda line: print(line, flush=True), runtime=runtime)
-            await uvicorn.Server(config).serve()
+            app = build_app(settings, announce=lambda line: print(line, flush=True), runtime=runtime)
+            await uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
+                                                log_level=settings.log_level, access_log=False, lifespan="on",
+                                                log_config=None,  # our handler (text or JSON, scrubbed) serves all
+                                                timeout_graceful_shutdown=settings.shutdown_grace_seconds)).serve()
         finally:
             await runtime.aclose()
 
-    config = uvicorn.Config(None, host=settings.host, port=settings.port, log_level=settings.log_level,
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=settings.shutdown_grace_seconds)
-    logs.configure(settings.log_level, settings.log_format)  # after uvicorn.Config, which sets up its own loggers
-    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:  # uvloop when installed, as uvicorn
-        runner.run(serve(config))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(serve())
     return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed, as uvicorn itself would choose."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def cmd_stdio(args: argparse.Namespace) -> int:
@@ -182,8 +193,9 @@ def cmd_toolkits(args: argparse.Namespace) -> int:
         print(json.dumps(ToolkitFile.model_json_schema(), indent=2))
         return 0
     if args.action == "list":
-        rows = [{"slug": tk.slug, "name": tk.name, "tools": len(tk.tools), "auth": [s.type for s in tk.auth_schemes]}
-                for tk in catalog.toolkits.values()]
+        rows: list[dict[str, Any]] = [
+            {"slug": tk.slug, "name": tk.name, "tools": len(tk.tools), "auth": [s.type for s in tk.auth_schemes]}
+            for tk in catalog.toolkits.values()]
         _print(args, rows, "\n".join(f"{r['slug']:<12} {r['tools']:>3} tools  {r['name']}  (auth: "
                                      f"{', '.join(r['auth'])})" for r in rows))
         return 0
@@ -203,8 +215,8 @@ def cmd_tools(args: argparse.Namespace) -> int:
     catalog = load_catalog(_settings(args))
     pool = set(catalog.toolkits[args.toolkit].tools) if args.toolkit else None
     hits = catalog.index.search(args.query, allowed=pool, limit=args.limit)
-    rows = [{"slug": h.slug, "score": round(h.score, 3), "description": catalog.tools[h.slug].description}
-            for h in hits]
+    rows: list[dict[str, Any]] = [
+        {"slug": h.slug, "score": round(h.score, 3), "description": catalog.tools[h.slug].description} for h in hits]
     _print(args, rows, "\n".join(f"{i}. {r['slug']}  ({r['score']})\n   {r['description'][:110]}"
                                  for i, r in enumerate(rows, 1)) or "no matching tool")
     return 0

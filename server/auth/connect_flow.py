@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -76,6 +77,16 @@ def form_fields(scheme: AuthSchemeFile) -> tuple[FieldSpec, ...]:
     return tuple(base + list(scheme.fields))
 
 
+def instruction(toolkit: Toolkit, scheme: AuthSchemeFile, url: str, then: str = "continue") -> str:
+    """The sentence an agent shows the user: sign in, or paste a token (and where to get it)."""
+    if scheme.type == "oauth2":
+        return f"Ask the user to open this link to connect their {toolkit.name} account, then {then}: {url}"
+    fields = form_fields(scheme)
+    secret = fields[0].label if fields else "credentials"
+    return (f"Ask the user to open this link and enter their {toolkit.name} {secret}"
+            + (f" ({scheme.help.rstrip('.')})" if scheme.help else "") + f", then {then}: {url}")
+
+
 def with_query(url: str, params: dict[str, str]) -> str:
     return url + ("&" if "?" in url else "?") + urlencode(params)
 
@@ -88,6 +99,14 @@ class ConnectFlow:
         self.configs = configs
         self.base_url = base_url
         self.ttl = ttl
+        # told of every account that becomes ACTIVE (an upstream MCP server lists its tools as that user)
+        self.on_active: list[Callable[[AccountRow, AuthSchemeFile, dict[str, Any]], Awaitable[None]]] = []
+
+    async def _activated(self, account_id: str, scheme: AuthSchemeFile, secret: dict[str, Any]) -> AccountRow:
+        account = await self.accounts.get(account_id)
+        for observer in self.on_active:
+            await observer(account, scheme, secret)
+        return account
 
     @property
     def callback_uri(self) -> str:
@@ -105,7 +124,7 @@ class ConnectFlow:
         if config.auth_scheme == "oauth2":
             await self.configs.oauth_app(config)  # no app configured: say so now, not after the user clicks
         if session is not None and session.options.multi_account.enable:
-            live = await self.store.list(user_id=user_id, toolkit=toolkit.slug,
+            live = await self.store.find(user_id=user_id, toolkit=toolkit.slug,
                                          statuses=(AccountStatus.ACTIVE, AccountStatus.INITIATED))
             limit = session.options.multi_account.max_accounts_per_toolkit
             if len(live) >= limit:
@@ -131,7 +150,7 @@ class ConnectFlow:
         """A live Connect Link for this user and toolkit: the pending one if there is one, else a new one,
         so asking twice does not pile up half-made accounts."""
         if not fresh:
-            for account in await self.store.list(user_id=session.user_id, toolkit=toolkit.slug,
+            for account in await self.store.find(user_id=session.user_id, toolkit=toolkit.slug,
                                                  statuses=(AccountStatus.INITIATED,)):
                 link = await self.store.live_link(account.id)
                 if link is not None:
@@ -145,10 +164,17 @@ class ConnectFlow:
         except ConciergeError as exc:
             return ConnectionRequired(f"{reason}; and no Connect Link could be made: {exc.message}",
                                       {"toolkit": toolkit.slug})
+        _, scheme = await self._scheme(await self.accounts.get(request.connected_account_id))
         return ConnectionRequired(
-            f"{reason}. Ask the user to open this link to connect {toolkit.name}, then retry: {request.redirect_url}",
-            {"toolkit": toolkit.slug, "redirect_url": request.redirect_url,
-             "connected_account_id": request.connected_account_id, "expires_at": request.expires_at})
+            f"{reason}. {instruction(toolkit, scheme, request.redirect_url, 'retry')}",
+            {"toolkit": toolkit.slug, "redirect_url": request.redirect_url, "auth_scheme": scheme.type.upper(),
+             "credential_help": scheme.help, "connected_account_id": request.connected_account_id,
+             "expires_at": request.expires_at})
+
+    async def scheme_for(self, account_id: str) -> AuthSchemeFile:
+        """The auth scheme a pending or connected account uses (its auth config's)."""
+        _, scheme = await self._scheme(await self.accounts.get(account_id))
+        return scheme
 
     async def _live(self, link: LinkRow | None) -> tuple[LinkRow, AccountRow]:
         if link is None:
@@ -206,7 +232,7 @@ class ConnectFlow:
         await self.store.set_status(account.id, AccountStatus.ACTIVE, None, "activated", "user",
                                     credential=self.box.seal(secret), preview=preview(main),
                                     only_if=(AccountStatus.INITIATED,))
-        return await self.accounts.get(account.id), link.callback_url
+        return await self._activated(account.id, scheme, secret), link.callback_url
 
     async def callback(self, params: dict[str, str]) -> tuple[AccountRow, str | None]:
         """OAuth redirect back from the provider (RFC 6749 §4.1.2): exchange the code, or record the error."""
@@ -245,4 +271,4 @@ class ConnectFlow:
                                     credential=self.box.seal(secret), preview=preview(tokens.access_token),
                                     expires_at=tokens.expires_at, scopes=scopes,
                                     only_if=(AccountStatus.INITIATED,))
-        return await self.accounts.get(account.id), link.callback_url
+        return await self._activated(account.id, scheme, secret), link.callback_url

@@ -418,7 +418,7 @@ class GoogleStandIn(CloudStandIn):
         record = self._message(request, "messageId")
         for i, part in enumerate(self._parsed(record).walk()):
             if part.get_filename() and _attachment_id(record["id"], i) == request.path_params["id"]:
-                data = part.get_payload(decode=True) or b""
+                data = _bytes(part)
                 return JSONResponse({"attachmentId": request.path_params["id"], "size": len(data),
                                      "data": _b64url(data)})
         raise _invalid("Invalid attachment token")
@@ -975,13 +975,13 @@ class GoogleStandIn(CloudStandIn):
                 replies.append({"findReplace": _find_replace(book, req["findReplace"])})
             elif "updateSheetProperties" in req:
                 props = req["updateSheetProperties"].get("properties") or {}
-                sheet = next((s for s in book["sheets"] if s["properties"]["sheetId"] == props.get("sheetId")), None)
-                if sheet is None:
+                found = [s for s in book["sheets"] if s["properties"]["sheetId"] == props.get("sheetId")]
+                if not found:
                     raise _invalid("Invalid requests[0].updateSheetProperties: No grid with id: "
                                    f"{props.get('sheetId')}")
                 for name in str(req["updateSheetProperties"].get("fields", "")).split(","):
                     if name in props:
-                        sheet["properties"][name] = props[name]
+                        found[0]["properties"][name] = props[name]
                 replies.append({})
             else:
                 raise _invalid(f"Invalid JSON payload received. Unknown name {next(iter(req), '')!r} at "
@@ -1012,7 +1012,7 @@ def _payload(message: Message, part_id: str, message_id: str) -> dict[str, Any]:
             assert isinstance(children, list)
             node["parts"] = [build(child, f"{pid}.{i}" if pid else str(i)) for i, child in enumerate(children)]
         else:
-            data = part.get_payload(decode=True) or b""
+            data = _bytes(part)
             if part.get_filename():
                 node["body"] = {"attachmentId": _attachment_id(message_id, index[id(part)]), "size": len(data)}
             else:
@@ -1022,10 +1022,15 @@ def _payload(message: Message, part_id: str, message_id: str) -> dict[str, Any]:
     return build(message, part_id)
 
 
+def _bytes(part: Message) -> bytes:
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
 def _first_text(message: Message) -> str:
     for part in message.walk():
         if part.get_content_type() in ("text/plain", "text/html") and not part.get_filename():
-            text = part.get_content()
+            text = _bytes(part).decode(part.get_content_charset() or "utf-8", "replace")
             return re.sub(r"<[^>]+>", "", text) if part.get_content_type() == "text/html" else text
     return ""
 
