@@ -27,7 +27,7 @@ class _Section(BaseModel):
 
 class WorkbenchConfig(_Section):
     enable: bool = True
-    isolation: Literal["auto", "bwrap", "rlimit-only", "off"] = "auto"
+    isolation: Literal["auto", "bwrap", "namespaces", "rlimit-only", "off"] = "auto"
     auto_offload_threshold: int = Field(20_000, ge=1_000, description="characters; larger results go to a file")
     max_processes: int = Field(8, ge=1)
     idle_timeout_seconds: float = Field(900, gt=0)
@@ -38,9 +38,11 @@ class WorkbenchConfig(_Section):
     max_pids: int = Field(64, ge=4)
     max_file_mb: int = Field(256, ge=1)
     disk_quota_mb: int = Field(512, ge=1)
+    max_files: int = Field(20_000, ge=100, description="files and folders in a session's workbench")
     output_limit_chars: int = Field(20_000, ge=1_000)
     tmp_mb: int = Field(64, ge=1, description="size of the sandbox's private /tmp")
     max_parallel_tool_calls: int = Field(8, ge=1, description="run_tools() calls executed at once")
+    tool_request_max_bytes: int = Field(1 << 20, ge=1024, description="longest request line from a sandbox")
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint for invoke_llm()")
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None

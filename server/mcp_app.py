@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import mcp.types as types
@@ -166,13 +166,12 @@ class McpEndpoint:
             return
         minted = secrets.token_urlsafe(24)
         info = init.get("clientInfo") or {}
-        try:  # recorded before the answer: a client may send its next request as soon as it sees the id
+
+        async def accepted() -> None:
             await self.clients.register(minted, session_id, info.get("name"), info.get("version"),
                                         init.get("protocolVersion"))
-        except NotFound as exc:  # the session was deleted since the check above
-            await _json_response(send, 404, _jsonrpc_error(exc.jsonrpc_code, exc.message))
-            return
-        await self.manager.handle_request(scope, replay, _with_header(send, minted))
+
+        await self.manager.handle_request(scope, replay, _with_header(send, minted, accepted))
 
     async def _read_body(self, receive: Receive, send: Send) -> bytes | None:
         chunks: list[bytes] = []
@@ -231,10 +230,23 @@ def _initialize_params(message: Any) -> dict[str, Any] | None:
     return None
 
 
-def _with_header(send: Send, client_id: str) -> Send:
-    """Adds the minted (already recorded) Mcp-Session-Id to a successful initialize answer."""
+def _with_header(send: Send, client_id: str, accepted: Callable[[], Awaitable[None]]) -> Send:
+    """Adds the minted Mcp-Session-Id to a successful initialize answer, recording it first: a client
+    may send its next request (with the id) as soon as it sees the answer. When the session was deleted
+    meanwhile, the answer becomes a 404 instead."""
+    refused = False
+
     async def wrapped(message: Message) -> None:
+        nonlocal refused
+        if refused:
+            return  # the SDK's body of the answer replaced by the 404
         if message["type"] == "http.response.start" and message["status"] == 200:
+            try:
+                await accepted()
+            except NotFound as exc:
+                refused = True
+                await _json_response(send, 404, _jsonrpc_error(exc.jsonrpc_code, exc.message))
+                return
             message = {**message, "headers": [*message.get("headers", []), (MCP_SESSION_HEADER, client_id.encode())]}
         await send(message)
 
