@@ -6,11 +6,14 @@ server.client` never loads a framework (or needs one installed).
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from server.client.models import ToolListingOut
 
@@ -67,3 +70,17 @@ def arguments_from_json(name: str, raw: str) -> dict[str, Any] | str:
     if not isinstance(arguments, dict):
         return f"the arguments of {name} must be a JSON object"
     return arguments
+
+
+def schema_model(name: str, schema: dict[str, Any]) -> type[BaseModel]:
+    """A pydantic model whose JSON Schema is `schema` (frameworks read parameters from a model)."""
+
+    class Arguments(BaseModel):
+        model_config = ConfigDict(extra="allow")
+
+        @classmethod
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            return copy.deepcopy(schema)
+
+    Arguments.__name__ = Arguments.__qualname__ = f"{name}Arguments"
+    return Arguments

@@ -6,29 +6,13 @@ tool's JSON Schema as is and accepts any arguments: the server validates them, w
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.tools import FunctionTool, ToolMetadata
-from pydantic import BaseModel, ConfigDict
 
-from server.client.adapters import Runner
+from server.client.adapters import Runner, schema_model
 from server.client.models import ToolListingOut
-
-
-def schema_model(name: str, schema: dict[str, Any]) -> type[BaseModel]:
-    """A pydantic model whose JSON Schema is `schema` (frameworks read parameters from a model)."""
-
-    class Arguments(BaseModel):
-        model_config = ConfigDict(extra="allow")
-
-        @classmethod
-        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-            return copy.deepcopy(schema)
-
-    Arguments.__name__ = Arguments.__qualname__ = f"{name}Arguments"
-    return Arguments
 
 
 def tools(listings: Sequence[ToolListingOut], runner: Runner) -> list[FunctionTool]:
