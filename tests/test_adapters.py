@@ -79,6 +79,12 @@ def test_provider_set_once_on_the_client(live: LiveServer) -> None:
         Concierge(live.url, API_KEY, provider="crew")  # type: ignore[arg-type]
 
 
+def test_a_framework_that_is_not_installed_is_named_with_its_package(session: Session) -> None:
+    # crewai cannot be installed next to the server (it pins mcp<2), so it is absent here
+    with pytest.raises(ImportError, match="pip install crewai"):
+        session.tools(provider="crewai")
+
+
 def test_langchain_tools_convert_and_run(session: Session) -> None:
     tools = {t.name: t for t in session.tools(provider="langchain")}
     plain = listings(session)

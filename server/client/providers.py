@@ -18,8 +18,9 @@ from server.client.models import ToolListingOut, ToolResult
 Format = Literal["openai", "openai_responses", "anthropic"]
 FORMATS: tuple[Format, ...] = ("openai", "openai_responses", "anthropic")
 # Frameworks get their own tool objects (server.client.adapters); Gemini's calls come back as messages.
-Provider = Literal["openai", "openai_responses", "anthropic", "langchain", "openai_agents", "gemini", "llamaindex"]
-PROVIDERS: tuple[Provider, ...] = (*FORMATS, "langchain", "openai_agents", "gemini", "llamaindex")
+Provider = Literal["openai", "openai_responses", "anthropic", "langchain", "openai_agents", "gemini", "llamaindex",
+                   "crewai"]
+PROVIDERS: tuple[Provider, ...] = (*FORMATS, "langchain", "openai_agents", "gemini", "llamaindex", "crewai")
 
 
 def format_tools(listings: Sequence[ToolListingOut], provider: Format | None) -> list[dict[str, Any]]:

@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict
 
 from server.client.models import ToolListingOut
 
-Framework = Literal["langchain", "openai_agents", "gemini", "llamaindex"]
-FRAMEWORKS: tuple[Framework, ...] = ("langchain", "openai_agents", "gemini", "llamaindex")
+Framework = Literal["langchain", "openai_agents", "gemini", "llamaindex", "crewai"]
+FRAMEWORKS: tuple[Framework, ...] = ("langchain", "openai_agents", "gemini", "llamaindex", "crewai")
 PACKAGES: dict[Framework, str] = {"langchain": "langchain-core", "openai_agents": "openai-agents",
-                                  "gemini": "google-genai", "llamaindex": "llama-index-core"}
+                                  "gemini": "google-genai", "llamaindex": "llama-index-core", "crewai": "crewai"}
 
 
 @dataclass(frozen=True, slots=True)
