@@ -38,11 +38,9 @@ def run(*command: str, env: dict[str, str] | None = None, timeout: float = 240) 
 def installed() -> None:
     npm = shutil.which("npm")
     assert npm, "the TypeScript client's tests need node and npm"
-    lock = (PACKAGE / "package-lock.json").read_text()
-    marker = PACKAGE / "node_modules" / ".package-lock.json"
+    marker = PACKAGE / "node_modules" / ".package-lock.json"  # npm writes it after an install
     if not marker.exists() or marker.stat().st_mtime < (PACKAGE / "package-lock.json").stat().st_mtime:
         run(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-    assert '"node_modules/ai"' in lock
 
 
 @pytest.mark.timeout(400)
