@@ -164,10 +164,11 @@ def server_url(args: argparse.Namespace) -> tuple[str, str]:
     settings = load_settings()
     running = server_file(settings.data_dir)
     try:
-        url = json.loads(running.read_text())["url"]
-    except (OSError, ValueError, KeyError):
+        marker = json.loads(running.read_text())
+        os.kill(int(marker["pid"]), 0)  # still running?
+    except (OSError, ValueError, KeyError, TypeError):
         return settings.base_url, "the local config (concierge.toml / CONCIERGE_* variables; default port 8000)"
-    return str(url).rstrip("/"), f"{running}, left by a running `concierge serve`"
+    return str(marker["url"]).rstrip("/"), f"{running}, left by a running `concierge serve`"
 
 
 class Api:
@@ -380,7 +381,7 @@ def _reset_admin(settings: Settings) -> int:
             await db.close()
 
     key = anyio.run(reset)
-    print(f"New admin API key (shown once, store it now): {key}")
+    print(f"Admin API key (shown once, store it now): {key}")
     print("The old key no longer works once the server restarts; restart a running `concierge serve` to use this one.")
     return 0
 
