@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
@@ -39,10 +40,12 @@ def concierge(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -
 class Serve:
     """`concierge serve --port 0` as a process; its merged output is collected line by line."""
 
-    def __init__(self, data_dir: Path, *flags: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, *flags: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
+                 command: list[str] | None = None) -> None:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--data-dir", str(data_dir), *flags],
+            [*(command or [sys.executable, "-m", "server.cli"]), "serve", "--port", "0", "--data-dir", str(data_dir),
+             *flags],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd, env=env or clean_env())
         threading.Thread(target=self._read, daemon=True).start()
         deadline = time.monotonic() + 60
@@ -152,7 +155,7 @@ async def test_info_log_has_no_per_request_lines(tmp_path: Path) -> None:
         headers = {"Authorization": f"Bearer {serve.new_key}"}
         session = httpx.post(f"{serve.url}/api/v1/sessions", headers=headers,
                              json={"user_id": "quiet", "toolkits": ["math"]}).json()
-        time.sleep(0.5)
+        await anyio.sleep(0.5)
         before = len(serve.lines)
         async with Client(session["mcp"]["url"]) as client:
             await client.list_tools()
@@ -161,7 +164,7 @@ async def test_info_log_has_no_per_request_lines(tmp_path: Path) -> None:
                     {"tool_slug": "MATH_EVALUATE", "arguments": {"expression": f"{n} + 1"}}]})
                 assert result["successful"], result
             await call(client, "COMPOSIO_SEARCH_TOOLS", {"queries": [{"use_case": "add two numbers"}]})
-        time.sleep(0.5)
+        await anyio.sleep(0.5)
         during = serve.lines[before:]
     assert any("INFO" in line for line in serve.lines[:before])  # logging is on at INFO
     assert during == [], "".join(during)
