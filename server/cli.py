@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import httpx
 
-from server.config import Settings, load_settings
+from server.config import DEFAULT_CONFIG_FILE, Settings, load_settings
 from server.errors import AddressInUse, ConciergeError, ConfigError, ServerUnreachable
 from server.mcp_client_config import CLIENTS
 
@@ -155,13 +155,13 @@ async def _stdio_session(runtime: Any, user_id: str, toolkits: str | None, reuse
     return str(session.id)
 
 
-def server_url(args: argparse.Namespace) -> tuple[str, str]:
+def server_url(args: argparse.Namespace, settings: Settings | None = None) -> tuple[str, str]:
     """The server a REST command talks to, and where that URL came from (named in the "no server" message)."""
     if args.url:
         return args.url.rstrip("/"), "--url"
     if os.environ.get("CONCIERGE_BASE_URL"):
         return os.environ["CONCIERGE_BASE_URL"].rstrip("/"), "CONCIERGE_BASE_URL"
-    settings = load_settings()
+    settings = settings or load_settings()
     running = server_file(settings.data_dir)
     try:
         marker = json.loads(running.read_text())
@@ -396,9 +396,11 @@ def cmd_mcp_config(args: argparse.Namespace) -> int:
     from server import mcp_client_config as mc
 
     settings = _settings(args)
-    base_url = server_url(args)[0] if args.session else settings.base_url
-    target = mc.Target(base_url=base_url, data_dir=settings.data_dir, session_id=args.session,
-                       user_id=args.user_id, toolkits=args.toolkits)
+    base_url = server_url(args, settings)[0]
+    config = args.config or os.environ.get("CONCIERGE_CONFIG") or (
+        DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None)
+    target = mc.Target(base_url=base_url, data_dir=settings.data_dir, config_file=Path(config) if config else None,
+                       session_id=args.session, user_id=args.user_id, toolkits=args.toolkits)
     if not args.install:
         print(json.dumps(mc.document(args.client, target, args.name), indent=2))
         return 0

@@ -28,6 +28,7 @@ class Target:
 
     base_url: str
     data_dir: Path
+    config_file: Path | None = None
     session_id: str | None = None
     user_id: str | None = None
     toolkits: str | None = None
@@ -90,7 +91,8 @@ def _stdio_args(target: Target) -> list[str]:
     else:
         raise ConfigError("a stdio client needs --session ID, or --user-id (and optionally --toolkits) to create "
                           "one session and reuse it at every launch")
-    return args + ["--data-dir", str(target.data_dir.resolve())]
+    config = ["--config", str(target.config_file.resolve())] if target.config_file else []
+    return args + ["--data-dir", str(target.data_dir.resolve()), *config]
 
 
 def entry(client: str, target: Target) -> dict[str, Any]:
