@@ -33,6 +33,9 @@ from server.sessions.service import Session
 log = logging.getLogger("concierge.mcp")
 
 MCP_SESSION_HEADER = b"mcp-session-id"
+PROTOCOL_VERSION_HEADER = b"mcp-protocol-version"
+UNVERSIONED = "2025-03-26"  # the spec's assumption for a request without MCP-Protocol-Version
+BATCH_VERSIONS = ("2025-03-26",)  # added JSON-RPC batches; 2025-06-18 removed them again
 TOUCH_EVERY_SECONDS = 60
 KNOWN_CLIENTS = 10_000  # Mcp-Session-Ids kept in memory; an evicted one costs one database read
 MINIMAL_SCHEMA: dict[str, Any] = {"type": "object"}
@@ -96,7 +99,7 @@ def security_settings(settings: Settings) -> TransportSecuritySettings:
                                      allowed_origins=sorted(origins))
 
 
-async def _json_response(send: Send, status: int, body: dict[str, Any],
+async def _json_response(send: Send, status: int, body: dict[str, Any] | list[Any],
                          headers: list[tuple[bytes, bytes]] = ()) -> None:
     payload = jsontext.dumps_bytes(body)
     await send({"type": "http.response.start", "status": status,
@@ -160,6 +163,9 @@ class McpEndpoint:
         except ValueError:
             message = None  # the SDK answers -32700 with the parser's reason
         else:
+            if isinstance(message, list) and message:
+                await self._batch(scope, message, send)
+                return
             problem = _shape_problem(message)
             if problem:
                 await _json_response(send, 400, _jsonrpc_error(-32600, f"Invalid Request: {problem}"))
@@ -178,6 +184,45 @@ class McpEndpoint:
             self._remember(minted, session_id)
 
         await self.manager.handle_request(scope, replay, _with_header(send, minted, accepted))
+
+    async def _batch(self, scope: Scope, items: list[Any], send: Send) -> None:
+        """A JSON-RPC batch, answered as the request's protocol version says: 2025-03-26 (also what a
+        request without `MCP-Protocol-Version` is taken to be) has batches, later versions removed them."""
+        version = dict(scope["headers"]).get(PROTOCOL_VERSION_HEADER, b"").decode("latin-1") or UNVERSIONED
+        if version not in BATCH_VERSIONS:
+            await _json_response(send, 400, _jsonrpc_error(
+                -32600, f"Invalid Request: MCP protocol version {version} has no JSON-RPC batches (only "
+                        f"{', '.join(BATCH_VERSIONS)} had them); send one message per HTTP request"))
+            return
+        if any(isinstance(item, dict) and item.get("method") == "initialize" for item in items):
+            await _json_response(send, 400, _jsonrpc_error(
+                -32600, "Invalid Request: initialize must not be part of a JSON-RPC batch; send it alone"))
+            return
+        answers = [answer for item in items if (answer := await self._batch_item(scope, item)) is not None]
+        if not answers:  # notifications and responses only
+            await send({"type": "http.response.start", "status": 202, "headers": [(b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await _json_response(send, 200, answers)
+
+    async def _batch_item(self, scope: Scope, item: Any) -> Any:
+        """One message of a batch through the SDK, as if it had come alone; its JSON answer, or None."""
+        problem = _shape_problem(item)
+        if problem:
+            answer = _jsonrpc_error(-32600, f"Invalid Request: {problem}")
+            return answer | {"id": item.get("id")} if isinstance(item, dict) else answer
+        body = jsontext.dumps_bytes(item)
+        headers = [*((k, v) for k, v in scope["headers"] if k != b"content-length"),
+                   (b"content-length", str(len(body)).encode())]
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.manager.handle_request({**scope, "headers": headers}, _replayer(body), capture)
+        raw = b"".join(chunks)
+        return jsontext.loads(raw) if raw else None
 
     def _remember(self, client_id: str, session_id: str) -> None:
         self._known[client_id] = (session_id, time.monotonic())
