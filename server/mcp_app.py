@@ -64,7 +64,7 @@ def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: Session
         session = await current(ctx)
         return types.ListToolsResult(tools=[
             types.Tool(name=item.name, title=item.title, description=item.description, input_schema=item.input_schema,
-                       annotations=types.ToolAnnotations(
+                       output_schema=item.output_schema, annotations=types.ToolAnnotations(
                            title=item.annotations["title"], read_only_hint=item.annotations["readOnlyHint"],
                            destructive_hint=item.annotations["destructiveHint"],
                            idempotent_hint=item.annotations["idempotentHint"],

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from server.errors import ConciergeError, InvalidInput, describe_validation_error, model_vocabulary
+from server.meta_tools.json_schema import inline_refs
 from server.runtime import Runtime
 from server.sessions.service import Session
 
@@ -41,6 +42,7 @@ class MetaTool:
     description: str
     input_model: type[MetaInput]
     handler: Handler
+    output_schema: dict[str, Any] | None = None  # of the whole envelope: `envelope(data schema)`
     read_only: bool = False
     destructive: bool = False
     open_world: bool = False
@@ -50,7 +52,7 @@ class MetaTool:
 
     @cached_property
     def input_schema(self) -> dict[str, Any]:
-        schema = self.input_model.model_json_schema()
+        schema = inline_refs(self.input_model.model_json_schema())
         schema.pop("title", None)
         return schema
 

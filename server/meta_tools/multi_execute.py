@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from server.errors import ConciergeError, InvalidInput
 from server.execute.executor import Outcome
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
+from server.meta_tools.json_schema import BOOL, INT, OBJ, OPT_OBJ, OPT_STR, STR, STRS, arr, envelope, nullable, obj
 from server.meta_tools.offload import offload
 
 
@@ -40,6 +41,17 @@ each result says what to fix. One call failing at run time does not stop the oth
 connected returns an error with a Connect Link to show the user. Large results are saved to the workbench and \
 returned as a preview plus a file path (process them with COMPOSIO_REMOTE_WORKBENCH). Use `memory` to save \
 facts (ids, names) you will need again."""
+
+
+# A tool's own result, as `Outcome.to_dict()` gives it; `data` is whatever the tool returned.
+RESPONSE = obj({"data": {}, "error": OPT_STR, "error_details": OPT_OBJ, "successful": BOOL, "log_id": OPT_STR})
+OUTPUT_SCHEMA = envelope(obj({
+    "results": arr(obj({"index": INT, "tool_slug": STR, "response": nullable(RESPONSE), "error": OPT_STR},
+                       {"error_details": OBJ})),
+    "total_count": INT, "success_count": INT, "error_count": INT,
+    "remote_file_info": nullable(arr(obj({"file_path": STR, "size_chars": INT, "log_id": OPT_STR}))),
+    "next_steps": STRS,
+}))
 
 
 async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
@@ -111,6 +123,6 @@ def _next_steps(problems: dict[int, ConciergeError], outcomes: list[Outcome | No
 
 TOOL = MetaTool(
     name="COMPOSIO_MULTI_EXECUTE_TOOL", title="Execute tools", description=DESCRIPTION,
-    input_model=MultiExecuteInput, handler=handle, destructive=True, open_world=True,
+    input_model=MultiExecuteInput, handler=handle, output_schema=OUTPUT_SCHEMA, destructive=True, open_world=True,
     aliases=("COMPOSIO_MULTI_EXECUTE",),
 )
