@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import gc
 import json
 import logging
 import os
@@ -73,6 +74,10 @@ def run_server(settings: Settings, sock: socket.socket, *, reset_admin_key: bool
     async def serve(config: uvicorn.Config) -> None:
         # Started before the app, so a wrong key or a bad toolkit stops with one clear line.
         runtime = await Runtime.start(settings)
+        # What start-up built (catalog, search index, imported modules) lives as long as the server: frozen,
+        # the cyclic garbage collector stops walking it again at every collection during requests.
+        gc.collect()
+        gc.freeze()
         try:
             config.app = build_app(settings, announce=announce, runtime=runtime, reset_admin_key=reset_admin_key)
             await uvicorn.Server(config).serve(sockets=[sock])

@@ -68,20 +68,20 @@ async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
     outcomes: list[Outcome | None] = [None] * len(params.tools)
     files: list[dict[str, Any] | None] = [None] * len(params.tools)
     if not problems:
-        limiter = anyio.CapacityLimiter(runtime.settings.execution.max_parallel)
-
         async def run_one(i: int) -> None:
             outcome = await executor.run(session, checked[i], params.tools[i].arguments,
                                          account=params.tools[i].account)
             outcomes[i], files[i] = await offload(runtime, session, outcome, params.sync_response_to_workbench)
 
-        async def run_limited(i: int) -> None:
-            async with limiter:
-                await run_one(i)
-
         if len(params.tools) == 1:
             await run_one(0)  # the common case: no task group or limiter to set up and tear down
         else:
+            limiter = anyio.CapacityLimiter(runtime.settings.execution.max_parallel)
+
+            async def run_limited(i: int) -> None:
+                async with limiter:
+                    await run_one(i)
+
             async with anyio.create_task_group() as tg:
                 for i in range(len(params.tools)):
                     tg.start_soon(run_limited, i)
