@@ -19,14 +19,14 @@ from pathlib import Path
 
 import anyio
 
-from bench import fanout, mixed, overhead, search_scale, sessions_scale
+from bench import fanout, mixed, overhead, search_scale, sessions_scale, upstream
 from bench.budget import FULL, QUICK, Budget
 from bench.report import Row, ScenarioResult, document, markdown_table, table, write_json
 
 Scenario = Callable[[Budget, Path], Awaitable[ScenarioResult]]
 SCENARIOS: dict[str, Scenario] = {
     "overhead": overhead.run, "search": search_scale.run, "sessions": sessions_scale.run,
-    "fanout": fanout.run, "mixed": mixed.run,
+    "fanout": fanout.run, "mixed": mixed.run, "upstream": upstream.run,
 }
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 

@@ -34,6 +34,9 @@ class Budget:
     mixed_seconds: float
     mixed_clients: int
     warmup_calls: int = 100
+    # 6. upstream MCP servers: sessions and distinct users calling one stdio upstream
+    upstream_sessions: int = 200
+    upstream_users: int = 20
 
 
 FULL = Budget(
@@ -49,5 +52,5 @@ QUICK = Budget(
     search_sizes=(1_000,), search_queries=30,
     sessions_total=3_000, sessions_used=600, sessions_clients=10, sessions_rounds=2, sessions_round_calls=150,
     fanout_batches=2, fanout_calls=20, fanout_wait_ms=100,
-    mixed_seconds=3, mixed_clients=10, warmup_calls=30,
+    mixed_seconds=3, mixed_clients=10, warmup_calls=30, upstream_sessions=30, upstream_users=6,
 )

@@ -5,6 +5,7 @@ reported relative to it. It is served like Concierge (`bench.serving`), with the
 guard, and is independent of Concierge's own code.
 
     python -m bench.serve_bare --ready-file /tmp/bare.json [--fast]
+    python -m bench.serve_bare --stdio
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import mcp.types as types
 from mcp.server.lowlevel.server import Server
+from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
@@ -52,8 +56,7 @@ class _Endpoint:
 
 
 def build_bare_app() -> Starlette:
-    server = Server("bare", version="0", on_list_tools=list_tools, on_call_tool=call_tool,
-                    get_tool_input_schema=lambda name: INPUT_SCHEMA if name == TOOL_NAME else None)
+    server = build_bare_server()
     security = TransportSecuritySettings(enable_dns_rebinding_protection=True,
                                          allowed_hosts=["127.0.0.1:*", "localhost:*"],
                                          allowed_origins=["http://127.0.0.1:*", "http://localhost:*"])
@@ -69,6 +72,18 @@ def build_bare_app() -> Starlette:
                      lifespan=lifespan)
 
 
+def build_bare_server() -> Server[Any]:
+    return Server("bare", version="0", on_list_tools=list_tools, on_call_tool=call_tool,
+                  get_tool_input_schema=lambda name: INPUT_SCHEMA if name == TOOL_NAME else None)
+
+
+async def serve_stdio() -> None:
+    """The same server over stdio: the bench's upstream process (`bench.upstream`)."""
+    server = build_bare_server()
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_server_args(parser)
@@ -78,4 +93,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--stdio"]:
+        anyio.run(serve_stdio)
+    else:
+        main()

@@ -8,6 +8,7 @@ a generated catalog of N tools (`bench.catalog_gen`), whose index build time and
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -44,12 +45,14 @@ def main() -> None:
     parser.add_argument("--toolkit-path", type=Path, action="append", default=[])
     parser.add_argument("--catalog-tools", type=int, default=0, help="add a generated catalog of this many tools")
     parser.add_argument("--max-parallel", type=int, default=None, help="execution.max_parallel (default: Settings')")
+    parser.add_argument("--upstreams", type=json.loads, default={}, help="JSON: the [upstreams] table")
     args = parser.parse_args()
     sock = bind_loopback()
     catalog, info = build_catalog(args.toolkit_path, args.catalog_tools)
     execution = {"max_parallel": args.max_parallel} if args.max_parallel else {}
     settings = Settings(host="127.0.0.1", port=sock.getsockname()[1], data_dir=args.data_dir, api_key=BENCH_API_KEY,
-                        builtin_toolkits=False, log_level="warning", execution=execution)
+                        builtin_toolkits=False, log_level="warning", execution=execution,
+                        upstreams=args.upstreams)
     info["rss_after_catalog_mb"] = round(rss_bytes(os.getpid()) / 2**20, 1)
     serve(build_app(settings, announce=lambda line: None, catalog=catalog), sock, args, info)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
+from typing import Any
 
 from bench.procs import ServerProcess
 from bench.serve_concierge import BENCH_API_KEY
@@ -19,8 +21,10 @@ __all__ = ["BENCH_API_KEY", "BENCH_TOOLKITS", "FAST_AVAILABLE", "NOOP_TOOL", "ba
 
 def concierge(name: str, workdir: Path, *, fast: bool = False, toolkit_paths: tuple[Path, ...] = (BENCH_TOOLKITS,),
               catalog_tools: int = 0, max_parallel: int | None = None, data_dir: Path | None = None,
-              profile: Path | None = None) -> ServerProcess:
+              profile: Path | None = None, upstreams: dict[str, Any] | None = None) -> ServerProcess:
     args = ["--data-dir", str(data_dir or workdir / f"{name}.data"), "--catalog-tools", str(catalog_tools)]
+    if upstreams:
+        args += ["--upstreams", json.dumps(upstreams)]
     for path in toolkit_paths:
         args += ["--toolkit-path", str(path)]
     if max_parallel:

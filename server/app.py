@@ -50,7 +50,7 @@ def build_app(settings: Settings, *, announce: Callable[[str], None] = print,
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         current = runtime or await Runtime.start(settings, catalog)
         try:
-            surface = ToolSurface(meta_tools_for(current))
+            surface = ToolSurface(meta_tools_for(current), current.meta_services())
             key_hash, new_key = await admin_key.ensure_admin_key(current.meta, settings.api_key.get_secret_value()
                                                                  if settings.api_key else None,
                                                                  replace=reset_admin_key)

@@ -10,6 +10,7 @@ import gc
 import json
 import logging
 import os
+import shlex
 import socket
 import sys
 import time
@@ -127,7 +128,7 @@ def cmd_stdio(args: argparse.Namespace) -> int:
         runtime = await Runtime.start(settings)
         try:
             session_id = args.session or await _stdio_session(runtime, args.user_id, args.toolkits, args.reuse)
-            await serve_stdio(runtime, ToolSurface(meta_tools_for(runtime)), session_id)
+            await serve_stdio(runtime, ToolSurface(meta_tools_for(runtime), runtime.meta_services()), session_id)
         finally:
             await runtime.aclose()
 
@@ -248,7 +249,29 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 def cmd_toolkits(args: argparse.Namespace) -> int:
     from server.runtime import load_catalog
 
+    if args.action == "import-openapi":
+        from server.catalog.openapi_import import import_spec
+
+        result = import_spec(Path(args.spec), args.slug, args.include or [], Path(args.out))
+        print(f"wrote {result.folder / 'toolkit.yaml'}: {result.tools} tools"
+              + (f"; left out {len(result.skipped)} operations:" if result.skipped else ""))
+        for line in result.skipped:
+            print("  " + line)
+        return 0
     catalog = load_catalog(_settings(args))
+    if args.action in ("check-spec", "docs"):
+        from server.catalog import spec_check, toolkit_docs
+
+        toolkits = [tk for tk in catalog.toolkits.values() if not args.slugs or tk.slug in args.slugs]
+        reports = spec_check.check_catalog(toolkits, spec_check.specs_dir(Path(args.specs) if args.specs else None))
+        if args.action == "docs":
+            print(toolkit_docs.render(toolkits, reports), end="")
+            return 0
+        for report in reports:
+            print(report.line())
+            for line in report.mismatches:
+                print("  mismatch: " + line)
+        return 1 if any(r.mismatches for r in reports) else 0
     if args.action == "schema":
         from server.catalog.toolkit_file import ToolkitFile
 
@@ -346,20 +369,20 @@ def cmd_keys(args: argparse.Namespace) -> int:
         return 0
     from server.auth.crypto import SecretBox
     from server.auth.rotation import rotate_all
-    from server.store.db import Database
+    from server.store import open_store, sqlite_url
 
     settings = _settings(args)
     if args.action == "reset-admin":
         return _reset_admin(settings)
 
     async def rotate() -> int:
-        db = await Database.open(settings.db_path)
+        store = await open_store(sqlite_url(settings.db_path))
         try:
             box = SecretBox.from_settings(settings.encryption_key.get_secret_value() if settings.encryption_key
                                           else None, settings.data_dir)
-            return await rotate_all(db, box)
+            return await rotate_all(store, box)
         finally:
-            await db.close()
+            await store.aclose()
 
     count = anyio.run(rotate)
     print(f"re-encrypted {count} secrets under the first configured key")
@@ -369,25 +392,62 @@ def cmd_keys(args: argparse.Namespace) -> int:
 def _reset_admin(settings: Settings) -> int:
     from server.api.admin_key import META_KEY, new_admin_key
     from server.auth.crypto import fingerprint
-    from server.store.db import Database
-    from server.store.server_meta import ServerMetaStore
+    from server.store import open_store, sqlite_url
 
     if not settings.db_path.is_file():
         raise ConfigError(f"no Concierge database at {settings.db_path}; run this where `concierge serve` runs, "
                           "or give its --data-dir / --config")
 
     async def reset() -> str:
-        db = await Database.open(settings.db_path)
+        store = await open_store(sqlite_url(settings.db_path))
         try:
             key = new_admin_key()
-            await ServerMetaStore(db).set(META_KEY, fingerprint(key))
+            await store.meta.set(META_KEY, fingerprint(key))
             return key
         finally:
-            await db.close()
+            await store.aclose()
 
     key = anyio.run(reset)
     print(f"Admin API key (shown once, store it now): {key}")
     print("The old key no longer works once the server restarts; restart a running `concierge serve` to use this one.")
+    return 0
+
+
+def _upstream_line(u: dict[str, Any]) -> str:
+    where = u["url"] or " ".join([u["command"] or "", *u["args"]])
+    problem = f"  last error: {u['last_error']}" if u["last_error"] else ""
+    return f"{u['name']:<16} {u['transport']:<15} tools={u['tool_count']:<4} auth={u['auth']:<6} {where}{problem}"
+
+
+def cmd_upstreams(args: argparse.Namespace) -> int:
+    api = Api(args)
+    if args.action == "add":
+        body: dict[str, Any] = {"name": args.name}
+        if args.upstream_url:
+            body["url"] = args.upstream_url
+        if args.command_line:
+            command, *rest = shlex.split(args.command_line)
+            body |= {"command": command, "args": rest}
+        if args.env:
+            body["env"] = dict(item.split("=", 1) for item in args.env)
+        if args.auth_header:
+            body["auth"] = {"type": "header", "header": args.auth_header, "prefix": args.auth_prefix}
+        if args.auth_env:
+            body["auth"] = {"type": "header", "env": args.auth_env, "prefix": ""}
+        u = api("POST", "/upstreams", body)
+        _print(args, u, _upstream_line(u) + "\n  " + ", ".join(u["tools"]))
+    elif args.action == "remove":
+        api("DELETE", f"/upstreams/{args.name}")
+        _print(args, {"removed": args.name}, f"removed {args.name}")
+    elif args.action == "refresh":
+        data = api("POST", f"/upstreams/{args.name}/refresh")
+        _print(args, data, f"{args.name}: {data['tool_count']} tools")
+    elif args.action == "show":
+        u = api("GET", f"/upstreams/{args.name}")
+        _print(args, u, _upstream_line(u) + "\n  " + ", ".join(u["tools"]))
+    else:
+        items = api("GET", "/upstreams")["items"]
+        _print(args, items, "\n".join(_upstream_line(u) for u in items) or "no upstreams")
     return 0
 
 
@@ -440,12 +500,13 @@ def parser() -> argparse.ArgumentParser:
         if json_output:
             sp.add_argument("--json", action="store_true", help="machine-readable output")
 
-    def url_flag(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--url", help="server base URL (default $CONCIERGE_BASE_URL, else the server running from "
-                                      "this folder's data dir, else the local config: http://127.0.0.1:8000)")
+    def url_flag(sp: argparse.ArgumentParser, flag: str = "--url") -> None:
+        sp.add_argument(flag, dest="url", help="server base URL (default $CONCIERGE_BASE_URL, else the server running "
+                                               "from this folder's data dir, else the local config: "
+                                               "http://127.0.0.1:8000)")
 
-    def api_flags(sp: argparse.ArgumentParser) -> None:
-        url_flag(sp)
+    def api_flags(sp: argparse.ArgumentParser, url_flag_name: str = "--url") -> None:
+        url_flag(sp, url_flag_name)
         sp.add_argument("--api-key", dest="api_key", help="admin key (default $CONCIERGE_API_KEY)")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -517,10 +578,25 @@ def parser() -> argparse.ArgumentParser:
     toolkits = sub.add_parser("toolkits", help="list or show toolkits (reads toolkit folders, no server needed)")
     tp = actions(toolkits, {"list": "list the toolkits this configuration loads",
                             "schema": "print the JSON Schema of toolkit.yaml (docs/toolkit.schema.json)",
-                            "show": "show one toolkit and its tools"})
+                            "show": "show one toolkit and its tools",
+                            "import-openapi": "write a toolkit folder from an OpenAPI 3.x, Swagger 2.0 or Google "
+                                              "discovery document",
+                            "check-spec": "check HTTP tools against their providers' API descriptions",
+                            "docs": "print docs/toolkits.md: every toolkit and tool, with hints, auth and spec "
+                                    "coverage"})
     for name, spp in tp.items():
-        config_flags(spp, json_output=name != "schema")
+        if name != "import-openapi":
+            config_flags(spp, json_output=name in ("list", "show"))
     tp["show"].add_argument("slug", help="toolkit slug, e.g. github")
+    imp = tp["import-openapi"]
+    imp.add_argument("spec", help="the description file (.json or .yaml)")
+    imp.add_argument("--slug", required=True, help="toolkit slug, e.g. twilio (tools become TWILIO_<ACTION>)")
+    imp.add_argument("--include", action="append", metavar="TAG|PATH",
+                     help="only operations with this tag, or under this path prefix (starting with /); repeatable")
+    imp.add_argument("--out", default="toolkits", help="folder to write <slug>/toolkit.yaml into (default: toolkits)")
+    for name in ("check-spec", "docs"):
+        tp[name].add_argument("slugs", nargs="*", help="only these toolkits")
+        tp[name].add_argument("--specs", help="the api-specs folder (default: ../shared/data/api-specs)")
     toolkits.set_defaults(func=cmd_toolkits)
 
     tools = sub.add_parser("tools", help="search tools (no server needed)")
@@ -577,6 +653,27 @@ def parser() -> argparse.ArgumentParser:
     for spp in kp.values():
         config_flags(spp)
     keys.set_defaults(func=cmd_keys)
+
+    ups = sub.add_parser("upstreams", help="other MCP servers whose tools become toolkits (via REST)")
+    up = actions(ups, {"add": "register an MCP server: --url (Streamable HTTP) or --command (stdio)",
+                       "list": "list upstreams, their transport and tool count",
+                       "show": "one upstream and its tools", "refresh": "fetch an upstream's tools again",
+                       "remove": "remove an upstream registered at run time"})
+    api_flags(up["add"], url_flag_name="--server")  # --url names the upstream here
+    up["add"].add_argument("name", help="toolkit slug for its tools (lower case); tools become NAME_TOOL")
+    where = up["add"].add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", dest="upstream_url", help="Streamable HTTP endpoint, e.g. http://127.0.0.1:3001/mcp")
+    where.add_argument("--command", dest="command_line", help='stdio command line, e.g. "npx -y @scope/server"')
+    up["add"].add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for a stdio upstream")
+    up["add"].add_argument("--auth-header", help="per-user credential in this HTTP header (asked on the Connect Link)")
+    up["add"].add_argument("--auth-prefix", default="Bearer ", help="text before the credential (default 'Bearer ')")
+    up["add"].add_argument("--auth-env", help="stdio: per-user credential in this environment variable (one process "
+                                              "per user)")
+    api_flags(up["list"])
+    for action in ("show", "refresh", "remove"):
+        api_flags(up[action])
+        up[action].add_argument("name", help="the upstream's name")
+    ups.set_defaults(func=cmd_upstreams)
 
     ev = sub.add_parser("eval-search", help="measure search quality on a retrieval set")
     ev.add_argument("--data", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv (default: built-in catalog)")

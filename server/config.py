@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from server.errors import ConfigError, describe_validation_error, model_vocabulary
 
@@ -57,9 +57,24 @@ class SearchConfig(_Section):
     schema_inline_max_chars: int = Field(3_000, ge=0, description="longer schemas are returned as a schemaRef")
 
 
-class OAuthApp(_Section):
+class OAuthApp(BaseModel):
+    """The operator's OAuth app for a toolkit; other string keys fill `{name}` placeholders in the
+    toolkit's OAuth URLs (Microsoft: tenant = "contoso.onmicrosoft.com")."""
+
+    model_config = ConfigDict(extra="allow")
     client_id: str
     client_secret: SecretStr
+
+    @model_validator(mode="after")
+    def _text_params(self) -> OAuthApp:
+        bad = [k for k, v in (self.model_extra or {}).items() if not isinstance(v, str)]
+        if bad:
+            raise ValueError(f"{bad[0]}: OAuth URL parameters must be text")
+        return self
+
+    @property
+    def url_params(self) -> dict[str, str]:
+        return {k: str(v) for k, v in (self.model_extra or {}).items()}
 
 
 class ToolkitOverride(_Section):
@@ -69,6 +84,52 @@ class ToolkitOverride(_Section):
     authorize_url: str | None = None
     token_url: str | None = None
     revoke_url: str | None = None
+    scheme_base_urls: dict[str, str] = Field(default_factory=dict, description="auth scheme type -> its base_url")
+    after_connect_url: str | None = None
+
+
+class UpstreamAuthConfig(_Section):
+    """How an upstream MCP server learns who is calling: nothing, or a header (HTTP) / environment variable
+    (stdio) filled from the calling user's connected account (asked on the Connect Link form)."""
+
+    type: Literal["none", "header"] = "none"
+    header: str = Field("Authorization", description="HTTP header that carries the user's credential")
+    prefix: str = Field("Bearer ", description="text before the credential in the header")
+    env: str | None = Field(None, description="stdio: environment variable that receives the credential; "
+                                              "the upstream then runs one process per user")
+    label: str = Field("Access token", description="what the Connect page calls the credential")
+    help: str = Field("", max_length=400, description="one line: where the user gets the credential")
+
+
+class UpstreamConfig(_Section):
+    """Another MCP server whose tools become toolkit `<name>`: Streamable HTTP (`url`) or stdio (`command`)."""
+
+    url: str | None = Field(None, pattern=r"^https?://")
+    command: str | None = Field(None, min_length=1, description="program to start; `args` are passed to it")
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment for a stdio upstream")
+    cwd: Path | None = None
+    headers: dict[str, str] = Field(default_factory=dict, description="fixed headers sent to an HTTP upstream")
+    description: str | None = Field(None, description="toolkit description; default: the server's instructions")
+    auth: UpstreamAuthConfig = Field(default_factory=UpstreamAuthConfig)
+    timeout_seconds: float = Field(60, gt=0, description="one call's limit")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> UpstreamConfig:
+        if (self.url is None) == (self.command is None):
+            raise ValueError("an upstream needs exactly one of `url` (Streamable HTTP) or `command` (stdio)")
+        if self.auth.type == "header" and self.command is not None and not self.auth.env:
+            raise ValueError("a stdio upstream with per-user credentials needs `auth.env` (the variable to set)")
+        return self
+
+
+class UpstreamPoolConfig(_Section):
+    idle_seconds: float = Field(300, gt=0, description="an unused upstream connection or process closes after this")
+    max_processes: int = Field(20, ge=1, description="stdio upstream processes alive at once")
+    refresh_seconds: float = Field(600, gt=0, description="how often upstream tool lists are fetched again")
+    connect_timeout_seconds: float = Field(15, gt=0)
+    allow_commands_from_api: bool = Field(
+        False, description="let POST /api/v1/upstreams register stdio commands (runs programs as the server's user)")
 
 
 class Settings(_Section):
@@ -92,6 +153,8 @@ class Settings(_Section):
     oauth_apps: dict[str, OAuthApp] = Field(default_factory=dict, description="toolkit slug -> operator's OAuth app")
     toolkit_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
     toolkit_overrides: dict[str, ToolkitOverride] = Field(default_factory=dict)
+    upstreams: dict[str, UpstreamConfig] = Field(default_factory=dict, description="name -> another MCP server")
+    upstream_pool: UpstreamPoolConfig = Field(default_factory=UpstreamPoolConfig)
 
     @property
     def base_url(self) -> str:

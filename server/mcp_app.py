@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import mcp.types as types
@@ -28,7 +26,7 @@ from server.errors import ConciergeError, NotFound
 from server.meta_tools.base import failed
 from server.meta_tools.registry import ToolSurface
 from server.runtime import Runtime
-from server.sessions.service import Session
+from server.values import Session
 
 log = logging.getLogger("concierge.mcp")
 
@@ -36,8 +34,6 @@ MCP_SESSION_HEADER = b"mcp-session-id"
 PROTOCOL_VERSION_HEADER = b"mcp-protocol-version"
 UNVERSIONED = "2025-03-26"  # the spec's assumption for a request without MCP-Protocol-Version
 BATCH_VERSIONS = ("2025-03-26",)  # added JSON-RPC batches; 2025-06-18 removed them again
-TOUCH_EVERY_SECONDS = 60
-KNOWN_CLIENTS = 10_000  # Mcp-Session-Ids kept in memory; an evicted one costs one database read
 MINIMAL_SCHEMA: dict[str, Any] = {"type": "object"}
 INSTRUCTIONS = (
     "Concierge gives you tools through a few meta tools. Workflow: 1) COMPOSIO_SEARCH_TOOLS with the user's task; "
@@ -69,12 +65,12 @@ def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: Session
                            destructive_hint=item.annotations["destructiveHint"],
                            idempotent_hint=item.annotations["idempotentHint"],
                            open_world_hint=item.annotations["openWorldHint"]))
-            for item in surface.listings(runtime, session)])
+            for item in surface.listings(session)])
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         try:
             session = await current(ctx)
-            envelope = await surface.call(runtime, session, params.name, params.arguments)
+            envelope = await surface.call(session, params.name, params.arguments)
         except ConciergeError as exc:
             envelope = failed(exc)
         return _text_result(envelope)
@@ -130,8 +126,8 @@ class McpEndpoint:
     def __init__(self, runtime: Runtime, manager: StreamableHTTPSessionManager) -> None:
         self.runtime = runtime
         self.manager = manager
+        self.clients = runtime.sessions.clients
         self.max_body = runtime.settings.max_request_bytes
-        self._known: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         session_id = scope["path_params"]["session_id"]
@@ -142,14 +138,13 @@ class McpEndpoint:
             return
         headers = dict(scope["headers"])
         client_id = headers.get(MCP_SESSION_HEADER, b"").decode("latin-1") or None
-        if client_id is not None and not await self._client_ok(client_id, session_id):
+        if client_id is not None and not await self.clients.check(client_id, session_id):
             await _json_response(send, 404, _jsonrpc_error(-32001, "Session not found: this Mcp-Session-Id is "
                                                            "unknown, ended, or belongs to another session; "
                                                            "initialize again"))
             return
         if scope["method"] == "DELETE" and client_id is not None:
-            await self.runtime.mcp_clients.terminate(client_id)
-            self._known.pop(client_id, None)
+            await self.clients.terminate(client_id)
             await _json_response(send, 200, {})
             return
         if scope["method"] != "POST":
@@ -177,13 +172,13 @@ class McpEndpoint:
             return
         minted = secrets.token_urlsafe(24)
         info = init.get("clientInfo") or {}
-
-        async def accepted() -> None:
-            await self.runtime.mcp_clients.register(minted, session_id, info.get("name"), info.get("version"),
-                                                    init.get("protocolVersion"))
-            self._remember(minted, session_id)
-
-        await self.manager.handle_request(scope, replay, _with_header(send, minted, accepted))
+        try:  # recorded before the answer: a client may send its next request as soon as it sees the id
+            await self.clients.register(minted, session_id, info.get("name"), info.get("version"),
+                                        init.get("protocolVersion"))
+        except NotFound as exc:  # the session was deleted since the check above
+            await _json_response(send, 404, _jsonrpc_error(exc.jsonrpc_code, exc.message))
+            return
+        await self.manager.handle_request(scope, replay, _with_header(send, minted))
 
     async def _batch(self, scope: Scope, items: list[Any], send: Send) -> None:
         """A JSON-RPC batch, answered as the request's protocol version says: 2025-03-26 (also what a
@@ -223,26 +218,6 @@ class McpEndpoint:
         await self.manager.handle_request({**scope, "headers": headers}, _replayer(body), capture)
         raw = b"".join(chunks)
         return jsontext.loads(raw) if raw else None
-
-    def _remember(self, client_id: str, session_id: str) -> None:
-        self._known[client_id] = (session_id, time.monotonic())
-        self._known.move_to_end(client_id)
-        while len(self._known) > KNOWN_CLIENTS:
-            self._known.popitem(last=False)
-
-    async def _client_ok(self, client_id: str, session_id: str) -> bool:
-        known = self._known.get(client_id)
-        if known is not None and known[0] == session_id:
-            if time.monotonic() - known[1] > TOUCH_EVERY_SECONDS:
-                self._remember(client_id, session_id)
-                await self.runtime.mcp_clients.touch(client_id, time.time())
-            return True
-        row = await self.runtime.mcp_clients.get(client_id)
-        if row is None or row.session_id != session_id or row.terminated_at is not None:
-            return False
-        self._remember(client_id, session_id)
-        await self.runtime.mcp_clients.touch(client_id, time.time())
-        return True
 
     async def _read_body(self, receive: Receive, send: Send) -> bytes | None:
         chunks: list[bytes] = []
@@ -301,12 +276,10 @@ def _initialize_params(message: Any) -> dict[str, Any] | None:
     return None
 
 
-def _with_header(send: Send, client_id: str, accepted: Callable[[], Awaitable[None]]) -> Send:
-    """Adds the minted Mcp-Session-Id to a successful initialize answer, recording it first: a client
-    may send its next request (with the id) as soon as it sees the answer."""
+def _with_header(send: Send, client_id: str) -> Send:
+    """Adds the minted (already recorded) Mcp-Session-Id to a successful initialize answer."""
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start" and message["status"] == 200:
-            await accepted()
             message = {**message, "headers": [*message.get("headers", []), (MCP_SESSION_HEADER, client_id.encode())]}
         await send(message)
 

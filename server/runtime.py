@@ -17,13 +17,12 @@ from server.catalog.catalog import Catalog
 from server.config import Settings
 from server.execute import http_tool
 from server.execute.executor import Executor
+from server.meta_tools.base import MetaLimits, MetaServices
+from server.sessions.clients import McpClients
 from server.sessions.service import SessionService
-from server.store.db import Database
-from server.store.executions import ExecutionStore
-from server.store.mcp_clients import McpClientStore
-from server.store.memory import MemoryStore
-from server.store.server_meta import ServerMetaStore
-from server.store.sessions import SessionStore
+from server.store import open_store, sqlite_url
+from server.store.interfaces import ExecutionStore, MemoryStore, ServerMetaStore, Store
+from server.upstreams.service import UpstreamService
 from server.workbench import WorkbenchManager, WorkbenchSettings
 
 log = logging.getLogger("concierge")
@@ -59,58 +58,73 @@ def start_workbench(settings: Settings, runtime: Runtime) -> WorkbenchManager:
 @dataclass
 class Runtime:
     settings: Settings
-    db: Database
+    store: Store
     catalog: Catalog
     sessions: SessionService
     executor: Executor
     executions: ExecutionStore
     memory: MemoryStore
-    mcp_clients: McpClientStore
     meta: ServerMetaStore
     http: httpx.AsyncClient
     auth: AuthServices
     workbench: WorkbenchManager | None
+    upstreams: UpstreamService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     async def start(cls, settings: Settings, catalog: Catalog | None = None) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         catalog = catalog or load_catalog(settings)
-        db = await Database.open(settings.db_path)
-        meta = ServerMetaStore(db)
+        store = await open_store(sqlite_url(settings.db_path))
         try:
-            auth = await AuthServices.start(settings, db, catalog, meta)
+            auth = await AuthServices.start(settings, store, catalog)
         except BaseException:
-            await db.close()
+            await store.aclose()
             raise
         http = httpx.AsyncClient(timeout=httpx.Timeout(settings.execution.tool_timeout_seconds),
                                  follow_redirects=False, headers={"User-Agent": "concierge/0.1"},
                                  cookies=no_cookie_jar())
-        executions = ExecutionStore(db)
-        executor = Executor(catalog, executions, settings.data_dir, http,
+        executor = Executor(catalog, store.executions, settings.data_dir, http,
                             http_tool.new_client(settings.execution.tool_timeout_seconds),
                             timeout=settings.execution.tool_timeout_seconds,
                             max_response_bytes=settings.execution.http_max_response_bytes,
                             toolkit_settings=settings.toolkit_settings, credentials=auth.credentials)
-        sessions = SessionService(SessionStore(db), catalog, settings.allow_default_user)
+        sessions = SessionService(store.sessions, catalog, McpClients(store.mcp_clients),
+                                  settings.allow_default_user)
         sessions.add_check(auth.check_session_options)
+        upstreams = UpstreamService(settings.upstreams, settings.upstream_pool, store.upstreams, catalog,
+                                    settings.data_dir, sessions.invalidate)
+        executor.upstreams = upstreams
+        runtime = cls(settings=settings, store=store, catalog=catalog, sessions=sessions, executor=executor,
+                      executions=store.executions, memory=store.memory, meta=store.meta, http=http, auth=auth,
+                      workbench=None, upstreams=upstreams)
+        try:
+            await upstreams.start()
+        except BaseException:
+            await runtime.aclose()
+            raise
         log.info("catalog: %d toolkits, %d tools, search index over %d", len(catalog.toolkits), len(catalog.tools),
                  len(catalog.index))  # built here, at start, not on the first search
-        runtime = cls(settings=settings, db=db, catalog=catalog, sessions=sessions, executor=executor,
-                   executions=executions, memory=MemoryStore(db), mcp_clients=McpClientStore(db),
-                   meta=meta, http=http, auth=auth, workbench=None)
         if settings.workbench.enable:
             try:
-                runtime.workbench = start_workbench(settings, runtime)
+                runtime.workbench = sessions.workbench = start_workbench(settings, runtime)
             except BaseException:
                 await runtime.aclose()
                 raise
         return runtime
 
+    def meta_services(self) -> MetaServices:
+        settings = self.settings
+        limits = MetaLimits(max_parallel=settings.execution.max_parallel,
+                            schema_inline_max_chars=settings.search.schema_inline_max_chars,
+                            auto_offload_threshold=settings.workbench.auto_offload_threshold)
+        return MetaServices(self.catalog, self.executor, self.executions, self.memory, self.auth, self.workbench,
+                            limits)
+
     async def aclose(self) -> None:
+        await self.upstreams.close()
         if self.workbench is not None:
             await self.workbench.aclose()
-        await self.executions.aclose()
         await self.http.aclose()
         await self.executor.http_tools.close()
-        await self.db.close()
+        await self.store.aclose()

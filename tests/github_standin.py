@@ -8,6 +8,8 @@ It serves the endpoints the toolkit uses with GitHub's response shapes, error bo
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import shlex
@@ -86,6 +88,11 @@ class _Repo:
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # pull requests too, as GitHub lists them
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    branches: dict[str, str] = field(default_factory=dict)  # name -> head commit sha
+    commits: list[dict[str, Any]] = field(default_factory=list)  # newest first
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    releases: list[dict[str, Any]] = field(default_factory=list)  # newest first
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
@@ -144,6 +151,23 @@ class GitHubStandIn(ThreadedServer):
             ("POST", repo + "/issues/{number:int}/comments", self._create_comment),
             ("GET", repo + "/pulls", self._list_pulls),
             ("GET", repo + "/pulls/{number:int}", self._get_pull),
+            ("GET", "/users/{username}", self._get_other_user),
+            ("GET", repo + "/branches", self._list_branches),
+            ("GET", repo + "/branches/{branch:path}", self._get_branch),
+            ("POST", repo + "/git/refs", self._create_ref),
+            ("GET", repo + "/commits", self._list_commits),
+            ("GET", repo + "/contents/{path:path}", self._get_contents),
+            ("PUT", repo + "/contents/{path:path}", self._put_contents),
+            ("DELETE", repo + "/contents/{path:path}", self._delete_contents),
+            ("POST", repo + "/pulls", self._create_pull),
+            ("PUT", repo + "/pulls/{number:int}/merge", self._merge_pull),
+            ("GET", repo + "/pulls/{number:int}/reviews", self._list_reviews),
+            ("POST", repo + "/pulls/{number:int}/reviews", self._create_review),
+            ("GET", repo + "/labels", self._list_labels),
+            ("POST", repo + "/labels", self._create_label),
+            ("GET", repo + "/releases", self._list_releases),
+            ("GET", repo + "/releases/latest", self._latest_release),
+            ("POST", repo + "/releases", self._create_release),
             ("GET", "/search/code", self._search_code),
             ("GET", "/search/issues", self._search_issues),
             ("GET", "/search/repositories", self._search_repos),
@@ -302,8 +326,8 @@ class GitHubStandIn(ThreadedServer):
             "state": "open", "locked": False, "title": title, "body": body, "user": issue["user"], "labels": [],
             "milestone": None, "draft": False, "created_at": SEED_TIME, "updated_at": SEED_TIME, "closed_at": None,
             "merged_at": None, "merge_commit_sha": None, "assignee": None, "assignees": [], "requested_reviewers": [],
-            "head": {"label": f"{repo.owner}:{head}", "ref": head, "sha": "a" * 40, "user": issue["user"]},
-            "base": {"label": f"{repo.owner}:{base}", "ref": base, "sha": "b" * 40, "user": issue["user"]},
+            "head": {"label": f"{repo.owner}:{head}", "ref": head, "sha": repo.branches[head], "user": issue["user"]},
+            "base": {"label": f"{repo.owner}:{base}", "ref": base, "sha": repo.branches[base], "user": issue["user"]},
             "author_association": "OWNER", "merged": False, "mergeable": True, "mergeable_state": "clean",
             "comments": 0, "review_comments": 0, "commits": 1, "additions": 12, "deletions": 3, "changed_files": 2,
         }
@@ -330,6 +354,11 @@ class GitHubStandIn(ThreadedServer):
         secret = _Repo(owner, "secret-plans", "Private notes", "Go", private=True,
                        files={"main.go": "package main\n\nfunc parseConfig() {}\n"})
         self._repos = {r.full_name.lower(): r for r in (hello, spoon, secret)}
+        for repo in self._repos.values():
+            self._commit(repo, "main", owner, "Initial commit", SEED_TIME)
+            repo.labels = {name: _label(name) for name in ("bug", "enhancement", "documentation")}
+        self._commit(hello, "main", "hubot", "Parse the config file", SEED_TIME)
+        hello.branches["fix-crash"] = self._commit(hello, None, owner, "Fix the crash on start", SEED_TIME)["sha"]
         for title, body, label in [("Found a bug", "The app crashes when the config file is empty.", "bug"),
                                    ("Add dark mode", "Please add a dark theme.", "enhancement"),
                                    ("Crash on start", "Stack trace attached.", "bug")]:
@@ -341,6 +370,36 @@ class GitHubStandIn(ThreadedServer):
         for author, text in [("hubot", "I can reproduce this on 1.2."), (owner, "Thanks, looking into it.")]:
             hello.comments[1].append(self._comment_json(hello, 1, author, text, SEED_TIME))
         hello.issues[1]["comments"] = 2
+
+    def _commit(self, repo: _Repo, branch: str | None, author: str, message: str, when: str) -> dict[str, Any]:
+        """A commit on `branch` (None: a detached commit whose parent is main's head)."""
+        parent = repo.branches.get(branch or "main")
+        sha = hashlib.sha1(f"{repo.full_name}:{len(repo.commits)}:{message}".encode()).hexdigest()
+        person = {"name": author.title(), "email": f"{author}@example.com", "date": when}
+        commit = {"sha": sha, "node_id": f"C_{sha[:12]}",
+                  "url": f"{self.base_url}/repos/{repo.full_name}/commits/{sha}",
+                  "html_url": f"https://github.com/{repo.full_name}/commit/{sha}",
+                  "commit": {"author": person, "committer": person, "message": message,
+                             "tree": {"sha": "d" * 40}, "comment_count": 0},
+                  "author": self._user_json(author), "committer": self._user_json(author),
+                  "parents": [{"sha": parent}] if parent else []}
+        repo.commits.insert(0, commit)
+        if branch is not None:
+            repo.branches[branch] = sha
+        return commit
+
+    def _branch_json(self, repo: _Repo, name: str) -> dict[str, Any]:
+        head = next(c for c in repo.commits if c["sha"] == repo.branches[name])
+        return {"name": name, "commit": head, "protected": name == "main",
+                "_links": {"self": f"{self.base_url}/repos/{repo.full_name}/branches/{name}",
+                           "html": f"https://github.com/{repo.full_name}/tree/{name}"}}
+
+    def _file_json(self, repo: _Repo, path: str) -> dict[str, Any]:
+        content = repo.files[path]
+        return {"type": "file", "encoding": "base64", "size": len(content.encode()), "name": path.rsplit("/", 1)[-1],
+                "path": path, "sha": _blob_sha(content), "content": base64.b64encode(content.encode()).decode(),
+                "url": f"{self.base_url}/repos/{repo.full_name}/contents/{path}",
+                "html_url": f"https://github.com/{repo.full_name}/blob/main/{path}"}
 
     # -- endpoints --------------------------------------------------------------------------------------------
 
@@ -453,6 +512,184 @@ class GitHubStandIn(ThreadedServer):
             repos.sort(key=lambda r: r.stars, reverse=request.query_params.get("order", "desc") == "desc")
         return self._page(request, [self._repo_json(r) | {"score": 1.0} for r in repos], search=True)
 
+    async def _get_other_user(self, request: Request, login: str) -> Response:
+        username = request.path_params["username"]
+        if username not in {r.owner for r in self._repos.values()} | {"hubot", login}:
+            raise _not_found()
+        return JSONResponse(self._user_json(username, full=True))
+
+    async def _list_branches(self, request: Request, login: str) -> Response:
+        repo = self._repo(request)
+        return self._page(request, [{"name": name, "commit": {"sha": sha, "url": f"{repo_url}/commits/{sha}"},
+                                     "protected": name == "main"}
+                                    for repo_url in [f"{self.base_url}/repos/{repo.full_name}"]
+                                    for name, sha in sorted(repo.branches.items())])
+
+    async def _get_branch(self, request: Request, login: str) -> Response:
+        repo = self._repo(request)
+        if request.path_params["branch"] not in repo.branches:
+            raise GitHubError(404, "Branch not found")
+        return JSONResponse(self._branch_json(repo, request.path_params["branch"]))
+
+    async def _create_ref(self, request: Request, login: str) -> Response:
+        repo, data = self._repo(request), await _json_object(request)
+        ref, sha = data.get("ref"), data.get("sha")
+        if not isinstance(ref, str) or not ref.startswith("refs/") or ref.count("/") < 2:
+            raise GitHubError(422, "Reference name must start with 'refs/' and have at least two slashes.")
+        if not any(c["sha"] == sha for c in repo.commits):
+            raise GitHubError(422, "Object does not exist")
+        name = ref.removeprefix("refs/heads/")
+        if name in repo.branches:
+            raise GitHubError(422, "Reference already exists")
+        repo.branches[name] = str(sha)
+        return JSONResponse({"ref": ref, "node_id": f"REF_{name}", "url": f"{self.base_url}/repos/{repo.full_name}/"
+                             f"git/{ref}", "object": {"type": "commit", "sha": sha}}, status_code=201)
+
+    async def _list_commits(self, request: Request, login: str) -> Response:
+        repo = self._repo(request)
+        start = request.query_params.get("sha", "main")
+        head = repo.branches.get(start, start)
+        chain, seen = [], {c["sha"]: c for c in repo.commits}
+        while head in seen:
+            chain.append(seen[head])
+            parents = seen[head]["parents"]
+            head = parents[0]["sha"] if parents else ""
+        if not chain:
+            raise GitHubError(404, "No commit found for SHA: " + start)
+        return self._page(request, chain)
+
+    async def _get_contents(self, request: Request, login: str) -> Response:
+        repo, path = self._repo(request), request.path_params["path"].strip("/")
+        if path in repo.files:
+            return JSONResponse(self._file_json(repo, path))
+        entries = sorted({p[len(path) + 1:].split("/")[0] for p in repo.files if p.startswith(path + "/")})
+        if not entries:
+            raise _not_found()
+        return JSONResponse([{"type": "file" if f"{path}/{e}" in repo.files else "dir", "name": e,
+                              "path": f"{path}/{e}"} for e in entries])
+
+    async def _put_contents(self, request: Request, login: str) -> Response:
+        repo, path, data = self._repo(request), request.path_params["path"].strip("/"), await _json_object(request)
+        if not isinstance(data.get("message"), str) or not isinstance(data.get("content"), str):
+            raise _invalid("Contents", "message" if "message" not in data else "content", "missing_field")
+        try:
+            text = base64.b64decode(data["content"], validate=True).decode()
+        except ValueError:
+            raise GitHubError(422, "content is not valid Base64") from None
+        if path in repo.files and data.get("sha") != _blob_sha(repo.files[path]):
+            raise GitHubError(409, f"{path} does not match {data.get('sha') or 'the missing sha'}")
+        created = path not in repo.files
+        repo.files[path] = text
+        commit = self._commit(repo, data.get("branch") or "main", login, data["message"], _now())
+        return JSONResponse({"content": self._file_json(repo, path), "commit": commit}, status_code=201 if created
+                            else 200)
+
+    async def _delete_contents(self, request: Request, login: str) -> Response:
+        repo, path, data = self._repo(request), request.path_params["path"].strip("/"), await _json_object(request)
+        if path not in repo.files:
+            raise _not_found()
+        if data.get("sha") != _blob_sha(repo.files[path]):
+            raise GitHubError(409, f"{path} does not match {data.get('sha')}")
+        del repo.files[path]
+        commit = self._commit(repo, data.get("branch") or "main", login, str(data.get("message")), _now())
+        return JSONResponse({"content": None, "commit": commit})
+
+    async def _create_pull(self, request: Request, login: str) -> Response:
+        repo, data = self._repo(request), await _json_object(request)
+        head, base = str(data.get("head", "")).split(":")[-1], str(data.get("base", ""))
+        if head not in repo.branches or base not in repo.branches:
+            raise _invalid("PullRequest", "head" if head not in repo.branches else "base", "invalid")
+        if repo.branches[head] == repo.branches[base]:
+            raise GitHubError(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
+                                                          "message": f"No commits between {base} and {head}"}])
+        pull = self._new_pull(repo, login, str(data.get("title") or head), str(data.get("body") or ""), head, base)
+        pull["draft"] = bool(data.get("draft"))
+        return JSONResponse(pull, status_code=201, headers={"location": pull["url"]})
+
+    async def _merge_pull(self, request: Request, login: str) -> Response:
+        repo = self._repo(request)
+        pull, data = repo.pulls.get(request.path_params["number"]), await _json_object(request)
+        if pull is None:
+            raise _not_found()
+        if pull["merged"] or pull["state"] != "open":
+            raise GitHubError(405, "Pull Request is not mergeable")
+        if data.get("sha") not in (None, pull["head"]["sha"], repo.branches.get(pull["head"]["ref"])):
+            raise GitHubError(409, "Head branch was modified. Review and try the merge again.")
+        method = data.get("merge_method", "merge")
+        if method not in ("merge", "squash", "rebase"):
+            raise _invalid("PullRequest", "merge_method", "invalid")
+        title = data.get("commit_title") or f"Merge pull request #{pull['number']}"
+        commit = self._commit(repo, pull["base"]["ref"], login, title, _now())
+        pull |= {"merged": True, "state": "closed", "merged_at": _now(), "merge_commit_sha": commit["sha"]}
+        repo.issues[pull["number"]]["state"] = "closed"
+        return JSONResponse({"sha": commit["sha"], "merged": True, "message": "Pull Request successfully merged"})
+
+    async def _list_reviews(self, request: Request, login: str) -> Response:
+        repo = self._repo(request)
+        if request.path_params["number"] not in repo.pulls:
+            raise _not_found()
+        return self._page(request, repo.reviews.get(request.path_params["number"], []))
+
+    async def _create_review(self, request: Request, login: str) -> Response:
+        repo, data = self._repo(request), await _json_object(request)
+        pull = repo.pulls.get(request.path_params["number"])
+        if pull is None:
+            raise _not_found()
+        event = data.get("event")
+        if event in ("REQUEST_CHANGES", "COMMENT") and not data.get("body"):
+            raise GitHubError(422, "Unprocessable Entity", [{"resource": "PullRequestReview", "field": "body",
+                                                              "code": "missing_field"}])
+        if event == "APPROVE" and pull["user"]["login"] == login:
+            raise GitHubError(422, "Unprocessable Entity: Can not approve your own pull request")
+        state = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}.get(
+            str(event), "PENDING")
+        review = {"id": next(self._ids), "user": self._user_json(login), "body": data.get("body") or "",
+                  "state": state, "commit_id": data.get("commit_id") or pull["head"]["sha"],
+                  "html_url": f"{pull['html_url']}#pullrequestreview-1", "submitted_at": _now()}
+        repo.reviews.setdefault(pull["number"], []).append(review)
+        return JSONResponse(review)
+
+    async def _list_labels(self, request: Request, login: str) -> Response:
+        return self._page(request, list(self._repo(request).labels.values()))
+
+    async def _create_label(self, request: Request, login: str) -> Response:
+        repo, data = self._repo(request), await _json_object(request)
+        name = data.get("name")
+        if not isinstance(name, str) or not name:
+            raise _invalid("Label", "name", "missing_field")
+        if name in repo.labels:
+            raise _invalid("Label", "name", "already_exists")
+        repo.labels[name] = _label(name, str(data.get("color") or "ededed"), data.get("description"))
+        return JSONResponse(repo.labels[name], status_code=201)
+
+    def _release_json(self, repo: _Repo, data: Mapping[str, Any], login: str) -> dict[str, Any]:
+        release_id, tag = next(self._ids), str(data["tag_name"])
+        return {"id": release_id, "tag_name": tag, "target_commitish": data.get("target_commitish") or "main",
+                "name": data.get("name") or tag, "body": data.get("body") or "", "draft": bool(data.get("draft")),
+                "prerelease": bool(data.get("prerelease")), "author": self._user_json(login), "assets": [],
+                "created_at": _now(), "published_at": None if data.get("draft") else _now(),
+                "url": f"{self.base_url}/repos/{repo.full_name}/releases/{release_id}",
+                "html_url": f"https://github.com/{repo.full_name}/releases/tag/{tag}"}
+
+    async def _list_releases(self, request: Request, login: str) -> Response:
+        return self._page(request, self._repo(request).releases)
+
+    async def _latest_release(self, request: Request, login: str) -> Response:
+        published = [r for r in self._repo(request).releases if not r["draft"] and not r["prerelease"]]
+        if not published:
+            raise _not_found()
+        return JSONResponse(published[0])
+
+    async def _create_release(self, request: Request, login: str) -> Response:
+        repo, data = self._repo(request), await _json_object(request)
+        if not isinstance(data.get("tag_name"), str) or not data["tag_name"]:
+            raise _invalid("Release", "tag_name", "missing_field")
+        if any(r["tag_name"] == data["tag_name"] for r in repo.releases):
+            raise _invalid("Release", "tag_name", "already_exists")
+        release = self._release_json(repo, data, login)
+        repo.releases.insert(0, release)
+        return JSONResponse(release, status_code=201, headers={"location": release["url"]})
+
     def _scoped_repos(self, quals: Mapping[str, str]) -> list[_Repo]:
         """Repositories a search's repo:/user:/org:/language: qualifiers allow."""
         owner = quals.get("user") or quals.get("org")
@@ -469,6 +706,17 @@ def _error_response(status: int, message: str, errors: list[dict[str, str]] | No
         body["errors"] = errors
     body |= {"documentation_url": DOCS, "status": str(status)}
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def _blob_sha(content: str) -> str:
+    """Git's blob id: SHA-1 of "blob <size>\\0" + content."""
+    data = content.encode()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _label(name: str, color: str = "d73a4a", description: str | None = None) -> dict[str, Any]:
+    return {"id": _stable_id(name), "node_id": f"LA_{name}", "name": name, "color": color,
+            "default": name in ("bug", "enhancement", "documentation"), "description": description}
 
 
 def _int(value: str | None, default: int) -> int:

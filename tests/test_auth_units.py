@@ -13,7 +13,7 @@ from mcp import Client
 
 from server.auth.credentials import build_credential, needs_refresh
 from server.catalog.toolkit_file import AuthSchemeFile
-from server.store.accounts import AccountRow
+from server.store.records import AccountRow
 from tests.auth_fixtures import ResourceApi, submit_key_form, write_toolkits
 from tests.live import LiveServer
 from tests.mcp_helpers import call

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 from starlette.applications import Starlette
@@ -89,10 +90,14 @@ def _toolkit(root: Path, base_url: str) -> Toolkit:
 async def _call(toolkit: Toolkit, slug: str, arguments: dict[str, Any], max_bytes: int = 100_000,
                 credential: Credential | None = None) -> Any:
     tool = toolkit.tools[f"WIRE_{slug}"]
-    request = http_tool.build_request(tool, toolkit, arguments, credential or Credential(None))
     client = http_tool.new_client(10)
+
+    async def exchange(args: dict[str, Any], url: str | None) -> http_tool.HttpResponse:
+        request = http_tool.build_request(tool, toolkit, args, credential or Credential(None), url)
+        return await http_tool.send(client, request, max_bytes)
+
     try:
-        return http_tool.interpret(tool, await http_tool.send(client, request, max_bytes))
+        return await http_tool.run(tool, toolkit, arguments, exchange)
     finally:
         await client.close()
 
@@ -128,7 +133,7 @@ async def test_no_cookie_is_kept_between_calls_and_redirects_are_not_followed(ap
         echo_tool = toolkit.tools["WIRE_QUERY"]
         response = await http_tool.send(client, http_tool.build_request(echo_tool, toolkit, {}, Credential(None)),
                                         10_000)
-        assert "cookie" not in http_tool.interpret(echo_tool, response)["data"]["headers"]
+        assert "cookie" not in orjson.loads(response.body)["data"]["headers"]
         SEEN.clear()
         moved = await http_tool.send(client, http_tool.build_request(toolkit.tools["WIRE_MOVED"], toolkit, {},
                                                                      Credential(None)), 10_000)
@@ -140,8 +145,10 @@ async def test_no_cookie_is_kept_between_calls_and_redirects_are_not_followed(ap
 @pytest.mark.anyio
 async def test_link_header_pages_and_rate_limits_are_named(api: ThreadedServer, tmp_path: Path) -> None:
     toolkit = _toolkit(tmp_path, api.url)
-    assert await _call(toolkit, "PAGED", {}) == {"items": [1, 2], "has_more": True, "next_page": 3}
-    with pytest.raises(UpstreamError, match="403: API rate limit exceeded") as raised:
+    assert await _call(toolkit, "PAGED", {}) == {"items": [1, 2], "has_more": True, "next_cursor": "3",
+                                                 "next_page": 3}
+    with pytest.raises(UpstreamError, match=r"rate limiting WIRE_LIMITED \(HTTP 403: API rate limit exceeded\)") \
+            as raised:
         await _call(toolkit, "LIMITED", {})
     assert raised.value.details["retry_after"] == "30"
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from server.store.db import Database
-from server.store.executions import ExecutionRow, ExecutionStore
+from server.store.records import ExecutionRow
+from server.store.sqlite.db import Database
+from server.store.sqlite.executions import SqliteExecutionStore as ExecutionStore
 
 
 def _row(log_id: str) -> ExecutionRow:
@@ -21,7 +22,7 @@ async def test_a_read_waits_for_a_batch_that_is_still_being_committed(tmp_path: 
     try:
         async with db._write_lock:  # the timer's transaction queues behind this
             await store.insert(_row("log_1"))
-            await asyncio.sleep(store.FLUSH_SECONDS * 3)
+            await asyncio.sleep(0.15)
             assert store._pending == []  # the timer took the batch and is waiting to commit it
             read = asyncio.create_task(store.get("log_1"))
             await asyncio.sleep(0.05)

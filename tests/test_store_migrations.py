@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from server.errors import StorageError
-from server.store.db import Database
-from server.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from server.store.sqlite.db import Database
+from server.store.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION
 
 
 @pytest.mark.anyio

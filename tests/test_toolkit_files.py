@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkits
 from server.catalog.model import Tool, Toolkit
 from server.catalog.retrieval_set import load_builtin_set
-from server.execute.context import ToolContext
+from server.values import ToolContext
 
 LOCAL_TOOLKITS = ("datetime", "math", "text", "sqlite", "http")
 HINTS = {"readOnlyHint", "idempotentHint", "destructiveHint", "openWorldHint"}

@@ -18,7 +18,7 @@ import pytest
 from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkit_folder
 from server.catalog.model import Toolkit
 from server.errors import ToolError, UpstreamError
-from server.execute.context import ToolContext
+from server.values import ToolContext
 
 BIG_BODY_BYTES = 2 * 1024 * 1024
 TLS = ssl.create_default_context()  # built once: loading CA certificates per client costs ~0.1 s

@@ -17,7 +17,7 @@ import pytest
 from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkit_folder
 from server.catalog.model import Toolkit
 from server.errors import ToolError
-from server.execute.context import ToolContext
+from server.values import ToolContext
 
 
 @pytest.fixture(scope="module")

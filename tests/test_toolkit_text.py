@@ -10,7 +10,7 @@ import pytest
 
 from server.catalog.model import Toolkit
 from server.errors import ToolError
-from server.execute.context import ToolContext
+from server.values import ToolContext
 from tests.toolkit_fixtures import handler_fixtures
 
 EVIL_PATTERN = r"^(a+)+$"

@@ -11,7 +11,7 @@ import pytest
 
 from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkit_folder
 from server.catalog.model import Toolkit
-from server.execute.context import ToolContext
+from server.values import ToolContext
 
 Caller = Callable[..., Any]
 

@@ -26,7 +26,7 @@ from server.api.schemas import (
 from server.auth.options import AuthConfigCreate, AuthConfigUpdate, AuthorizeRequest, LinkRequest, parse_body
 from server.errors import InvalidInput
 from server.meta_tools.manage_connections import session_toolkits
-from server.store.accounts import AccountRow
+from server.store.records import AccountRow
 
 
 def account_out(state: ApiState, account: AccountRow) -> AccountOut:
@@ -113,7 +113,7 @@ async def authorize(request: Request, state: ApiState) -> ConnectionRequestOut:
     session = await runtime.sessions.get(request.path_params["session_id"])
     body = parse_body(AuthorizeRequest, await _body(request, state))
     toolkit = runtime.auth.configs.toolkit(body.toolkit)
-    if toolkit.slug not in session_toolkits(session, runtime):
+    if toolkit.slug not in session_toolkits(session, runtime.catalog):
         raise InvalidInput(f"toolkit {toolkit.slug} is not enabled in this session")
     connect = await runtime.auth.flow.initiate(session.user_id, toolkit, session=session, alias=body.alias,
                                                callback_url=body.callback_url, actor="api")
@@ -135,7 +135,7 @@ async def session_toolkits_view(request: Request, state: ApiState) -> SessionToo
     search = (request.query_params.get("search") or "").lower()
     wanted = request.query_params.get("is_connected")
     items = []
-    for slug in sorted(session_toolkits(session, runtime)):
+    for slug in sorted(session_toolkits(session, runtime.catalog)):
         toolkit = runtime.catalog.toolkits[slug]
         if search and search not in f"{slug} {toolkit.name} {' '.join(toolkit.aliases)}".lower():
             continue

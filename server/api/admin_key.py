@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from server.auth.crypto import fingerprint
 from server.errors import Unauthorized
-from server.store.server_meta import ServerMetaStore
+from server.store.interfaces import ServerMetaStore
 
 META_KEY = "admin_key_sha256"
 log = logging.getLogger("concierge")

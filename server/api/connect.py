@@ -10,7 +10,8 @@ from server.api.pages import form_page, message_page
 from server.auth.connect_flow import LinkProblem, with_query
 from server.errors import InvalidInput
 from server.runtime import Runtime
-from server.store.accounts import AccountRow
+from server.store.records import AccountRow
+from server.values import AccountStatus
 
 MAX_FORM_BYTES = 64 * 1024
 
@@ -20,7 +21,7 @@ def _runtime(request: Request) -> Runtime:
 
 
 def _finish(account: AccountRow, callback_url: str | None) -> Response:
-    ok = account.status == "ACTIVE"
+    ok = account.status == AccountStatus.ACTIVE
     if callback_url:
         return RedirectResponse(with_query(callback_url, {"status": "success" if ok else "failed",
                                                           "connected_account_id": account.id}), status_code=303)
@@ -45,7 +46,7 @@ async def open_link(request: Request) -> Response:
     if target.redirect_url:
         return RedirectResponse(target.redirect_url, status_code=302)
     assert target.state is not None
-    return form_page(target.toolkit.name, f"/connect/{token}", target.state, target.fields)
+    return form_page(target.toolkit.name, f"/connect/{token}", target.state, target.fields, help=target.help)
 
 
 async def submit_form(request: Request) -> Response:
@@ -62,7 +63,8 @@ async def submit_form(request: Request) -> Response:
     except InvalidInput as exc:
         target = await flow.open(token)
         assert target.state is not None
-        return form_page(target.toolkit.name, f"/connect/{token}", target.state, target.fields, exc.message, 400)
+        return form_page(target.toolkit.name, f"/connect/{token}", target.state, target.fields, exc.message, 400,
+                         help=target.help)
     return _finish(account, callback_url)
 
 

@@ -3,6 +3,7 @@ external assets, every dynamic value escaped."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from html import escape
 
@@ -35,8 +36,14 @@ def message_page(title: str, text: str, status: int = 200, tone: str = "") -> HT
     return page(title, f"<p>{escape(text)}</p>", status, tone)
 
 
+def _linked(text: str) -> str:
+    """Escaped text with its https:// addresses made into links (a provider's token settings page)."""
+    return re.sub(r"(https://[^\s<>\"']+[^\s<>\"'.,;:)])", r"<a href='\1' target='_blank' rel='noopener'>\1</a>",
+                  escape(text))
+
+
 def form_page(app_name: str, action: str, state: str, fields: Sequence[FieldSpec], error: str | None = None,
-              status: int = 200) -> HTMLResponse:
+              status: int = 200, help: str | None = None) -> HTMLResponse:
     inputs = "".join(
         f"<label for='{escape(f.name)}'>{escape(f.label)}</label>"
         + (f"<small>{escape(f.description)}</small>" if f.description else "")
@@ -45,7 +52,9 @@ def form_page(app_name: str, action: str, state: str, fields: Sequence[FieldSpec
         for f in fields)
     problem = f"<p class='bad'>{escape(error)}</p>" if error else ""
     body = (f"<p>Enter your {escape(app_name)} credentials. They are encrypted and used only for the tools "
-            f"you run through this assistant.</p>{problem}<form method=post action='{escape(action)}'>"
+            f"you run through this assistant.</p>"
+            + (f"<p class='help'>Where do I get this? {_linked(help)}</p>" if help else "")
+            + f"{problem}<form method=post action='{escape(action)}'>"
             f"<input type=hidden name=state value='{escape(state)}'>{inputs}<button type=submit>Connect</button>"
             "</form>")
     return page(f"Connect {app_name}", body, status)

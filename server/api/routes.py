@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 from starlette.routing import Route
 
-from server.api import accounts, catalog, files, sessions
+from server.api import accounts, catalog, files, sessions, upstreams
 from server.api.endpoint import Handler, endpoint
 from server.api.schemas import (
     AccountEventsOut,
@@ -31,6 +31,10 @@ from server.api.schemas import (
     ToolListingsOut,
     ToolListOut,
     ToolOut,
+    UpstreamCreate,
+    UpstreamListOut,
+    UpstreamOut,
+    UpstreamRefreshOut,
 )
 from server.auth.options import AuthConfigCreate, AuthConfigUpdate, AuthorizeRequest, LinkRequest
 from server.sessions.options import SessionCreate, SessionUpdate
@@ -64,6 +68,14 @@ API_ROUTES: list[ApiRoute] = [
     ApiRoute("GET", "/toolkits/{slug}", catalog.get_toolkit, "Get a toolkit", ToolkitOut),
     ApiRoute("GET", "/tools", catalog.list_tools, "List or search tools (?toolkit=&search=)", ToolListOut),
     ApiRoute("GET", "/tools/{slug}", catalog.get_tool, "Get a tool", ToolOut),
+    ApiRoute("GET", "/upstreams", upstreams.list_upstreams, "List upstream MCP servers", UpstreamListOut),
+    ApiRoute("POST", "/upstreams", upstreams.add_upstream, "Register an upstream MCP server (its tools become "
+             "toolkit NAME)", UpstreamOut, UpstreamCreate, 201),
+    ApiRoute("GET", "/upstreams/{name}", upstreams.get_upstream, "Get an upstream MCP server", UpstreamOut),
+    ApiRoute("POST", "/upstreams/{name}/refresh", upstreams.refresh_upstream, "Fetch an upstream's tool list again",
+             UpstreamRefreshOut),
+    ApiRoute("DELETE", "/upstreams/{name}", upstreams.remove_upstream, "Remove an upstream registered at run time",
+             None, status=204),
     ApiRoute("POST", "/sessions/{session_id}/authorize", accounts.authorize,
              "Connect Link for the session's user (session.authorize)", ConnectionRequestOut, AuthorizeRequest, 201),
     ApiRoute("GET", "/sessions/{session_id}/toolkits", accounts.session_toolkits_view,

@@ -7,8 +7,8 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, Field, create_model
 
-from server.store.executions import ExecutionRow
-from server.store.mcp_clients import McpClientRow
+from server.config import UpstreamConfig
+from server.store.records import ExecutionRow, McpClientRow
 
 
 def model_of(row: type, exclude: frozenset[str] | set[str] = frozenset()) -> type[BaseModel]:
@@ -161,7 +161,11 @@ class AuthConfigOut(BaseModel):
     auth_scheme: str
     type: str
     status: str
-    is_managed: bool
+    is_managed: bool = Field(description="always false: Concierge ships no OAuth apps; every app is the operator's")
+    is_default: bool = Field(description="made by Concierge for the toolkit (no auth config was chosen)")
+    app_source: str | None = Field(description="where the OAuth app comes from: oauth_apps_config ([oauth_apps.<slug>] "
+                                               "in the config), auth_config (stored in this config), or null (none: a "
+                                               "token scheme, or no app configured yet)")
     is_disabled: bool
     scopes: list[str] | None
     authorize_params: dict[str, str]
@@ -201,3 +205,31 @@ class FileOut(BaseModel):
 
 class FileListOut(BaseModel):
     items: list[FileOut]
+
+
+class UpstreamCreate(UpstreamConfig):
+    name: str = Field(description="becomes the toolkit slug; tools are NAME_TOOL")
+
+
+class UpstreamOut(BaseModel):
+    name: str
+    source: str = Field(description="config (declared in the config file) or api (registered at run time)")
+    transport: str
+    url: str | None
+    command: str | None
+    args: list[str]
+    auth: str
+    tool_count: int
+    tools: list[str]
+    last_error: str | None
+    connections: int
+    processes: int
+
+
+class UpstreamListOut(BaseModel):
+    items: list[UpstreamOut]
+
+
+class UpstreamRefreshOut(BaseModel):
+    name: str
+    tool_count: int

@@ -21,12 +21,12 @@ from server.api.schemas import (
     ToolListingsOut,
 )
 from server.errors import InvalidInput, NotFound
-from server.sessions.service import Session
+from server.values import Session
 
 
 async def session_out(state: ApiState, session: Session, with_clients: bool = False) -> SessionOut:
     runtime = state.runtime
-    clients = await runtime.mcp_clients.list_by_session(session.id) if with_clients else []
+    clients = await runtime.sessions.clients.of_session(session.id) if with_clients else []
     warnings = []
     if not session.allowed:
         warnings.append("this session's filter allows no tool at all; check toolkits/tools/tags")
@@ -36,7 +36,7 @@ async def session_out(state: ApiState, session: Session, with_clients: bool = Fa
         id=session.id, session_id=session.id, user_id=session.user_id, config=session.config(),
         config_version=session.config_version, created_at=session.created_at, updated_at=session.updated_at,
         mcp=McpInfo(url=f"{runtime.settings.base_url}/mcp/{session.id}"),
-        tools=[item.name for item in state.surface.listings(runtime, session)],
+        tools=[item.name for item in state.surface.listings(session)],
         allowed_tool_count=len(session.allowed), warnings=warnings,
         clients=[McpClientOut(**{k: v for k, v in c.to_dict().items() if k != "session_id"}) for c in clients])
 
@@ -84,7 +84,7 @@ async def list_sessions(request: Request, state: ApiState) -> SessionListOut:
 async def tools(request: Request, state: ApiState) -> ToolListingsOut:
     session = await state.runtime.sessions.get(request.path_params["session_id"])
     return ToolListingsOut(items=[ToolListingOut(**asdict(item))
-                                  for item in state.surface.listings(state.runtime, session)])
+                                  for item in state.surface.listings(session)])
 
 
 async def call_tool(request: Request, state: ApiState) -> EnvelopeOut:
@@ -93,7 +93,7 @@ async def call_tool(request: Request, state: ApiState) -> EnvelopeOut:
     arguments = body.get("arguments", {})
     if not isinstance(arguments, dict):
         raise InvalidInput("`arguments` must be a JSON object")
-    envelope = await state.surface.call(state.runtime, session, request.path_params["name"], arguments, source="api")
+    envelope = await state.surface.call(session, request.path_params["name"], arguments, source="api")
     return EnvelopeOut(**envelope)
 
 

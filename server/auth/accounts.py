@@ -8,19 +8,16 @@ scoped by the session's user id, so another user's account is "not found", whate
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from server.auth.crypto import SecretBox
 from server.catalog.catalog import Catalog
 from server.catalog.model import Toolkit
 from server.errors import ConnectionRequired, Forbidden, InvalidInput, NotFound
 from server.sessions.options import SessionOptions
-from server.store.accounts import AccountRow, AccountStore
-
-if TYPE_CHECKING:
-    from server.sessions.service import Session
-
-USABLE = "ACTIVE"
+from server.store.interfaces import AccountStore
+from server.store.records import AccountRow
+from server.values import AccountStatus, Session
 
 
 def preview(secret: str) -> str:
@@ -35,7 +32,7 @@ class AccountService:
         self.catalog = catalog
 
     def view(self, account: AccountRow) -> dict[str, Any]:
-        data = self.store.public(account)
+        data = account.public()
         data["scopes"] = json.loads(account.scopes) if account.scopes else None
         data["is_disabled"] = bool(account.is_disabled)
         data["toolkit"] = {"slug": account.toolkit}
@@ -76,20 +73,21 @@ class AccountService:
             if not options.multi_account.enable and ref not in pinned_ids:
                 raise InvalidInput("choosing an account per call needs the session option multi_account.enable; "
                                    "or pin the account with connected_accounts")
-            match = [a for a in accounts if ref in (a.id, a.alias) and a.status not in ("FAILED", "REVOKED")]
+            match = [a for a in accounts
+                     if ref in (a.id, a.alias) and a.status not in (AccountStatus.FAILED, AccountStatus.REVOKED)]
             if not match:
-                names = [a.alias or a.id for a in accounts if a.status == USABLE]
+                names = [a.alias or a.id for a in accounts if a.status == AccountStatus.ACTIVE]
                 raise NotFound(f"no {toolkit.slug} account {ref!r} for this user; available: {names or 'none'}",
                                {"available": names})
             return self._usable(match[0])
-        active = [a for a in accounts if a.status == USABLE and not a.is_disabled]
+        active = [a for a in accounts if a.status == AccountStatus.ACTIVE and not a.is_disabled]
         if len(active) > 1 and options.multi_account.enable and options.multi_account.require_explicit_selection:
             raise InvalidInput(f"this user has {len(active)} {toolkit.slug} accounts; pass `account` (id or alias) "
                                "with the call", {"accounts": [{"id": a.id, "alias": a.alias} for a in active]})
         return active[0] if active else None
 
     def _usable(self, account: AccountRow) -> AccountRow:
-        if account.status != USABLE or account.is_disabled:
+        if account.status != AccountStatus.ACTIVE or account.is_disabled:
             state = "disabled" if account.is_disabled else account.status
             raise ConnectionRequired(f"{account.toolkit} account {account.alias or account.id} is {state}"
                                      + (f": {account.status_reason}" if account.status_reason else ""),

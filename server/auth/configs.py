@@ -11,6 +11,7 @@ import json
 import secrets
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote
 
 from server.auth.crypto import SecretBox
 from server.auth.oauth2 import OAuthApp
@@ -20,8 +21,8 @@ from server.catalog.model import Toolkit
 from server.catalog.toolkit_file import AuthSchemeFile
 from server.config import Settings
 from server.errors import Conflict, ConnectionRequired, InvalidInput, NotFound
-from server.store.auth_configs import AuthConfigRow, AuthConfigStore
-from server.store.db import now
+from server.store.interfaces import AuthConfigStore
+from server.store.records import AuthConfigRow, now
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,17 +40,33 @@ class AuthConfig:
     created_at: float
     updated_at: float
 
+    app_source: str | None = None  # "oauth_apps_config" | "auth_config" | None (no OAuth app: a token scheme)
+
     def public(self) -> dict[str, Any]:
+        # Concierge ships no OAuth apps of its own: every app is the operator's, so nothing is "managed".
         return {"id": self.id, "toolkit": self.toolkit, "name": self.name, "auth_scheme": self.auth_scheme.upper(),
-                "type": self.type, "status": self.status, "is_managed": self.type == "default",
+                "type": self.type, "status": self.status, "is_managed": False, "is_default": self.type == "default",
+                "app_source": self.app_source,
                 "is_disabled": self.status == "DISABLED", "scopes": self.scopes,
                 "authorize_params": self.authorize_params, "restrict_to_following_tools": self.restrict_to_tools,
                 "has_app_credentials": self.has_app_credentials, "created_at": self.created_at,
                 "updated_at": self.updated_at}
 
 
+TOKEN_SCHEMES = ("bearer_token", "api_key", "basic")
+
+
 def _loads(text: str | None) -> Any:
     return json.loads(text) if text else None
+
+
+def _fill(url: str, params: dict[str, str], toolkit: str) -> str:
+    """`https://login.microsoftonline.com/{tenant}/...` with the operator's (or the toolkit's default) value."""
+    try:
+        return url.format_map({k: quote(v, safe="") for k, v in params.items()})
+    except KeyError as exc:
+        raise ConnectionRequired(f"the OAuth URL {url} needs {exc.args[0]!r}: set it in [oauth_apps.{toolkit}]",
+                                 {"toolkit": toolkit}) from None
 
 
 class AuthConfigService:
@@ -60,10 +77,14 @@ class AuthConfigService:
         self.settings = settings
 
     def _view(self, row: AuthConfigRow) -> AuthConfig:
-        has_app = row.credentials is not None or (row.type == "default" and row.toolkit in self.settings.oauth_apps)
+        source = None
+        if row.credentials is not None:
+            source = "auth_config"
+        elif row.auth_scheme == "oauth2" and row.toolkit in self.settings.oauth_apps:
+            source = "oauth_apps_config"
         return AuthConfig(row.id, row.toolkit, row.name, row.auth_scheme, row.type, row.status, _loads(row.scopes),
-                          _loads(row.authorize_params) or {}, _loads(row.restrict_to_tools), has_app, row.created_at,
-                          row.updated_at)
+                          _loads(row.authorize_params) or {}, _loads(row.restrict_to_tools), source is not None,
+                          row.created_at, row.updated_at, source)
 
     def toolkit(self, slug: str) -> Toolkit:
         toolkit = self.catalog.toolkits.get(slug)
@@ -77,6 +98,16 @@ class AuthConfigService:
                 return scheme
         raise InvalidInput(f"toolkit {toolkit.slug} does not support auth scheme {name!r}; it supports "
                            f"{', '.join(s.type for s in toolkit.auth_schemes)}")
+
+    def default_scheme(self, toolkit: Toolkit) -> AuthSchemeFile:
+        """The toolkit's first scheme; but when that is OAuth and the operator configured no OAuth app, its
+        token scheme (PAT, bot token, API key), so people can connect without an app being registered."""
+        first = next((s for s in toolkit.auth_schemes if s.type != "none"), toolkit.auth_schemes[0])
+        if first.type == "oauth2" and toolkit.slug not in self.settings.oauth_apps:
+            token = next((s for s in toolkit.auth_schemes if s.type in TOKEN_SCHEMES), None)
+            if token is not None:
+                return token
+        return first
 
     async def create(self, body: AuthConfigCreate, kind: str = "custom") -> AuthConfig:
         toolkit = self.toolkit(body.toolkit)
@@ -144,9 +175,13 @@ class AuthConfigService:
             if config.toolkit != toolkit.slug:
                 raise InvalidInput(f"auth config {chosen} belongs to toolkit {config.toolkit}, not {toolkit.slug}")
         else:
-            existing = [c for c in await self.list(toolkit.slug) if c.type == "default"]
-            config = existing[0] if existing else await self.create(
-                AuthConfigCreate(toolkit=toolkit.slug, name=f"{toolkit.name} (default)"), kind="default")
+            scheme = self.default_scheme(toolkit)
+            existing = [c for c in await self.list(toolkit.slug)
+                        if c.type == "default" and c.auth_scheme == scheme.type]
+            config = existing[0] if existing else await self.create(AuthConfigCreate(
+                toolkit=toolkit.slug, auth_scheme=scheme.type,
+                name=f"{toolkit.name} (default{'' if scheme.type == 'oauth2' else ', ' + scheme.type})"),
+                kind="default")
         if config.status != "ENABLED":
             raise ConnectionRequired(f"auth config {config.id} for {toolkit.slug} is disabled; the operator must "
                                      "enable it or choose another", {"auth_config_id": config.id})
@@ -157,18 +192,23 @@ class AuthConfigService:
         scheme = self.scheme(toolkit, config.auth_scheme)
         assert scheme.oauth2 is not None
         row = await self.store.get(config.id)
+        configured_params: dict[str, str] = {}
         if row is not None and row.credentials is not None:
             app = self.box.open(row.credentials)
             client_id, client_secret = app["client_id"], app["client_secret"]
         elif config.toolkit in self.settings.oauth_apps:
             configured = self.settings.oauth_apps[config.toolkit]
             client_id, client_secret = configured.client_id, configured.client_secret.get_secret_value()
+            configured_params = configured.url_params
         else:
             raise ConnectionRequired(
                 f"no OAuth app is configured for {toolkit.slug}: the operator must set [oauth_apps.{toolkit.slug}] "
                 "client_id/client_secret in the config, or create an auth config with credentials "
                 "(POST /api/v1/auth_configs)", {"toolkit": toolkit.slug, "auth_config_id": config.id})
-        endpoints = scheme.oauth2
+        params = {**scheme.oauth2.url_params, **configured_params}
+        urls = ("authorize_url", "token_url", "revoke_url", "refresh_url")
+        endpoints = scheme.oauth2.model_copy(update={
+            name: _fill(url, params, toolkit.slug) for name in urls if (url := getattr(scheme.oauth2, name))})
         return OAuthApp(client_id, client_secret, endpoints,
                         tuple(config.scopes if config.scopes is not None else endpoints.default_scopes),
                         {**endpoints.authorize_params, **config.authorize_params})

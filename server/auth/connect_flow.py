@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from server.auth import oauth2
@@ -21,11 +20,9 @@ from server.auth.crypto import fingerprint
 from server.catalog.model import Toolkit
 from server.catalog.toolkit_file import AuthSchemeFile, FieldSpec
 from server.errors import AuthFlowError, ConciergeError, Conflict, ConnectionRequired, InvalidInput
-from server.store.accounts import AccountRow, LinkRow
-from server.store.db import now
-
-if TYPE_CHECKING:
-    from server.sessions.service import Session
+from server.store.errors import AlreadyExists
+from server.store.records import AccountRow, LinkRow, now
+from server.values import AccountStatus, Session
 
 CALLBACK_PATH = "/api/v1/auth/callback"
 
@@ -42,7 +39,7 @@ class ConnectRequest:
     connected_account_id: str
     redirect_url: str
     expires_at: float
-    status: str = "INITIATED"
+    status: AccountStatus = AccountStatus.INITIATED
 
     def public(self) -> dict[str, Any]:
         return {"id": self.connected_account_id, "connected_account_id": self.connected_account_id,
@@ -55,12 +52,13 @@ class LinkPage:
     redirect_url: str | None = None
     fields: tuple[FieldSpec, ...] = ()
     state: str | None = None
+    help: str | None = None  # "where do I get this" for the credential the form asks for
 
 
 def form_fields(scheme: AuthSchemeFile) -> tuple[FieldSpec, ...]:
     base = {
-        "api_key": [FieldSpec(name="api_key", label="API key")],
-        "bearer_token": [FieldSpec(name="token", label="Access token")],
+        "api_key": [FieldSpec(name="api_key", label=scheme.label or "API key")],
+        "bearer_token": [FieldSpec(name="token", label=scheme.label or "Access token")],
         "basic": [FieldSpec(name="username", label="Username", secret=False),
                   FieldSpec(name="password", label="Password")],
     }.get(scheme.type, [])
@@ -96,7 +94,8 @@ class ConnectFlow:
         if config.auth_scheme == "oauth2":
             await self.configs.oauth_app(config)  # no app configured: say so now, not after the user clicks
         if session is not None and session.options.multi_account.enable:
-            live = await self.store.list(user_id=user_id, toolkit=toolkit.slug, statuses=("ACTIVE", "INITIATED"))
+            live = await self.store.list(user_id=user_id, toolkit=toolkit.slug,
+                                         statuses=(AccountStatus.ACTIVE, AccountStatus.INITIATED))
             limit = session.options.multi_account.max_accounts_per_toolkit
             if len(live) >= limit:
                 raise Conflict(f"user already has {len(live)} {toolkit.slug} accounts (max_accounts_per_toolkit is "
@@ -106,14 +105,14 @@ class ConnectFlow:
         token, ts = secrets.token_urlsafe(32), now()
         account = AccountRow(
             id="ca_" + secrets.token_urlsafe(12), user_id=user_id, toolkit=toolkit.slug, auth_config_id=config.id,
-            alias=alias, status="INITIATED", status_reason=None, is_disabled=0, scopes=None, credential=None,
-            credential_preview=None, expires_at=None, created_at=ts, updated_at=ts)
+            alias=alias, status=AccountStatus.INITIATED, status_reason=None, is_disabled=0, scopes=None,
+            credential=None, credential_preview=None, expires_at=None, created_at=ts, updated_at=ts)
         link = LinkRow(token_hash=fingerprint(token), token=self.box.seal(token), account_id=account.id,
                        session_id=session.id if session else None, callback_url=callback_url, state_hash=None,
                        pkce_verifier=None, expires_at=ts + self.ttl, opened_at=None, used_at=None, created_at=ts)
         try:
             await self.store.insert(account, link, "initiated", actor)
-        except sqlite3.IntegrityError:
+        except AlreadyExists:
             raise Conflict(f"alias {alias!r} is already used by another {toolkit.slug} account of this user") from None
         return ConnectRequest(account.id, self._url(token), link.expires_at)
 
@@ -122,7 +121,7 @@ class ConnectFlow:
         so asking twice does not pile up half-made accounts."""
         if not fresh:
             for account in await self.store.list(user_id=session.user_id, toolkit=toolkit.slug,
-                                                 statuses=("INITIATED",)):
+                                                 statuses=(AccountStatus.INITIATED,)):
                 link = await self.store.live_link(account.id)
                 if link is not None:
                     return ConnectRequest(account.id, self._url(self.box.open(link.token)), link.expires_at)
@@ -146,12 +145,13 @@ class ConnectFlow:
         account = await self.store.get(link.account_id)
         if account is None:
             raise LinkProblem("This connection was deleted. Ask for a new link.", {"reason": "deleted"})
-        if link.used_at is not None or account.status != "INITIATED":
+        if link.used_at is not None or account.status != AccountStatus.INITIATED:
             raise LinkProblem("This connection link was already used. Each link works once; ask for a new one.",
                               {"reason": "used", "status": account.status})
         if link.expires_at < now() and link.opened_at is None:
-            await self.store.set_status(account.id, "EXPIRED", "the Connect Link expired before it was completed",
-                                        "expired", "system", only_if=("INITIATED",))
+            await self.store.set_status(account.id, AccountStatus.EXPIRED,
+                                        "the Connect Link expired before it was completed", "expired", "system",
+                                        only_if=(AccountStatus.INITIATED,))
             raise LinkProblem("This connection link has expired. Ask for a new one.", {"reason": "expired"})
         return link, account
 
@@ -166,7 +166,7 @@ class ConnectFlow:
         state = secrets.token_urlsafe(32)
         if scheme.type != "oauth2":
             await self.store.set_form_state(link.token_hash, fingerprint(state))
-            return LinkPage(toolkit, fields=form_fields(scheme), state=state)
+            return LinkPage(toolkit, fields=form_fields(scheme), state=state, help=scheme.help)
         try:
             app = await self.configs.oauth_app(await self.configs.get(account.auth_config_id or ""))
         except ConnectionRequired as exc:
@@ -192,8 +192,9 @@ class ConnectFlow:
         if not await self.store.use_link(link.token_hash):
             raise LinkProblem("This connection link was already used.", {"reason": "used"})
         main = next((secret[f.name] for f in form_fields(scheme) if f.secret and f.name in secret), "")
-        await self.store.set_status(account.id, "ACTIVE", None, "activated", "user", credential=self.box.seal(secret),
-                                    preview=preview(main), only_if=("INITIATED",))
+        await self.store.set_status(account.id, AccountStatus.ACTIVE, None, "activated", "user",
+                                    credential=self.box.seal(secret), preview=preview(main),
+                                    only_if=(AccountStatus.INITIATED,))
         return await self.accounts.get(account.id), link.callback_url
 
     async def callback(self, params: dict[str, str]) -> tuple[AccountRow, str | None]:
@@ -212,18 +213,25 @@ class ConnectFlow:
         if "error" in params or not params.get("code"):
             reason = params.get("error", "no authorization code") + (
                 f": {params['error_description']}" if params.get("error_description") else "")
-            await self.store.set_status(account.id, "FAILED", reason, "failed", "provider", only_if=("INITIATED",))
+            await self.store.set_status(account.id, AccountStatus.FAILED, reason, "failed", "provider",
+                                        only_if=(AccountStatus.INITIATED,))
             return await self.accounts.get(account.id), link.callback_url
         try:
             app = await self.configs.oauth_app(await self.configs.get(account.auth_config_id or ""))
             tokens = await oauth2.exchange_code(app, self.callback_uri, params["code"],
                                                 self.box.open(link.pkce_verifier or b""))
+            secret = tokens.secret()
+            _, scheme = await self._scheme(account)
+            if scheme.after_connect is not None:
+                secret[scheme.after_connect.field] = await oauth2.after_connect(scheme.after_connect,
+                                                                                tokens.access_token)
         except (AuthFlowError, ConnectionRequired) as exc:
-            await self.store.set_status(account.id, "FAILED", exc.message, "failed", "provider",
-                                        only_if=("INITIATED",))
+            await self.store.set_status(account.id, AccountStatus.FAILED, exc.message, "failed", "provider",
+                                        only_if=(AccountStatus.INITIATED,))
             return await self.accounts.get(account.id), link.callback_url
         scopes = json.dumps(tokens.scope.replace(",", " ").split()) if tokens.scope else None
-        await self.store.set_status(account.id, "ACTIVE", None, "activated", "user",
-                                    credential=self.box.seal(tokens.secret()), preview=preview(tokens.access_token),
-                                    expires_at=tokens.expires_at, scopes=scopes, only_if=("INITIATED",))
+        await self.store.set_status(account.id, AccountStatus.ACTIVE, None, "activated", "user",
+                                    credential=self.box.seal(secret), preview=preview(tokens.access_token),
+                                    expires_at=tokens.expires_at, scopes=scopes,
+                                    only_if=(AccountStatus.INITIATED,))
         return await self.accounts.get(account.id), link.callback_url

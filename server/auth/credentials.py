@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
@@ -23,11 +23,8 @@ from server.catalog.model import Toolkit
 from server.catalog.toolkit_file import AuthSchemeFile
 from server.errors import AuthFlowError, ConnectionRequired
 from server.execute.credentials import Credential
-from server.store.accounts import AccountRow
-from server.store.db import now
-
-if TYPE_CHECKING:
-    from server.sessions.service import Session
+from server.store.records import AccountRow, now
+from server.values import AccountStatus, Session
 
 REFRESH_MARGIN = 60.0
 MAIN_SECRETS = frozenset({"access_token", "refresh_token", "token_type", "issued_at", "api_key", "token", "password"})
@@ -45,21 +42,23 @@ def needs_refresh(expires_at: float | None, issued_at: float | None) -> bool:
 def build_credential(account: AccountRow, scheme: AuthSchemeFile, secret: dict[str, Any]) -> Credential:
     """Where each scheme puts its secret on the wire."""
     extra = {k: str(v) for k, v in secret.items() if k not in MAIN_SECRETS}
+    base = scheme.base_url
     if scheme.type == "oauth2":
-        token_type = str(secret.get("token_type") or "Bearer")
-        token_type = "Bearer" if token_type.lower() == "bearer" else token_type
-        return Credential(account.id, headers={"Authorization": f"{token_type} {secret['access_token']}"},
-                          access_token=secret["access_token"])
+        # Always RFC 6750 Bearer: providers label tokens by kind, not scheme (Slack's authed_user says "user",
+        # its bot token "bot"), and no other scheme (MAC, DPoP) could be sent without signing each request.
+        return Credential(account.id, headers={"Authorization": f"Bearer {secret['access_token']}"},
+                          fields=extra, access_token=secret["access_token"], base_url=base)
     if scheme.type == "bearer_token":
-        return Credential(account.id, headers={"Authorization": f"Bearer {secret['token']}"}, fields=extra)
+        return Credential(account.id, headers={"Authorization": f"Bearer {secret['token']}"}, fields=extra,
+                          base_url=base)
     if scheme.type == "basic":
         raw = f"{secret['username']}:{secret.get('password', '')}".encode()
         return Credential(account.id, headers={"Authorization": "Basic " + base64.b64encode(raw).decode()},
-                          fields=extra)
+                          fields=extra, base_url=base)
     key = scheme.api_key_prefix + secret["api_key"]
     if scheme.api_key_in == "query":
-        return Credential(account.id, query={scheme.api_key_name: key}, fields=extra)
-    return Credential(account.id, headers={scheme.api_key_name: key}, fields=extra)
+        return Credential(account.id, query={scheme.api_key_name: key}, fields=extra, base_url=base)
+    return Credential(account.id, headers={scheme.api_key_name: key}, fields=extra, base_url=base)
 
 
 class AccountCredentials:
@@ -102,9 +101,9 @@ class AccountCredentials:
         async with lock:
             fresh = await self.accounts.get(row.id)
             secret = self.accounts.secret(fresh) if fresh.credential else {}
-            if fresh.status == "ACTIVE" and secret.get("access_token") != used_token:
+            if fresh.status == AccountStatus.ACTIVE and secret.get("access_token") != used_token:
                 return fresh, secret
-            if fresh.status != "ACTIVE":
+            if fresh.status != AccountStatus.ACTIVE:
                 raise await self.flow.connection_required(session, toolkit, f"{toolkit.name} account "
                                                           f"{fresh.alias or fresh.id} is {fresh.status}")
             if not secret.get("refresh_token"):
@@ -116,15 +115,19 @@ class AccountCredentials:
             except AuthFlowError as exc:
                 return await self._expire(session, toolkit, fresh, exc.message)
             scopes = json.dumps(tokens.scope.replace(",", " ").split()) if tokens.scope else None
-            new_secret = tokens.secret()
-            await self.accounts.store.set_status(
-                fresh.id, "ACTIVE", None, "refreshed", "system", credential=self.accounts.box.seal(new_secret),
-                preview=preview(tokens.access_token), expires_at=tokens.expires_at, scopes=scopes)
+            kept = {k: v for k, v in secret.items() if k not in MAIN_SECRETS}  # after-connect fields (cloud id)
+            new_secret = {**kept, **tokens.secret()}
+            if not await self.accounts.store.set_status(
+                    fresh.id, AccountStatus.ACTIVE, None, "refreshed", "system",
+                    credential=self.accounts.box.seal(new_secret), preview=preview(tokens.access_token),
+                    expires_at=tokens.expires_at, scopes=scopes, only_if=(AccountStatus.ACTIVE,)):
+                raise await self.flow.connection_required(session, toolkit, f"{toolkit.name} account "
+                                                          f"{fresh.alias or fresh.id} was revoked or deleted")
             return await self.accounts.get(fresh.id), new_secret
 
     async def _expire(self, session: Session, toolkit: Toolkit, row: AccountRow, reason: str) -> Any:
-        await self.accounts.store.set_status(row.id, "EXPIRED", reason, "expired", "system", keep_credential=False,
-                                             only_if=("ACTIVE",))
+        await self.accounts.store.set_status(row.id, AccountStatus.EXPIRED, reason, "expired", "system",
+                                             keep_credential=False, only_if=(AccountStatus.ACTIVE,))
         raise await self.flow.connection_required(session, toolkit, f"{toolkit.name} account {row.alias or row.id} "
                                                   f"expired ({reason}); it must be reconnected")
 
@@ -143,5 +146,6 @@ class AccountCredentials:
                     await oauth2.revoke(app, token, "refresh_token" if secret.get("refresh_token") else "access_token")
                 except (AuthFlowError, ConnectionRequired) as exc:
                     warning = f"the provider did not confirm the revocation: {exc.message}"
-        await self.accounts.store.set_status(row.id, "REVOKED", warning, "revoked", actor, keep_credential=False)
+        await self.accounts.store.set_status(row.id, AccountStatus.REVOKED, warning, "revoked", actor,
+                                             keep_credential=False)
         return warning

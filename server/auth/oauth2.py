@@ -15,8 +15,9 @@ import httpx2
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 
-from server.catalog.toolkit_file import OAuth2Fields
+from server.catalog.toolkit_file import AfterConnect, OAuth2Fields
 from server.errors import AuthFlowError
+from server.execute.provider_errors import dig
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -84,13 +85,32 @@ def _normalise(endpoints: OAuth2Fields):  # noqa: ANN202 - an authlib hook
     return hook
 
 
+class _JsonTokenBody(httpx2.AsyncBaseTransport):
+    """Re-encodes the form body authlib builds as JSON, for token endpoints that want JSON
+    (`token_request_format: json`, Notion); client authentication is already in it or in the header."""
+
+    def __init__(self) -> None:
+        self._inner = httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.method == "POST" and "x-www-form-urlencoded" in request.headers.get("content-type", ""):
+            body = dict(parse_qsl((await request.aread()).decode()))
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in ("content-type", "content-length")}
+            request = httpx2.Request("POST", request.url, headers=headers, json=body)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 def _client(app: OAuthApp, redirect_uri: str | None = None) -> AsyncOAuth2Client:
     ep = app.endpoints
+    extra: dict[str, Any] = {"transport": _JsonTokenBody()} if ep.token_request_format == "json" else {}
     client = AsyncOAuth2Client(
         client_id=app.client_id, client_secret=app.client_secret, scope=ep.scope_separator.join(app.scopes) or None,
         redirect_uri=redirect_uri, token_endpoint_auth_method=ep.token_endpoint_auth_method,
         revocation_endpoint_auth_method=ep.token_endpoint_auth_method,
-        code_challenge_method="S256" if ep.pkce else None, timeout=TIMEOUT)
+        code_challenge_method="S256" if ep.pkce else None, timeout=TIMEOUT, **extra)
     hook = _normalise(ep)
     client.register_compliance_hook("access_token_response", hook)
     client.register_compliance_hook("refresh_token_response", hook)
@@ -118,7 +138,8 @@ async def exchange_code(app: OAuthApp, redirect_uri: str, code: str, verifier: s
     async with _client(app, redirect_uri) as client:
         try:
             raw = await client.fetch_token(app.endpoints.token_url, code=code, grant_type="authorization_code",
-                                           code_verifier=verifier if app.endpoints.pkce else None)
+                                           code_verifier=verifier if app.endpoints.pkce else None,
+                                           **app.endpoints.extra_token_params)
         except (OAuthError, OAuth2Error) as exc:
             raise AuthFlowError(f"the provider refused the authorization code: {exc.error}"
                                 + (f" ({exc.description})" if exc.description else "")) from None
@@ -151,4 +172,25 @@ async def revoke(app: OAuthApp, token: str, hint: str) -> None:
         raise AuthFlowError(f"the provider refused the revocation (HTTP {response.status_code})")
 
 
-__all__ = ["OAuthApp", "TokenSet", "authorization_url", "exchange_code", "new_verifier", "refresh", "revoke"]
+async def after_connect(step: AfterConnect, access_token: str) -> str:
+    """The value an after-connect lookup names (Atlassian: `0.id` of accessible-resources = the cloud id)."""
+    try:
+        async with httpx2.AsyncClient(timeout=TIMEOUT) as client:
+            response = await client.get(step.url, headers={"Authorization": f"Bearer {access_token}",
+                                                           "Accept": "application/json"})
+    except httpx2.HTTPError as exc:
+        raise AuthFlowError(f"could not reach {step.url} to look up {step.field}: {type(exc).__name__}") from None
+    if response.status_code >= 400:
+        raise AuthFlowError(f"looking up {step.field} at {step.url} failed with HTTP {response.status_code}")
+    try:
+        value = dig(response.json(), step.path)
+    except ValueError:
+        value = None
+    if value is None or isinstance(value, dict | list) or value == "":
+        raise AuthFlowError(f"the answer from {step.url} has no {step.path} for {step.field} (does the account "
+                            "have access to any site?)")
+    return str(value)
+
+
+__all__ = ["OAuthApp", "TokenSet", "after_connect", "authorization_url", "exchange_code", "new_verifier", "refresh",
+           "revoke"]

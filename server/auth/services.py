@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from server.auth.accounts import AccountService
 from server.auth.configs import AuthConfigService
@@ -16,14 +16,9 @@ from server.catalog.model import Toolkit
 from server.config import Settings
 from server.errors import ConciergeError, InvalidInput
 from server.sessions.options import SessionOptions
-from server.store.accounts import AccountRow, AccountStore
-from server.store.auth_configs import AuthConfigStore
-from server.store.db import Database
-from server.store.server_meta import ServerMetaStore
-
-if TYPE_CHECKING:
-    from server.sessions.service import Session
-
+from server.store.interfaces import Store
+from server.store.records import AccountRow
+from server.values import AccountStatus, Session
 
 
 @dataclass(frozen=True)
@@ -35,14 +30,14 @@ class AuthServices:
     credentials: AccountCredentials
 
     @classmethod
-    async def start(cls, settings: Settings, db: Database, catalog: Catalog, meta: ServerMetaStore) -> AuthServices:
+    async def start(cls, settings: Settings, store: Store, catalog: Catalog) -> AuthServices:
         box = SecretBox.from_settings(
             settings.encryption_key.get_secret_value() if settings.encryption_key else None, settings.data_dir)
-        canary = box.check_canary(await meta.get(CANARY_KEY))
+        canary = box.check_canary(await store.meta.get(CANARY_KEY))
         if canary is not None:
-            await meta.set(CANARY_KEY, canary)
-        configs = AuthConfigService(AuthConfigStore(db), box, catalog, settings)
-        accounts = AccountService(AccountStore(db), box, catalog)
+            await store.meta.set(CANARY_KEY, canary)
+        configs = AuthConfigService(store.auth_configs, box, catalog, settings)
+        accounts = AccountService(store.accounts, box, catalog)
         flow = ConnectFlow(accounts, configs, settings.base_url, settings.connect_link_ttl_seconds)
         return cls(box, configs, accounts, flow, AccountCredentials(accounts, configs, flow))
 
@@ -82,7 +77,7 @@ class AuthServices:
             details = (details or {}) | {"accounts": [
                 {"id": a.id, "alias": a.alias, "status": a.status}
                 for a in await self.accounts.store.list(user_id=session.user_id, toolkit=toolkit.slug,
-                                                        statuses=("ACTIVE",))]}
+                                                        statuses=(AccountStatus.ACTIVE,))]}
         return {"toolkit": toolkit.slug, "description": toolkit.description,
                 "has_active_connection": account is not None, "connection_details": details,
                 "status_message": message}

@@ -7,10 +7,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkits
 from server.catalog.model import Tool, Toolkit
 from server.catalog.search import SearchIndex
+from server.catalog.toolkit_file import AuthSchemeFile
 from server.errors import ConfigError
 
 
@@ -25,13 +27,27 @@ def near_matches(word: str, pool: Iterable[str], n: int = 3) -> list[str]:
     return close
 
 
-def apply_override(toolkit: Toolkit, override: Mapping[str, str | None] | None) -> Toolkit:
+def apply_override(toolkit: Toolkit, override: Mapping[str, Any] | None) -> Toolkit:
+    """The operator's `[toolkit_overrides.<slug>]`: other hosts for the API, the OAuth endpoints, a
+    scheme's own base_url and the after-connect lookup (GitHub Enterprise, a regional host, a stand-in)."""
     if not override:
         return toolkit
-    urls = {k: v for k, v in override.items() if v and k != "base_url"}
-    schemes = tuple(s.model_copy(update={"oauth2": s.oauth2.model_copy(update=urls)}) if s.oauth2 and urls else s
-                    for s in toolkit.auth_schemes)
-    return replace(toolkit, base_url=override.get("base_url") or toolkit.base_url, auth_schemes=schemes)
+    urls = {k: override[k] for k in ("authorize_url", "token_url", "revoke_url") if override.get(k)}
+    scheme_urls: Mapping[str, str] = override.get("scheme_base_urls") or {}
+    after_url = override.get("after_connect_url")
+
+    def changed(scheme: AuthSchemeFile) -> AuthSchemeFile:
+        update: dict[str, Any] = {}
+        if scheme.oauth2 and urls:
+            update["oauth2"] = scheme.oauth2.model_copy(update=urls)
+        if scheme.type in scheme_urls:
+            update["base_url"] = scheme_urls[scheme.type]
+        if scheme.after_connect and after_url:
+            update["after_connect"] = scheme.after_connect.model_copy(update={"url": after_url})
+        return scheme.model_copy(update=update) if update else scheme
+
+    return replace(toolkit, base_url=override.get("base_url") or toolkit.base_url,
+                   auth_schemes=tuple(changed(s) for s in toolkit.auth_schemes))
 
 
 class Catalog:
@@ -50,13 +66,37 @@ class Catalog:
 
     @classmethod
     def load(cls, paths: Sequence[Path], builtin: bool = True,
-             overrides: Mapping[str, Mapping[str, str | None]] | None = None, semantic: bool | None = False) -> Catalog:
+             overrides: Mapping[str, Mapping[str, Any]] | None = None, semantic: bool | None = False) -> Catalog:
         roots = ([BUILTIN_TOOLKITS] if builtin else []) + list(paths)
         toolkits = load_toolkits(roots)
         unknown = sorted(set(overrides or {}) - {tk.slug for tk in toolkits})
         if unknown:
             raise ConfigError(f"config: toolkit_overrides names unknown toolkits: {unknown}")
         return cls([apply_override(tk, (overrides or {}).get(tk.slug)) for tk in toolkits], semantic=semantic)
+
+    def put_toolkit(self, toolkit: Toolkit) -> None:
+        """Add or replace a toolkit at run time (an upstream MCP server's tools); the index is rebuilt on
+        next use and callers must drop what they derived from the old catalog (session allowed sets)."""
+        old = self.toolkits.get(toolkit.slug)
+        for slug in old.tools if old else ():
+            self.tools.pop(slug, None)
+        clash = sorted(s for s in toolkit.tools if s in self.tools)
+        if clash:
+            raise ConfigError(f"toolkit {toolkit.slug!r}: tool slugs already used by another toolkit: {clash[:5]}")
+        self.toolkits[toolkit.slug] = toolkit
+        self.tools.update(toolkit.tools)
+        self._changed()
+
+    def remove_toolkit(self, slug: str) -> None:
+        old = self.toolkits.pop(slug, None)
+        for tool in old.tools if old else ():
+            self.tools.pop(tool, None)
+        self._changed()
+
+    def _changed(self) -> None:
+        self.__dict__.pop("index", None)
+        self.tags = frozenset({tag for t in self.tools.values() for tag in t.tags}
+                              | {c for tk in self.toolkits.values() for c in tk.categories})
 
     def tool(self, slug: str) -> Tool | None:
         return self.tools.get(slug) or self.tools.get(slug.upper())

@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
+from typing import Any, cast
 
 import yaml
 from pydantic import ValidationError
@@ -63,25 +64,35 @@ def _load_module(folder: Path, filename: str, slug: str) -> ModuleType:
     return module
 
 
+def _function(spec: ToolkitFile, folder: Path | None, module: ModuleType | None, where: str,
+              name: str | None) -> Callable[..., Any] | None:
+    if name is None:
+        return None
+    found = getattr(module, name, None) if module is not None else None
+    if not callable(found):
+        handlers = folder / spec.handlers if folder else spec.handlers
+        raise ConfigError(f"{folder / TOOLKIT_FILE if folder else spec.slug}: {where}: no function {name!r} in "
+                          f"{handlers}")
+    return cast(Callable[..., Any], found)
+
+
 def build_toolkit(spec: ToolkitFile, folder: Path | None = None, module: ModuleType | None = None) -> Toolkit:
     tools: dict[str, Tool] = {}
     for i, t in enumerate(spec.tools):
-        handler = None
-        if t.python is not None:
-            handler = getattr(module, t.python, None) if module is not None else None
-            if not callable(handler):
-                where = folder / spec.handlers if folder else spec.handlers
-                raise ConfigError(f"{folder / TOOLKIT_FILE if folder else spec.slug}: tools[{i}].python: "
-                                  f"no function {t.python!r} in {where}")
+        http = t.http
         tools[t.slug] = Tool(
             slug=t.slug, name=t.name, description=t.description.strip(), toolkit=spec.slug, tags=tuple(t.tags),
             input_schema=t.input_schema, output_schema=t.output_schema, output_description=t.output_description,
-            http=t.http, handler=handler, inline=t.inline, schema_chars=len(json.dumps(t.input_schema)),
+            http=http, handler=_function(spec, folder, module, f"tools[{i}].python", t.python), inline=t.inline,
+            schema_chars=len(json.dumps(t.input_schema)),
+            prepare=_function(spec, folder, module, f"tools[{i}].http.prepare", http.prepare if http else None),
+            transform=_function(spec, folder, module, f"tools[{i}].http.transform", http.transform if http else None),
         )
     return Toolkit(
         slug=spec.slug, name=spec.name, description=spec.description.strip(), categories=tuple(spec.categories),
         aliases=tuple(spec.aliases), auth_schemes=tuple(spec.auth_schemes), base_url=spec.base_url,
-        tools=tools, folder=folder, default_headers=dict(spec.default_headers),
+        tools=tools, folder=folder, default_headers=dict(spec.default_headers), errors=spec.errors,
+        retry=spec.retry, api_spec=spec.api_spec,
     )
 
 
@@ -90,7 +101,7 @@ def load_toolkit_folder(folder: Path) -> Toolkit:
     spec = parse_toolkit_file(path)
     if spec.slug != folder.name:
         raise ConfigError(f"{path}: slug {spec.slug!r} must match the folder name {folder.name!r}")
-    module = _load_module(folder, spec.handlers, spec.slug) if any(t.python for t in spec.tools) else None
+    module = _load_module(folder, spec.handlers, spec.slug) if spec.uses_handlers else None
     return build_toolkit(spec, folder, module)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.catalog.toolkit_file import AuthSchemeFile, HttpBlock
+from server.catalog.toolkit_file import ApiSpec, AuthSchemeFile, ErrorsBlock, HttpBlock, RetryBlock
 
 Handler = Callable[..., Any | Awaitable[Any]]
 
@@ -26,6 +26,9 @@ class Tool:
     handler: Handler | None = field(default=None, compare=False, repr=False)
     inline: bool = False
     schema_chars: int = 0
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = field(default=None, compare=False, repr=False)
+    transform: Callable[[Any], Any] | None = field(default=None, compare=False, repr=False)
+    upstream_name: str | None = None  # the tool's own name on an upstream MCP server (server/upstreams/)
 
     @property
     def is_local(self) -> bool:
@@ -48,6 +51,9 @@ class Toolkit:
     tools: Mapping[str, Tool]
     folder: Path | None = None
     default_headers: Mapping[str, str] = field(default_factory=dict)
+    errors: ErrorsBlock = field(default_factory=ErrorsBlock)
+    retry: RetryBlock = field(default_factory=RetryBlock)
+    api_spec: ApiSpec | None = None
 
     @property
     def needs_auth(self) -> bool:

@@ -9,14 +9,6 @@
 `AsyncConcierge` is the same API with `await`. See docs/python-client.md.
 """
 
-from server.api.schemas import (
-    AccountOut,
-    AuthConfigOut,
-    ConnectionRequestOut,
-    EnvelopeOut,
-    SessionOut,
-    SessionToolkitOut,
-)
 from server.client._async import (
     AsyncAuthConfigs,
     AsyncConcierge,
@@ -43,7 +35,15 @@ from server.client.errors import (
     ToolExecutionError,
     WaitTimeoutError,
 )
-from server.client.models import ToolResult
+from server.client.models import (
+    AccountOut,
+    AuthConfigOut,
+    ConnectionRequestOut,
+    EnvelopeOut,
+    SessionOut,
+    SessionToolkitOut,
+    ToolResult,
+)
 from server.client.providers import Provider
 
 __all__ = [

@@ -11,7 +11,6 @@ from typing import Any
 import anyio
 import httpx
 
-from server.api.schemas import AccountOut, AuthConfigOut, EnvelopeOut, RevokeOut, SessionToolkitOut
 from server.client import providers
 from server.client._base import (
     DEFAULT_MAX_RETRIES,
@@ -26,7 +25,7 @@ from server.client._base import (
     SessionsBase,
     T,
 )
-from server.client.models import ToolResult
+from server.client.models import AccountOut, AuthConfigOut, EnvelopeOut, RevokeOut, SessionToolkitOut, ToolResult
 
 
 class AsyncConcierge(ClientCore):

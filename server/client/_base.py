@@ -20,7 +20,17 @@ from urllib.parse import quote
 
 import httpx
 
-from server.api.schemas import (
+from server.client import providers
+from server.client.errors import (
+    AccountNotActiveError,
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    ConfigurationError,
+    WaitTimeoutError,
+    error_for,
+)
+from server.client.models import (
     AccountListOut,
     AccountOut,
     AuthConfigListOut,
@@ -35,18 +45,8 @@ from server.api.schemas import (
     SessionToolkitOut,
     ToolListingOut,
     ToolListingsOut,
+    ToolResult,
 )
-from server.client import providers
-from server.client.errors import (
-    AccountNotActiveError,
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    ConfigurationError,
-    WaitTimeoutError,
-    error_for,
-)
-from server.client.models import ToolResult
 
 T = TypeVar("T")
 

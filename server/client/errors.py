@@ -1,7 +1,7 @@
 """Exceptions the Python client raises, one type per thing a caller would handle differently.
 
 Server errors arrive as `{"error": {"code", "message", "details"}}`; the `code` picks the class (the
-codes come from `server.errors`, so client and server cannot drift), the HTTP status is the fallback
+codes are `server.errors`' codes, checked by `tests/test_layering.py`), the HTTP status is the fallback
 for answers that did not come from Concierge itself (a proxy's 404 or 502).
 """
 
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from server import errors as server_errors
-
 if TYPE_CHECKING:
-    from server.api.schemas import AccountOut
+    from server.client.models import AccountOut
 
 
 class ConciergeClientError(Exception):
@@ -100,15 +98,15 @@ class WaitTimeoutError(ConciergeClientError, TimeoutError):
 
 
 _BY_CODE: dict[str, type[APIError]] = {
-    server_errors.InvalidInput.code: InvalidRequestError,
-    server_errors.PayloadTooLarge.code: InvalidRequestError,
-    server_errors.Unauthorized.code: AuthenticationError,
-    server_errors.Forbidden.code: PermissionDeniedError,
-    server_errors.ToolNotAllowed.code: PermissionDeniedError,
-    server_errors.NotFound.code: NotFoundError,
-    server_errors.Conflict.code: ConflictError,
-    server_errors.ConnectionRequired.code: ConnectionRequiredError,
-    server_errors.ToolError.code: ToolExecutionError,
+    "invalid_input": InvalidRequestError,
+    "payload_too_large": InvalidRequestError,
+    "unauthorized": AuthenticationError,
+    "forbidden": PermissionDeniedError,
+    "tool_not_allowed": PermissionDeniedError,
+    "not_found": NotFoundError,
+    "conflict": ConflictError,
+    "connection_required": ConnectionRequiredError,
+    "tool_error": ToolExecutionError,
 }
 _BY_STATUS: dict[int, type[APIError]] = {
     400: InvalidRequestError, 401: AuthenticationError, 403: PermissionDeniedError, 404: NotFoundError,

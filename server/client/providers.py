@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from server.api.schemas import ToolListingOut
-from server.client.models import ToolResult
+from server.client.models import ToolListingOut, ToolResult
 
 Provider = Literal["openai", "openai_responses", "anthropic"]
 PROVIDERS: tuple[Provider, ...] = ("openai", "openai_responses", "anthropic")

@@ -7,13 +7,11 @@ Without auth, toolkits that declare `none` run and the others say a connection i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from server.catalog.model import Toolkit
 from server.errors import ConnectionRequired
-
-if TYPE_CHECKING:
-    from server.sessions.service import Session
+from server.values import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +26,7 @@ class Credential:
     query: dict[str, str] = field(default_factory=dict, repr=False)
     fields: dict[str, str] = field(default_factory=dict, repr=False)
     access_token: str | None = field(default=None, repr=False)
+    base_url: str | None = None  # the auth scheme's own API base (Jira: cloud id vs. site), else the toolkit's
 
 
 class CredentialProvider(Protocol):

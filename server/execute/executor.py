@@ -6,29 +6,37 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
 import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import anyio
 import httpx
 
+from server import jsontext
 from server.catalog.catalog import Catalog, near_matches
-from server.catalog.model import Tool
+from server.catalog.model import Tool, Toolkit
 from server.errors import ConciergeError, InvalidInput, NotFound, ToolError, ToolNotAllowed
 from server.execute import http_tool
 from server.execute.arguments import ArgumentValidator
-from server.execute.context import ToolContext
 from server.execute.credentials import Credential, CredentialProvider, NoAuthProvider
-from server.sessions.service import Session
-from server.store.executions import ExecutionRow, ExecutionStore, arguments_digest
+from server.store.interfaces import ExecutionStore
+from server.store.records import ExecutionRow
+from server.values import Session, ToolContext
 
 log = logging.getLogger("concierge.execute")
+
+
+class UpstreamCaller(Protocol):
+    """Runs a tool that lives on another MCP server (server/upstreams/)."""
+
+    async def call(self, toolkit: Toolkit, tool: Tool, arguments: dict[str, Any], credential: Credential) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,10 @@ class Outcome:
             "successful": self.successful,
             "log_id": self.log_id,
         }
+
+
+def arguments_digest(arguments: Any) -> str:
+    return "sha256:" + hashlib.sha256(jsontext.dumps_bytes(arguments, sort_keys=True)).hexdigest()
 
 
 def new_log_id() -> str:
@@ -67,6 +79,7 @@ class Executor:
         self.toolkit_settings = toolkit_settings or {}
         self.credentials: CredentialProvider = credentials or NoAuthProvider()
         self._validators: dict[str, ArgumentValidator] = {}
+        self.upstreams: UpstreamCaller | None = None
 
     def find(self, session: Session, slug: str) -> Tool:
         tool = self.catalog.tool(slug)
@@ -140,7 +153,7 @@ class Executor:
             log.exception("tool %s crashed (log %s)", tool.slug, log_id)
             error = ToolError(f"{tool.slug} failed with an internal error ({type(exc).__name__}); see log {log_id}")
         duration = (time.perf_counter() - t0) * 1000
-        await self.executions.insert(ExecutionRow(
+        await self.executions.record(ExecutionRow(
             id=log_id, session_id=session.id, user_id=session.user_id, tool_slug=tool.slug, toolkit=tool.toolkit,
             account_id=credential.account_id if credential else None, arguments_digest=arguments_digest(arguments),
             status="success" if error is None else "error", error=error.message if error else None,
@@ -157,13 +170,25 @@ class Executor:
                 return tool.handler(arguments, ctx)
             return await anyio.to_thread.run_sync(tool.handler, arguments, ctx)
         toolkit = self.catalog.toolkit_of(tool)
-        response = await self._send(tool, arguments, credential)
-        if response.status == 401:
-            retry = await self.credentials.after_unauthorized(session, toolkit, credential)
-            if retry is not None:
-                response = await self._send(tool, arguments, retry)
-        return http_tool.interpret(tool, response)
+        if tool.upstream_name is not None:
+            if self.upstreams is None:
+                raise ToolError(f"{tool.slug} lives on an upstream MCP server, which this process does not run")
+            return await self.upstreams.call(toolkit, tool, arguments, credential)
+        current = credential
 
-    async def _send(self, tool: Tool, arguments: dict[str, Any], credential: Credential) -> http_tool.HttpResponse:
-        request = http_tool.build_request(tool, self.catalog.toolkit_of(tool), arguments, credential)
+        async def exchange(args: dict[str, Any], url: str | None) -> http_tool.HttpResponse:
+            nonlocal current
+            response = await self._send(tool, args, current, url)
+            if response.status == 401:
+                refreshed = await self.credentials.after_unauthorized(session, toolkit, current)
+                if refreshed is not None:
+                    current = refreshed
+                    response = await self._send(tool, args, current, url)
+            return response
+
+        return await http_tool.run(tool, toolkit, arguments, exchange)
+
+    async def _send(self, tool: Tool, arguments: dict[str, Any], credential: Credential,
+                    url: str | None) -> http_tool.HttpResponse:
+        request = http_tool.build_request(tool, self.catalog.toolkit_of(tool), arguments, credential, url)
         return await http_tool.send(self.http_tools, request, self.max_response_bytes)

@@ -10,10 +10,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from server.auth.services import AuthServices
+from server.catalog.catalog import Catalog
 from server.errors import ConciergeError, InvalidInput, describe_validation_error, model_vocabulary
+from server.execute.executor import Executor
 from server.meta_tools.json_schema import inline_refs
-from server.runtime import Runtime
-from server.sessions.service import Session
+from server.store.interfaces import ExecutionStore, MemoryStore
+from server.values import Session
+from server.workbench import WorkbenchManager
 
 
 class MetaInput(BaseModel):
@@ -27,8 +31,28 @@ class MetaInput(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class MetaLimits:
+    max_parallel: int
+    schema_inline_max_chars: int
+    auto_offload_threshold: int
+
+
+@dataclass(frozen=True)
+class MetaServices:
+    """What meta tools may use (not the server's whole runtime: no sessions, no database, no config)."""
+
+    catalog: Catalog
+    executor: Executor
+    executions: ExecutionStore
+    memory: MemoryStore
+    auth: AuthServices
+    workbench: WorkbenchManager | None
+    limits: MetaLimits
+
+
+@dataclass(frozen=True, slots=True)
 class MetaContext:
-    runtime: Runtime
+    services: MetaServices
     session: Session
 
 
@@ -48,7 +72,7 @@ class MetaTool:
     open_world: bool = False
     idempotent: bool = False
     aliases: tuple[str, ...] = ()
-    available: Callable[[Runtime, Session], bool] = field(default=lambda runtime, session: True)
+    available: Callable[[MetaServices, Session], bool] = field(default=lambda services, session: True)
 
     @cached_property
     def input_schema(self) -> dict[str, Any]:

@@ -33,7 +33,7 @@ OUTPUT_SCHEMA = envelope(obj({
 
 
 async def handle(ctx: MetaContext, params: SchemasInput) -> dict[str, Any]:
-    catalog, allowed = ctx.runtime.catalog, ctx.session.allowed
+    catalog, allowed = ctx.services.catalog, ctx.session.allowed
     schemas: dict[str, Any] = {}
     not_found: list[str] = []
     suggestions: dict[str, list[str]] = {}

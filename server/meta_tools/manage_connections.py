@@ -6,12 +6,12 @@ from typing import Any
 
 from pydantic import Field
 
-from server.catalog.catalog import near_matches
+from server.auth.connect_flow import form_fields
+from server.catalog.catalog import Catalog, near_matches
 from server.errors import ConciergeError
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
 from server.meta_tools.json_schema import BOOL, INT, NUM, OPT_STR, STR, envelope, mapping, nullable, obj
-from server.runtime import Runtime
-from server.sessions.service import Session
+from server.values import Session
 
 
 class ManageInput(MetaInput):
@@ -40,21 +40,21 @@ OUTPUT_SCHEMA = envelope(obj({
 }))
 
 
-def session_toolkits(session: Session, runtime: Runtime) -> set[str]:
-    return {runtime.catalog.tools[slug].toolkit for slug in session.allowed}
+def session_toolkits(session: Session, catalog: Catalog) -> set[str]:
+    return {catalog.tools[slug].toolkit for slug in session.allowed}
 
 
 async def handle(ctx: MetaContext, params: ManageInput) -> dict[str, Any]:
-    runtime, session = ctx.runtime, ctx.session
-    auth = runtime.auth
-    reachable = session_toolkits(session, runtime)
+    services, session = ctx.services, ctx.session
+    auth = services.auth
+    reachable = session_toolkits(session, services.catalog)
     results: dict[str, Any] = {}
     for slug in dict.fromkeys(t.strip().lower() for t in params.toolkits):
         entry: dict[str, Any] = {"toolkit": slug, "status": "failed", "has_active_connection": False,
                                  "redirect_url": None, "instruction": None, "connected_account_id": None,
                                  "auth_config_id": None, "created_at": None, "error_message": None,
                                  "was_reinitiated": False}
-        toolkit = runtime.catalog.toolkits.get(slug)
+        toolkit = services.catalog.toolkits.get(slug)
         if toolkit is None or slug not in reachable:
             near = near_matches(slug, reachable)
             entry["error_message"] = (f"toolkit {slug!r} is not available in this session"
@@ -77,10 +77,17 @@ async def handle(ctx: MetaContext, params: ManageInput) -> dict[str, Any]:
             results[slug] = entry | {"error_message": exc.message}
             continue
         pending = await auth.accounts.get(request.connected_account_id)
+        scheme = auth.configs.scheme(toolkit, (await auth.configs.get(pending.auth_config_id or "")).auth_scheme)
+        if scheme.type == "oauth2":
+            instruction = (f"Ask the user to open this link to connect their {toolkit.name} account, then continue: "
+                           f"{request.redirect_url}")
+        else:
+            secret = form_fields(scheme)[0].label if form_fields(scheme) else "credentials"
+            instruction = (f"Ask the user to open this link and enter their {toolkit.name} {secret}"
+                           + (f" ({scheme.help})" if scheme.help else "") + f", then continue: {request.redirect_url}")
         results[slug] = entry | {
-            "status": "initiated", "redirect_url": request.redirect_url,
-            "instruction": f"Ask the user to open this link to connect their {toolkit.name} account, then continue: "
-                           f"{request.redirect_url}",
+            "status": "initiated", "redirect_url": request.redirect_url, "instruction": instruction,
+            "auth_scheme": scheme.type.upper(), "credential_help": scheme.help,
             "connected_account_id": request.connected_account_id, "auth_config_id": pending.auth_config_id,
             "created_at": pending.created_at, "was_reinitiated": params.reinitiate_all and account is not None,
             "expires_at": request.expires_at}
@@ -95,5 +102,5 @@ async def handle(ctx: MetaContext, params: ManageInput) -> dict[str, Any]:
 TOOL = MetaTool(
     name="COMPOSIO_MANAGE_CONNECTIONS", title="Manage connections", description=DESCRIPTION, input_model=ManageInput,
     handler=handle, output_schema=OUTPUT_SCHEMA, open_world=True,
-    available=lambda runtime, session: session.options.manage_connections.enable,
+    available=lambda services, session: session.options.manage_connections.enable,
 )

@@ -55,8 +55,8 @@ OUTPUT_SCHEMA = envelope(obj({
 
 
 async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
-    runtime, session = ctx.runtime, ctx.session
-    executor = runtime.executor
+    services, session = ctx.services, ctx.session
+    executor = services.executor
     checked: list[Any] = []
     problems: dict[int, ConciergeError] = {}
     for i, call in enumerate(params.tools):
@@ -71,12 +71,12 @@ async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
         async def run_one(i: int) -> None:
             outcome = await executor.run(session, checked[i], params.tools[i].arguments,
                                          account=params.tools[i].account)
-            outcomes[i], files[i] = await offload(runtime, session, outcome, params.sync_response_to_workbench)
+            outcomes[i], files[i] = await offload(services, session, outcome, params.sync_response_to_workbench)
 
         if len(params.tools) == 1:
             await run_one(0)  # the common case: no task group or limiter to set up and tear down
         else:
-            limiter = anyio.CapacityLimiter(runtime.settings.execution.max_parallel)
+            limiter = anyio.CapacityLimiter(services.limits.max_parallel)
 
             async def run_limited(i: int) -> None:
                 async with limiter:
@@ -97,7 +97,7 @@ async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
         results.append({"index": i + 1, "tool_slug": call.tool_slug, "response": None, "error": error.message,
                         "error_details": error.to_dict()})
     if params.memory and not problems:
-        await runtime.memory.remember(session.user_id, session.id, params.memory)
+        await services.memory.remember(session.user_id, session.id, params.memory)
     success = sum(1 for o in outcomes if o is not None and o.successful)
     data: dict[str, Any] = {
         "results": results, "total_count": len(results), "success_count": success,

@@ -7,8 +7,8 @@ from typing import Any
 
 from server import jsontext
 from server.execute.executor import Outcome
-from server.runtime import Runtime
-from server.sessions.service import Session
+from server.meta_tools.base import MetaServices
+from server.values import Session
 
 SAMPLE_ITEMS = 3
 SAMPLE_CHARS = 300
@@ -37,23 +37,24 @@ def preview(data: Any) -> dict[str, Any]:
     return {"type": type(data).__name__, "value": _short(data)}
 
 
-def threshold(runtime: Runtime, session: Session) -> int | None:
-    if runtime.workbench is None or not session.options.workbench.enable:
+def threshold(services: MetaServices, session: Session) -> int | None:
+    if services.workbench is None or not session.options.workbench.enable:
         return None
-    return session.options.workbench.auto_offload_threshold or runtime.settings.workbench.auto_offload_threshold
+    return session.options.workbench.auto_offload_threshold or services.limits.auto_offload_threshold
 
 
-async def offload(runtime: Runtime, session: Session, outcome: Outcome, force: bool) -> tuple[Outcome, dict | None]:
+async def offload(services: MetaServices, session: Session, outcome: Outcome,
+                  force: bool) -> tuple[Outcome, dict[str, Any] | None]:
     """Returns the outcome to show (a preview when offloaded) and the file info, or the outcome as is."""
-    limit = threshold(runtime, session)
+    limit = threshold(services, session)
     if limit is None or not outcome.successful:
         return outcome, None
     text = jsontext.dumps(outcome.data)
     if len(text) <= limit and not force:
         return outcome, None
-    assert runtime.workbench is not None
+    assert services.workbench is not None
     path = f"results/{outcome.log_id}.json"
-    await runtime.workbench.write_file(session.id, path, text.encode())
+    await services.workbench.write_file(session.id, path, text.encode())
     info = {"file_path": path, "size_chars": len(text), "log_id": outcome.log_id}
     shown = {"offloaded_to_workbench": True, **info, "preview": preview(outcome.data),
              "how_to_use": f"In COMPOSIO_REMOTE_WORKBENCH: data = load_result('{path}') — then filter or "

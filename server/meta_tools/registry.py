@@ -19,9 +19,8 @@ from server.meta_tools import (
     wait_for_connections,
     workbench,
 )
-from server.meta_tools.base import MetaContext, MetaTool, failed, ok
-from server.runtime import Runtime
-from server.sessions.service import Session
+from server.meta_tools.base import MetaContext, MetaServices, MetaTool, failed, ok
+from server.values import Session
 
 CORE_META_TOOLS: tuple[MetaTool, ...] = (search_tools.TOOL, get_tool_schemas.TOOL, multi_execute.TOOL,
                                          manage_connections.TOOL, wait_for_connections.TOOL,
@@ -39,11 +38,12 @@ class Listing:
 
 
 class ToolSurface:
-    def __init__(self, meta_tools: Sequence[MetaTool]) -> None:
+    def __init__(self, meta_tools: Sequence[MetaTool], services: MetaServices) -> None:
         self.meta_tools = list(meta_tools)
+        self.services = services
         self._by_name = {name: t for t in self.meta_tools for name in (t.name, *t.aliases)}
 
-    def _direct_slugs(self, runtime: Runtime, session: Session) -> list[str]:
+    def _direct_slugs(self, session: Session) -> list[str]:
         if session.options.session_preset == "direct_tools":
             return sorted(session.allowed)
         preload = session.options.preload
@@ -53,13 +53,13 @@ class ToolSurface:
             return sorted(session.allowed)
         return [s.upper() for s in preload.tools if s.upper() in session.allowed]
 
-    def listings(self, runtime: Runtime, session: Session) -> list[Listing]:
+    def listings(self, session: Session) -> list[Listing]:
         out: list[Listing] = []
         if session.options.session_preset != "direct_tools":
             out += [Listing(t.name, t.title, t.description, t.input_schema, t.annotations, t.output_schema)
-                    for t in self.meta_tools if t.available(runtime, session)]
-        for slug in self._direct_slugs(runtime, session):
-            tool = runtime.catalog.tools[slug]
+                    for t in self.meta_tools if t.available(self.services, session)]
+        for slug in self._direct_slugs(session):
+            tool = self.services.catalog.tools[slug]
             tags = set(tool.tags)
             out.append(Listing(tool.slug, tool.name, tool.description, dict(tool.input_schema), {
                 "title": tool.name, "readOnlyHint": "readOnlyHint" in tags,
@@ -67,20 +67,21 @@ class ToolSurface:
                 "idempotentHint": "idempotentHint" in tags}))
         return out
 
-    async def call(self, runtime: Runtime, session: Session, name: str, arguments: dict[str, Any] | None,
+    async def call(self, session: Session, name: str, arguments: dict[str, Any] | None,
                    source: str = "mcp") -> dict[str, Any]:
         """Always an envelope `{data, error, successful}`; only unknown tool names raise."""
         meta = self._by_name.get(name)
-        if meta is not None and session.options.session_preset != "direct_tools" and meta.available(runtime, session):
+        if (meta is not None and session.options.session_preset != "direct_tools"
+                and meta.available(self.services, session)):
             try:
                 params = meta.parse(arguments)
-                return await meta.handler(MetaContext(runtime, session), params)
+                return await meta.handler(MetaContext(self.services, session), params)
             except ConciergeError as exc:
                 return failed(exc)
-        if name.upper() in self._direct_slugs(runtime, session):
-            outcome = await runtime.executor.execute(session, name.upper(), arguments or {}, source=source)
+        if name.upper() in self._direct_slugs(session):
+            outcome = await self.services.executor.execute(session, name.upper(), arguments or {}, source=source)
             if outcome.error:
                 return failed(outcome.error) | {"data": outcome.to_dict()}
             return ok(outcome.to_dict())
-        names = [listing.name for listing in self.listings(runtime, session)]
+        names = [listing.name for listing in self.listings(session)]
         raise NotFound(f"unknown tool {name!r}; this session offers: {', '.join(names)}", {"tools": names})

@@ -66,7 +66,7 @@ OUTPUT_SCHEMA = envelope(obj({
 
 def _schema_entry(ctx: MetaContext, tool: Tool) -> dict[str, Any]:
     entry: dict[str, Any] = {"tool_slug": tool.slug, "toolkit": tool.toolkit, "description": tool.description}
-    limit = ctx.runtime.settings.search.schema_inline_max_chars
+    limit = ctx.services.limits.schema_inline_max_chars
     if tool.schema_chars <= limit:
         entry.update(input_schema=tool.input_schema, hasFullSchema=True)
     else:
@@ -101,9 +101,9 @@ def _pitfalls(tools: list[Tool]) -> list[str]:
 
 
 async def handle(ctx: MetaContext, params: SearchInput) -> dict[str, Any]:
-    runtime, session = ctx.runtime, ctx.session
-    catalog = runtime.catalog
-    used = await runtime.executions.used_toolkits(session.id)
+    services, session = ctx.services, ctx.session
+    catalog = services.catalog
+    used = await services.executions.used_toolkits(session.id)
     boost = {tk: USED_TOOLKIT_BOOST for tk in used}
     results, schemas, toolkits_seen = [], {}, []
     for i, query in enumerate(params.queries, start=1):
@@ -140,11 +140,11 @@ async def handle(ctx: MetaContext, params: SearchInput) -> dict[str, Any]:
                 "or ask the operator to enable the toolkit for this session."),
         })
     now = datetime.now(UTC)
-    memory = await runtime.memory.recall(session.user_id, toolkits_seen)
+    memory = await services.memory.recall(session.user_id, toolkits_seen)
     return ok({
         "results": results,
         "tool_schemas": schemas,
-        "toolkit_connection_statuses": [await runtime.auth.status_for_search(session, catalog.toolkits[slug])
+        "toolkit_connection_statuses": [await services.auth.status_for_search(session, catalog.toolkits[slug])
                                         for slug in toolkits_seen],
         "time_info": {"current_time_utc": now.isoformat(timespec="seconds"), "epoch": int(now.timestamp()),
                       "message": "Use this as 'now' for relative dates."},

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
 from server.meta_tools.json_schema import BOOL, OPT_STR, envelope, mapping, obj
+from server.values import AccountStatus
 
 POLL_SECONDS = 1.0
 
@@ -36,20 +37,22 @@ OUTPUT_SCHEMA = envelope(obj({
 async def _states(ctx: MetaContext, slugs: list[str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for slug in slugs:
-        toolkit = ctx.runtime.catalog.toolkits.get(slug)
+        toolkit = ctx.services.catalog.toolkits.get(slug)
         if toolkit is None:
             out[slug] = {"status": "NOT_FOUND", "message": "unknown toolkit"}
             continue
         if not toolkit.needs_auth:
-            out[slug] = {"status": "ACTIVE", "message": "needs no authentication"}
+            out[slug] = {"status": AccountStatus.ACTIVE, "message": "needs no authentication"}
             continue
-        account, message = await ctx.runtime.auth.connection_state(ctx.session, toolkit)
+        account, message = await ctx.services.auth.connection_state(ctx.session, toolkit)
         if account is not None:
-            out[slug] = {"status": "ACTIVE", "connected_account_id": account.id, "message": message}
+            out[slug] = {"status": AccountStatus.ACTIVE, "connected_account_id": account.id, "message": message}
             continue
-        recent = await ctx.runtime.auth.accounts.list(ctx.session.user_id, slug)
-        status = recent[0].status if recent else "NOT_FOUND"
-        out[slug] = {"status": "FAILED" if status in ("EXPIRED", "REVOKED") else status,
+        recent = await ctx.services.auth.accounts.list(ctx.session.user_id, slug)
+        status: str = "NOT_FOUND"
+        if recent:
+            status = AccountStatus.FAILED if recent[0].status.final else recent[0].status
+        out[slug] = {"status": status,
                      "connected_account_id": recent[0].id if recent else None, "message": message}
     return out
 
@@ -59,8 +62,8 @@ async def handle(ctx: MetaContext, params: WaitInput) -> dict[str, Any]:
     deadline = time.monotonic() + params.timeout_seconds
     while True:
         states = await _states(ctx, slugs)
-        active = [s for s, v in states.items() if v["status"] == "ACTIVE"]
-        settled = all(v["status"] != "INITIATED" for v in states.values())
+        active = [s for s, v in states.items() if v["status"] == AccountStatus.ACTIVE]
+        settled = all(v["status"] != AccountStatus.INITIATED for v in states.values())
         done = bool(active) if params.mode == "any" else len(active) == len(slugs)
         if done or settled or time.monotonic() >= deadline:
             return ok({"results": states, "completed": done, "timed_out": not (done or settled)})
@@ -70,5 +73,5 @@ async def handle(ctx: MetaContext, params: WaitInput) -> dict[str, Any]:
 TOOL = MetaTool(
     name="COMPOSIO_WAIT_FOR_CONNECTIONS", title="Wait for connections", description=DESCRIPTION,
     input_model=WaitInput, handler=handle, output_schema=OUTPUT_SCHEMA, read_only=True,
-    available=lambda runtime, session: session.options.manage_connections.wait_for_connections,
+    available=lambda services, session: session.options.manage_connections.wait_for_connections,
 )

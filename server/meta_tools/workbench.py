@@ -6,10 +6,9 @@ from typing import Any
 
 from pydantic import Field
 
-from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
+from server.meta_tools.base import MetaContext, MetaInput, MetaServices, MetaTool, ok
 from server.meta_tools.json_schema import BOOL, NUM, OPT_INT, OPT_STR, STR, STRS, envelope, nullable, obj
-from server.runtime import Runtime
-from server.sessions.service import Session
+from server.values import Session
 from server.workbench import HELPERS_DOC
 
 
@@ -50,13 +49,13 @@ BASH_OUTPUT_SCHEMA = envelope(obj({
 }, {"files": STRS, **_OUTPUT_FILES}))
 
 
-def available(runtime: Runtime, session: Session) -> bool:
-    return runtime.workbench is not None and session.options.workbench.enable
+def available(services: MetaServices, session: Session) -> bool:
+    return services.workbench is not None and session.options.workbench.enable
 
 
 async def run_python(ctx: MetaContext, params: PythonInput) -> dict[str, Any]:
-    assert ctx.runtime.workbench is not None
-    run = await ctx.runtime.workbench.run_python(ctx.session.id, params.code_to_execute, params.timeout_seconds)
+    assert ctx.services.workbench is not None
+    run = await ctx.services.workbench.run_python(ctx.session.id, params.code_to_execute, params.timeout_seconds)
     data = run.to_dict()
     if run.error is not None:
         return {"data": data, "error": f"{run.error.type}: {run.error.message}", "successful": False}
@@ -64,8 +63,8 @@ async def run_python(ctx: MetaContext, params: PythonInput) -> dict[str, Any]:
 
 
 async def run_bash(ctx: MetaContext, params: BashInput) -> dict[str, Any]:
-    assert ctx.runtime.workbench is not None
-    run = await ctx.runtime.workbench.run_bash(ctx.session.id, params.command, params.timeout_seconds)
+    assert ctx.services.workbench is not None
+    run = await ctx.services.workbench.run_bash(ctx.session.id, params.command, params.timeout_seconds)
     data = run.to_dict()
     if run.timed_out or run.exit_code != 0:
         reason = "timed out" if run.timed_out else f"exited with code {run.exit_code}"

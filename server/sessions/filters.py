@@ -50,7 +50,7 @@ def resolve_allowed(catalog: Catalog, options: SessionOptions) -> frozenset[str]
     if options.toolkits is None:
         toolkits = set(catalog.toolkits)
     elif options.toolkits.enable is not None:
-        toolkits = set(options.toolkits.enable)
+        toolkits = set(options.toolkits.enable) & set(catalog.toolkits)  # an upstream may have been removed
     else:
         toolkits = set(catalog.toolkits) - set(options.toolkits.disable or [])
     allowed: set[str] = set()
@@ -60,7 +60,7 @@ def resolve_allowed(catalog: Catalog, options: SessionOptions) -> frozenset[str]
         if selector is None:
             allowed.update(tools)
         elif selector.enable is not None:
-            allowed.update(s.upper() for s in selector.enable)
+            allowed.update(s.upper() for s in selector.enable if s.upper() in tools)
         elif selector.disable is not None:
             allowed.update(set(tools) - {s.upper() for s in selector.disable})
         else:

@@ -1,4 +1,8 @@
-"""Sessions: create, use, update, delete, list — validated against the catalog, cached by id."""
+"""Sessions: create, use, update, delete, list — validated against the catalog, cached by id.
+
+The one owner of a session's lifecycle: deleting a session also ends its MCP clients and its
+workbench (process and files), and the id is refused at once, even by requests already in flight.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,22 @@ import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from server.catalog.catalog import Catalog
 from server.errors import Conflict, InvalidInput, NotFound
 from server.sessions import filters
+from server.sessions.clients import McpClients
 from server.sessions.options import SessionCreate, SessionOptions, SessionUpdate, parse
-from server.store.sessions import SessionRow, SessionStore
+from server.store.interfaces import SessionStore
+from server.store.records import SessionRow
+from server.values import Session
 
 log = logging.getLogger("concierge.sessions")
 
 SESSION_ID = re.compile(r"^sess_[A-Za-z0-9_-]{32}$")
 CACHE_SIZE = 20_000
+DELETED_KEPT = 100_000  # ids are random and never reused; old tombstones only save a read
 OptionsCheck = Callable[[str, SessionOptions], Awaitable[None]]
 
 
@@ -28,27 +35,23 @@ def new_session_id() -> str:
     return "sess_" + secrets.token_urlsafe(24)
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
-    id: str
-    user_id: str
-    options: SessionOptions
-    config_version: int
-    created_at: float
-    updated_at: float
-    allowed: frozenset[str]
-
-    def config(self) -> dict[str, Any]:
-        return self.options.stored()
+class SessionWorkbench(Protocol):
+    async def discard(self, session_id: str) -> None:
+        """Stop the session's process and remove its files."""
+        ...
 
 
 class SessionService:
-    def __init__(self, store: SessionStore, catalog: Catalog, allow_default_user: bool = False) -> None:
+    def __init__(self, store: SessionStore, catalog: Catalog, clients: McpClients,
+                 allow_default_user: bool = False) -> None:
         self.store = store
         self.catalog = catalog
+        self.clients = clients
         self.allow_default_user = allow_default_user
         self.checks: list[OptionsCheck] = []
+        self.workbench: SessionWorkbench | None = None
         self._cache: OrderedDict[str, Session] = OrderedDict()
+        self._deleted: OrderedDict[str, None] = OrderedDict()
 
     def add_check(self, check: OptionsCheck) -> None:
         """Later layers (accounts, auth configs) validate references they own."""
@@ -60,6 +63,9 @@ class SessionService:
                        filters.resolve_allowed(self.catalog, options))
 
     def _remember(self, session: Session) -> Session:
+        """Caches the session, unless it was deleted while the caller was reading or writing it."""
+        if session.id in self._deleted:
+            return session
         self._cache[session.id] = session
         self._cache.move_to_end(session.id)
         while len(self._cache) > CACHE_SIZE:
@@ -93,6 +99,8 @@ class SessionService:
         cached = self._cache.get(session_id)
         if cached is not None:
             return cached
+        if session_id in self._deleted:
+            raise NotFound(f"session {session_id} was deleted. Create a new one.")
         if not SESSION_ID.match(session_id):
             raise NotFound(f"session {session_id[:64]!r} not found (session ids look like sess_…)")
         row = await self.store.get(session_id)
@@ -125,8 +133,14 @@ class SessionService:
 
     async def delete(self, session_id: str) -> None:
         await self.get(session_id)
+        self._deleted[session_id] = None  # before the first await: nothing can cache it again from here
+        while len(self._deleted) > DELETED_KEPT:
+            self._deleted.popitem(last=False)
         self._cache.pop(session_id, None)
         await self.store.delete(session_id)
+        self.clients.forget_session(session_id)
+        if self.workbench is not None:
+            await self.workbench.discard(session_id)
 
     async def list(self, user_id: str, limit: int = 100, offset: int = 0) -> list[Session]:
         return [self._build(r) for r in await self.store.list_by_user(user_id, limit, offset)]

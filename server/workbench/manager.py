@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import re
 import shutil
 import tempfile
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +92,13 @@ class WorkbenchManager:
 
     Construction decides the isolation level (a ~0.1 s trial of bubblewrap, once, at start-up) and
     raises ConfigError when the configured level cannot be had here.
+
+    The per-session map is bounded: beyond `MAX_SESSIONS` the least recently used sessions that are
+    not running anything are forgotten (their idle process stopped first); their files stay.
     """
+
+    MAX_SESSIONS = 2_000
+    MAX_DISCARDED = 100_000
 
     def __init__(self, root: Path, settings: WorkbenchSettings, tool_runner: ToolRunner) -> None:
         self._root = Path(root).absolute()
@@ -111,7 +119,9 @@ class WorkbenchManager:
             if settings.llm_base_url and settings.llm_model
             else None
         )
-        self._sessions: dict[str, _Session] = {}
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._discarded: OrderedDict[str, None] = OrderedDict()
+        self._numbers = itertools.count()
         self._live: set[_Session] = set()
         self._slot_freed = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
@@ -190,12 +200,28 @@ class WorkbenchManager:
             async with session.lock:
                 await self._stop_session(session, "stopped")
 
+    async def discard(self, session_id: str) -> None:
+        """The session was deleted: its process is killed (a run in progress ends now), its channel
+        closed, its files removed, and its id refused from now on."""
+        session_id = _check_session_id(session_id)
+        self._discarded[session_id] = None
+        while len(self._discarded) > self.MAX_DISCARDED:
+            self._discarded.popitem(last=False)
+        session = self._sessions.pop(session_id, None)
+        if session is not None:
+            if session.kernel is not None:
+                await session.kernel.proc.kill()
+            async with session.lock:
+                await self._stop_session(session, "stopped")
+            await asyncio.to_thread(shutil.rmtree, session.paths.channel_dir, True)
+        await asyncio.to_thread(_remove_tree, self._root / _folder_name(session_id))
+
     async def aclose(self) -> None:
         """Kill every process and close every channel (app shutdown); files stay on disk."""
         self._closed = True
         for task in list(self._background):
             task.cancel()
-        for session in self._sessions.values():
+        for session in list(self._sessions.values()):
             await self._stop_session(session, "stopped")
         if self._llm is not None:
             await self._llm.aclose()
@@ -207,15 +233,39 @@ class WorkbenchManager:
         if self._closed:
             raise ConciergeError("the workbench manager is closed")
         session_id = _check_session_id(session_id)
+        if session_id in self._discarded:
+            raise NotFound("this session was deleted; its workbench is gone. Create a new session.")
         session = self._sessions.get(session_id)
         if session is None:
             paths = SessionPaths(
                 self._root / _folder_name(session_id),
-                self._runtime / f"s{len(self._sessions)}",
+                self._runtime / f"s{next(self._numbers)}",
                 self._sandbox.owner(session_id),
             )
             session = self._sessions[session_id] = _Session(session_id, paths)
+            self._trim()
+        self._sessions.move_to_end(session_id)
         return session
+
+    def _trim(self) -> None:
+        """Forget least recently used sessions beyond MAX_SESSIONS; an idle process of theirs is stopped."""
+        excess = len(self._sessions) - self.MAX_SESSIONS
+        for session in list(self._sessions.values()):
+            if excess <= 0:
+                return
+            if session.lock.locked():
+                continue
+            del self._sessions[session.id]
+            excess -= 1
+            if session.kernel is not None or session.channel is not None or session.idle_timer is not None:
+                task = asyncio.ensure_future(self._stop_forgotten(session))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+    async def _stop_forgotten(self, session: _Session) -> None:
+        async with session.lock:
+            await self._stop_session(session, "evicted")
+        await asyncio.to_thread(shutil.rmtree, session.paths.channel_dir, True)
 
     def _timeout(self, seconds: float | None) -> float:
         if seconds is None:
@@ -547,6 +597,20 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process: alive, and not ours to judge
         return True
     return True
+
+
+def _remove_tree(path: Path) -> None:
+    """Removes a workbench folder, including read-only folders sandboxed code may have left in it."""
+    def writable_then_retry(func: Callable[..., Any], failed: str, _exc: Any) -> None:
+        parent = os.path.dirname(failed)
+        with contextlib.suppress(OSError):
+            os.chmod(parent, 0o700)
+            os.chmod(failed, 0o700)
+        with contextlib.suppress(FileNotFoundError):
+            func(failed)
+
+    if path.exists():
+        shutil.rmtree(path, onerror=writable_then_retry)
 
 
 def _folder_name(session_id: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from server.errors import ToolError
-from server.execute.context import ToolContext
+from server.values import ToolContext
 
 # What people type -> IANA zone. Abbreviations map to the region's zone (so "PST" in July gives
 # Pacific *daylight* time, which is what people mean); the answer always names the zone used.

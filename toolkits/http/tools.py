@@ -24,7 +24,7 @@ import anyio
 import httpx
 
 from server.errors import ToolError, UpstreamError
-from server.execute.context import ToolContext
+from server.values import ToolContext
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 DEFAULT_TIMEOUT = 15.0

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from server.errors import ToolError
-from server.execute.context import ToolContext
+from server.values import ToolContext
 
 MAX_EXPRESSION_CHARS = 2000
 MAX_INT_BITS = 10_000  # about 3,000 decimal digits: room for big factorials, far from a memory hazard

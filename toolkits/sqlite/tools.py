@@ -21,7 +21,7 @@ from typing import Any
 import anyio.to_thread
 
 from server.errors import ToolError
-from server.execute.context import ToolContext
+from server.values import ToolContext
 
 DEFAULT_MAX_ROWS = 1000  # hard cap; `toolkit_settings.sqlite.max_rows` overrides
 DEFAULT_TIMEOUT = 10.0  # seconds per call; `toolkit_settings.sqlite.query_timeout` overrides

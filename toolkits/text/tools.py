@@ -18,7 +18,7 @@ from collections import Counter
 from typing import Any
 
 from server.errors import ToolError
-from server.execute.context import ToolContext
+from server.values import ToolContext
 
 DEFAULT_REGEX_TIMEOUT = 2.0  # seconds; `toolkit_settings.text.regex_timeout` overrides
 CHILD_MEMORY_BYTES = 512 * 1024 * 1024

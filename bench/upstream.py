@@ -1,0 +1,142 @@
+"""Scenario 6: an upstream MCP server behind Concierge, against the same server called directly.
+
+Latency: the bare SDK server (`bench.serve_bare`, Streamable HTTP) is registered as upstream `bare`.
+Direct: the SDK client calls `BENCH_NOOP_PING` on it. Proxied: the SDK client calls
+`COMPOSIO_MULTI_EXECUTE_TOOL` running `BARE_BENCH_NOOP_PING` on Concierge, which calls the upstream
+over its pooled session. Rounds alternate; added latency is proxied p50 minus direct p50.
+
+Processes: the same server over stdio, taking a per-user credential from its environment (so one
+process per user), called from many sessions of a few users at once; the upstream processes alive
+are sampled throughout, and counted again after Concierge has stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+from bench import servers
+from bench.budget import Budget
+from bench.clients import SdkCaller, calling, create_session, open_callers
+from bench.load import Side, alternate
+from bench.procs import running
+from bench.report import Row, ScenarioResult, at_most
+from server.config import UpstreamPoolConfig
+
+MAX_ADDED_P50_MS = 1.5
+UPSTREAM_MARK = "CONCIERGE_BENCH_UPSTREAM"
+PROXIED_CALL = ("COMPOSIO_MULTI_EXECUTE_TOOL",
+                {"tools": [{"tool_slug": "BARE_BENCH_NOOP_PING", "arguments": {"n": 1}}]})
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def upstream_pids() -> set[int]:
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if UPSTREAM_MARK.encode() in (proc / "environ").read_bytes():
+                    found.add(int(proc.name))
+    return found
+
+
+async def _latency(budget: Budget, workdir: Path) -> tuple[dict[str, Any], list[Row]]:
+    bare = servers.bare("upstream_bare", workdir)
+    with running(bare):
+        upstream_url = f"{bare.base_url}/mcp"
+        concierge = servers.concierge("concierge_proxy", workdir, upstreams={"bare": {"url": upstream_url}})
+        with running(concierge):
+            async with httpx.AsyncClient(timeout=30) as http:
+                proxied_url = await create_session(http, concierge.base_url, servers.BENCH_API_KEY,
+                                                   {"user_id": "bench_user", "toolkits": ["bare"]})
+            async with open_callers("sdk", [proxied_url, upstream_url]) as (proxied, direct):
+                assert isinstance(proxied, SdkCaller) and isinstance(direct, SdkCaller)
+                sides = [Side("proxied", [calling(proxied, *PROXIED_CALL)], concierge.cpu_seconds),
+                         Side("direct", [calling(direct, servers.NOOP_TOOL, {"n": 1})], bare.cpu_seconds)]
+                totals = await alternate(sides, rounds=budget.overhead_rounds, calls_per_round=budget.overhead_calls,
+                                         seconds_per_round=budget.overhead_seconds, warmup_calls=budget.warmup_calls)
+    data = {name: samples.summary() for name, samples in totals.items()}
+    added = data["proxied"]["p50_ms"] - data["direct"]["p50_ms"]
+    data["added_p50_ms"] = round(added, 3)
+    errors = data["proxied"]["errors"] + data["direct"]["errors"]
+    rows = [Row("6 upstream", "proxied vs direct call: p50 (added)",
+                f"{data['proxied']['p50_ms']:.2f} ms vs direct {data['direct']['p50_ms']:.2f} ms "
+                f"(+{added:.2f} ms, {errors} errors)", None, f"<= +{MAX_ADDED_P50_MS} ms",
+                at_most(added, MAX_ADDED_P50_MS) and errors == 0)]
+    return data, rows
+
+
+async def _connect(http: httpx.AsyncClient, base_url: str, user: str) -> None:
+    """The user's credential for the stdio upstream, typed into the Connect Link's form."""
+    headers = {"Authorization": f"Bearer {servers.BENCH_API_KEY}"}
+    link = await http.post(f"{base_url}/api/v1/connected_accounts/link", headers=headers,
+                           json={"user_id": user, "toolkit": "stdio_bare"})
+    link.raise_for_status()
+    url = link.json()["redirect_url"]
+    page = await http.get(url)
+    state = re.search(r"name=state value='([^']+)'", page.text)
+    assert state, page.text[:300]
+    done = await http.post(url, data={"state": state.group(1), "token": f"token_of_{user}"})
+    done.raise_for_status()
+
+
+async def _processes(budget: Budget, workdir: Path) -> tuple[dict[str, Any], list[Row]]:
+    users = [f"user{i}" for i in range(budget.upstream_users)]
+    upstream = {"command": sys.executable, "args": ["-m", "bench.serve_bare", "--stdio"],
+                "cwd": str(ROOT), "env": {UPSTREAM_MARK: "1"},
+                "auth": {"type": "header", "env": "BENCH_USER_TOKEN"}}
+    concierge = servers.concierge("concierge_stdio", workdir, upstreams={"stdio_bare": upstream})
+    peak, errors, calls = 0, 0, 0
+    with running(concierge):
+        async with httpx.AsyncClient(timeout=60) as http:
+            for user in users:
+                await _connect(http, concierge.base_url, user)
+            urls = [await create_session(http, concierge.base_url, servers.BENCH_API_KEY,
+                                         {"user_id": users[i % len(users)], "toolkits": ["stdio_bare"]})
+                    for i in range(budget.upstream_sessions)]
+        call = ("COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [{"tool_slug": "STDIO_BARE_BENCH_NOOP_PING",
+                                                           "arguments": {"n": 1}}]})
+        async with open_callers("raw", urls) as callers:
+            async def one(caller: Any) -> None:
+                nonlocal errors, calls
+                for _ in range(2):
+                    try:
+                        result = await caller.call_tool(*call)
+                        errors += not result.get("successful", False)
+                    except Exception:
+                        errors += 1
+                    calls += 1
+
+            async def sample() -> None:
+                nonlocal peak
+                while True:
+                    peak = max(peak, len(upstream_pids()))
+                    await anyio.sleep(0.2)
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(sample)
+                async with anyio.create_task_group() as load:
+                    for caller in callers:
+                        load.start_soon(one, caller)
+                tasks.cancel_scope.cancel()
+    await anyio.sleep(1)
+    left = len(upstream_pids())
+    data = {"sessions": len(urls), "users": len(users), "calls": calls, "errors": errors,
+            "peak_processes": peak, "processes_after_shutdown": left}
+    bound = UpstreamPoolConfig().max_processes  # one per user, plus the one that lists tools, within the bound
+    rows = [Row("6 upstream", f"{len(urls)} sessions of {len(users)} users, one stdio upstream",
+                f"peak {peak} processes, {left} after shutdown, {errors} errors in {calls} calls", None,
+                f"<= {bound}, 0 left", peak <= bound and left == 0 and errors == 0)]
+    return data, rows
+
+
+async def run(budget: Budget, workdir: Path) -> ScenarioResult:
+    latency, rows = await _latency(budget, workdir)
+    processes, more = await _processes(budget, workdir)
+    return ScenarioResult("upstream", {"latency": latency, "processes": processes}, rows + more)

@@ -1,0 +1,61 @@
+"""MCP clients of each session: the `Mcp-Session-Id`s minted at initialize, bound to one session.
+
+Recorded in the store (so they survive a restart); recently seen ones are also kept in memory, so a
+call costs no database read, and `last_seen` is written at most once a minute per client.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+from server.store.interfaces import McpClientStore
+from server.store.records import McpClientRow
+
+TOUCH_EVERY_SECONDS = 60
+KNOWN_CLIENTS = 10_000  # an evicted one costs one database read
+
+
+class McpClients:
+    def __init__(self, store: McpClientStore) -> None:
+        self.store = store
+        self._known: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    async def register(self, client_id: str, session_id: str, name: str | None, version: str | None,
+                       protocol_version: str | None) -> None:
+        """`NotFound` (store `ReferenceMissing`) when the session was deleted meanwhile."""
+        await self.store.register(client_id, session_id, name, version, protocol_version)
+        self._remember(client_id, session_id)
+
+    async def check(self, client_id: str, session_id: str) -> bool:
+        """Whether this id was minted for this session and not ended."""
+        known = self._known.get(client_id)
+        if known is not None and known[0] == session_id:
+            if time.monotonic() - known[1] > TOUCH_EVERY_SECONDS:
+                self._remember(client_id, session_id)
+                await self.store.touch(client_id, time.time())
+            return True
+        row = await self.store.get(client_id)
+        if row is None or row.session_id != session_id or row.terminated_at is not None:
+            return False
+        self._remember(client_id, session_id)
+        await self.store.touch(client_id, time.time())
+        return True
+
+    async def terminate(self, client_id: str) -> None:
+        await self.store.terminate(client_id)
+        self._known.pop(client_id, None)
+
+    async def of_session(self, session_id: str) -> list[McpClientRow]:
+        return await self.store.list_by_session(session_id)
+
+    def forget_session(self, session_id: str) -> None:
+        """The session was deleted (its rows go with it): drop its ids from memory too."""
+        for client_id in [c for c, (s, _) in self._known.items() if s == session_id]:
+            del self._known[client_id]
+
+    def _remember(self, client_id: str, session_id: str) -> None:
+        self._known[client_id] = (session_id, time.monotonic())
+        self._known.move_to_end(client_id)
+        while len(self._known) > KNOWN_CLIENTS:
+            self._known.popitem(last=False)

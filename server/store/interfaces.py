@@ -1,0 +1,189 @@
+"""What the services need from storage, one Protocol per concept, and `Store`, the bundle a backend
+provides. Services are typed against these only; a backend (`server/store/sqlite/`, later others)
+implements them and is chosen by `server.store.open_store(url)`.
+
+Contract every backend keeps:
+- a method returns only after its write is durable (committed); a returned row is what is stored;
+- failures are `server.store.errors` types (or `server.errors.StorageError`), never driver exceptions;
+- reads of accounts for a session always take the user id (isolation by construction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from server.store.records import (
+    AccountRow,
+    AuthConfigRow,
+    ExecutionRow,
+    LinkRow,
+    McpClientRow,
+    SessionRow,
+    UpstreamRow,
+)
+from server.values import AccountStatus
+
+
+class SessionStore(Protocol):
+    async def insert(self, session_id: str, user_id: str, config: dict[str, Any]) -> SessionRow: ...
+
+    async def get(self, session_id: str) -> SessionRow | None: ...
+
+    async def update(self, session_id: str, config: dict[str, Any], expected_version: int) -> SessionRow:
+        """Compare-and-set on config_version: `VersionConflict` when it moved, `NotFound` when deleted."""
+        ...
+
+    async def delete(self, session_id: str) -> bool: ...
+
+    async def list_by_user(self, user_id: str, limit: int = 100, offset: int = 0) -> list[SessionRow]: ...
+
+    async def history(self, session_id: str) -> list[dict[str, Any]]: ...
+
+
+class AccountStore(Protocol):
+    async def insert(self, account: AccountRow, link: LinkRow | None, event: str, actor: str) -> None:
+        """Account, its first link and its audit event in one transaction; `AlreadyExists` on a taken alias."""
+        ...
+
+    async def add_link(self, link: LinkRow) -> None: ...
+
+    async def get(self, account_id: str) -> AccountRow | None: ...
+
+    async def list(self, user_id: str | None = None, toolkit: str | None = None,
+                   statuses: tuple[AccountStatus, ...] | None = None) -> list[AccountRow]: ...
+
+    async def set_status(self, account_id: str, status: AccountStatus, reason: str | None, event: str, actor: str,
+                         *, credential: bytes | None = None, preview: str | None = None,
+                         expires_at: float | None = None, scopes: str | None = None, keep_credential: bool = True,
+                         only_if: tuple[AccountStatus, ...] = ()) -> bool:
+        """One transition with its credential and audit event, all or nothing; False when `only_if` did not hold."""
+        ...
+
+    async def set_disabled(self, account_id: str, disabled: bool, actor: str) -> None: ...
+
+    async def delete(self, account_id: str, actor: str) -> None: ...
+
+    async def events(self, account_id: str) -> list[dict[str, Any]]: ...
+
+    async def link_by_token(self, token_hash: str) -> LinkRow | None: ...
+
+    async def link_by_state(self, state_hash: str) -> LinkRow | None: ...
+
+    async def live_link(self, account_id: str) -> LinkRow | None: ...
+
+    async def open_link(self, token_hash: str, state_hash: str | None, verifier: bytes | None) -> bool: ...
+
+    async def use_link(self, token_hash: str) -> bool: ...
+
+    async def set_form_state(self, token_hash: str, state_hash: str) -> None: ...
+
+    async def expire_stale(self) -> list[str]: ...
+
+
+class AuthConfigStore(Protocol):
+    async def insert(self, row: AuthConfigRow) -> None: ...
+
+    async def get(self, config_id: str) -> AuthConfigRow | None: ...
+
+    async def list(self, toolkit: str | None = None) -> list[AuthConfigRow]: ...
+
+    async def update(self, row: AuthConfigRow) -> AuthConfigRow: ...
+
+    async def delete(self, config_id: str) -> None: ...
+
+    async def in_use(self, config_id: str) -> int: ...
+
+
+class ExecutionStore(Protocol):
+    async def record(self, row: ExecutionRow) -> None:
+        """Returns once the row is committed; concurrent calls may share one commit."""
+        ...
+
+    async def get(self, log_id: str) -> ExecutionRow | None: ...
+
+    async def list_by_session(self, session_id: str, limit: int = 100) -> list[ExecutionRow]: ...
+
+    async def used_toolkits(self, session_id: str) -> dict[str, int]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class MemoryStore(Protocol):
+    async def remember(self, user_id: str, session_id: str, facts: dict[str, list[str]]) -> int: ...
+
+    async def recall(self, user_id: str, toolkits: Iterable[str]) -> dict[str, list[str]]: ...
+
+
+class McpClientStore(Protocol):
+    async def register(self, mcp_session_id: str, session_id: str, client_name: str | None,
+                       client_version: str | None, protocol_version: str | None) -> None:
+        """`ReferenceMissing` when the session is gone (deleted concurrently)."""
+        ...
+
+    async def get(self, mcp_session_id: str) -> McpClientRow | None: ...
+
+    async def touch(self, mcp_session_id: str, ts: float) -> None: ...
+
+    async def terminate(self, mcp_session_id: str) -> None: ...
+
+    async def list_by_session(self, session_id: str) -> list[McpClientRow]: ...
+
+
+class ServerMetaStore(Protocol):
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str) -> None: ...
+
+
+class UpstreamStore(Protocol):
+    async def list_all(self) -> list[UpstreamRow]: ...
+
+    async def add(self, name: str, definition: dict[str, Any]) -> bool:
+        """False when another registered upstream has the name."""
+        ...
+
+    async def save_tools(self, name: str, tools: list[dict[str, Any]]) -> None: ...
+
+    async def remove(self, name: str) -> bool: ...
+
+
+class Store(Protocol):
+    """One open backend: every concept's store over one database."""
+
+    @property
+    def sessions(self) -> SessionStore: ...
+
+    @property
+    def accounts(self) -> AccountStore: ...
+
+    @property
+    def auth_configs(self) -> AuthConfigStore: ...
+
+    @property
+    def executions(self) -> ExecutionStore: ...
+
+    @property
+    def memory(self) -> MemoryStore: ...
+
+    @property
+    def mcp_clients(self) -> McpClientStore: ...
+
+    @property
+    def meta(self) -> ServerMetaStore: ...
+
+    @property
+    def upstreams(self) -> UpstreamStore: ...
+
+    async def reencrypt(self, rotate: Callable[[bytes], bytes], meta_keys: Iterable[str] = ()) -> int:
+        """Every encrypted value (and the named server-meta values) rewritten by `rotate`, in one
+        transaction; returns how many values changed."""
+        ...
+
+    async def integrity_problems(self) -> list[str]:
+        """What the database's own consistency check reports; empty when sound."""
+        ...
+
+    async def aclose(self) -> None:
+        """Writes everything still buffered, then closes."""
+        ...

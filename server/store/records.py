@@ -1,0 +1,123 @@
+"""The rows every backend stores and returns: plain frozen dataclasses, no driver types.
+
+Services read these; each backend maps them to its own tables (`server/store/sqlite/`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from server.values import AccountStatus
+
+
+def now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    id: str
+    user_id: str
+    config: dict[str, Any]
+    config_version: int
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: str
+    user_id: str
+    toolkit: str
+    auth_config_id: str | None
+    alias: str | None
+    status: AccountStatus
+    status_reason: str | None
+    is_disabled: int
+    scopes: str | None
+    credential: bytes | None
+    credential_preview: str | None
+    expires_at: float | None
+    created_at: float
+    updated_at: float
+
+    def public(self) -> dict[str, Any]:
+        """Every field but the encrypted credential."""
+        data = asdict(self)
+        data.pop("credential")
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    token_hash: str
+    token: bytes
+    account_id: str
+    session_id: str | None
+    callback_url: str | None
+    state_hash: str | None
+    pkce_verifier: bytes | None
+    expires_at: float
+    opened_at: float | None
+    used_at: float | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfigRow:
+    id: str
+    toolkit: str
+    name: str
+    auth_scheme: str
+    type: str
+    status: str
+    credentials: bytes | None
+    scopes: str | None
+    authorize_params: str | None
+    restrict_to_tools: str | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRow:
+    id: str
+    session_id: str
+    user_id: str
+    tool_slug: str
+    toolkit: str
+    account_id: str | None
+    arguments_digest: str
+    status: str
+    error: str | None
+    started_at: float
+    duration_ms: float
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class McpClientRow:
+    mcp_session_id: str
+    session_id: str
+    client_name: str | None
+    client_version: str | None
+    protocol_version: str | None
+    first_seen: float
+    last_seen: float
+    terminated_at: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRow:
+    name: str
+    definition: dict[str, Any] | None  # None: declared in the config file
+    tools: list[dict[str, Any]] | None  # the upstream's `tools/list` answer, as JSON
+    tools_refreshed_at: float | None

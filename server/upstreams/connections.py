@@ -1,0 +1,358 @@
+"""Client sessions to upstream MCP servers, pooled per (upstream, credential) and bounded.
+
+Each live connection is owned by one background task that holds the SDK `Client` open (its transport
+and task group must be entered and left by the same task); calls from any request task go through it.
+A stdio upstream without per-user credentials runs one process for everybody; with them, one process
+per account, so a credential placed in a process's environment is only ever that account's. Processes
+are bounded (`max_processes`): the least recently used idle one is closed to make room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+import anyio
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
+from mcp.types import CONNECTION_CLOSED, CallToolResult
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from server.config import UpstreamConfig, UpstreamPoolConfig
+from server.errors import UpstreamError
+from server.upstreams.http_calls import HttpCaller
+
+log = logging.getLogger("concierge.upstreams")
+LIST_CHANGED = "notifications/tools/list_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where to connect and as whom. `secret` is the calling account's credential (None: shared)."""
+
+    upstream: str
+    config: UpstreamConfig
+    account_id: str | None = None
+    secret: str | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        if self.secret is None:
+            return (self.upstream, "*")
+        # a refreshed token gets a new connection; the old one idles out
+        return (self.upstream, f"{self.account_id}:{hashlib.sha256(self.secret.encode()).hexdigest()[:16]}")
+
+    @property
+    def is_process(self) -> bool:
+        return self.config.command is not None
+
+    def http_headers(self) -> dict[str, str]:
+        headers = dict(self.config.headers)
+        if self.secret is not None:
+            headers[self.config.auth.header] = self.config.auth.prefix + self.secret
+        return headers
+
+
+@contextlib.asynccontextmanager
+async def _http_transport(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
+    async with (create_mcp_http_client(headers=headers) as http,
+                streamable_http_client(url, http_client=http) as streams):
+        yield streams
+
+
+class Connection:
+    def __init__(self, target: Target, log_dir: Path, on_list_changed: Callable[[str], None]) -> None:
+        self.target = target
+        self.ready = asyncio.Event()
+        self.closing = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.client: Client | None = None
+        self.error: BaseException | None = None
+        self.in_flight = 0
+        self.last_used = time.monotonic()
+        self._log_dir = log_dir
+        self._on_list_changed = on_list_changed
+        self.task = asyncio.create_task(self._run(), name=f"upstream {target.upstream}")
+
+    @property
+    def alive(self) -> bool:
+        return not self.closed.is_set() and not self.closing.is_set()
+
+    def _transport(self, errlog: TextIO | None) -> Any:
+        config, secret = self.target.config, self.target.secret
+        if config.command is not None:
+            env = dict(config.env)
+            if secret is not None and config.auth.env:
+                env[config.auth.env] = secret
+            params = StdioServerParameters(command=config.command, args=config.args, env=env,
+                                           cwd=str(config.cwd) if config.cwd else None)
+            return stdio_client(params, errlog=errlog) if errlog is not None else stdio_client(params)
+        assert config.url is not None
+        return _http_transport(config.url, self.target.http_headers())
+
+    async def _on_message(self, message: Any) -> None:
+        method = getattr(message, "method", None) or getattr(getattr(message, "root", None), "method", None)
+        if method == LIST_CHANGED:
+            self._on_list_changed(self.target.upstream)
+
+    async def _run(self) -> None:
+        """Handshake era first: it is the one where servers of every SDK announce tool-list changes
+        (`notifications/tools/list_changed`); a server that refuses it is asked in the 2026-07-28 era."""
+        errlog: TextIO | None = None
+        try:
+            if self.target.is_process:  # the upstream's stderr goes to its own log, not the server's
+                errlog = await asyncio.to_thread(_open_log, self._log_dir, self.target.upstream)
+            for mode in ("legacy", "auto"):
+                try:
+                    await self._serve(mode, errlog)
+                    return
+                except Exception as exc:
+                    self.error = exc
+                    if self.ready.is_set() or self.closing.is_set():
+                        return
+        finally:
+            self.client = None
+            self.ready.set()
+            self.closed.set()
+            if errlog is not None:
+                errlog.close()
+
+    async def _serve(self, mode: str, errlog: TextIO | None) -> None:
+        async with Client(self._transport(errlog), mode=mode, message_handler=self._on_message) as client:
+            self.client = client
+            self.ready.set()
+            async with anyio.create_task_group() as tasks:
+                if self.target.secret is None and client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                    tasks.start_soon(self._listen, client)
+                await self.closing.wait()
+                tasks.cancel_scope.cancel()
+
+    async def _listen(self, client: Client) -> None:
+        """2026-07-28 servers announce tool-list changes on a `subscriptions/listen` stream (handshake-era
+        servers send `notifications/tools/list_changed`, seen by `_on_message`)."""
+        try:
+            async with client.listen(tools_list_changed=True) as events:
+                async for _ in events:
+                    self._on_list_changed(self.target.upstream)
+        except (ListenNotSupportedError, SubscriptionLost, MCPError) as exc:
+            log.debug("upstream %s: no tool-list subscription (%s)", self.target.upstream, _reason(exc))
+
+    async def call(self, tool_name: str, arguments: dict[str, Any], limit_seconds: float) -> CallToolResult:
+        """The upstream's answer; a connection that dies or a call that overruns becomes an UpstreamError
+        naming the upstream (the caller's cancellation is passed on to the upstream by the SDK)."""
+        client = self.client
+        name = self.target.upstream
+        if client is None or not self.alive:
+            raise UpstreamError(f"upstream MCP server {name!r} is not connected", {"upstream": name})
+        call = asyncio.ensure_future(client.call_tool(tool_name, arguments))
+        gone = asyncio.ensure_future(self.closed.wait())
+        try:
+            done, _ = await asyncio.wait({call, gone}, timeout=limit_seconds, return_when=asyncio.FIRST_COMPLETED)
+            if call in done:
+                return call.result()
+            if gone in done:
+                raise UpstreamError(f"upstream MCP server {name!r} went away during the call "
+                                    f"({_reason(self.error)}); the next call reconnects", {"upstream": name})
+            raise UpstreamError(f"upstream MCP server {name!r} did not answer {tool_name!r} within {limit_seconds:g} s",
+                                {"upstream": name, "timeout_seconds": limit_seconds})
+        except UpstreamError:
+            raise
+        except Exception as exc:
+            if _connection_lost(exc):  # the next call must not reuse a dead session
+                self.closing.set()
+                raise UpstreamError(f"upstream MCP server {name!r} went away during the call ({_reason(exc)}); "
+                                    "the next call reconnects", {"upstream": name}) from None
+            raise UpstreamError(f"upstream MCP server {name!r} failed: {_reason(exc)}", {"upstream": name}) from None
+        finally:
+            for task in (call, gone):
+                task.cancel()
+
+    async def list_tools(self) -> list[dict[str, Any]]:
+        client = self.client
+        if client is None:
+            raise UpstreamError(f"upstream MCP server {self.target.upstream!r} is not connected")
+        tools: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            page = await client.list_tools(cursor=cursor, cache_mode="refresh")
+            tools += [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in page.tools]
+            cursor = page.next_cursor
+            if not cursor:
+                return tools
+
+    async def close(self) -> None:
+        self.closing.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), timeout=10)
+        except (TimeoutError, asyncio.CancelledError):
+            self.task.cancel()
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    return (isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED) or isinstance(
+        exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError))
+
+
+def _open_log(folder: Path, upstream: str) -> TextIO:
+    folder.mkdir(parents=True, exist_ok=True)
+    return open(folder / f"{upstream}.log", "a", encoding="utf-8")  # noqa: SIM115 - kept open for the process
+
+
+def _reason(exc: BaseException | None) -> str:
+    if exc is None:
+        return "connection closed"
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class ConnectionPool:
+    def __init__(self, settings: UpstreamPoolConfig, log_dir: Path, on_list_changed: Callable[[str], None]) -> None:
+        self.settings = settings
+        self.log_dir = log_dir
+        self.on_list_changed = on_list_changed
+        self._connections: dict[tuple[str, str], Connection] = {}
+        self._callers: dict[tuple[str, str], HttpCaller] = {}
+        self.eras: dict[str, str] = {}  # HTTP upstream -> the protocol version its listing session negotiated
+        self._http: aiohttp.ClientSession | None = None
+        self._lock = asyncio.Lock()
+        self._freed = asyncio.Event()
+        self._reaper: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._reaper = asyncio.create_task(self._reap_forever(), name="upstream reaper")
+        # calls to HTTP upstreams: no cookies kept between users, no redirects followed (a credential
+        # must not follow a redirect to another host)
+        self._http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
+                                           connector=aiohttp.TCPConnector(limit=100, limit_per_host=0))
+
+    def counts_of(self, upstream: str | None = None) -> dict[str, int]:
+        live = [c for c in self._connections.values() if c.alive and upstream in (None, c.target.upstream)]
+        callers = [c for k, c in self._callers.items() if upstream in (None, k[0])]
+        return {"connections": len(live) + len(callers), "processes": sum(c.target.is_process for c in live)}
+
+    @contextlib.asynccontextmanager
+    async def lease(self, target: Target) -> AsyncIterator[Connection]:
+        """A connected session for `target`, counted as busy until the block ends, so that making room
+        for another process never closes it under a caller."""
+        conn = self._connections.get(target.key)
+        if conn is None or not conn.alive:
+            async with self._lock:
+                conn = self._connections.get(target.key)
+                if conn is None or not conn.alive:
+                    if target.is_process:
+                        await self._make_room()
+                    conn = self._connections[target.key] = Connection(target, self.log_dir, self.on_list_changed)
+        conn.in_flight += 1
+        try:
+            await self._ready(conn)
+            if not target.is_process and conn.client is not None:
+                self.eras[target.upstream] = conn.client.protocol_version
+            yield conn
+        finally:
+            conn.in_flight -= 1
+            conn.last_used = time.monotonic()
+            self._freed.set()  # a caller waiting for a process slot may find an idle one now
+
+    async def _ready(self, conn: Connection) -> None:
+        name = conn.target.upstream
+        try:
+            await asyncio.wait_for(asyncio.shield(conn.ready.wait()), timeout=self.settings.connect_timeout_seconds)
+        except TimeoutError:
+            await self._drop(conn)
+            raise UpstreamError(f"upstream MCP server {name!r} did not finish connecting within "
+                                f"{self.settings.connect_timeout_seconds:g} s", {"upstream": name}) from None
+        if conn.client is None:
+            await self._drop(conn)
+            raise UpstreamError(f"upstream MCP server {name!r} cannot be reached: {_reason(conn.error)}",
+                                {"upstream": name})
+
+    async def _make_room(self) -> None:
+        """Called under the lock: close the least recently used idle process, or wait for one to free."""
+        deadline = time.monotonic() + self.settings.connect_timeout_seconds
+        while True:
+            live = [c for c in self._connections.values() if c.alive and c.target.is_process]
+            if len(live) < self.settings.max_processes:
+                return
+            idle = sorted((c for c in live if c.in_flight == 0), key=lambda c: c.last_used)
+            if idle:
+                await self._drop(idle[0])
+                continue
+            self._freed.clear()
+            self._lock.release()
+            try:
+                await asyncio.wait_for(self._freed.wait(), timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise UpstreamError(f"all {self.settings.max_processes} upstream MCP processes are busy; "
+                                    "try again shortly or raise upstream_pool.max_processes") from None
+            finally:
+                await self._lock.acquire()
+
+    async def _drop(self, conn: Connection) -> None:
+        if self._connections.get(conn.target.key) is conn:
+            del self._connections[conn.target.key]
+        await conn.close()
+        self._freed.set()
+
+    async def call(self, target: Target, tool_name: str, arguments: dict[str, Any]) -> CallToolResult:
+        if not target.is_process:
+            return await self._http_call(target, tool_name, arguments)
+        async with self.lease(target) as conn:
+            return await conn.call(tool_name, arguments, target.config.timeout_seconds)
+
+    async def _http_call(self, target: Target, tool_name: str, arguments: dict[str, Any]) -> CallToolResult:
+        caller = self._callers.get(target.key)
+        if caller is None:
+            assert self._http is not None and target.config.url is not None
+            caller = self._callers[target.key] = HttpCaller(self._http, target.upstream, target.config.url,
+                                                            target.http_headers(), self.eras.get(target.upstream))
+        elif caller.era is None:
+            caller.era = self.eras.get(target.upstream)
+        caller.in_flight += 1
+        try:
+            return await caller.call(tool_name, arguments, target.config.timeout_seconds)
+        finally:
+            caller.in_flight -= 1
+            caller.last_used = time.monotonic()
+
+    async def close_upstream(self, upstream: str) -> None:
+        for key in [k for k in self._callers if k[0] == upstream]:
+            del self._callers[key]
+        self.eras.pop(upstream, None)
+        for conn in [c for c in self._connections.values() if c.target.upstream == upstream]:
+            await self._drop(conn)
+
+    async def _reap_forever(self) -> None:
+        interval = min(30.0, self.settings.idle_seconds / 2)
+        while True:
+            await asyncio.sleep(interval)
+            await self.reap()
+
+    async def reap(self) -> None:
+        cutoff = time.monotonic() - self.settings.idle_seconds
+        for key, caller in list(self._callers.items()):
+            if caller.in_flight == 0 and caller.last_used < cutoff:
+                del self._callers[key]
+        for conn in list(self._connections.values()):
+            if not conn.alive or (conn.in_flight == 0 and conn.last_used < cutoff):
+                await self._drop(conn)
+
+    async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+        await asyncio.gather(*(self._drop(c) for c in list(self._connections.values())), return_exceptions=True)
+        self._callers.clear()
+        if self._http is not None:
+            await self._http.close()

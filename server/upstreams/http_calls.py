@@ -1,0 +1,162 @@
+"""Tool calls to a Streamable HTTP upstream as plain JSON-RPC POSTs on a shared connection pool.
+
+The SDK `Client` keeps one session per upstream for listing tools and hearing of changes; the calls
+themselves skip it: a POST with the right headers is all either protocol era needs per call, and
+the SDK client's per-call work would be most of what a proxied call costs. A 2026-07-28 upstream takes
+self-contained requests; a handshake-era one gets an `initialize` once per credential, and its
+`Mcp-Session-Id` afterwards (a new handshake when the upstream forgets the session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any
+
+import aiohttp
+from mcp.types import CallToolResult
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+
+from server.errors import UpstreamError
+from server.jsontext import dumps_bytes, loads
+
+CLIENT_INFO = {"name": "concierge", "version": "0.1"}
+ACCEPT = "application/json, text/event-stream"
+
+
+class HttpCaller:
+    """Calls as one credential to one HTTP upstream; `era` is the protocol version the upstream speaks
+    (learnt by its listing session), None until known (then the handshake era is used)."""
+
+    def __init__(self, http: aiohttp.ClientSession, upstream: str, url: str, headers: dict[str, str],
+                 era: str | None) -> None:
+        self.http = http
+        self.upstream = upstream
+        self.url = url
+        self.headers = headers
+        self.era = era
+        self.session_id: str | None = None
+        self.in_flight = 0
+        self.last_used = time.monotonic()
+        self._handshake: str | None = None  # the negotiated handshake-era version, once done
+        self._ids = itertools.count(1)
+        self._lock = asyncio.Lock()
+
+    @property
+    def modern(self) -> bool:
+        return self.era in MODERN_PROTOCOL_VERSIONS
+
+    async def call(self, tool_name: str, arguments: dict[str, Any], limit_seconds: float) -> CallToolResult:
+        params = {"name": tool_name, "arguments": arguments}
+        try:
+            async with asyncio.timeout(limit_seconds):
+                message = await self._request("tools/call", params, tool_name)
+        except TimeoutError:
+            raise UpstreamError(f"upstream MCP server {self.upstream!r} did not answer {tool_name!r} within "
+                                f"{limit_seconds:g} s", {"upstream": self.upstream, "timeout_seconds": limit_seconds}
+                                ) from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(f"upstream MCP server {self.upstream!r} cannot be reached: {type(exc).__name__}: "
+                                f"{exc}", {"upstream": self.upstream}) from None
+        if "error" in message:
+            error = message["error"] or {}
+            raise UpstreamError(f"upstream MCP server {self.upstream!r} refused the call: "
+                                f"{error.get('message') or error}", {"upstream": self.upstream,
+                                                                     "jsonrpc_code": error.get("code")})
+        return CallToolResult.model_validate(message.get("result") or {})
+
+    async def _request(self, method: str, params: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+        if not self.modern:
+            await self._initialize()
+        answer = await self._post(method, params, name)
+        if answer is None and not self.modern:  # the upstream forgot our session: shake hands again
+            self._handshake = None
+            await self._initialize()
+            answer = await self._post(method, params, name)
+        if answer is None:
+            raise UpstreamError(f"upstream MCP server {self.upstream!r} does not know this session",
+                                {"upstream": self.upstream})
+        return answer
+
+    async def _initialize(self) -> None:
+        async with self._lock:
+            if self._handshake is not None:
+                return
+            self.session_id = None
+            params = {"protocolVersion": HANDSHAKE_PROTOCOL_VERSIONS[-1], "capabilities": {},
+                      "clientInfo": CLIENT_INFO}
+            answer = await self._post("initialize", params, handshake=True)
+            result = (answer or {}).get("result")
+            if not isinstance(result, dict):
+                raise UpstreamError(f"upstream MCP server {self.upstream!r} refused the handshake: "
+                                    f"{(answer or {}).get('error')}", {"upstream": self.upstream})
+            self._handshake = str(result.get("protocolVersion") or HANDSHAKE_PROTOCOL_VERSIONS[-1])
+            await self._post("notifications/initialized", None)
+
+    def _headers(self, method: str, name: str | None) -> dict[str, str]:
+        headers = {**self.headers, "accept": ACCEPT, "content-type": "application/json"}
+        if self.modern:
+            assert self.era is not None
+            headers |= {"mcp-protocol-version": self.era, "mcp-method": method} | ({"mcp-name": name} if name else {})
+        else:
+            if self._handshake:
+                headers["mcp-protocol-version"] = self._handshake
+            if self.session_id:
+                headers["mcp-session-id"] = self.session_id
+        return headers
+
+    async def _post(self, method: str, params: dict[str, Any] | None, name: str | None = None, *,
+                    handshake: bool = False) -> dict[str, Any] | None:
+        """The JSON-RPC answer to one request (None: the upstream does not know our session; {} for a
+        notification)."""
+        body: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        request_id = None
+        if not method.startswith("notifications/"):
+            request_id = body["id"] = next(self._ids)
+        if params is not None:
+            body["params"] = params
+            if self.modern:
+                body["params"] = {**params, "_meta": {"io.modelcontextprotocol/protocolVersion": self.era,
+                                                      "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
+                                                      "io.modelcontextprotocol/clientCapabilities": {}}}
+        async with self.http.post(self.url, data=dumps_bytes(body), headers=self._headers(method, name),
+                                  allow_redirects=False) as response:
+            if handshake and "mcp-session-id" in response.headers:
+                self.session_id = response.headers["mcp-session-id"]
+            if response.status == 404 and self.session_id and not handshake:
+                return None
+            if response.status in (401, 403):
+                raise UpstreamError(f"upstream MCP server {self.upstream!r} refused the credential "
+                                    f"(HTTP {response.status}); reconnect the account",
+                                    {"upstream": self.upstream, "status": response.status})
+            if request_id is None:
+                return {}
+            if response.status >= 400 and "json" not in response.headers.get("content-type", ""):
+                text = (await response.text())[:300]
+                raise UpstreamError(f"upstream MCP server {self.upstream!r} answered HTTP {response.status}: "
+                                    f"{text}", {"upstream": self.upstream, "status": response.status})
+            if response.headers.get("content-type", "").startswith("text/event-stream"):
+                return await _answer_in_stream(response, request_id)
+            message = loads(await response.read())
+            return message if isinstance(message, dict) else {}
+
+
+async def _answer_in_stream(response: aiohttp.ClientResponse, request_id: int) -> dict[str, Any]:
+    """The message answering `request_id` in a server-sent event stream (notifications before it,
+    such as progress, are passed over)."""
+    data: list[bytes] = []
+    async for raw in response.content:
+        line = raw.rstrip(b"\r\n")
+        if line.startswith(b"data:"):
+            data.append(line[5:].lstrip())
+        elif not line and data:
+            payload, data = b"\n".join(data), []
+            try:
+                message = loads(payload)
+            except ValueError:  # a priming event (an id and no data) or a comment
+                continue
+            if isinstance(message, dict) and message.get("id") == request_id and (
+                    "result" in message or "error" in message):
+                return message
+    return {"error": {"message": "the upstream closed the stream without answering"}}

@@ -1,0 +1,199 @@
+"""Upstream MCP servers as toolkits: definitions (config file + registered at run time), their tool
+lists (stored, refreshed on `tools/list_changed` and on an interval) and calls on behalf of a user."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from server.catalog.catalog import Catalog
+from server.catalog.model import Tool, Toolkit
+from server.catalog.toolkit_file import TOOLKIT_SLUG
+from server.config import UpstreamConfig, UpstreamPoolConfig
+from server.errors import ConfigError, Conflict, Forbidden, InvalidInput, NotFound, UpstreamError
+from server.execute.credentials import Credential
+from server.store.interfaces import UpstreamStore
+from server.upstreams.connections import ConnectionPool, Target
+from server.upstreams.conversion import result_data, secret_of, toolkit_from
+
+log = logging.getLogger("concierge.upstreams")
+
+
+@dataclass(slots=True)
+class Upstream:
+    name: str
+    config: UpstreamConfig
+    source: str  # "config" or "api"
+    tools: list[dict[str, Any]] | None = None
+    refreshed_at: float | None = None
+    last_error: str | None = None
+
+
+class UpstreamService:
+    def __init__(self, configured: dict[str, UpstreamConfig], pool_settings: UpstreamPoolConfig,
+                 store: UpstreamStore, catalog: Catalog, data_dir: Path,
+                 on_catalog_change: Callable[[], None]) -> None:
+        self.settings = pool_settings
+        self.store = store
+        self.catalog = catalog
+        self.on_catalog_change = on_catalog_change
+        self.upstreams: dict[str, Upstream] = {n: Upstream(n, c, "config") for n, c in configured.items()}
+        self.pool = ConnectionPool(pool_settings, data_dir / "upstreams", self._list_changed)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._refreshing: dict[str, asyncio.Task[int]] = {}
+
+    async def start(self) -> None:
+        """Stored tool lists go into the catalog at once (an unreachable upstream keeps its tools); each
+        upstream is then asked again in the background, and start waits briefly for ones never listed."""
+        for name in self.upstreams:
+            if not re.fullmatch(TOOLKIT_SLUG, name) or name in self.catalog.toolkits:
+                raise ConfigError(f"config: upstreams.{name}: the name must be a free toolkit slug (lower-case "
+                                  "letters, digits, '_'), not one of the catalog's toolkits")
+        for row in await self.store.list_all():
+            if row.definition is not None and row.name not in self.upstreams:
+                self.upstreams[row.name] = Upstream(row.name, UpstreamConfig.model_validate(row.definition), "api")
+            upstream = self.upstreams.get(row.name)
+            if upstream is not None and row.tools is not None:
+                upstream.tools, upstream.refreshed_at = row.tools, row.tools_refreshed_at
+                self._publish(upstream)
+        self.pool.start()
+        never_listed = [self._refresh_soon(u.name) for u in self.upstreams.values() if u.tools is None]
+        for u in self.upstreams.values():
+            if u.tools is not None:
+                self._refresh_soon(u.name)
+        if never_listed:
+            await asyncio.wait(never_listed, timeout=self.settings.connect_timeout_seconds)
+        self._spawn(self._refresh_forever())
+
+    def _check_name(self, name: str) -> None:
+        if not re.fullmatch(TOOLKIT_SLUG, name):
+            raise InvalidInput(f"upstream name {name!r} must be lower-case letters, digits and '_' (2-64 "
+                               "characters, starting with a letter); it becomes the toolkit slug", {"upstream": name})
+        if name in self.upstreams:
+            raise Conflict(f"upstream {name!r} already exists", {"upstream": name})
+        if name in self.catalog.toolkits:
+            raise Conflict(f"{name!r} is already a toolkit of the catalog; pick another name", {"upstream": name})
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _publish(self, upstream: Upstream) -> None:
+        self.catalog.put_toolkit(toolkit_from(upstream.name, upstream.config, upstream.tools or []))
+        self.on_catalog_change()
+
+    def _list_changed(self, name: str) -> None:
+        log.info("upstream %s: tool list changed; fetching it again", name)
+        self._refresh_soon(name)
+
+    def _refresh_soon(self, name: str) -> asyncio.Task[int]:
+        task = self._refreshing.get(name)
+        if task is None or task.done():
+            task = self._refreshing[name] = self._spawn(self._refresh_logged(name))
+        return task
+
+    async def _refresh_logged(self, name: str) -> int:
+        try:
+            return await self.refresh(name)
+        except UpstreamError as exc:
+            log.warning("upstream %s: %s (its stored tool list stays in the catalog)", name, exc.message)
+            return -1
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.refresh_seconds)
+            for name in list(self.upstreams):
+                self._refresh_soon(name)
+
+    async def refresh(self, name: str) -> int:
+        """Ask the upstream for its tools (without a user's credential), store and publish them."""
+        upstream = self.get(name)
+        try:
+            async with self.pool.lease(Target(name, upstream.config)) as conn:
+                tools = await asyncio.wait_for(conn.list_tools(), timeout=upstream.config.timeout_seconds)
+        except UpstreamError as exc:
+            upstream.last_error = exc.message
+            raise
+        except Exception as exc:
+            upstream.last_error = f"listing tools failed: {type(exc).__name__}: {exc}"
+            raise UpstreamError(f"upstream MCP server {name!r}: {upstream.last_error}", {"upstream": name}) from None
+        if name not in self.upstreams:  # removed while we were asking
+            return 0
+        await self.store.save_tools(name, tools)
+        upstream.tools, upstream.last_error = tools, None
+        upstream.refreshed_at = time.time()
+        self._publish(upstream)
+        return len(tools)
+
+    def get(self, name: str) -> Upstream:
+        upstream = self.upstreams.get(name)
+        if upstream is None:
+            raise NotFound(f"upstream {name!r} not found", {"upstream": name, "known": sorted(self.upstreams)})
+        return upstream
+
+    async def add(self, name: str, config: UpstreamConfig, *, from_api: bool) -> Upstream:
+        """Register, list its tools (it must answer), store. Nothing is kept if listing fails."""
+        if from_api and config.command is not None and not self.settings.allow_commands_from_api:
+            raise Forbidden("registering a stdio upstream at run time starts a program as the server's user; "
+                            "declare it under [upstreams.<name>] in the config file, or set "
+                            "upstream_pool.allow_commands_from_api = true", {"upstream": name})
+        self._check_name(name)
+        if not await self.store.add(name, config.model_dump(mode="json", exclude_defaults=True)):
+            raise Conflict(f"upstream {name!r} already exists", {"upstream": name})
+        upstream = self.upstreams[name] = Upstream(name, config, "api")
+        try:
+            await self.refresh(name)
+        except BaseException:
+            await self.remove(name)
+            raise
+        return upstream
+
+    async def remove(self, name: str) -> None:
+        upstream = self.get(name)
+        if upstream.source == "config":
+            raise Conflict(f"upstream {name!r} is declared in the config file; remove it there", {"upstream": name})
+        del self.upstreams[name]
+        await self.store.remove(name)
+        await self.pool.close_upstream(name)
+        if name in self.catalog.toolkits:
+            self.catalog.remove_toolkit(name)
+            self.on_catalog_change()
+
+    def target(self, toolkit: Toolkit, credential: Credential) -> Target:
+        upstream = self.get(toolkit.slug)
+        if upstream.config.auth.type == "none":
+            return Target(upstream.name, upstream.config)
+        secret = secret_of(upstream.config, credential)
+        if secret is None:
+            raise UpstreamError(f"upstream {upstream.name!r}: the connected account has no credential")
+        return Target(upstream.name, upstream.config, credential.account_id, secret)
+
+    async def call(self, toolkit: Toolkit, tool: Tool, arguments: dict[str, Any], credential: Credential) -> Any:
+        assert tool.upstream_name is not None
+        target = self.target(toolkit, credential)
+        result = await self.pool.call(target, tool.upstream_name, arguments)
+        return result_data(target.upstream, tool.upstream_name, result)
+
+    def describe(self, upstream: Upstream) -> dict[str, Any]:
+        config = upstream.config
+        return {"name": upstream.name, "source": upstream.source,
+                "transport": "stdio" if config.command else "streamable_http",
+                "url": config.url, "command": config.command, "args": config.args,
+                "auth": config.auth.type, "tool_count": len(upstream.tools or []),
+                "tools": sorted(self.catalog.toolkits[upstream.name].tools) if upstream.name in self.catalog.toolkits
+                else [], "last_error": upstream.last_error}
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.pool.close()

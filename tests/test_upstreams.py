@@ -1,0 +1,321 @@
+"""Issue 11: other MCP servers as toolkits. Real upstreams: the reference servers from the npm registry
+(over stdio and over Streamable HTTP) and a small Python echo server (tests/upstream_echo.py) that shows
+which credential reached it; real Concierge servers; real MCP clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from starlette.applications import Starlette
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from tests.auth_fixtures import submit_key_form
+from tests.live import API_KEY, LiveServer, ThreadedServer, free_socket
+from tests.mcp_helpers import call
+from tests.upstream_echo import build_server
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parents[1]
+NPM_SERVERS = ["@modelcontextprotocol/server-everything@2026.8.31"]
+CACHE = ROOT / ".ci" / "cache" / "mcp-servers"
+EVERYTHING_JS = CACHE / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+ECHO_MARK = "concierge-upstream-echo-test"
+
+
+@pytest.fixture(scope="session")
+def everything() -> Path:
+    """The reference `everything` server from the npm registry, installed once into .ci/cache."""
+    if not EVERYTHING_JS.exists():
+        npm = shutil.which("npm")
+        assert npm, "the upstream tests need Node.js and npm (apt-get install nodejs npm)"
+        subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(CACHE), *NPM_SERVERS],
+                       check=True, timeout=300)
+    return EVERYTHING_JS
+
+
+def everything_stdio(js: Path) -> dict[str, Any]:
+    return {"command": shutil.which("node") or "node", "args": [str(js), "stdio"]}
+
+
+def echo_stdio(**extra: Any) -> dict[str, Any]:
+    """The echo server as a stdio upstream; ECHO_MARK in its environment lets a test find its processes."""
+    return {"command": sys.executable, "args": ["-m", "tests.upstream_echo", "stdio"], "cwd": str(ROOT),
+            "env": {"ECHO_MARK": ECHO_MARK}} | extra
+
+
+def echo_pids() -> set[int]:
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if ECHO_MARK.encode() in (proc / "environ").read_bytes():
+                    found.add(int(proc.name))
+    return found
+
+
+class _Endpoint:
+    def __init__(self, manager: StreamableHTTPSessionManager) -> None:
+        self.manager = manager
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.manager.handle_request(scope, receive, send)
+
+
+class EchoHttpUpstream(ThreadedServer):
+    """The echo server over Streamable HTTP (stateful: notifications and both protocol eras work)."""
+
+    def start(self) -> EchoHttpUpstream:
+        def make_app() -> Starlette:
+            manager = StreamableHTTPSessionManager(app=build_server())
+
+            @contextlib.asynccontextmanager
+            async def lifespan(app: Starlette) -> AsyncIterator[None]:
+                async with manager.run():
+                    yield
+
+            return Starlette(routes=[Route("/mcp", _Endpoint(manager), methods=["GET", "POST", "DELETE"])],
+                             lifespan=lifespan)
+
+        self.serve(make_app)
+        return self
+
+
+@contextlib.contextmanager
+def live(tmp_path: Path, **overrides: Any) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path / "data", **overrides).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def mcp_url(server: LiveServer, session: dict[str, Any]) -> str:
+    return f"{server.url}/mcp/{session['id']}"
+
+
+async def execute(url: str, *calls: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    async with Client(url) as client:
+        envelope = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL",
+                              {"tools": [{"tool_slug": slug, "arguments": args} for slug, args in calls]})
+    return [r["response"] or {"successful": False, "error": r["error"]} for r in envelope["data"]["results"]]
+
+
+def connect_token(server: LiveServer, session: dict[str, Any], toolkit: str, token: str) -> None:
+    made = server.api("POST", f"/sessions/{session['id']}/authorize", json={"toolkit": toolkit})
+    assert made.status_code == 201, made.text
+    assert submit_key_form(made.json()["redirect_url"], token=token).status_code == 200
+
+
+async def test_npm_server_over_stdio_is_searchable_and_callable(tmp_path: Path, everything: Path) -> None:
+    with live(tmp_path, upstreams={"everything": everything_stdio(everything)}) as server:
+        listed = server.api("GET", "/upstreams/everything").json()
+        assert listed["transport"] == "stdio" and "EVERYTHING_GET_SUM" in listed["tools"], listed
+        session = server.create_session(toolkits=["everything", "math"])
+        async with Client(mcp_url(server, session)) as client:
+            found = await call(client, "COMPOSIO_SEARCH_TOOLS",
+                               {"queries": [{"use_case": "get the sum of two numbers with the everything server"}]})
+            assert "EVERYTHING_GET_SUM" in found["data"]["results"][0]["primary_tool_slugs"]
+            ran = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
+                {"tool_slug": "EVERYTHING_GET_SUM", "arguments": {"a": 2, "b": 40}},
+                {"tool_slug": "EVERYTHING_GET_TINY_IMAGE", "arguments": {}}]})
+            # the upstream's own schema is checked before anything goes out
+            wrong = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
+                {"tool_slug": "EVERYTHING_GET_SUM", "arguments": {"a": "two", "b": 1}}]})
+        total, image = (r["response"] for r in ran["data"]["results"])
+        assert total["successful"] and "42" in total["data"]
+        assert image["successful"] and any(block.get("type") == "image" for block in image["data"])
+        refused = wrong["data"]["results"][0]["error"]
+        assert not wrong["successful"] and "a: 'two' is not of type 'number'" in refused, wrong
+        assert server.api("GET", f"/executions/{total['log_id']}").json()["toolkit"] == "everything"
+
+
+@pytest.fixture
+def everything_http(everything: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The same npm server in its Streamable HTTP mode, in its own process group."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    node = subprocess.Popen([shutil.which("node") or "node", str(everything), "streamableHttp"],
+                            env={**os.environ, "PORT": str(port)}, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/mcp"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(url, timeout=1)
+            break
+        time.sleep(0.2)
+    try:
+        yield url, node
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(node.pid, signal.SIGKILL)
+        node.wait()
+
+
+async def wait_until(check: Any, seconds: float, what: str) -> None:
+    for _ in range(int(seconds / 0.25)):
+        if check():
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"gave up waiting: {what}")
+
+
+async def test_npm_server_over_http_registered_at_run_time(
+        tmp_path: Path, everything_http: tuple[str, subprocess.Popen[bytes]]) -> None:
+    url, node = everything_http
+    with live(tmp_path) as server:
+        added = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "server.cli", "upstreams", "add", "everything", "--url", url,
+                             "--server", server.url, "--api-key", API_KEY], capture_output=True, text=True,
+            timeout=60, cwd=ROOT)
+        assert added.returncode == 0, added.stderr
+        assert "EVERYTHING_ECHO" in added.stdout
+        session = server.create_session(toolkits=["everything", "math"])
+        echoed, = await execute(mcp_url(server, session), ("EVERYTHING_ECHO", {"message": "over http"}))
+        assert echoed["successful"] and "over http" in str(echoed["data"]), echoed
+        # the upstream goes away and Concierge restarts: its tools stay in the catalog, calls say what is
+        # wrong and name it, and the other toolkits keep working
+        os.killpg(node.pid, signal.SIGKILL)
+        node.wait()
+        server.restart()
+        assert "EVERYTHING_ECHO" in server.api("GET", "/upstreams/everything").json()["tools"]
+        down, math = await execute(mcp_url(server, session), ("EVERYTHING_ECHO", {"message": "hello"}),
+                                   ("MATH_EVALUATE", {"expression": "6*7"}))
+        assert not down["successful"] and "'everything'" in down["error"], down
+        assert math["successful"] and math["data"]["result"] == 42
+
+
+async def test_each_user_call_carries_only_that_users_credential(tmp_path: Path) -> None:
+    echo = EchoHttpUpstream().start()
+    try:
+        upstreams = {"echo": {"url": echo.url + "/mcp", "auth": {"type": "header"}}}
+        with live(tmp_path, upstreams=upstreams) as server:
+            sessions = {user: server.create_session(user_id=user, toolkits=["echo"]) for user in ("alice", "bob")}
+            for user, session in sessions.items():
+                connect_token(server, session, "echo", f"tok_{user}_0123456789")
+
+            async def ask(user: str) -> tuple[str, str]:
+                seen, = await execute(mcp_url(server, sessions[user]), ("ECHO_WHO_AM_I", {}))
+                assert seen["successful"], seen
+                return user, seen["data"]["credential"]
+
+            answers = await asyncio.gather(*(ask(u) for _ in range(10) for u in ("alice", "bob")))
+            assert {f"Bearer tok_{user}_0123456789" == seen for user, seen in answers} == {True}
+            # one pooled connection per user, reused for all 10 calls, plus the credential-less one that lists tools
+            assert server.api("GET", "/upstreams/echo").json()["connections"] == 3
+            async with Client(mcp_url(server, sessions["alice"])) as client:  # the workbench calls as its user too
+                ran = await call(client, "COMPOSIO_REMOTE_WORKBENCH", {"code_to_execute": (
+                    "result, error = run_composio_tool('ECHO_WHO_AM_I', {})\nresult['data']['credential']")})
+            assert ran["successful"] and "tok_alice_0123456789" in str(ran["data"]["results"]), ran
+            stranger = server.create_session(user_id="carol", toolkits=["echo"])
+            refused, = await execute(mcp_url(server, stranger), ("ECHO_WHO_AM_I", {}))
+            assert not refused["successful"] and "connect" in refused["error"].lower(), refused
+    finally:
+        echo.stop()
+
+
+async def test_stdio_credentials_from_the_environment_get_one_process_per_user(tmp_path: Path) -> None:
+    upstreams = {"echo": echo_stdio(auth={"type": "header", "env": "ECHO_TOKEN", "prefix": ""})}
+    with live(tmp_path, upstreams=upstreams) as server:
+        sessions = {user: server.create_session(user_id=user, toolkits=["echo"]) for user in ("alice", "bob")}
+        for user, session in sessions.items():
+            connect_token(server, session, "echo", f"env_{user}_0123456789")
+        results = await asyncio.gather(*(execute(mcp_url(server, sessions[u]), ("ECHO_WHO_AM_I", {}))
+                                         for _ in range(3) for u in ("alice", "bob")))
+        seen = {(r[0]["data"]["credential"], r[0]["data"]["pid"]) for r in results}
+        assert {c for c, _ in seen} == {"env_alice_0123456789", "env_bob_0123456789"}
+        assert len({pid for _, pid in seen}) == 2  # one process each, reused across calls
+    assert not echo_pids(), "stdio upstream processes outlived the server"
+
+
+async def test_process_bound_idle_reaping_and_no_orphans(tmp_path: Path) -> None:
+    upstreams = {"echo": echo_stdio(auth={"type": "header", "env": "ECHO_TOKEN", "prefix": ""})}
+    pool = {"max_processes": 2, "idle_seconds": 3}
+    with live(tmp_path, upstreams=upstreams, upstream_pool=pool) as server:
+        users = [f"user{i}" for i in range(4)]
+        sessions = {u: server.create_session(user_id=u, toolkits=["echo"]) for u in users}
+        for user, session in sessions.items():
+            connect_token(server, session, "echo", f"env_{user}_0123456789")
+        results = await asyncio.gather(*(execute(mcp_url(server, sessions[u]), ("ECHO_WHO_AM_I", {}))
+                                         for u in users))
+        assert all(r[0]["successful"] for r in results), results
+        assert [r[0]["data"]["credential"] for r in results] == [f"env_{u}_0123456789" for u in users]
+        assert len(echo_pids()) <= 2
+        await wait_until(lambda: not echo_pids(), 20, "idle upstream processes reaped")
+        again, = await execute(mcp_url(server, sessions["user0"]), ("ECHO_WHO_AM_I", {}))
+        assert again["successful"] and len(echo_pids()) == 1
+    assert not echo_pids(), "stdio upstream processes outlived the server"
+
+
+async def test_upstream_killed_mid_call_then_reconnects(tmp_path: Path) -> None:
+    with live(tmp_path, upstreams={"echo": echo_stdio()}) as server:
+        session = server.create_session(toolkits=["echo", "math"])
+        url = mcp_url(server, session)
+        first, = await execute(url, ("ECHO_WHO_AM_I", {}))
+        pid = first["data"]["pid"]
+        slow = asyncio.create_task(execute(url, ("ECHO_SLEEP", {"seconds": 30})))
+        await asyncio.sleep(1.5)
+        started = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        broken, = await asyncio.wait_for(slow, timeout=20)
+        assert time.monotonic() - started < 10
+        assert not broken["successful"] and "'echo'" in broken["error"] and "went away" in broken["error"], broken
+        again, math = await execute(url, ("ECHO_WHO_AM_I", {}), ("MATH_EVALUATE", {"expression": "1+1"}))
+        assert again["successful"] and again["data"]["pid"] != pid
+        assert math["successful"]
+
+
+async def test_timeouts_errors_and_list_changed(tmp_path: Path) -> None:
+    with live(tmp_path, upstreams={"echo": echo_stdio(timeout_seconds=1)},
+              upstream_pool={"connect_timeout_seconds": 20}) as server:
+        session = server.create_session(toolkits=["echo"], tags={"disable": ["destructiveHint"]})
+        url = mcp_url(server, session)
+        late, failed = await execute(url, ("ECHO_SLEEP", {"seconds": 5}), ("ECHO_FAIL", {}))
+        assert not late["successful"] and "within 1 s" in late["error"], late
+        assert not failed["successful"] and "the echo server says no" in failed["error"], failed
+        grow, = await execute(url, ("ECHO_GROW", {"name": "freshTool"}))
+        assert not grow["successful"] and "not available in this session" in grow["error"]  # destructive: filtered
+        everything = server.create_session(toolkits=["echo"])
+        grown, = await execute(mcp_url(server, everything), ("ECHO_GROW", {"name": "freshTool"}))
+        assert grown["successful"], grown
+        await wait_until(lambda: server.api("GET", "/tools/ECHO_FRESH_TOOL").status_code == 200, 15,
+                         "tools/list_changed refreshing the catalog")
+        fresh, = await execute(mcp_url(server, everything), ("ECHO_FRESH_TOOL", {}))
+        assert fresh["successful"] and fresh["data"] == "ran freshTool"
+        tool = server.api("GET", "/tools/ECHO_WHO_AM_I").json()
+        assert {"readOnlyHint", "idempotentHint"} <= set(tool["tags"])
+
+
+async def test_bad_registrations_are_refused_and_leave_nothing(tmp_path: Path) -> None:
+    with live(tmp_path) as server:
+        cases = [
+            ({"name": "both", "url": "http://127.0.0.1:9/mcp", "command": "true"}, 400, "exactly one"),
+            ({"name": "math", "url": "http://127.0.0.1:9/mcp"}, 409, "already a toolkit"),
+            ({"name": "Bad-Name", "url": "http://127.0.0.1:9/mcp"}, 400, "lower-case"),
+            ({"name": "shell", "command": "sh"}, 403, "allow_commands_from_api"),
+            ({"name": "gone", "url": "http://127.0.0.1:9/mcp"}, 502, "'gone'"),
+            ({"name": "typo", "urll": "http://127.0.0.1:9/mcp"}, 400, "did you mean 'url'"),
+        ]
+        for body, status, text in cases:
+            answer = server.api("POST", "/upstreams", json=body)
+            assert answer.status_code == status, (body, answer.text)
+            assert text in answer.json()["error"]["message"], (body, answer.text)
+        assert server.api("GET", "/upstreams").json()["items"] == []
+        assert server.api("GET", "/toolkits/gone").status_code == 404
+        assert server.api("DELETE", "/upstreams/math").status_code == 404

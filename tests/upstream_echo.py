@@ -1,0 +1,73 @@
+"""A small upstream MCP server for the upstream tests: it echoes the credential it sees (the HTTP
+Authorization header, or $ECHO_TOKEN on stdio), can sleep (for timeouts and kills mid-call), and can
+grow its tool list at run time, announcing it with `notifications/tools/list_changed`.
+
+    python -m tests.upstream_echo stdio
+
+It imports only the `mcp` SDK, so a stdio process starts quickly; tests/test_upstreams.py serves the
+same server over Streamable HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import anyio
+import mcp.types as types
+from mcp.server.lowlevel.server import Server
+from mcp.server.stdio import stdio_server
+
+OBJECT: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+BASE_TOOLS = [
+    types.Tool(name="whoAmI", description="Echo the credential this server received and its process id.",
+               input_schema=OBJECT, annotations=types.ToolAnnotations(read_only_hint=True, idempotent_hint=True)),
+    types.Tool(name="sleep", description="Sleep for `seconds`, then answer.",
+               input_schema={"type": "object", "properties": {"seconds": {"type": "number"}},
+                             "required": ["seconds"]}),
+    types.Tool(name="grow", description="Add a tool named `name` and announce the new tool list.",
+               input_schema={"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
+               annotations=types.ToolAnnotations(destructive_hint=True)),
+    types.Tool(name="fail", description="Answer with an error result.", input_schema=OBJECT),
+]
+
+
+def build_server() -> Server[Any]:
+    extra: list[str] = []
+
+    async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        grown = [types.Tool(name=n, description=f"A tool added at run time: {n}.", input_schema=OBJECT) for n in extra]
+        return types.ListToolsResult(tools=[*BASE_TOOLS, *grown])
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        args = params.arguments or {}
+        if params.name == "whoAmI":
+            request = getattr(ctx, "request", None)
+            seen = request.headers.get("authorization") if request is not None else os.environ.get("ECHO_TOKEN")
+            data = {"credential": seen, "pid": os.getpid()}
+            return types.CallToolResult(content=[types.TextContent(type="text", text=str(data))],
+                                        structured_content=data)
+        if params.name == "sleep":
+            await anyio.sleep(float(args["seconds"]))
+            return types.CallToolResult(content=[types.TextContent(type="text", text="awake")])
+        if params.name == "grow":
+            extra.append(str(args["name"]))
+            await ctx.session.send_tool_list_changed()
+            return types.CallToolResult(content=[types.TextContent(type="text", text="grown")])
+        if params.name == "fail":
+            return types.CallToolResult(content=[types.TextContent(type="text", text="the echo server says no")],
+                                        is_error=True)
+        return types.CallToolResult(content=[types.TextContent(type="text", text=f"ran {params.name}")])
+
+    return Server("echo", version="1", on_list_tools=list_tools, on_call_tool=call_tool)
+
+
+async def _stdio() -> None:
+    server = build_server()
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["stdio"]:
+    anyio.run(_stdio)
