@@ -72,7 +72,7 @@ def run_server(settings: Settings, sock: socket.socket, *, reset_admin_key: bool
     from server.app import build_app
     from server.runtime import Runtime
 
-    async def serve(config: uvicorn.Config) -> None:
+    async def serve() -> None:
         # Started before the app, so a wrong key or a bad toolkit stops with one clear line.
         runtime = await Runtime.start(settings)
         # What start-up built (catalog, search index, imported modules) lives as long as the server: frozen,
@@ -80,14 +80,23 @@ def run_server(settings: Settings, sock: socket.socket, *, reset_admin_key: bool
         gc.collect()
         gc.freeze()
         try:
-            config.app = build_app(settings, announce=announce, runtime=runtime, reset_admin_key=reset_admin_key)
+            app = build_app(settings, announce=announce, runtime=runtime, reset_admin_key=reset_admin_key)
+            config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, lifespan="on")
             await uvicorn.Server(config).serve(sockets=[sock])
         finally:
             await runtime.aclose()
 
-    config = uvicorn.Config(None, log_level=settings.log_level, access_log=False, lifespan="on")
-    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:  # uvloop when installed, as uvicorn
-        runner.run(serve(config))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(serve())
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed, as uvicorn itself would choose."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def configure_logging(settings: Settings) -> None:
@@ -278,8 +287,9 @@ def cmd_toolkits(args: argparse.Namespace) -> int:
         print(json.dumps(ToolkitFile.model_json_schema(), indent=2))
         return 0
     if args.action == "list":
-        rows = [{"slug": tk.slug, "name": tk.name, "tools": len(tk.tools), "auth": [s.type for s in tk.auth_schemes]}
-                for tk in catalog.toolkits.values()]
+        rows: list[dict[str, Any]] = [
+            {"slug": tk.slug, "name": tk.name, "tools": len(tk.tools), "auth": [s.type for s in tk.auth_schemes]}
+            for tk in catalog.toolkits.values()]
         _print(args, rows, "\n".join(f"{r['slug']:<12} {r['tools']:>3} tools  {r['name']}  (auth: "
                                      f"{', '.join(r['auth'])})" for r in rows))
         return 0
@@ -299,8 +309,8 @@ def cmd_tools(args: argparse.Namespace) -> int:
     catalog = load_catalog(_settings(args))
     pool = set(catalog.toolkits[args.toolkit].tools) if args.toolkit else None
     hits = catalog.index.search(args.query, allowed=pool, limit=args.limit)
-    rows = [{"slug": h.slug, "score": round(h.score, 3), "description": catalog.tools[h.slug].description}
-            for h in hits]
+    rows: list[dict[str, Any]] = [
+        {"slug": h.slug, "score": round(h.score, 3), "description": catalog.tools[h.slug].description} for h in hits]
     _print(args, rows, "\n".join(f"{i}. {r['slug']}  ({r['score']})\n   {r['description'][:110]}"
                                  for i, r in enumerate(rows, 1)) or "no matching tool")
     return 0

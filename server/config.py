@@ -89,10 +89,11 @@ class ToolkitOverride(_Section):
 
 
 class UpstreamAuthConfig(_Section):
-    """How an upstream MCP server learns who is calling: nothing, or a header (HTTP) / environment variable
-    (stdio) filled from the calling user's connected account (asked on the Connect Link form)."""
+    """How an upstream MCP server learns who is calling: nothing; a header (HTTP) / environment variable
+    (stdio) filled from the calling user's connected account (asked on the Connect Link form); or OAuth
+    per the MCP authorization specification (HTTP only; each user signs in through the Connect Link)."""
 
-    type: Literal["none", "header"] = "none"
+    type: Literal["none", "header", "oauth"] = "none"
     header: str = Field("Authorization", description="HTTP header that carries the user's credential")
     prefix: str = Field("Bearer ", description="text before the credential in the header")
     env: str | None = Field(None, description="stdio: environment variable that receives the credential; "
@@ -120,6 +121,9 @@ class UpstreamConfig(_Section):
             raise ValueError("an upstream needs exactly one of `url` (Streamable HTTP) or `command` (stdio)")
         if self.auth.type == "header" and self.command is not None and not self.auth.env:
             raise ValueError("a stdio upstream with per-user credentials needs `auth.env` (the variable to set)")
+        if self.auth.type == "oauth" and self.url is None:
+            raise ValueError("auth.type = \"oauth\" needs an HTTP upstream (`url`); a stdio upstream takes "
+                             "its credential from `auth.env`")
         return self
 
 

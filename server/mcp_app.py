@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import mcp.types as types
@@ -96,7 +96,7 @@ def security_settings(settings: Settings) -> TransportSecuritySettings:
 
 
 async def _json_response(send: Send, status: int, body: dict[str, Any] | list[Any],
-                         headers: list[tuple[bytes, bytes]] = ()) -> None:
+                         headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     payload = jsontext.dumps_bytes(body)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),

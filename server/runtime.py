@@ -22,7 +22,7 @@ from server.sessions.clients import McpClients
 from server.sessions.service import SessionService
 from server.store import open_store, sqlite_url
 from server.store.interfaces import ExecutionStore, MemoryStore, ServerMetaStore, Store
-from server.upstreams.service import UpstreamService
+from server.upstreams.service import OAuthContext, UpstreamService
 from server.workbench import WorkbenchManager, WorkbenchSettings
 
 log = logging.getLogger("concierge")
@@ -93,7 +93,9 @@ class Runtime:
                                   settings.allow_default_user)
         sessions.add_check(auth.check_session_options)
         upstreams = UpstreamService(settings.upstreams, settings.upstream_pool, store.upstreams, catalog,
-                                    settings.data_dir, sessions.invalidate)
+                                    settings.data_dir, sessions.invalidate,
+                                    OAuthContext(settings.oauth_apps, auth.box, auth.flow.callback_uri, http))
+        auth.flow.on_active.append(upstreams.account_active)
         executor.upstreams = upstreams
         runtime = cls(settings=settings, store=store, catalog=catalog, sessions=sessions, executor=executor,
                       executions=store.executions, memory=store.memory, meta=store.meta, http=http, auth=auth,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel
 
@@ -14,6 +15,7 @@ import server.api.schemas as api_schemas
 import server.client.errors as client_errors
 import server.client.models as client_models
 from server import errors as server_errors
+from server.store.records import ExecutionRow, McpClientRow
 from server.values import FINAL_ACCOUNT_STATES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,10 +88,18 @@ def test_client_models_match_the_server_answers_field_by_field() -> None:
     assert compared >= 15
 
 
+def test_response_models_carry_every_field_of_their_store_rows() -> None:
+    for row, model, left_out in ((ExecutionRow, api_schemas.ExecutionOut, set()),
+                                 (McpClientRow, api_schemas.McpClientOut, {"session_id"})):
+        hints = get_type_hints(row)
+        expected = {f.name: hints[f.name] for f in dataclasses.fields(row) if f.name not in left_out}
+        assert {k: f.annotation for k, f in model.model_fields.items()} == expected, model.__name__
+
+
 def test_client_error_codes_and_final_states_are_the_servers() -> None:
     server_codes = {cls.code for cls in vars(server_errors).values()
                     if isinstance(cls, type) and issubclass(cls, server_errors.ConciergeError)}
     assert set(client_errors._BY_CODE) <= server_codes
     import server.client._base as base
 
-    assert base.FINAL_ACCOUNT_STATES == {str(s) for s in FINAL_ACCOUNT_STATES}
+    assert {str(s) for s in FINAL_ACCOUNT_STATES} == base.FINAL_ACCOUNT_STATES

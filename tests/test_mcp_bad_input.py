@@ -9,7 +9,7 @@ import httpx
 import pytest
 from mcp import Client
 
-from server import mcp_app
+from server.sessions import clients
 from tests.live import LiveServer
 from tests.mcp_helpers import call, initialize_body, raw_post
 
@@ -106,13 +106,13 @@ async def test_client_id_is_bound_to_its_session_and_ends_on_delete(server: Live
 
 async def test_client_ids_evicted_from_memory_are_read_back_and_stay_bound(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mcp_app, "KNOWN_CLIENTS", 1)
+    monkeypatch.setattr(clients, "KNOWN_CLIENTS", 1)
     server = LiveServer(tmp_path / "data").start()  # its own: no other test's clients in its memory
     a, b = server.create_session(), server.create_session()
     listing = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
     first, second = (raw_post(a["mcp"]["url"], initialize_body(name)).headers["mcp-session-id"]
                      for name in ("first", "second"))  # the second pushes the first out of memory
-    known = server._server.config.app.state.mcp._known
+    known = server._server.config.app.state.mcp.clients._known
     assert list(known) == [second]
     assert raw_post(a["mcp"]["url"], listing, {"mcp-session-id": first}).status_code == 200
     assert list(known) == [first]

@@ -91,8 +91,9 @@ async def test_patch_racing_delete_never_brings_the_session_back(server: LiveSer
             assert statuses[i % 3] == 204
             assert all(s in (200, 404, 409) for n, s in enumerate(statuses) if n != i % 3), statuses
             assert (await http.get(f"/sessions/{sid}")).status_code == 404
-            assert (await http.post(f"/sessions/{sid}/tools/MATH_ADD/execute",
-                                    json={"arguments": {"a": 1, "b": 2}})).status_code == 404
+            called = await http.post(f"/sessions/{sid}/tools/COMPOSIO_MULTI_EXECUTE_TOOL", json={"arguments": {
+                "tools": [{"tool_slug": "MATH_EVALUATE", "arguments": {"expression": "1 + 2"}}]}})
+            assert called.status_code == 404 and "deleted" in called.json()["error"]["message"]
             assert (await http.get(f"/sessions/{sid}/executions")).status_code == 404
             listed = await http.post(session["mcp"]["url"], content=json.dumps(
                 {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}), headers=JSONRPC_HEADERS)

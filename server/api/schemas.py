@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, get_type_hints
+from typing import Any
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field
 
 from server.config import UpstreamConfig
-from server.store.records import ExecutionRow, McpClientRow
-
-
-def model_of(row: type, exclude: frozenset[str] | set[str] = frozenset()) -> type[BaseModel]:
-    """A response model with the fields of a store row, so the two cannot drift apart."""
-    hints = get_type_hints(row)
-    fields: dict[str, Any] = {f.name: (hints[f.name], ...) for f in dataclasses.fields(row) if f.name not in exclude}
-    return create_model(row.__name__.removesuffix("Row") + "Out", **fields)
 
 
 class ErrorBody(BaseModel):
@@ -34,7 +25,16 @@ class McpInfo(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-McpClientOut = model_of(McpClientRow, exclude={"session_id"})
+class McpClientOut(BaseModel):
+    """A store `McpClientRow` without its session id (tests/test_layering.py keeps the two equal)."""
+
+    mcp_session_id: str
+    client_name: str | None
+    client_version: str | None
+    protocol_version: str | None
+    first_seen: float
+    last_seen: float
+    terminated_at: float | None
 
 
 class SessionOut(BaseModel):
@@ -100,7 +100,21 @@ class ToolListingsOut(BaseModel):
     items: list[ToolListingOut]
 
 
-ExecutionOut = model_of(ExecutionRow)
+class ExecutionOut(BaseModel):
+    """A store `ExecutionRow` (tests/test_layering.py keeps the two equal)."""
+
+    id: str
+    session_id: str
+    user_id: str
+    tool_slug: str
+    toolkit: str
+    account_id: str | None
+    arguments_digest: str
+    status: str
+    error: str | None
+    started_at: float
+    duration_ms: float
+    source: str
 
 
 class ExecutionListOut(BaseModel):

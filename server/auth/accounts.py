@@ -47,7 +47,7 @@ class AccountService:
 
     async def list(self, user_id: str | None, toolkit: str | None = None) -> list[AccountRow]:
         await self.store.expire_stale()
-        return await self.store.list(user_id=user_id, toolkit=toolkit)
+        return await self.store.find(user_id=user_id, toolkit=toolkit)
 
     async def check_session_options(self, user_id: str, options: SessionOptions) -> None:
         """A session may pin only its own user's accounts, of the right toolkit."""
@@ -62,7 +62,7 @@ class AccountService:
 
     async def select(self, session: Session, toolkit: Toolkit, ref: str | None) -> AccountRow | None:
         """The ACTIVE account this call should use, or None when the user has none (caller offers a link)."""
-        accounts = await self.store.list(user_id=session.user_id, toolkit=toolkit.slug)
+        accounts = await self.store.find(user_id=session.user_id, toolkit=toolkit.slug)
         options = session.options
         pinned = (options.connected_accounts or {}).get(toolkit.slug)
         pinned_ids = [pinned] if isinstance(pinned, str) else list(pinned or [])

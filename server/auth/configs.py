@@ -139,7 +139,7 @@ class AuthConfigService:
         return self._view(row)
 
     async def list(self, toolkit: str | None = None) -> list[AuthConfig]:
-        return [self._view(r) for r in await self.store.list(toolkit)]
+        return [self._view(r) for r in await self.store.find(toolkit)]
 
     async def update(self, config_id: str, body: AuthConfigUpdate) -> AuthConfig:
         row = await self.store.get(config_id)

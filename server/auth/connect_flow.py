@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -77,6 +78,14 @@ class ConnectFlow:
         self.configs = configs
         self.base_url = base_url
         self.ttl = ttl
+        # told of every account that becomes ACTIVE (an upstream MCP server lists its tools as that user)
+        self.on_active: list[Callable[[AccountRow, AuthSchemeFile, dict[str, Any]], Awaitable[None]]] = []
+
+    async def _activated(self, account_id: str, scheme: AuthSchemeFile, secret: dict[str, Any]) -> AccountRow:
+        account = await self.accounts.get(account_id)
+        for observer in self.on_active:
+            await observer(account, scheme, secret)
+        return account
 
     @property
     def callback_uri(self) -> str:
@@ -94,7 +103,7 @@ class ConnectFlow:
         if config.auth_scheme == "oauth2":
             await self.configs.oauth_app(config)  # no app configured: say so now, not after the user clicks
         if session is not None and session.options.multi_account.enable:
-            live = await self.store.list(user_id=user_id, toolkit=toolkit.slug,
+            live = await self.store.find(user_id=user_id, toolkit=toolkit.slug,
                                          statuses=(AccountStatus.ACTIVE, AccountStatus.INITIATED))
             limit = session.options.multi_account.max_accounts_per_toolkit
             if len(live) >= limit:
@@ -120,7 +129,7 @@ class ConnectFlow:
         """A live Connect Link for this user and toolkit: the pending one if there is one, else a new one,
         so asking twice does not pile up half-made accounts."""
         if not fresh:
-            for account in await self.store.list(user_id=session.user_id, toolkit=toolkit.slug,
+            for account in await self.store.find(user_id=session.user_id, toolkit=toolkit.slug,
                                                  statuses=(AccountStatus.INITIATED,)):
                 link = await self.store.live_link(account.id)
                 if link is not None:
@@ -195,7 +204,7 @@ class ConnectFlow:
         await self.store.set_status(account.id, AccountStatus.ACTIVE, None, "activated", "user",
                                     credential=self.box.seal(secret), preview=preview(main),
                                     only_if=(AccountStatus.INITIATED,))
-        return await self.accounts.get(account.id), link.callback_url
+        return await self._activated(account.id, scheme, secret), link.callback_url
 
     async def callback(self, params: dict[str, str]) -> tuple[AccountRow, str | None]:
         """OAuth redirect back from the provider (RFC 6749 §4.1.2): exchange the code, or record the error."""
@@ -234,4 +243,4 @@ class ConnectFlow:
                                     credential=self.box.seal(secret), preview=preview(tokens.access_token),
                                     expires_at=tokens.expires_at, scopes=scopes,
                                     only_if=(AccountStatus.INITIATED,))
-        return await self.accounts.get(account.id), link.callback_url
+        return await self._activated(account.id, scheme, secret), link.callback_url

@@ -56,7 +56,7 @@ class AuthServices:
             return None, exc.message
         if account is not None:
             return account, f"{toolkit.name} is connected ({account.alias or account.id}); its tools can run."
-        recent = await self.accounts.store.list(user_id=session.user_id, toolkit=toolkit.slug)
+        recent = await self.accounts.store.find(user_id=session.user_id, toolkit=toolkit.slug)
         why = f" (last attempt: {recent[0].status.lower()}" + (f": {recent[0].status_reason})" if
                                                               recent[0].status_reason else ")") if recent else ""
         return None, (f"{toolkit.name} is not connected for this user{why}. Call COMPOSIO_MANAGE_CONNECTIONS with "
@@ -76,7 +76,7 @@ class AuthServices:
         if session.options.multi_account.enable:
             details = (details or {}) | {"accounts": [
                 {"id": a.id, "alias": a.alias, "status": a.status}
-                for a in await self.accounts.store.list(user_id=session.user_id, toolkit=toolkit.slug,
+                for a in await self.accounts.store.find(user_id=session.user_id, toolkit=toolkit.slug,
                                                         statuses=(AccountStatus.ACTIVE,))]}
         return {"toolkit": toolkit.slug, "description": toolkit.description,
                 "has_active_connection": account is not None, "connection_details": details,

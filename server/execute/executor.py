@@ -22,7 +22,7 @@ import httpx
 from server import jsontext
 from server.catalog.catalog import Catalog, near_matches
 from server.catalog.model import Tool, Toolkit
-from server.errors import ConciergeError, InvalidInput, NotFound, ToolError, ToolNotAllowed
+from server.errors import ConciergeError, InvalidInput, NotFound, ToolError, ToolNotAllowed, UpstreamError
 from server.execute import http_tool
 from server.execute.arguments import ArgumentValidator
 from server.execute.credentials import Credential, CredentialProvider, NoAuthProvider
@@ -173,7 +173,15 @@ class Executor:
         if tool.upstream_name is not None:
             if self.upstreams is None:
                 raise ToolError(f"{tool.slug} lives on an upstream MCP server, which this process does not run")
-            return await self.upstreams.call(toolkit, tool, arguments, credential)
+            try:
+                return await self.upstreams.call(toolkit, tool, arguments, credential)
+            except UpstreamError as exc:  # an expired sign-in: refresh once, as for HTTP tools
+                if exc.details.get("status") != 401:
+                    raise
+                refreshed = await self.credentials.after_unauthorized(session, toolkit, credential)
+                if refreshed is None:
+                    raise
+                return await self.upstreams.call(toolkit, tool, arguments, refreshed)
         current = credential
 
         async def exchange(args: dict[str, Any], url: str | None) -> http_tool.HttpResponse:

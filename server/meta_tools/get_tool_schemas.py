@@ -10,11 +10,16 @@ from server.catalog.catalog import near_matches
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
 from server.meta_tools.json_schema import OBJ, OPT_STR, STR, STRS, envelope, mapping, obj
 
+Schema = Literal["input_schema", "output_schema"]
+
+
+def _input_schema_only() -> list[Schema]:
+    return ["input_schema"]
+
 
 class SchemasInput(MetaInput):
     tool_slugs: list[str] = Field(min_length=1, max_length=50, description="Tool slugs, e.g. ['GITHUB_CREATE_ISSUE']")
-    include: list[Literal["input_schema", "output_schema"]] = Field(
-        default_factory=lambda: ["input_schema"], description="Which schemas to return")
+    include: list[Schema] = Field(default_factory=_input_schema_only, description="Which schemas to return")
 
 
 DESCRIPTION = """Get the complete input (and optionally output) JSON Schema of tools by slug, before calling \

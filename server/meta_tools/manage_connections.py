@@ -41,7 +41,11 @@ OUTPUT_SCHEMA = envelope(obj({
 
 
 def session_toolkits(session: Session, catalog: Catalog) -> set[str]:
-    return {catalog.tools[slug].toolkit for slug in session.allowed}
+    """Toolkits with a tool the session allows, and admitted toolkits with no tools yet (an upstream MCP
+    server that lists its tools only to a signed-in user must be connectable first)."""
+    empty = {slug for slug, toolkit in catalog.toolkits.items()
+             if not toolkit.tools and session.options.admits_toolkit(slug)}
+    return {catalog.tools[slug].toolkit for slug in session.allowed} | empty
 
 
 async def handle(ctx: MetaContext, params: ManageInput) -> dict[str, Any]:

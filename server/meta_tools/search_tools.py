@@ -105,7 +105,9 @@ async def handle(ctx: MetaContext, params: SearchInput) -> dict[str, Any]:
     catalog = services.catalog
     used = await services.executions.used_toolkits(session.id)
     boost = {tk: USED_TOOLKIT_BOOST for tk in used}
-    results, schemas, toolkits_seen = [], {}, []
+    results: list[dict[str, Any]] = []
+    schemas: dict[str, Any] = {}
+    toolkits_seen: list[str] = []
     for i, query in enumerate(params.queries, start=1):
         text = query.use_case if not query.known_fields else f"{query.use_case} ({query.known_fields})"
         found = catalog.index.search_use_case(text, allowed=session.allowed, limit=PRIMARY + RELATED,

@@ -47,14 +47,8 @@ def validate(catalog: Catalog, options: SessionOptions) -> None:
 
 
 def resolve_allowed(catalog: Catalog, options: SessionOptions) -> frozenset[str]:
-    if options.toolkits is None:
-        toolkits = set(catalog.toolkits)
-    elif options.toolkits.enable is not None:
-        toolkits = set(options.toolkits.enable) & set(catalog.toolkits)  # an upstream may have been removed
-    else:
-        toolkits = set(catalog.toolkits) - set(options.toolkits.disable or [])
     allowed: set[str] = set()
-    for slug in toolkits:
+    for slug in [s for s in catalog.toolkits if options.admits_toolkit(s)]:  # an upstream may have been removed
         tools = catalog.toolkits[slug].tools
         selector = (options.tools or {}).get(slug)
         if selector is None:

@@ -26,7 +26,10 @@ class ToolkitSelector(_Option):
     enable: list[str] | None = None
     disable: list[str] | None = None
 
-    _shorthand = model_validator(mode="before")(classmethod(lambda cls, v: _list_means_enable(v)))
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return _list_means_enable(value)
 
     @model_validator(mode="after")
     def _one_of(self) -> ToolkitSelector:
@@ -42,7 +45,10 @@ class ToolSelector(_Option):
     disable: list[str] | None = None
     tags: list[str] | None = None
 
-    _shorthand = model_validator(mode="before")(classmethod(lambda cls, v: _list_means_enable(v)))
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return _list_means_enable(value)
 
     @model_validator(mode="after")
     def _one_of(self) -> ToolSelector:
@@ -55,7 +61,10 @@ class TagSelector(_Option):
     enable: list[str] = Field(default_factory=list)
     disable: list[str] = Field(default_factory=list)
 
-    _shorthand = model_validator(mode="before")(classmethod(lambda cls, v: _list_means_enable(v)))
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return _list_means_enable(value)
 
 
 class ManageConnections(_Option):
@@ -63,8 +72,10 @@ class ManageConnections(_Option):
     callback_url: str | None = None
     wait_for_connections: bool = False
 
-    _shorthand = model_validator(mode="before")(
-        classmethod(lambda cls, v: {"enable": v} if isinstance(v, bool) else v))
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"enable": value} if isinstance(value, bool) else value
 
 
 class MultiAccount(_Option):
@@ -106,6 +117,14 @@ class SessionOptions(_Option):
                 raise ValueError("give `workbench` or its alias `sandbox`, not both")
             data["workbench"] = data.pop("sandbox")
         return data
+
+    def admits_toolkit(self, slug: str) -> bool:
+        """Whether `toolkits` lets this toolkit in (tool and tag filters apply on top)."""
+        if self.toolkits is None:
+            return True
+        if self.toolkits.enable is not None:
+            return slug in self.toolkits.enable
+        return slug not in (self.toolkits.disable or [])
 
     def stored(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True, by_alias=True,

@@ -140,7 +140,10 @@ class SessionService:
         await self.store.delete(session_id)
         self.clients.forget_session(session_id)
         if self.workbench is not None:
-            await self.workbench.discard(session_id)
+            try:
+                await self.workbench.discard(session_id)
+            except Exception:  # the session is gone either way; what is left behind must be visible
+                log.exception("session %s deleted, but its workbench could not be fully removed", session_id)
 
     async def list(self, user_id: str, limit: int = 100, offset: int = 0) -> list[Session]:
         return [self._build(r) for r in await self.store.list_by_user(user_id, limit, offset)]

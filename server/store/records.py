@@ -121,3 +121,5 @@ class UpstreamRow:
     definition: dict[str, Any] | None  # None: declared in the config file
     tools: list[dict[str, Any]] | None  # the upstream's `tools/list` answer, as JSON
     tools_refreshed_at: float | None
+    oauth: dict[str, Any] | None = None  # its authorization server's endpoints, once discovered
+    oauth_client: bytes | None = None  # the client registered there (encrypted)

@@ -11,7 +11,7 @@ from jsonschema.exceptions import SchemaError
 from mcp.types import CallToolResult, TextContent
 
 from server.catalog.model import Tool, Toolkit
-from server.catalog.toolkit_file import AuthSchemeFile
+from server.catalog.toolkit_file import AuthSchemeFile, OAuth2Fields
 from server.config import UpstreamConfig
 from server.errors import ToolError
 from server.execute.credentials import Credential
@@ -25,13 +25,16 @@ PERMISSIVE_SCHEMA: Mapping[str, Any] = {"type": "object"}
 
 def _is_bearer(config: UpstreamConfig) -> bool:
     """A stdio upstream takes the bare credential in its environment: asked for as a token."""
-    return config.command is not None or (config.auth.header == "Authorization" and config.auth.prefix == "Bearer ")
+    return config.command is not None or config.auth.type == "oauth" or (
+        config.auth.header == "Authorization" and config.auth.prefix == "Bearer ")
 
 
-def auth_schemes(config: UpstreamConfig) -> tuple[AuthSchemeFile, ...]:
+def auth_schemes(config: UpstreamConfig, oauth2: OAuth2Fields | None = None) -> tuple[AuthSchemeFile, ...]:
     auth = config.auth
     if auth.type == "none":
         return (AuthSchemeFile(type="none"),)
+    if oauth2 is not None:
+        return (AuthSchemeFile(type="oauth2", oauth2=oauth2),)
     if _is_bearer(config):
         return (AuthSchemeFile(type="bearer_token", label=auth.label, help=auth.help or None),)
     return (AuthSchemeFile(type="api_key", api_key_in="header", api_key_name=auth.header, api_key_prefix=auth.prefix,
@@ -60,7 +63,7 @@ def _input_schema(raw: Any) -> Mapping[str, Any]:
 
 
 def toolkit_from(name: str, config: UpstreamConfig, tools: list[dict[str, Any]],
-                 instructions: str | None = None) -> Toolkit:
+                 oauth2: OAuth2Fields | None = None) -> Toolkit:
     """`tools` is the upstream's `tools/list` answer in wire form (camelCase), as stored."""
     out: dict[str, Tool] = {}
     for raw in tools:
@@ -78,9 +81,9 @@ def toolkit_from(name: str, config: UpstreamConfig, tools: list[dict[str, Any]],
             output_schema=raw.get("outputSchema") if isinstance(raw.get("outputSchema"), dict) else None,
             schema_chars=len(str(schema)), upstream_name=tool_name)
     where = config.url or " ".join([config.command or "", *config.args]).strip()
-    description = config.description or instructions or f"Tools of the MCP server {name!r} ({where})."
+    description = config.description or f"Tools of the MCP server {name!r} ({where})."
     return Toolkit(slug=name, name=name, description=description, categories=("mcp",), aliases=(),
-                   auth_schemes=auth_schemes(config), base_url=None, tools=out)
+                   auth_schemes=auth_schemes(config, oauth2), base_url=None, tools=out)
 
 
 def result_data(upstream: str, tool_name: str, result: CallToolResult) -> Any:

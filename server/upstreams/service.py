@@ -13,15 +13,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+from pydantic import SecretStr
+
+from server.auth.credentials import build_credential
+from server.auth.crypto import SecretBox
 from server.catalog.catalog import Catalog
 from server.catalog.model import Tool, Toolkit
-from server.catalog.toolkit_file import TOOLKIT_SLUG
-from server.config import UpstreamConfig, UpstreamPoolConfig
+from server.catalog.toolkit_file import TOOLKIT_SLUG, AuthSchemeFile, OAuth2Fields
+from server.config import OAuthApp, UpstreamConfig, UpstreamPoolConfig
 from server.errors import ConfigError, Conflict, Forbidden, InvalidInput, NotFound, UpstreamError
 from server.execute.credentials import Credential
 from server.store.interfaces import UpstreamStore
+from server.store.records import AccountRow
+from server.upstreams import oauth_discovery
 from server.upstreams.connections import ConnectionPool, Target
 from server.upstreams.conversion import result_data, secret_of, toolkit_from
+from server.upstreams.oauth_discovery import AuthServer
+
+
+def _oauth2_fields(server: AuthServer) -> OAuth2Fields:
+    """The toolkit's oauth2 scheme: PKCE, and the RFC 8707 `resource` on authorization and token requests
+    (the MCP authorization specification requires both)."""
+    return OAuth2Fields(authorize_url=server.authorization_endpoint, token_url=server.token_endpoint,
+                        revoke_url=server.revocation_endpoint, default_scopes=list(server.scopes), pkce=True,
+                        authorize_params={"resource": server.resource},
+                        extra_token_params={"resource": server.resource})
 
 log = logging.getLogger("concierge.upstreams")
 
@@ -34,16 +51,30 @@ class Upstream:
     tools: list[dict[str, Any]] | None = None
     refreshed_at: float | None = None
     last_error: str | None = None
+    auth_server: AuthServer | None = None  # auth.type = "oauth": where users sign in
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthContext:
+    """What OAuth upstreams need from the rest of the server: the operator's OAuth apps (an upstream's
+    registered client is added there, so the Connect Link flow finds it like any toolkit's app), the
+    sealing box for the client's secret, the callback URL to register, and an HTTP client."""
+
+    apps: dict[str, OAuthApp]
+    box: SecretBox
+    callback_uri: str
+    http: httpx.AsyncClient
 
 
 class UpstreamService:
     def __init__(self, configured: dict[str, UpstreamConfig], pool_settings: UpstreamPoolConfig,
                  store: UpstreamStore, catalog: Catalog, data_dir: Path,
-                 on_catalog_change: Callable[[], None]) -> None:
+                 on_catalog_change: Callable[[], None], oauth: OAuthContext) -> None:
         self.settings = pool_settings
         self.store = store
         self.catalog = catalog
         self.on_catalog_change = on_catalog_change
+        self.oauth = oauth
         self.upstreams: dict[str, Upstream] = {n: Upstream(n, c, "config") for n, c in configured.items()}
         self.pool = ConnectionPool(pool_settings, data_dir / "upstreams", self._list_changed)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -60,7 +91,11 @@ class UpstreamService:
             if row.definition is not None and row.name not in self.upstreams:
                 self.upstreams[row.name] = Upstream(row.name, UpstreamConfig.model_validate(row.definition), "api")
             upstream = self.upstreams.get(row.name)
-            if upstream is not None and row.tools is not None:
+            if upstream is None:
+                continue
+            if row.oauth is not None and upstream.config.auth.type == "oauth":
+                self._use_auth_server(upstream, AuthServer.from_dict(row.oauth), row.oauth_client)
+            if row.tools is not None:
                 upstream.tools, upstream.refreshed_at = row.tools, row.tools_refreshed_at
                 self._publish(upstream)
         self.pool.start()
@@ -88,8 +123,42 @@ class UpstreamService:
         return task
 
     def _publish(self, upstream: Upstream) -> None:
-        self.catalog.put_toolkit(toolkit_from(upstream.name, upstream.config, upstream.tools or []))
+        oauth2 = _oauth2_fields(upstream.auth_server) if upstream.auth_server else None
+        if upstream.config.auth.type == "oauth" and oauth2 is None:
+            return  # its sign-in is not known yet: no toolkit a user could not connect
+        self.catalog.put_toolkit(toolkit_from(upstream.name, upstream.config, upstream.tools or [], oauth2))
         self.on_catalog_change()
+
+    def _use_auth_server(self, upstream: Upstream, server: AuthServer, client: bytes | None) -> None:
+        upstream.auth_server = server
+        if client is not None and upstream.name not in self.oauth.apps:
+            registered = self.oauth.box.open(client)
+            self.oauth.apps[upstream.name] = OAuthApp(client_id=registered["client_id"],
+                                                      client_secret=SecretStr(registered["client_secret"]))
+
+    async def _sign_in_known(self, upstream: Upstream) -> None:
+        """MCP authorization: find the upstream's authorization server, and register a client there unless
+        the operator brought one (`[oauth_apps.<name>]`). Stored, so a restart asks nothing again."""
+        if upstream.auth_server is not None or upstream.config.auth.type != "oauth":
+            return
+        assert upstream.config.url is not None
+        server = await oauth_discovery.discover(self.oauth.http, upstream.name, upstream.config.url)
+        sealed = None
+        if upstream.name not in self.oauth.apps:
+            client_id, secret = await oauth_discovery.register(self.oauth.http, upstream.name, server,
+                                                               self.oauth.callback_uri, "Concierge")
+            sealed = self.oauth.box.seal({"client_id": client_id, "client_secret": secret})
+        await self.store.save_oauth(upstream.name, server.to_dict(), sealed)
+        self._use_auth_server(upstream, server, sealed)
+        self._publish(upstream)
+
+    async def account_active(self, account: AccountRow, scheme: AuthSchemeFile, secret: dict[str, Any]) -> None:
+        """A user connected an upstream that lists its tools only to signed-in users: list them as that user."""
+        upstream = self.upstreams.get(account.toolkit)
+        if upstream is None or upstream.config.auth.type == "none" or upstream.tools:
+            return
+        target = self.target_of(upstream, build_credential(account, scheme, secret))
+        self._spawn(self._refresh_logged(upstream.name, target))
 
     def _list_changed(self, name: str) -> None:
         log.info("upstream %s: tool list changed; fetching it again", name)
@@ -101,9 +170,9 @@ class UpstreamService:
             task = self._refreshing[name] = self._spawn(self._refresh_logged(name))
         return task
 
-    async def _refresh_logged(self, name: str) -> int:
+    async def _refresh_logged(self, name: str, target: Target | None = None) -> int:
         try:
-            return await self.refresh(name)
+            return await self.refresh(name, target)
         except UpstreamError as exc:
             log.warning("upstream %s: %s (its stored tool list stays in the catalog)", name, exc.message)
             return -1
@@ -114,11 +183,13 @@ class UpstreamService:
             for name in list(self.upstreams):
                 self._refresh_soon(name)
 
-    async def refresh(self, name: str) -> int:
-        """Ask the upstream for its tools (without a user's credential), store and publish them."""
+    async def refresh(self, name: str, target: Target | None = None) -> int:
+        """Ask the upstream for its tools (as `target`; default: with no user's credential), store and
+        publish them."""
         upstream = self.get(name)
         try:
-            async with self.pool.lease(Target(name, upstream.config)) as conn:
+            await self._sign_in_known(upstream)
+            async with self.pool.lease(target or Target(name, upstream.config)) as conn:
                 tools = await asyncio.wait_for(conn.list_tools(), timeout=upstream.config.timeout_seconds)
         except UpstreamError as exc:
             upstream.last_error = exc.message
@@ -169,7 +240,9 @@ class UpstreamService:
             self.on_catalog_change()
 
     def target(self, toolkit: Toolkit, credential: Credential) -> Target:
-        upstream = self.get(toolkit.slug)
+        return self.target_of(self.get(toolkit.slug), credential)
+
+    def target_of(self, upstream: Upstream, credential: Credential) -> Target:
         if upstream.config.auth.type == "none":
             return Target(upstream.name, upstream.config)
         secret = secret_of(upstream.config, credential)

@@ -524,9 +524,9 @@ class WorkbenchManager:
         if over_quota is not None or after.bytes_used > self._quota_limit(before):
             peak = max(over_quota or 0, after.bytes_used)
             undone = await asyncio.to_thread(files.undo_growth, workdir, before, after)
-            for kind, path in kept.items():
-                if path in undone:
-                    texts[kind], kept[kind] = without_full_text(texts[kind], path), None
+            for kind, kept_path in kept.items():
+                if kept_path is not None and kept_path in undone:
+                    texts[kind], kept[kind] = without_full_text(texts[kind], kept_path), None
             after = await asyncio.to_thread(files.scan, workdir)
             quota_message = (
                 f"This run took the workbench to {peak / _MB:,.1f} MB, over its {self._settings.disk_quota_mb} MB "

@@ -21,6 +21,7 @@ ENCRYPTED_COLUMNS = (
     ("connected_accounts", "id", "credential"),
     ("connect_links", "token_hash", "token"),
     ("connect_links", "token_hash", "pkce_verifier"),
+    ("upstreams", "name", "oauth_client"),
 )
 
 

@@ -42,7 +42,7 @@ class SqliteAccountStore:
         r = await self.db.fetchone(f"SELECT {ACCOUNT_COLS} FROM connected_accounts WHERE id = ?", (account_id,))
         return _account(r) if r else None
 
-    async def list(self, user_id: str | None = None, toolkit: str | None = None,
+    async def find(self, user_id: str | None = None, toolkit: str | None = None,
                    statuses: tuple[AccountStatus, ...] | None = None) -> list[AccountRow]:
         where, params = [], []
         for column, value in (("user_id", user_id), ("toolkit", toolkit)):
@@ -145,9 +145,10 @@ class SqliteAccountStore:
         """INITIATED accounts whose every link has expired unused become EXPIRED (never INITIATED forever)."""
         ts = now()
         rows = await self.db.fetchall(
-            "SELECT id FROM connected_accounts a WHERE status = 'INITIATED' AND NOT EXISTS ("
+            "SELECT id FROM connected_accounts a WHERE status = ? AND NOT EXISTS ("
             "SELECT 1 FROM connect_links l WHERE l.account_id = a.id AND l.used_at IS NULL AND "
-            "(l.expires_at > ? OR (l.opened_at IS NOT NULL AND l.opened_at > ?)))", (ts, ts - 900))
+            "(l.expires_at > ? OR (l.opened_at IS NOT NULL AND l.opened_at > ?)))",
+            (AccountStatus.INITIATED, ts, ts - 900))
         expired = []
         for (account_id,) in rows:
             if await self.set_status(account_id, AccountStatus.EXPIRED,

@@ -7,6 +7,7 @@ from dataclasses import replace
 from server.store.records import AuthConfigRow, now
 from server.store.sqlite.db import Database
 from server.store.sqlite.sql import build, columns, insert_sql, values
+from server.values import AccountStatus
 
 COLS = ", ".join(columns(AuthConfigRow))
 
@@ -22,7 +23,7 @@ class SqliteAuthConfigStore:
         r = await self.db.fetchone(f"SELECT {COLS} FROM auth_configs WHERE id = ?", (config_id,))
         return build(AuthConfigRow, r) if r else None
 
-    async def list(self, toolkit: str | None = None) -> list[AuthConfigRow]:
+    async def find(self, toolkit: str | None = None) -> list[AuthConfigRow]:
         if toolkit:
             rows = await self.db.fetchall(
                 f"SELECT {COLS} FROM auth_configs WHERE toolkit = ? ORDER BY created_at", (toolkit,))
@@ -42,6 +43,6 @@ class SqliteAuthConfigStore:
 
     async def in_use(self, config_id: str) -> int:
         r = await self.db.fetchone(
-            "SELECT COUNT(*) FROM connected_accounts WHERE auth_config_id = ? AND status IN ('ACTIVE', 'INITIATED')",
-            (config_id,))
-        return int(r[0])
+            "SELECT COUNT(*) FROM connected_accounts WHERE auth_config_id = ? AND status IN (?, ?)",
+            (config_id, AccountStatus.ACTIVE, AccountStatus.INITIATED))
+        return int(r[0]) if r else 0

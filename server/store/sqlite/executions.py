@@ -64,8 +64,11 @@ class SqliteExecutionStore:
             batch, self._pending = self._pending, []
             waiters, self._waiters = self._waiters, []
             try:
-                async with self.db.transaction() as tx:
-                    await tx.executemany(insert_sql("executions", ExecutionRow), [values(r) for r in batch])
+                if len(batch) == 1:  # one statement commits on its own: one trip to the database thread
+                    await self.db.execute(insert_sql("executions", ExecutionRow), values(batch[0]))
+                else:
+                    async with self.db.transaction() as tx:
+                        await tx.executemany(insert_sql("executions", ExecutionRow), [values(r) for r in batch])
             except BaseException as exc:
                 self._pending[:0] = batch  # keep them for the next flush rather than lose them
                 for waiter in waiters:

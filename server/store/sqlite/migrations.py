@@ -142,6 +142,8 @@ MIGRATIONS: list[str] = [
         definition TEXT,
         tools TEXT,
         tools_refreshed_at REAL,
+        oauth TEXT,
+        oauth_client BLOB,
         created_at REAL NOT NULL
     );
     """,

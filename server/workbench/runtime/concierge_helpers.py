@@ -85,7 +85,7 @@ def run_tools(calls: list[dict[str, Any]], max_workers: int = MAX_PARALLEL_CALLS
 
 def list_files(path: str = ".") -> list[str]:
     """Every file under `path`, relative to the working directory, sorted."""
-    found = []
+    found: list[str] = []
     for folder, _dirs, names in os.walk(path):
         found.extend(os.path.relpath(os.path.join(folder, name)) for name in names)
     return sorted(found)

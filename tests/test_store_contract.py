@@ -1,0 +1,124 @@
+"""The store contract (`server/store/interfaces.py`), checked through `open_store(url)` only.
+
+Every backend must pass this file unchanged: add a way to make its URL (a fresh, empty database) to
+`BACKENDS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from server.errors import Conflict, NotFound
+from server.store import open_store, sqlite_url
+from server.store.errors import AlreadyExists, ReferenceMissing, VersionConflict
+from server.store.interfaces import Store
+from server.store.records import AccountRow, ExecutionRow, LinkRow, now
+from server.values import AccountStatus
+
+pytestmark = pytest.mark.anyio
+BACKENDS: dict[str, Callable[[Path], str]] = {"sqlite": lambda folder: sqlite_url(folder / "c.db")}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await open_store(BACKENDS[request.param](tmp_path))
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+
+
+def _account(account_id: str, alias: str | None = None, user: str = "u1") -> AccountRow:
+    ts = now()
+    return AccountRow(id=account_id, user_id=user, toolkit="keyed", auth_config_id=None, alias=alias,
+                      status=AccountStatus.INITIATED, status_reason=None, is_disabled=0, scopes=None, credential=None,
+                      credential_preview=None, expires_at=None, created_at=ts, updated_at=ts)
+
+
+def _link(token_hash: str, account_id: str) -> LinkRow:
+    ts = now()
+    return LinkRow(token_hash=token_hash, token=b"sealed", account_id=account_id, session_id=None,
+                   callback_url=None, state_hash=None, pkce_verifier=None, expires_at=ts + 600, opened_at=None,
+                   used_at=None, created_at=ts)
+
+
+def _execution(log_id: str, session_id: str = "sess_a", status: str = "success") -> ExecutionRow:
+    return ExecutionRow(log_id, session_id, "u1", "MATH_EVALUATE", "math", None, "sha256:x", status, None, now(), 0.5,
+                        "mcp")
+
+
+async def test_sessions_compare_and_set_and_history(store: Store) -> None:
+    await store.sessions.insert("sess_a", "u1", {"toolkits": ["math"]})
+    updated = await store.sessions.update("sess_a", {"toolkits": ["text"]}, expected_version=1)
+    assert (updated.config_version, updated.config) == (2, {"toolkits": ["text"]})
+    with pytest.raises(VersionConflict):
+        await store.sessions.update("sess_a", {"toolkits": ["math"]}, expected_version=1)
+    assert [h["config_version"] for h in await store.sessions.history("sess_a")] == [1, 2]
+    assert [s.id for s in await store.sessions.list_by_user("u1")] == ["sess_a"]
+    assert await store.sessions.delete("sess_a") is True
+    assert await store.sessions.get("sess_a") is None
+    with pytest.raises(NotFound):
+        await store.sessions.update("sess_a", {}, expected_version=2)
+    assert await store.sessions.delete("sess_a") is False
+
+
+async def test_mcp_clients_belong_to_a_live_session(store: Store) -> None:
+    await store.sessions.insert("sess_a", "u1", {})
+    await store.mcp_clients.register("mcp_1", "sess_a", "client", "1.0", "2025-06-18")
+    row = await store.mcp_clients.get("mcp_1")
+    assert row is not None and row.session_id == "sess_a" and row.terminated_at is None
+    await store.mcp_clients.terminate("mcp_1")
+    ended = await store.mcp_clients.get("mcp_1")
+    assert ended is not None and ended.terminated_at is not None
+    await store.sessions.delete("sess_a")
+    assert await store.mcp_clients.list_by_session("sess_a") == []
+    with pytest.raises(ReferenceMissing) as raised:
+        await store.mcp_clients.register("mcp_2", "sess_a", None, None, None)
+    assert isinstance(raised.value, NotFound)
+
+
+async def test_accounts_transitions_are_guarded_and_audited(store: Store) -> None:
+    await store.accounts.insert(_account("ca_1", alias="work"), _link("h1", "ca_1"), "initiated", "api")
+    with pytest.raises(AlreadyExists) as taken:
+        await store.accounts.insert(_account("ca_2", alias="work"), None, "initiated", "api")
+    assert isinstance(taken.value, Conflict)
+    assert await store.accounts.get("ca_2") is None, "a refused insert writes nothing"
+    assert await store.accounts.set_status("ca_1", AccountStatus.ACTIVE, None, "activated", "user",
+                                           credential=b"secret", preview="…", only_if=(AccountStatus.INITIATED,))
+    assert not await store.accounts.set_status("ca_1", AccountStatus.FAILED, "late", "failed", "provider",
+                                               only_if=(AccountStatus.INITIATED,))
+    account = await store.accounts.get("ca_1")
+    assert account is not None and account.status is AccountStatus.ACTIVE and account.credential == b"secret"
+    assert [a.id for a in await store.accounts.find(user_id="u1", statuses=(AccountStatus.ACTIVE,))] == ["ca_1"]
+    assert await store.accounts.find(user_id="u2") == []
+    assert [e["event"] for e in await store.accounts.events("ca_1")] == ["initiated", "activated"]
+    assert await store.accounts.use_link("h1") and not await store.accounts.use_link("h1")
+
+
+async def test_executions_are_committed_when_record_returns(store: Store) -> None:
+    await asyncio.gather(*(store.executions.record(_execution(f"log_{i}")) for i in range(50)),
+                         store.executions.record(_execution("log_err", status="error")))
+    assert (await store.executions.get("log_7")) is not None
+    assert len(await store.executions.list_by_session("sess_a", limit=100)) == 51
+    assert await store.executions.used_toolkits("sess_a") == {"math": 50}
+    await store.executions.record(_execution("log_more"))
+    assert await store.executions.used_toolkits("sess_a") == {"math": 51}
+
+
+async def test_memory_meta_reencryption_and_integrity(store: Store) -> None:
+    assert await store.memory.remember("u1", "sess_a", {"github": ["repo is acme/api", "repo is acme/api"]}) == 1
+    assert await store.memory.recall("u1", ["github", "slack"]) == {"github": ["repo is acme/api"]}
+    assert await store.memory.recall("u2", ["github"]) == {}
+    await store.meta.set("canary", "old")
+    await store.meta.set("canary", "v1")
+    assert await store.meta.get("canary") == "v1" and await store.meta.get("missing") is None
+    await store.accounts.insert(_account("ca_1"), _link("h1", "ca_1"), "initiated", "api")
+    changed = await store.reencrypt(lambda blob: blob.upper(), meta_keys=("canary",))
+    link = await store.accounts.link_by_token("h1")
+    assert changed == 1 and link is not None and link.token == b"SEALED"
+    assert await store.meta.get("canary") == "V1"
+    assert await store.integrity_problems() == []
