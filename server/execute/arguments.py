@@ -8,7 +8,7 @@ pure-Python validator alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import jsonschema_rs
@@ -16,10 +16,10 @@ from jsonschema import Draft202012Validator, ValidationError
 
 
 class ArgumentValidator:
-    def __init__(self, schema: dict[str, Any]) -> None:
+    def __init__(self, schema: Mapping[str, Any]) -> None:
         self._explain = Draft202012Validator(schema)
         try:
-            self._fast: Any = jsonschema_rs.Draft202012Validator(schema)
+            self._fast: Any = jsonschema_rs.Draft202012Validator(dict(schema))
         except (ValueError, jsonschema_rs.ReferencingError):
             self._fast = self._explain
 

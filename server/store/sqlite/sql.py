@@ -14,9 +14,15 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-@functools.cache
+_COLUMNS: dict[type, tuple[str, ...]] = {}
+_READERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+
+
 def columns(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+    names = _COLUMNS.get(cls)
+    if names is None:
+        names = _COLUMNS[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 @functools.cache
@@ -25,12 +31,13 @@ def insert_sql(table: str, cls: type) -> str:
     return f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
 
 
-@functools.cache
 def _reader(cls: type) -> Callable[[Any], tuple[Any, ...]]:
-    names = columns(cls)
-    if len(names) == 1:
-        return lambda row: (getattr(row, names[0]),)
-    return operator.attrgetter(*names)
+    reader = _READERS.get(cls)
+    if reader is None:
+        names = columns(cls)
+        reader = _READERS[cls] = ((lambda row: (getattr(row, names[0]),)) if len(names) == 1
+                                  else operator.attrgetter(*names))
+    return reader
 
 
 def values(row: Any) -> tuple[Any, ...]:
