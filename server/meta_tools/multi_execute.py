@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from server.errors import ConciergeError, InvalidInput
 from server.execute.executor import Outcome
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
-from server.meta_tools.json_schema import BOOL, INT, OBJ, OPT_OBJ, OPT_STR, STR, STRS, arr, envelope, nullable, obj
+from server.meta_tools.json_schema import INT, OBJ, OPT_STR, STR, STRS, arr, envelope, obj
 from server.meta_tools.offload import offload
 
 
@@ -43,13 +43,14 @@ returned as a preview plus a file path (process them with COMPOSIO_REMOTE_WORKBE
 facts (ids, names) you will need again."""
 
 
-# A tool's own result, as `Outcome.to_dict()` gives it; `data` is whatever the tool returned.
-RESPONSE = obj({"data": {}, "error": OPT_STR, "error_details": OPT_OBJ, "successful": BOOL, "log_id": OPT_STR})
+# Kept shallow: MCP clients validate every result against it, and this is the tool agents call most.
+RESPONSE = {"type": ["object", "null"],
+            "description": "the tool's own result: {data, error, error_details, successful, log_id}; null if not run"}
 OUTPUT_SCHEMA = envelope(obj({
-    "results": arr(obj({"index": INT, "tool_slug": STR, "response": nullable(RESPONSE), "error": OPT_STR},
+    "results": arr(obj({"index": INT, "tool_slug": STR, "response": RESPONSE, "error": OPT_STR},
                        {"error_details": OBJ})),
     "total_count": INT, "success_count": INT, "error_count": INT,
-    "remote_file_info": nullable(arr(obj({"file_path": STR, "size_chars": INT, "log_id": OPT_STR}))),
+    "remote_file_info": {"type": ["array", "null"], "items": OBJ},
     "next_steps": STRS,
 }))
 
