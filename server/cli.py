@@ -81,7 +81,9 @@ def run_server(settings: Settings, sock: socket.socket, *, reset_admin_key: bool
         gc.freeze()
         try:
             app = build_app(settings, announce=announce, runtime=runtime, reset_admin_key=reset_admin_key)
-            config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, lifespan="on")
+            config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, lifespan="on",
+                                    log_config=None,  # our handler (text or JSON, scrubbed) serves all
+                                    timeout_graceful_shutdown=settings.shutdown_grace_seconds)
             await uvicorn.Server(config).serve(sockets=[sock])
         finally:
             await runtime.aclose()
@@ -100,7 +102,9 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from server.observability import logs
+
+    logs.configure(settings.log_level, settings.log_format)
     if settings.log_level != "debug":  # the SDK says "Terminating session: None" at INFO on every stateless request
         logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
 

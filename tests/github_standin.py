@@ -12,6 +12,7 @@ import base64
 import hashlib
 import itertools
 import json
+import secrets
 import shlex
 import time
 import zlib
@@ -19,11 +20,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from tests.live import ThreadedServer
@@ -92,6 +94,7 @@ class _Repo:
     commits: list[dict[str, Any]] = field(default_factory=list)  # newest first
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     releases: list[dict[str, Any]] = field(default_factory=list)  # newest first
+    runs: list[dict[str, Any]] = field(default_factory=list)  # Actions workflow runs, newest first
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -102,10 +105,15 @@ class _Repo:
 class GitHubStandIn(ThreadedServer):
     """`with GitHubStandIn(verify) as gh:` serves on `gh.base_url`; point the toolkit's base_url there."""
 
-    def __init__(self, verify: Verifier, *, owner: str = "octocat") -> None:
+    def __init__(self, verify: Verifier, *, owner: str = "octocat", client_id: str = "Iv1.standin0001",
+                 client_secret: str = "standin-oauth-app-secret") -> None:
         super().__init__()
         self.verify = verify
         self.owner = owner
+        self.client_id, self.client_secret = client_id, client_secret  # the OAuth App github.com knows
+        self.refuse_next_code = False
+        self._codes: dict[str, tuple[str, str | None]] = {}  # code -> (redirect_uri, PKCE challenge)
+        self._issued: dict[str, str] = {}  # OAuth token -> login
         self.requests: list[Recorded] = []
         self._ids = itertools.count(1001)
         self._used: dict[tuple[str, str], int] = {}
@@ -166,15 +174,65 @@ class GitHubStandIn(ThreadedServer):
             ("GET", repo + "/labels", self._list_labels),
             ("POST", repo + "/labels", self._create_label),
             ("GET", repo + "/releases", self._list_releases),
+            ("GET", repo + "/actions/runs", self._list_runs),
+            ("POST", repo + "/actions/runs/{run_id:int}/rerun", self._rerun),
             ("GET", repo + "/releases/latest", self._latest_release),
             ("POST", repo + "/releases", self._create_release),
             ("GET", "/search/code", self._search_code),
             ("GET", "/search/issues", self._search_issues),
             ("GET", "/search/repositories", self._search_repos),
         ]
-        return Starlette(routes=[Route(path, self._endpoint(handler), methods=[method])
-                                 for method, path, handler in routes],
+        oauth = [Route("/login/oauth/authorize", self._oauth_authorize, methods=["GET"]),
+                 Route("/login/oauth/access_token", self._oauth_token, methods=["POST"])]
+        return Starlette(routes=oauth + [Route(path, self._endpoint(handler), methods=[method])
+                                         for method, path, handler in routes],
                          exception_handlers={HTTPException: self._http_exception})
+
+    # -- github.com's OAuth App endpoints ---------------------------------------------------------------------
+
+    @property
+    def authorize_url(self) -> str:
+        return self.url + "/login/oauth/authorize"
+
+    @property
+    def token_url(self) -> str:
+        return self.url + "/login/oauth/access_token"
+
+    async def _oauth_authorize(self, request: Request) -> Response:
+        """The user approves at once; back to redirect_uri with a code (PKCE challenge remembered)."""
+        q = request.query_params
+        self.requests.append(Recorded("GET", request.url.path, dict(q), dict(request.headers), None))
+        if q.get("client_id") != self.client_id or not q.get("redirect_uri"):
+            return Response("Not Found", status_code=404)
+        code = secrets.token_hex(10)
+        self._codes[code] = (q["redirect_uri"], q.get("code_challenge"))
+        return RedirectResponse(f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q.get('state', '')})}",
+                                status_code=302)
+
+    async def _oauth_token(self, request: Request) -> Response:
+        """GitHub's quirks: failures are HTTP 200 with an `error`, and the answer is form-encoded unless the
+        client asks for JSON; scopes come back comma-separated; OAuth App tokens never expire."""
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        self.requests.append(Recorded("POST", request.url.path, {}, dict(request.headers),
+                                      {k: v for k, v in form.items() if k != "client_secret"}))
+        wanted = self._codes.pop(form.get("code", ""), None)
+        answer: dict[str, str]
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+            answer = {"error": "incorrect_client_credentials",
+                      "error_description": "The client_id and/or client_secret passed are incorrect."}
+        elif wanted is None or self.refuse_next_code or (wanted[1] is not None and wanted[1] != _s256(
+                form.get("code_verifier", ""))) or form.get("redirect_uri", wanted[0]) != wanted[0]:
+            self.refuse_next_code = False
+            answer = {"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired.",
+                      "error_uri": "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access"
+                                   "-token-request-errors/#bad-verification-code"}
+        else:
+            token = "gho_" + secrets.token_hex(18)
+            self._issued[token] = self.owner
+            answer = {"access_token": token, "token_type": "bearer", "scope": "repo,read:user,user:email"}
+        if "application/json" in request.headers.get("accept", ""):
+            return JSONResponse(answer)
+        return Response(urlencode(answer), media_type="application/x-www-form-urlencoded; charset=utf-8")
 
     # -- plumbing: recording, failures, auth, rate limits, errors ---------------------------------------------
 
@@ -203,6 +261,8 @@ class GitHubStandIn(ThreadedServer):
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() not in ("bearer", "token") or not token:
             return None
+        if token.strip() in self._issued:
+            return self._issued[token.strip()]
         info = self.verify(token.strip())
         return str(info["user"]) if info else None
 
@@ -217,9 +277,9 @@ class GitHubStandIn(ThreadedServer):
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         return _error_response(404 if status == 405 else status, "Not Found" if status in (404, 405) else str(exc))
 
-    def _page(self, request: Request, items: list[Any], search: bool = False) -> Response:
+    def _page(self, request: Request, items: list[Any], search: bool = False, key: str | None = None) -> Response:
         """One page of `items` as GitHub serves it: `per_page` (max 100) and `page`, and a `Link` header;
-        a search wraps the page in {total_count, incomplete_results, items}."""
+        a search wraps the page in {total_count, incomplete_results, items}, Actions in {total_count, <key>}."""
         per_page = min(max(_int(request.query_params.get("per_page"), 30), 1), 100)
         page = max(_int(request.query_params.get("page"), 1), 1)
         last = max((len(items) + per_page - 1) // per_page, 1)
@@ -229,7 +289,9 @@ class GitHubStandIn(ThreadedServer):
                  if (rel in ("prev", "first") and page > 1) or (rel in ("next", "last") and page < last)]
         headers = {"link": ", ".join(parts)} if parts else {}
         chunk = items[(page - 1) * per_page: page * per_page]
-        body = {"total_count": len(items), "incomplete_results": False, "items": chunk} if search else chunk
+        body: Any = {"total_count": len(items), "incomplete_results": False, "items": chunk} if search else chunk
+        if key is not None:
+            body = {"total_count": len(items), key: chunk}
         return JSONResponse(body, headers=headers)
 
     def _repo(self, request: Request) -> _Repo:
@@ -359,6 +421,12 @@ class GitHubStandIn(ThreadedServer):
             repo.labels = {name: _label(name) for name in ("bug", "enhancement", "documentation")}
         self._commit(hello, "main", "hubot", "Parse the config file", SEED_TIME)
         hello.branches["fix-crash"] = self._commit(hello, None, owner, "Fix the crash on start", SEED_TIME)["sha"]
+        for number, (branch, conclusion) in enumerate([("main", "success"), ("fix-crash", "failure"),
+                                                       ("main", "failure")], 1):
+            hello.runs.insert(0, {"id": 30433640 + number, "name": "CI", "run_number": number, "event": "push",
+                                  "head_branch": branch, "head_sha": hello.branches[branch], "status": "completed",
+                                  "conclusion": conclusion, "run_attempt": 1, "created_at": SEED_TIME,
+                                  "html_url": f"https://github.com/{hello.full_name}/actions/runs/{30433640 + number}"})
         for title, body, label in [("Found a bug", "The app crashes when the config file is empty.", "bug"),
                                    ("Add dark mode", "Please add a dark theme.", "enhancement"),
                                    ("Crash on start", "Stack trace attached.", "bug")]:
@@ -690,6 +758,22 @@ class GitHubStandIn(ThreadedServer):
         repo.releases.insert(0, release)
         return JSONResponse(release, status_code=201, headers={"location": release["url"]})
 
+    async def _list_runs(self, request: Request, login: str) -> Response:
+        q = request.query_params
+        runs = [r for r in self._repo(request).runs
+                if q.get("branch", r["head_branch"]) == r["head_branch"]
+                and q.get("status") in (None, r["status"], r["conclusion"])]
+        return self._page(request, runs, key="workflow_runs")
+
+    async def _rerun(self, request: Request, login: str) -> Response:
+        run = next((r for r in self._repo(request).runs if r["id"] == request.path_params["run_id"]), None)
+        if run is None:
+            raise _not_found()
+        if run["status"] != "completed":
+            raise GitHubError(403, "This workflow is already running")
+        run |= {"status": "queued", "conclusion": None, "run_attempt": run["run_attempt"] + 1}
+        return JSONResponse({}, status_code=201)
+
     def _scoped_repos(self, quals: Mapping[str, str]) -> list[_Repo]:
         """Repositories a search's repo:/user:/org:/language: qualifiers allow."""
         owner = quals.get("user") or quals.get("org")
@@ -706,6 +790,11 @@ def _error_response(status: int, message: str, errors: list[dict[str, str]] | No
         body["errors"] = errors
     body |= {"documentation_url": DOCS, "status": str(status)}
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def _s256(verifier: str) -> str:
+    """RFC 7636 S256: BASE64URL(SHA256(verifier)) without padding."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
 def _blob_sha(content: str) -> str:

@@ -21,6 +21,7 @@ from server.auth import oauth2
 from server.catalog.toolkit_file import OAuth2Fields
 from server.errors import AuthFlowError
 from tests.auth_fixtures import follow_oauth_link, submit_key_form
+from tests.github_standin import GitHubStandIn, fixed_tokens
 from tests.live import LiveServer, ThreadedServer
 from tests.mcp_helpers import call
 from tests.oauth_server import OAuthServer
@@ -111,10 +112,18 @@ async def test_without_an_oauth_app_the_token_form_is_offered_and_the_tool_runs(
     try:
         session = server.create_session(toolkits=["atlas"])
         async with Client(session["mcp"]["url"]) as client:
+            early = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL",
+                               {"tools": [{"tool_slug": "ATLAS_MYSELF", "arguments": {}}]})
+            needed = early["data"]["results"][0]["response"]
+            assert needed["error_details"]["code"] == "connection_required"
+            assert "enter their Atlas Personal access token (Create one at https://example.test/settings/tokens " \
+                   "(scope: read)), then retry: http" in needed["error"]
+            assert needed["error_details"]["details"]["credential_help"] == HELP
             managed = await call(client, "COMPOSIO_MANAGE_CONNECTIONS", {"toolkits": ["atlas"]})
             entry = managed["data"]["results"]["atlas"]
             assert entry["status"] == "initiated" and entry["auth_scheme"] == "BEARER_TOKEN"
-            assert entry["credential_help"] == HELP and HELP in entry["instruction"]
+            assert entry["redirect_url"] == needed["error_details"]["details"]["redirect_url"]  # the same pending link
+            assert entry["credential_help"] == HELP and HELP.rstrip(".") in entry["instruction"]
             assert "Personal access token" in entry["instruction"] and entry["redirect_url"] in entry["instruction"]
             page = httpx.get(entry["redirect_url"], timeout=30)
             assert page.status_code == 200 and "Personal access token" in page.text
@@ -223,3 +232,25 @@ async def test_token_request_format_json_and_extra_token_params_reach_the_token_
 def test_url_placeholders_need_a_default() -> None:
     with pytest.raises(ValueError, match=re.escape("placeholder {tenant} needs a default in oauth2.url_params")):
         OAuth2Fields(authorize_url="https://login.example/{tenant}/authorize", token_url="https://t.example/token")
+
+
+async def test_github_connects_with_a_personal_access_token_when_no_oauth_app_is_configured(tmp_path: Path) -> None:
+    standin = GitHubStandIn(fixed_tokens({"github_pat_11ABC": "octocat"})).start()
+    server = LiveServer(tmp_path / "data", toolkit_overrides={"github": {"base_url": standin.base_url}}).start()
+    try:
+        session = server.create_session(user_id="pat_user", toolkits=["github"])
+        async with Client(session["mcp"]["url"]) as client:
+            entry = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS", {"toolkits": ["github"]}))["data"]["results"][
+                "github"]
+            assert entry["status"] == "initiated" and entry["auth_scheme"] == "BEARER_TOKEN", entry
+            assert "no OAuth app" not in str(entry)
+            done = submit_key_form(entry["redirect_url"], token="github_pat_11ABC")
+            assert done.status_code == 200 and "connected" in done.text.lower()
+            ran = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL",
+                             {"tools": [{"tool_slug": "GITHUB_GET_AUTHENTICATED_USER", "arguments": {}}]})
+        result = ran["data"]["results"][0]["response"]
+        assert result["successful"] and result["data"]["login"] == "octocat"
+        assert standin.requests[-1].headers["authorization"] == "Bearer github_pat_11ABC"
+    finally:
+        server.stop()
+        standin.stop()

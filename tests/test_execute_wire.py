@@ -117,6 +117,16 @@ async def test_slack_ratelimited_body_and_discord_retry_after_body_are_retried(
 
 
 @pytest.mark.anyio
+async def test_a_graphql_rate_limit_code_is_retried_with_backoff(kits: dict[str, Toolkit],
+                                                                  standin: tuple[WireStandin, ThreadedServer]) -> None:
+    api, _ = standin
+    api.fail_next("/graphql", 400, {}, {"errors": [{"message": "Rate limit exceeded",
+                                                    "extensions": {"code": "RATELIMITED"}}]})
+    got = await run(kits["wgraph"], "WGRAPH_ISSUES", {"first": 2})
+    assert [i["id"] for i in got["items"]] == ["m1", "m2"] and len(api.requests) == 2
+
+
+@pytest.mark.anyio
 async def test_a_wait_longer_than_the_budget_fails_at_once_with_a_clear_sentence(
         kits: dict[str, Toolkit], standin: tuple[WireStandin, ThreadedServer]) -> None:
     api, _ = standin

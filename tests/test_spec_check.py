@@ -84,6 +84,8 @@ def test_openapi_mistakes_are_each_named(tmp_path: Path) -> None:
         tool("GHCHECK_MISSING", {"method": "POST", "path": issues, "body": ["body"]},
              {**OWNER_REPO, "body": {"type": "string"}}, ["owner", "repo"]),
         tool("GHCHECK_EXCUSED", {"method": "GET", "path": "/brand/new"}),
+        tool("GHCHECK_UNSENT", {"method": "GET", "path": issues}, {**OWNER_REPO, "labels": {"type": "string"}},
+             ["owner", "repo"]),
     ])
     report = spec_check.check_toolkit(kit, SPECS)
     found = problems(report)
@@ -96,9 +98,10 @@ def test_openapi_mistakes_are_each_named(tmp_path: Path) -> None:
     assert found["GHCHECK_BODY"] == ["body fields ['priority'] are not in the provider's request body",
                                      "the provider requires body field 'title'; the tool must require it"]
     assert found["GHCHECK_MISSING"] == ["the provider requires body field 'title'; the tool does not send it"]
-    assert report is not None and report.checked == 7 and report.http_tools == 8
-    assert report.line() == ("ghcheck: 7/8 HTTP tools checked against github/api.github.com.json (88%), "
-                             "8 mismatches")
+    assert found["GHCHECK_UNSENT"] == ["arguments ['labels'] are never sent (not in the path, query, headers or body)"]
+    assert report is not None and report.checked == 8 and report.http_tools == 9
+    assert report.line() == ("ghcheck: 8/9 HTTP tools checked against github/api.github.com.json (89%), "
+                             "9 mismatches")
 
 
 def test_swagger_form_methods_and_discovery_documents(tmp_path: Path) -> None:

@@ -12,9 +12,10 @@ import pytest
 from mcp import Client
 
 from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkit_folder
-from tests.auth_fixtures import form_state
+from tests.auth_fixtures import follow_oauth_link, form_state
 from tests.live import LiveServer
 from tests.mcp_helpers import call
+from tests.oauth_server import OAuthServer
 from tests.standins.discord import GENERAL, GUILD, VOICE, DiscordStandIn
 
 pytestmark = pytest.mark.anyio
@@ -130,6 +131,7 @@ async def test_connect_with_a_bot_token_and_work(server: LiveServer, discord: Di
 
     reaction = next(r for r in discord.requests if r.method == "PUT")
     assert reaction.path.endswith("/reactions/%F0%9F%91%8D/@me")  # the emoji percent-encoded in the path
+    assert reaction.headers["content-length"] == "0"  # Discord answers 411 to a bodiless PUT without it
     pages = [r.query for r in discord.requests if r.method == "GET" and r.path.endswith(f"{GENERAL}/messages")]
     assert [p.get("limit") for p in pages] == ["3", "2"] and "before" in pages[1]
     assert all(r.headers["authorization"] == f"Bot {TOKEN}" and r.headers["user-agent"].startswith("DiscordBot (")
@@ -146,3 +148,45 @@ async def test_rate_limit_is_waited_out_and_errors_are_clear(server: LiveServer,
         assert len([r for r in discord.requests if r.path.endswith(f"/guilds/{GUILD}/channels")]) == 2
         (missing,) = await execute(client, ("DISCORD_GET_CHANNEL", {"channel_id": "1093445810413020000"}))
         assert not missing["successful"] and "Unknown Channel" in missing["error"] and "404" in missing["error"]
+        sent_before = len(discord.requests)
+        (empty,) = await execute(client, ("DISCORD_SEND_MESSAGE", {"channel_id": GENERAL}))
+        assert not empty["successful"] and "needs `content` (text) or `embeds`" in empty["error"]
+        assert len(discord.requests) == sent_before  # refused here, nothing sent
+        public, private = await execute(
+            client, ("DISCORD_CREATE_THREAD", {"channel_id": GENERAL, "name": "Open planning", "type": 11}),
+            ("DISCORD_CREATE_THREAD", {"channel_id": GENERAL, "name": "Quiet planning"}))
+        assert (public["data"]["type"], private["data"]["type"]) == (11, 12)  # Discord's default is private
+
+
+async def test_sign_in_with_discord_lists_my_servers(tmp_path: Path) -> None:
+    """The OAuth2 scheme (chosen through an auth config, since the bot token comes first): a real
+    authorization-code round trip with PKCE and a form-encoded token request, then a /users/@me call."""
+    oauth = OAuthServer().start()
+    discord = DiscordStandIn(TOKEN, verify=oauth.verify).start()
+    server = LiveServer(tmp_path / "data", oauth_apps={"discord": {"client_id": oauth.client_id,
+                                                                   "client_secret": oauth.client_secret}},
+                        toolkit_overrides={"discord": {"base_url": discord.base_url,
+                                                       "authorize_url": oauth.authorize_url,
+                                                       "token_url": oauth.token_url}}).start()
+    try:
+        config = server.api("POST", "/auth_configs", json={"toolkit": "discord", "auth_scheme": "oauth2"})
+        assert config.status_code == 201, config.text
+        session = server.create_session(user_id="alice", toolkits=["discord"],
+                                        auth_configs={"discord": config.json()["id"]})
+        async with Client(session["mcp"]["url"]) as client:
+            link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS",
+                               {"toolkits": ["discord"]}))["data"]["results"]["discord"]
+            assert link["auth_scheme"] == "OAUTH2"
+            authorize = httpx.get(link["redirect_url"]).headers["location"]  # the Connect Link sends to Discord
+            assert "scope=identify+guilds" in authorize and "code_challenge_method=S256" in authorize
+            assert follow_oauth_link(authorize).status_code == 200
+            me, guilds, bot_only = await execute(client, ("DISCORD_GET_MY_USER", {}), ("DISCORD_LIST_MY_GUILDS", {}),
+                                                 ("DISCORD_LIST_GUILD_CHANNELS", {"guild_id": GUILD}))
+            assert me["successful"] and "bot" not in me["data"]
+            assert guilds["successful"] and len(guilds["data"]["items"]) == 2
+            assert not bot_only["successful"] and "401" in bot_only["error"]  # user tokens cannot act as the bot
+    finally:
+        server.stop()
+        discord.stop()
+        oauth.stop()
+    assert all(r.headers["authorization"].startswith("Bearer ") for r in discord.requests)

@@ -3,13 +3,13 @@ regenerate it (`concierge toolkits docs > docs/toolkits.md`)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+import pytest
 
 from server.catalog import spec_check, toolkit_docs
 from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkits
+from server.cli import main
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "toolkits.md"
 
@@ -23,16 +23,13 @@ def test_docs_toolkits_md_is_current() -> None:
         assert all(f"| `{slug}` |" in fresh for slug in toolkit.tools)
 
 
-def test_the_cli_prints_the_same_page_and_checks_specs(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(DOC.parents[1])}
-    docs = subprocess.run([sys.executable, "-m", "server.cli", "toolkits", "docs"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert docs.returncode == 0, docs.stderr
-    assert docs.stdout == DOC.read_text(encoding="utf-8")
-    check = subprocess.run([sys.executable, "-m", "server.cli", "toolkits", "check-spec", "github"], cwd=tmp_path,
-                           env=env, capture_output=True, text=True, timeout=120)
-    assert check.returncode == 0 and check.stdout.startswith("github: ") and " 0 mismatches" in check.stdout
-    missing = subprocess.run([sys.executable, "-m", "server.cli", "toolkits", "check-spec", "--specs",
-                              str(tmp_path / "nope")], cwd=tmp_path, env=env, capture_output=True, text=True,
-                             timeout=120)
-    assert missing.returncode != 0 and "API descriptions are not at" in missing.stdout + missing.stderr
+def test_the_cli_prints_the_same_page_and_checks_specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)  # no concierge.toml here: the built-in catalog, as the docs are generated
+    assert main(["toolkits", "docs"]) == 0
+    assert capsys.readouterr().out == DOC.read_text(encoding="utf-8")
+    assert main(["toolkits", "check-spec", "github"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("github: ") and " 0 mismatches" in out and out.count("\n") == 1
+    assert main(["toolkits", "check-spec", "--specs", str(tmp_path / "nope")]) == 2
+    assert "API descriptions are not at" in capsys.readouterr().err

@@ -98,7 +98,9 @@ async def test_token_connect_then_branch_commit_pull_request_review_merge(server
         assert not stale["successful"] and "409" in stale["error"] and "does not match" in stale["error"]
         both = await run(client, "GITHUB_CREATE_OR_UPDATE_FILE", **REPO, path="x.md", message="x", text="a",
                          content="YQ==")
-        assert not both["successful"] and "text" in str(both["refused"])  # refused before anything is sent
+        assert not both["successful"] and "either `text` (plain text) or `content` (base64)" in both["error"]
+        neither = await run(client, "GITHUB_CREATE_OR_UPDATE_FILE", **REPO, path="x.md", message="x")
+        assert not neither["successful"] and "as `text` (plain text) or `content` (base64)" in neither["error"]
         folder = await run(client, "GITHUB_GET_FILE_CONTENTS", **REPO, path="src")
         assert folder["data"] == [{"type": "file", "name": "app.py", "path": "src/app.py"}]
 
@@ -154,3 +156,55 @@ def test_standin_keeps_git_facts(github: GitHubStandIn) -> None:
         assert same.status_code == 422 and "No commits between main and main" in same.text
         dup = api.post("/repos/octocat/hello-world/labels", json={"name": "bug"})
         assert dup.status_code == 422 and dup.json()["errors"][0]["code"] == "already_exists"
+
+
+async def test_oauth_app_round_trip_with_githubs_token_endpoint(tmp_path: Path, github: GitHubStandIn) -> None:
+    """GitHub's own token endpoint quirks: errors arrive as HTTP 200 with `error` (a refused code must leave the
+    account FAILED with GitHub's words), scopes come back comma-separated, OAuth App tokens do not expire."""
+    server = LiveServer(tmp_path / "data", oauth_apps={"github": {"client_id": github.client_id,
+                                                                  "client_secret": github.client_secret}},
+                        toolkit_overrides={"github": {"base_url": github.base_url,
+                                                      "authorize_url": github.authorize_url,
+                                                      "token_url": github.token_url}}).start()
+    try:
+        session = server.create_session(user_id="octo_user", toolkits=["github"])
+        async with Client(session["mcp"]["url"]) as client:
+            github.refuse_next_code = True
+            link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS",
+                               {"toolkits": ["github"]}))["data"]["results"]["github"]
+            assert link["auth_scheme"] == "OAUTH2"
+            refused = httpx.get(link["redirect_url"], follow_redirects=True, timeout=30)
+            assert refused.status_code == 400 and "bad_verification_code" in refused.text
+            failed = server.api("GET", f"/connected_accounts/{link['connected_account_id']}").json()
+            assert failed["status"] == "FAILED" and "incorrect or expired" in failed["status_reason"]
+
+            link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS",
+                               {"toolkits": ["github"]}))["data"]["results"]["github"]
+            assert httpx.get(link["redirect_url"], follow_redirects=True, timeout=30).status_code == 200
+            me = await run(client, "GITHUB_GET_AUTHENTICATED_USER")
+            assert me["successful"] and me["data"]["login"] == "octocat"
+        account = server.api("GET", f"/connected_accounts/{link['connected_account_id']}").json()
+        assert account["status"] == "ACTIVE"
+    finally:
+        server.stop()
+    authorize = next(r for r in github.requests if r.path == "/login/oauth/authorize")
+    assert authorize.query["scope"] == "repo read:user user:email"
+    assert authorize.query["code_challenge_method"] == "S256"
+    exchanges = [r for r in github.requests if r.path == "/login/oauth/access_token"]
+    assert len(exchanges) == 2 and all(r.body["code_verifier"] for r in exchanges)
+    assert all(r.headers["accept"] == "application/json" for r in exchanges)  # else GitHub answers form-encoded
+
+
+async def test_ci_runs_page_inside_the_body_and_rerun(server: LiveServer, github: GitHubStandIn) -> None:
+    """Actions wraps each page as {total_count, workflow_runs}; `paginate.items` reaches inside it."""
+    session = server.create_session(user_id="octo_user", toolkits=["github"])
+    async with Client(session["mcp"]["url"]) as client:
+        await connect(client)
+        failed = await run(client, "GITHUB_LIST_WORKFLOW_RUNS", **REPO, status="failure", per_page=1, max_results=5)
+        assert failed["successful"], failed
+        assert [(r["head_branch"], r["run_number"]) for r in failed["data"]["items"]] == [("main", 3),
+                                                                                        ("fix-crash", 2)]
+        rerun = await run(client, "GITHUB_RERUN_WORKFLOW_RUN", **REPO, run_id=failed["data"]["items"][0]["id"])
+        assert rerun["successful"]
+        again = await run(client, "GITHUB_RERUN_WORKFLOW_RUN", **REPO, run_id=failed["data"]["items"][0]["id"])
+        assert not again["successful"] and "already running" in again["error"]

@@ -44,7 +44,7 @@ async def test_google_oauth_quirks_offline_access_and_refresh_without_rotation(
         server: LiveServer, google: GoogleStandIn) -> None:
     session = server.create_session(user_id="gmail_user", toolkits=["gmail"])
     async with Client(session["mcp"]["url"]) as client:
-        await connect_oauth(client, "gmail")
+        link = await connect_oauth(client, "gmail")
         asked = google.authorize_requests[-1]
         assert asked["access_type"] == "offline" and asked["prompt"] == "consent"
         assert asked["code_challenge_method"] == "S256" and asked["scope"] == SCOPE + "gmail.modify"
@@ -62,6 +62,23 @@ async def test_google_oauth_quirks_offline_access_and_refresh_without_rotation(
             assert google.counts["token_refresh_token"] == round_
         first, second = (r["refresh_token"] for r in google.token_requests if r["grant_type"] == "refresh_token")
         assert first == second and first.startswith("1//")
+
+        # Disconnecting revokes at Google's revoke endpoint; the grant is gone there too.
+        account = link["connected_account_id"]
+        revoked = server.api("POST", f"/sessions/{session['id']}/connected_accounts/{account}/revoke").json()
+        assert revoked["account"]["status"] == "REVOKED" and google.counts["revoke"] == 1
+        assert google.revoked == [first]
+        after, = await run(client, ("GMAIL_GET_PROFILE", {}))
+        assert not after["successful"] and after["error_details"]["code"] == "connection_required"
+
+        # Connecting again: Google has seen this user consent before, so only prompt=consent brings a new
+        # refresh token (the stand-in enforces that), and the new connection refreshes like the first.
+        await connect_oauth(client, "gmail")
+        assert google.counts["authorize"] == 2 and google.authorize_requests[-1]["prompt"] == "consent"
+        google.expire_access_tokens()
+        back, = await run(client, ("GMAIL_GET_PROFILE", {}))
+        assert back["successful"] and google.counts["token_refresh_token"] == 3
+        assert google.token_requests[-1]["refresh_token"] not in (first, second)
     calls = google.api_calls("/gmail/v1/users/me/")
     assert calls and all(r.headers["authorization"].startswith("Bearer ya29.") for r in calls)
 
@@ -111,6 +128,13 @@ async def test_send_read_reply_and_organise_mail(server: LiveServer, google: Goo
         thread, = await run(client, ("GMAIL_FETCH_MESSAGE_BY_THREAD_ID", {"id": message["threadId"]}))
         assert [m["subject"] for m in thread["data"]["messages"]] == ["Launch plan", "Re: Launch plan"]
         assert thread["data"]["messages"][1]["headers"]["In-Reply-To"] == message["message_id"]
+
+        before, = await run(client, ("GMAIL_FETCH_EMAILS", {"q": "is:unread from:alice@example.com"}))
+        alice = [m["id"] for m in before["data"]["items"]]
+        bulk, = await run(client, ("GMAIL_BATCH_MODIFY_MESSAGES", {"ids": alice, "removeLabelIds": ["UNREAD"]}))
+        assert bulk["successful"] and bulk["data"] is None and len(alice) == 2
+        after, = await run(client, ("GMAIL_FETCH_EMAILS", {"q": "is:unread from:alice@example.com"}))
+        assert after["data"]["items"] == []
 
         unread, = await run(client, ("GMAIL_FETCH_EMAILS", {"q": "is:unread from:bob@example.com"}))
         bob_id = unread["data"]["items"][0]["id"]

@@ -103,10 +103,21 @@ async def test_agenda_pages_under_max_results_and_survives_a_rate_limit(
         assert [p.query["maxResults"] for p in pages] == ["3", "3", "2"]  # the rate-limited try, its retry, page 2
         assert "pageToken" in pages[-1].query
 
+        # Calendar also limits with 403 + reason rateLimitExceeded: retried; a 403 for another reason is not.
+        google.fail_next(403, google_error(403, "Rate Limit Exceeded", "rateLimitExceeded"))
+        primary, = await run(client, ("GOOGLECALENDAR_GET_CALENDAR", {"calendarId": "primary"}))
+        assert primary["successful"] and primary["data"]["timeZone"] == "Europe/Berlin"
+        google.fail_next(403, google_error(403, "The caller does not have permission", "forbidden"))
+        refused, = await run(client, ("GOOGLECALENDAR_GET_CALENDAR", {"calendarId": "primary"}))
+        assert "(HTTP 403 Forbidden): The caller does not have permission" in refused["error"]
+        assert [r.path for r in google.requests[-3:]] == ["/calendar/v3/calendars/primary"] * 3
+
         unordered, = await run(client, ("GOOGLECALENDAR_EVENTS_LIST", week | {"singleEvents": False}))
         assert "The requested ordering is not available" in unordered["error"]
         text, = await run(client, ("GOOGLECALENDAR_EVENTS_LIST", {"calendarId": "primary", "q": "dentist"}))
         assert [e["location"] for e in text["data"]["items"]] == ["Main St 1"]
+        assert google.api_calls("/calendar/v3/calendars/primary/events")[-1].query == {"q": "dentist",
+                                                                                      "singleEvents": "true"}
         quick, = await run(client, ("GOOGLECALENDAR_QUICK_ADD", {"calendarId": "primary",
                                                                  "text": "Lunch with Sam tomorrow 12:30"}))
         assert quick["data"]["summary"] == "Lunch with Sam tomorrow 12:30"

@@ -57,6 +57,8 @@ async def test_build_a_spreadsheet_write_append_read_and_edit(server: LiveServer
         appended, = await run(client, ("GOOGLESHEETS_SPREADSHEETS_VALUES_APPEND", {
             "spreadsheetId": sid, "range": "'My Costs'!A:B", "valueInputOption": "RAW", "values": [["Travel", "99"]]}))
         assert appended["data"]["updates"]["updatedRange"] == "'My Costs'!A4:B4"
+        assert google.api_calls(f"/v4/spreadsheets/{sid}/values/")[-1].query == {
+            "valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"}
 
         read, both, unformatted = await run(
             client, ("GOOGLESHEETS_VALUES_GET", {"spreadsheetId": sid, "range": "'My Costs'!A1:B10"}),

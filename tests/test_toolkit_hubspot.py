@@ -106,6 +106,9 @@ async def test_deals_notes_associations_and_rate_limit(server: LiveServer, hubsp
         (big,) = await run(client, ("HUBSPOT_SEARCH_DEALS", {"filterGroups": [{"filters": [
             {"propertyName": "amount", "operator": "GT", "value": "7000"}]}], "properties": ["dealname", "amount"]}))
         tries = len(hubspot.requests) - before
+        sent = len(hubspot.requests)
+        (empty,) = await run(client, ("HUBSPOT_UPDATE_DEAL", {"dealId": "159"}))
+        assert len(hubspot.requests) == sent  # refused before it reached HubSpot
         (acme,) = await run(client, ("HUBSPOT_GET_COMPANY", {"companyId": company, "associations": ["contacts"]}))
     assert linked["successful"] and linked["data"]["results"][0]["associationSpec"]["associationTypeId"] == 279
     assert note["successful"], note
@@ -119,6 +122,7 @@ async def test_deals_notes_associations_and_rate_limit(server: LiveServer, hubsp
     assert [o["id"] for o in owner["data"]["items"]] == ["402"]
     assert deals["successful"] and len(deals["data"]["items"]) == 2 and deals["data"]["next_cursor"] == "2"
     assert won["successful"] and hubspot.objects["deals"]["159"]["properties"]["dealstage"] == "closedwon"
+    assert not empty["successful"] and "give at least one property" in empty["error"]
     assert big["successful"] and tries == 2, big  # the 429 (no Retry-After) was retried after a short backoff
     assert [d["properties"]["dealname"] for d in big["data"]["items"]] == ["Deal 1", "Deal 2", "Deal 3"]
     assert acme["data"]["associations"]["contacts"]["results"][0]["id"] == "151"
@@ -137,8 +141,43 @@ async def test_oauth_round_trip_with_form_token_requests(tmp_path: Path) -> None
                 link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS", {"toolkits": ["hubspot"]}))["data"]
                 assert follow_oauth_link(link["results"]["hubspot"]["redirect_url"]).status_code == 200
                 (owners,) = await run(client, ("HUBSPOT_LIST_OWNERS", {}))
+                oauth.expire_all_access_tokens()  # HubSpot access tokens last 30 minutes
+                (later,) = await run(client, ("HUBSPOT_LIST_PIPELINES", {"objectType": "deals"}))
         finally:
             server.stop()
     assert owners["successful"] and len(owners["data"]["items"]) == 3
     assert oauth.counts["token_authorization_code"] == 1
+    assert later["successful"] and oauth.counts["token_refresh"] == 1  # refreshed once, then the call went through
     assert hubspot.requests[-1].headers["authorization"].startswith("Bearer ")
+
+
+async def test_tasks_linked_records_and_archiving(server: LiveServer, hubspot: HubSpotStandIn) -> None:
+    session = server.create_session(user_id="sales", toolkits=["hubspot"])
+    company = next(iter(hubspot.objects["companies"]))
+    async with Client(session["mcp"]["url"]) as client:
+        await connect_with_token(client)
+        task, *_ = await run(
+            client,
+            ("HUBSPOT_CREATE_TASK", {"subject": "Call Jane about the renewal", "due": "2026-03-02T09:00:00Z",
+                                     "task_type": "CALL", "priority": "HIGH", "contact_ids": ["151"]}),
+            ("HUBSPOT_ASSOCIATE_OBJECTS", {"fromObjectType": "contacts", "fromObjectId": "152",
+                                           "toObjectType": "companies", "toObjectId": company}),
+            ("HUBSPOT_ASSOCIATE_OBJECTS", {"fromObjectType": "contacts", "fromObjectId": "153",
+                                           "toObjectType": "companies", "toObjectId": company}))
+        linked, archived = await run(
+            client,
+            ("HUBSPOT_LIST_ASSOCIATIONS", {"objectType": "companies", "objectId": company,
+                                           "toObjectType": "contacts"}),
+            ("HUBSPOT_ARCHIVE_DEAL", {"dealId": "160"}))
+        gone, company_gone = await run(client, ("HUBSPOT_GET_DEAL", {"dealId": "160"}),
+                                       ("HUBSPOT_ARCHIVE_COMPANY", {"companyId": company}))
+    assert task["successful"], task
+    sent = hubspot.calls("/crm/v3/objects/tasks")[0].body
+    assert sent["properties"] | {"hs_timestamp": "-"} == {
+        "hs_task_subject": "Call Jane about the renewal", "hs_timestamp": "-", "hs_task_status": "NOT_STARTED",
+        "hs_task_type": "CALL", "hs_task_priority": "HIGH"}
+    assert sent["associations"][0]["types"][0]["associationTypeId"] == 204
+    assert sorted(r["toObjectId"] for r in linked["data"]["items"]) == [152, 153]
+    assert archived["successful"] and hubspot.objects["deals"]["160"]["archived"] is True
+    assert not gone["successful"] and "Object not found" in gone["error"]
+    assert company_gone["successful"] and hubspot.objects["companies"][company]["archived"] is True

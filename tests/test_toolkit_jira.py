@@ -123,6 +123,9 @@ async def test_rate_limit_is_retried_and_delete_needs_nothing_else(tmp_path: Pat
             atlassian.rate_limit_next(times=1, retry_after="1")
             (projects,) = await run(client, ("JIRA_LIST_PROJECTS", {"query": "o"}))
             tries = len(atlassian.requests) - before
+            sent = len(atlassian.requests)
+            (nothing,) = await run(client, ("JIRA_EDIT_ISSUE", {"issueIdOrKey": "ENG-2"}))
+            assert len(atlassian.requests) == sent  # refused before it reached Jira
             assigned, deleted, gone = await run(
                 client,
                 ("JIRA_ASSIGN_ISSUE", {"issueIdOrKey": "ENG-2", "accountId": atlassian.account_id}),
@@ -130,6 +133,7 @@ async def test_rate_limit_is_retried_and_delete_needs_nothing_else(tmp_path: Pat
                 ("JIRA_GET_PROJECT", {"projectIdOrKey": "NOPE"}))
     finally:
         server.stop()
+    assert not nothing["successful"] and "nothing to change" in nothing["error"]
     assert projects["successful"] and tries == 2
     assert [p["key"] for p in projects["data"]["items"]] == ["OPS", "MOB"]
     assert assigned["successful"] and atlassian.issues["ENG-2"]["fields"]["assignee"]["accountId"] == \
@@ -148,6 +152,9 @@ async def test_oauth_with_audience_then_cloud_id_discovery(tmp_path: Path, atlas
             assert follow_oauth_link(link["jira"]["redirect_url"]).status_code == 200
             me, found = await run(client, ("JIRA_GET_MYSELF", {}),
                                   ("JIRA_SEARCH_ISSUES", {"jql": "project = ENG", "max_results": 2}))
+            first_refresh = set(atlassian.refresh_tokens)
+            atlassian.expire_access_tokens()
+            (again,) = await run(client, ("JIRA_GET_ISSUE", {"issueIdOrKey": "ENG-1"}))
     finally:
         server.stop()
     authorize = atlassian.calls("/authorize")[0].query
@@ -160,5 +167,35 @@ async def test_oauth_with_audience_then_cloud_id_discovery(tmp_path: Path, atlas
     assert atlassian.calls("/accessible-resources")[0].headers["authorization"].startswith("Bearer ")
     assert me["successful"] and found["successful"], (me, found)
     assert [i["key"] for i in found["data"]["items"]] == ["ENG-1", "ENG-2"]
+    # the expired token: one 401, one refresh (JSON, rotating: the old refresh token is gone), the same cloud id
+    assert again["successful"] and again["data"]["key"] == "ENG-1", again
+    refresh = [r.body for r in atlassian.calls("/oauth/token") if (r.body or {}).get("grant_type") == "refresh_token"]
+    assert len(refresh) == 1 and refresh[0]["refresh_token"] in first_refresh
+    assert atlassian.refresh_tokens and not atlassian.refresh_tokens & first_refresh
     api = [r for r in atlassian.requests if "/rest/api/3/" in r.path]
-    assert api and all(r.path.startswith(f"/ex/jira/{atlassian.cloud_id}/rest/api/3/") for r in api)
+    assert len(api) == 4 and all(r.path.startswith(f"/ex/jira/{atlassian.cloud_id}/rest/api/3/") for r in api)
+
+
+async def test_comments_watchers_statuses_and_assignable_users(tmp_path: Path, atlassian: AtlassianStandIn) -> None:
+    server = _server(tmp_path, atlassian)
+    first, second = (c["id"] for c in atlassian.comments["ENG-1"][:2])
+    try:
+        session = server.create_session(user_id="pm", toolkits=["jira"])
+        async with Client(session["mcp"]["url"]) as client:
+            await connect_with_token(client, atlassian)
+            edited, deleted, watchers, statuses, assignable, unbounded = await run(
+                client,
+                ("JIRA_UPDATE_COMMENT", {"issueIdOrKey": "ENG-1", "id": first, "text": "Reworded."}),
+                ("JIRA_DELETE_COMMENT", {"issueIdOrKey": "ENG-1", "id": second}),
+                ("JIRA_LIST_WATCHERS", {"issueIdOrKey": "ENG-1"}),
+                ("JIRA_LIST_STATUSES", {}),
+                ("JIRA_FIND_ASSIGNABLE_USERS", {"project": "ENG", "query": "ada"}),
+                ("JIRA_FIND_ASSIGNABLE_USERS", {"query": "ada"}))
+    finally:
+        server.stop()
+    assert edited["successful"] and edited["data"]["body"]["content"][0]["content"][0]["text"] == "Reworded."
+    assert deleted["successful"] and second not in [c["id"] for c in atlassian.comments["ENG-1"]]
+    assert watchers["successful"] and watchers["data"]["watchCount"] == 1
+    assert [s["name"] for s in statuses["data"]] == ["To Do", "In Progress", "Done"]
+    assert [u["accountId"] for u in assignable["data"]] == [atlassian.account_id]
+    assert not unbounded["successful"] and "issueKey, project" in unbounded["error"]

@@ -111,17 +111,21 @@ async def test_pages_updates_and_comments(server: LiveServer, linear: LinearStan
     assert linear.requests[-1].body["variables"]["filter"] == {"team": {"id": {"eq": linear.team["id"]}}}
 
 
-async def test_rate_limit_answer_is_one_clear_message(server: LiveServer, linear: LinearStandIn) -> None:
-    """Linear says "slow down" as HTTP 400 with `extensions.code = RATELIMITED`. The executor's retry reads
-    body error codes only through `errors.ok_field` (Slack), so this answer is reported, not yet retried."""
+async def test_rate_limited_call_is_retried(server: LiveServer, linear: LinearStandIn) -> None:
+    """Linear says "slow down" as HTTP 400 with `extensions.code = RATELIMITED` (no Retry-After)."""
     session = server.create_session(user_id="dev", toolkits=["linear"])
     async with Client(session["mcp"]["url"]) as client:
         await connect_with_key(client)
+        before = len(linear.requests)
         linear.rate_limit_next(times=1)
-        (limited,) = await run(client, ("LINEAR_LIST_TEAMS", {}))
         (teams,) = await run(client, ("LINEAR_LIST_TEAMS", {}))
-    assert not limited["successful"] and "Rate limit exceeded" in limited["error"]
-    assert teams["successful"] and teams["data"]["items"][0]["key"] == "ENG"
+        tries = len(linear.requests) - before
+        linear.rate_limit_next(times=4)  # more than max_attempts: one clear sentence, not an endless wait
+        (limited,) = await run(client, ("LINEAR_LIST_TEAMS", {}))
+    assert teams["successful"] and tries == 2, teams
+    assert teams["data"]["items"][0]["key"] == "ENG"
+    assert not limited["successful"] and "rate limiting LINEAR_LIST_TEAMS" in limited["error"]
+    assert "Rate limit exceeded" in limited["error"]
 
 
 async def test_oauth_round_trip(tmp_path: Path) -> None:
@@ -140,3 +144,33 @@ async def test_oauth_round_trip(tmp_path: Path) -> None:
             server.stop()
     assert me["successful"], me
     assert linear.requests[-1].headers["authorization"].startswith("Bearer ")
+
+
+async def test_teams_users_projects_and_labels(server: LiveServer, linear: LinearStandIn) -> None:
+    session = server.create_session(user_id="dev", toolkits=["linear"])
+    ada = linear.users["Ada"]["id"]
+    async with Client(session["mcp"]["url"]) as client:
+        await connect_with_key(client)
+        team, user, project, label = await run(
+            client,
+            ("LINEAR_GET_TEAM", {"id": linear.team["id"]}),
+            ("LINEAR_GET_USER", {"id": ada}),
+            ("LINEAR_CREATE_PROJECT", {"name": "Checkout redesign", "teamIds": [linear.team["id"]],
+                                       "targetDate": "2026-04-30"}),
+            ("LINEAR_CREATE_LABEL", {"name": "Regression", "teamId": linear.team["id"], "color": "#eb5757"}))
+        project_id = project["data"]["project"]["id"] if project["successful"] else "?"
+        fetched, updated = await run(
+            client,
+            ("LINEAR_GET_PROJECT", {"id": project_id}),
+            ("LINEAR_UPDATE_PROJECT", {"id": project_id, "targetDate": "2026-05-15", "leadId": ada}))
+        (missing,) = await run(client, ("LINEAR_GET_TEAM", {"id": "no-such-team"}))
+    assert team["successful"] and [s["name"] for s in team["data"]["states"]["nodes"]][:2] == ["Backlog", "Todo"]
+    assert team["data"]["activeCycle"]["name"] == "Sprint 2"
+    assert user["successful"] and [i["identifier"] for i in user["data"]["assignedIssues"]["nodes"]] == \
+        ["ENG-1", "ENG-3", "ENG-5", "ENG-7"]
+    assert project["successful"] and project["data"]["project"]["targetDate"] == "2026-04-30"
+    assert label["successful"] and label["data"]["issueLabel"]["team"]["key"] == "ENG"
+    assert fetched["successful"] and fetched["data"]["teams"]["nodes"][0]["key"] == "ENG"
+    assert updated["successful"] and updated["data"]["project"]["targetDate"] == "2026-05-15"
+    assert updated["data"]["project"]["lead"]["name"] == "Ada"
+    assert not missing["successful"] and "Entity not found: Team" in missing["error"]

@@ -140,6 +140,20 @@ async def test_rate_limit_past_the_budget_is_one_clear_error(tmp_path: Path, not
     assert len(notion.calls("/v1/search")) == 1  # it did not wait 120 s or hammer the API
 
 
+async def test_a_rejected_secret_says_to_reconnect(tmp_path: Path, notion: NotionStandIn) -> None:
+    server = _server(tmp_path, notion)
+    try:
+        session = server.create_session(user_id="writer", toolkits=["notion"])
+        async with Client(session["mcp"]["url"]) as client:
+            link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS", {"toolkits": ["notion"]}))["data"]
+            submit_key_form(link["results"]["notion"]["redirect_url"], token="secret_revoked_or_mistyped")
+            (me,) = await run(client, ("NOTION_GET_ME", {}))
+    finally:
+        server.stop()
+    assert not me["successful"]
+    assert "API token is invalid" in me["error"] and "reconnect" in me["error"]
+
+
 async def test_oauth_round_trip_with_basic_auth_and_json_token_request(tmp_path: Path, notion: NotionStandIn) -> None:
     server = _server(tmp_path, notion, oauth_apps={
         "notion": {"client_id": notion.client_id, "client_secret": notion.client_secret}})
@@ -164,3 +178,24 @@ async def test_oauth_round_trip_with_basic_auth_and_json_token_request(tmp_path:
 
 def _title(page: dict[str, Any]) -> str:
     return page["properties"]["title"]["title"][0]["plain_text"]
+
+
+async def test_database_schema_and_templates(tmp_path: Path, notion: NotionStandIn) -> None:
+    server = _server(tmp_path, notion)
+    try:
+        session = server.create_session(user_id="writer", toolkits=["notion"])
+        async with Client(session["mcp"]["url"]) as client:
+            await connect_with_secret(client)
+            changed, templates = await run(
+                client,
+                ("NOTION_UPDATE_DATA_SOURCE", {"data_source_id": notion.data_source, "properties": {
+                    "Priority": {"select": {"options": [{"name": "High"}, {"name": "Low"}]}}}}),
+                ("NOTION_LIST_DATA_SOURCE_TEMPLATES", {"data_source_id": notion.data_source, "page_size": 2,
+                                                       "max_results": 3}))
+    finally:
+        server.stop()
+    assert changed["successful"] and changed["data"]["properties"]["Priority"]["type"] == "select"
+    assert [r.body for r in notion.calls("/v1/data_sources/") if r.method == "PATCH"] == [{"properties": {
+        "Priority": {"select": {"options": [{"name": "High"}, {"name": "Low"}]}}}}]
+    assert [t["name"] for t in templates["data"]["items"]] == ["Bug report", "Feature request", "Meeting notes"]
+    assert [r.query.get("start_cursor") for r in notion.calls("/templates")] == [None, "2"]

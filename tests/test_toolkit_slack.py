@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
@@ -146,6 +147,15 @@ async def test_rate_limits_are_waited_out(server: LiveServer, slack: SlackStandI
         (denied,) = await execute(client, ("SLACK_SEARCH_MESSAGES", {"query": "release"}))
         assert not denied["successful"] and "not_allowed_token_type" in denied["error"]
 
+        before = len(slack.requests)
+        bad = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
+            {"tool_slug": "SLACK_SEND_MESSAGE", "arguments": {"channel": "C0GENERAL"}},  # neither text nor blocks
+            {"tool_slug": "SLACK_ADD_REACTION", "arguments": {"channel": "C0GENERAL", "timestamp": "yesterday",
+                                                              "name": "eyes"}}]})
+        assert bad["data"]["error_count"] == 2 and len(slack.requests) == before  # refused here, nothing sent
+        errors = [r["error"] or r["response"]["error"] for r in bad["data"]["results"]]
+        assert "'text' is a required property" in str(errors[0]) and "timestamp" in str(errors[1])
+
 
 async def test_oauth_connects_as_the_user_from_authed_user(tmp_path: Path, slack: SlackStandIn) -> None:
     """Slack's OAuth v2: user scopes go in `user_scope`, the user token comes back under `authed_user`."""
@@ -171,3 +181,56 @@ async def test_oauth_connects_as_the_user_from_authed_user(tmp_path: Path, slack
     assert exchange.content_type.startswith("application/x-www-form-urlencoded") and exchange.args["code"]
     search = next(r for r in slack.requests if r.method == "search.messages")
     assert search.authorization.startswith("Bearer xoxp-")  # the user's token, not the bot's
+
+
+async def test_upload_a_file_in_three_steps(server: LiveServer, slack: SlackStandIn) -> None:
+    """Slack's external upload flow: reserve, POST the bytes to the pre-signed URL, complete and share."""
+    report = b"region,total\nnorth,12\nsouth,30\n"
+    session = server.create_session(user_id="alice", toolkits=["slack"])
+    async with Client(session["mcp"]["url"]) as client:
+        link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS", {"toolkits": ["slack"]}))["data"]["results"]["slack"]
+        connect_with_token(link["redirect_url"], BOT)
+        (reserved,) = await execute(client, ("SLACK_GET_FILE_UPLOAD_URL", {"filename": "report.csv",
+                                                                           "length": len(report)}))
+        assert reserved["successful"], reserved
+        async with httpx.AsyncClient() as uploader:  # step 2 happens outside Slack's API (workbench, HTTP tool)
+            stored = await uploader.post(reserved["data"]["upload_url"], content=report)
+        assert stored.text == f"OK - {len(report)}"
+        (shared,) = await execute(client, ("SLACK_COMPLETE_FILE_UPLOAD", {
+            "files": [{"id": reserved["data"]["file_id"], "title": "Q3 report"}], "channel_id": "C0RANDOM",
+            "initial_comment": "Numbers for Q3"}))
+        assert shared["successful"] and shared["data"]["files"] == [{"id": reserved["data"]["file_id"],
+                                                                     "title": "Q3 report"}]
+        (listed,) = await execute(client, ("SLACK_LIST_FILES", {"channel": "C0RANDOM"}))
+        assert [f["title"] for f in listed["data"]["files"]] == ["Q3 report"]
+    reserve = next(r for r in slack.requests if r.method == "files.getUploadURLExternal")
+    assert reserve.content_type.startswith("application/x-www-form-urlencoded")
+    assert reserve.args == {"filename": "report.csv", "length": str(len(report))}
+
+
+async def test_rotating_user_tokens_are_refreshed_before_they_expire(tmp_path: Path) -> None:
+    """Slack with token rotation on: `xoxe.` tokens expire and come with single-use refresh tokens; the user
+    token (under authed_user at connect, flat in the refresh answer) is refreshed ahead of expiry."""
+    slack = SlackStandIn(rotate_after=4.0).start()
+    server = LiveServer(tmp_path / "data", oauth_apps={"slack": {"client_id": slack.client_id,
+                                                                 "client_secret": slack.client_secret}},
+                        toolkit_overrides={"slack": {"base_url": slack.base_url, "authorize_url": slack.authorize_url,
+                                                     "token_url": slack.token_url}}).start()
+    try:
+        session = server.create_session(user_id="alice", toolkits=["slack"])
+        async with Client(session["mcp"]["url"]) as client:
+            link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS",
+                               {"toolkits": ["slack"]}))["data"]["results"]["slack"]
+            assert follow_oauth_link(link["redirect_url"]).status_code == 200
+            (first,) = await execute(client, ("SLACK_AUTH_TEST", {}))
+            assert first["successful"] and first["data"]["user_id"] == "U0ALICE"
+            await anyio.sleep(2.2)  # past half of the 4 s lifetime: the next call refreshes first
+            (second,) = await execute(client, ("SLACK_AUTH_TEST", {}))
+            assert second["successful"] and second["data"]["user_id"] == "U0ALICE"
+    finally:
+        server.stop()
+        slack.stop()
+    grants = [r.args.get("grant_type") for r in slack.requests if r.method == "oauth.v2.access"]
+    assert grants[0] == "authorization_code" and grants[1:] == ["refresh_token"] * len(grants[1:]) and len(grants) > 1
+    used = [r.authorization for r in slack.requests if r.method == "auth.test"]
+    assert len(used) == 2 and used[0] != used[1] and all(u.startswith("Bearer xoxe.xoxp-") for u in used)

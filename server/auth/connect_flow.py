@@ -28,6 +28,17 @@ from server.values import AccountStatus, Session
 CALLBACK_PATH = "/api/v1/auth/callback"
 
 
+OPENED_GRACE_SECONDS = 900  # an opened OAuth link may finish at the provider this long after it was opened
+
+
+def _deadline(link: LinkRow) -> float:
+    """A link expires at `expires_at`; one opened just before that keeps a bounded window to finish the
+    provider's sign-in, but an opened link never lives forever."""
+    if link.opened_at is None:
+        return link.expires_at
+    return max(link.expires_at, link.opened_at + OPENED_GRACE_SECONDS)
+
+
 class LinkProblem(ConciergeError):
     """A Connect Link that cannot be used (unknown, used, expired, tampered); shown as a page."""
 
@@ -64,6 +75,16 @@ def form_fields(scheme: AuthSchemeFile) -> tuple[FieldSpec, ...]:
                   FieldSpec(name="password", label="Password")],
     }.get(scheme.type, [])
     return tuple(base + list(scheme.fields))
+
+
+def instruction(toolkit: Toolkit, scheme: AuthSchemeFile, url: str, then: str = "continue") -> str:
+    """The sentence an agent shows the user: sign in, or paste a token (and where to get it)."""
+    if scheme.type == "oauth2":
+        return f"Ask the user to open this link to connect their {toolkit.name} account, then {then}: {url}"
+    fields = form_fields(scheme)
+    secret = fields[0].label if fields else "credentials"
+    return (f"Ask the user to open this link and enter their {toolkit.name} {secret}"
+            + (f" ({scheme.help.rstrip('.')})" if scheme.help else "") + f", then {then}: {url}")
 
 
 def with_query(url: str, params: dict[str, str]) -> str:
@@ -143,10 +164,17 @@ class ConnectFlow:
         except ConciergeError as exc:
             return ConnectionRequired(f"{reason}; and no Connect Link could be made: {exc.message}",
                                       {"toolkit": toolkit.slug})
+        _, scheme = await self._scheme(await self.accounts.get(request.connected_account_id))
         return ConnectionRequired(
-            f"{reason}. Ask the user to open this link to connect {toolkit.name}, then retry: {request.redirect_url}",
-            {"toolkit": toolkit.slug, "redirect_url": request.redirect_url,
-             "connected_account_id": request.connected_account_id, "expires_at": request.expires_at})
+            f"{reason}. {instruction(toolkit, scheme, request.redirect_url, 'retry')}",
+            {"toolkit": toolkit.slug, "redirect_url": request.redirect_url, "auth_scheme": scheme.type.upper(),
+             "credential_help": scheme.help, "connected_account_id": request.connected_account_id,
+             "expires_at": request.expires_at})
+
+    async def scheme_for(self, account_id: str) -> AuthSchemeFile:
+        """The auth scheme a pending or connected account uses (its auth config's)."""
+        _, scheme = await self._scheme(await self.accounts.get(account_id))
+        return scheme
 
     async def _live(self, link: LinkRow | None) -> tuple[LinkRow, AccountRow]:
         if link is None:
@@ -157,7 +185,7 @@ class ConnectFlow:
         if link.used_at is not None or account.status != AccountStatus.INITIATED:
             raise LinkProblem("This connection link was already used. Each link works once; ask for a new one.",
                               {"reason": "used", "status": account.status})
-        if link.expires_at < now() and link.opened_at is None:
+        if now() > _deadline(link):
             await self.store.set_status(account.id, AccountStatus.EXPIRED,
                                         "the Connect Link expired before it was completed", "expired", "system",
                                         only_if=(AccountStatus.INITIATED,))

@@ -59,7 +59,6 @@ class Operation:
     body: dict[str, Any] | None = None  # resolved JSON Schema of the request body
     body_required: bool = False
     body_media: str = ""  # application/json, application/x-www-form-urlencoded, ...
-    security: list[str] = field(default_factory=list)
     deprecated: bool = False
 
     def param(self, name: str) -> Param | None:
@@ -78,9 +77,6 @@ class ApiDescription:
 
     def find(self, method: str, path: str) -> Operation | None:
         return self.operations.get((method.upper(), template(path)))
-
-    def paths(self, method: str | None = None) -> set[str]:
-        return {p for (m, p) in self.operations if method is None or m == method.upper()}
 
 
 class Resolver:
@@ -229,8 +225,6 @@ def from_openapi(document: dict[str, Any]) -> ApiDescription:
                     media = next((m for m in content if "json" in m), next(iter(content), ""))
                     op.body = (content.get(media) or {}).get("schema") if media else None
                     op.body_required, op.body_media = bool(request.get("required")), media
-            security = raw.get("security", document.get("security")) or []
-            op.security = sorted({name for entry in security if isinstance(entry, dict) for name in entry})
             operations[(op.method, template(path))] = op
     if swagger:
         base = document.get("basePath") or ""
@@ -270,7 +264,6 @@ def from_discovery(document: dict[str, Any]) -> ApiDescription:
             if isinstance(request, dict) and "$ref" in request:
                 op.body = resolver.resolve({"$ref": request["$ref"]})
                 op.body_required, op.body_media = True, "application/json"
-            op.security = sorted(method.get("scopes") or [])
             operations[(op.method, template(path))] = op
         for name, sub in (resource.get("resources") or {}).items():
             walk(sub, [*tags, name])

@@ -126,6 +126,9 @@ def _check_http(tool: Tool, toolkit: Toolkit, api: api_specs.ApiDescription, bas
     required = set(tool.input_schema.get("required") or [])
     prepared = tool.prepare is not None  # a prepare hook makes arguments the schema does not list
 
+    unsent = sorted(set(props) - http.mapped - {"max_results"}) if http.body != "*" and not prepared else []
+    if unsent:
+        problems.append(f"arguments {unsent} are never sent (not in the path, query, headers or body)")
     spec_path = api_specs.placeholders(op.path)
     if len(spec_path) != len(http.path_params):
         problems.append(f"path parameters {http.path_params} do not match the provider's {spec_path}")
@@ -246,6 +249,9 @@ def _check_graphql(tool: Tool, schema: Any) -> ToolResult:
         if hasattr(sel, "name"))
     required = set(tool.input_schema.get("required") or [])
     passed = set(http.graphql.variables)
+    unsent = sorted(set(tool.input_schema.get("properties") or {}) - http.mapped - {"max_results"})
+    if unsent and tool.prepare is None:
+        result.problems.append(f"arguments {unsent} are never sent (not GraphQL variables)")
     for op in operations:
         for var in op.variable_definitions or []:
             name = var.variable.name.value

@@ -234,6 +234,8 @@ class ErrorsBlock(_Strict):
         description="dotted paths tried in order; a list value is joined with '; '")
     error_if_present: str | None = Field(None, description="a non-empty value here is an error even on 200 "
                                                            "(GraphQL: errors)")
+    code_path: str | None = Field(None, description="dotted path of the provider's error code, matched against "
+                                                    "retry.body_errors (GraphQL: errors.0.extensions.code)")
 
 
 class RetryBlock(_Strict):

@@ -196,7 +196,7 @@ def interpret(tool: Tool, toolkit: Toolkit, response: HttpResponse, body: Any) -
         raise kind(sentence, {"status": response.status})
     problem = provider_errors.body_error(toolkit, body, tool.http.graphql is not None)
     if problem is not None:
-        raise ToolError(f"{toolkit.name} refused {tool.slug}: {problem}.".replace("..", "."),
+        raise ToolError(provider_errors.sentence(f"{toolkit.name} refused {tool.slug}", problem),
                         {"status": response.status, "provider_error": problem})
     return body
 

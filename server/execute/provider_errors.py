@@ -72,22 +72,27 @@ def message(toolkit: Toolkit, body: Any) -> str:
 
 
 def error_code(toolkit: Toolkit, body: Any) -> str | None:
-    """The provider's error code in a 200 answer that is really a failure, e.g. Slack's `channel_not_found`."""
+    """The provider's error code: Slack's `error` in a 200 with `ok: false` (`channel_not_found`), or the
+    value at `errors.code_path` (GraphQL: `errors.0.extensions.code`)."""
     if not isinstance(body, dict):
         return None
     ok_field = toolkit.errors.ok_field
     if ok_field and body.get(ok_field) is False:
         code = body.get("error")
         return code if isinstance(code, str) and code else "error"
+    if toolkit.errors.code_path:
+        code = dig(body, toolkit.errors.code_path)
+        return str(code) if isinstance(code, str | int) and code != "" else None
     return None
 
 
 def body_error(toolkit: Toolkit, body: Any, graphql: bool) -> str | None:
-    """One sentence when a 2xx body reports a failure (Slack ok:false, GraphQL errors[]), else None."""
+    """What a 2xx body reports as a failure (Slack ok:false, GraphQL errors[]), else None."""
     if not isinstance(body, dict):
         return None
-    code = error_code(toolkit, body)
-    if code is not None:
+    ok_field = toolkit.errors.ok_field
+    if ok_field and body.get(ok_field) is False:
+        code = error_code(toolkit, body) or "error"
         detail = _text(body.get("detail") or body.get("errors") or "")
         return code + (f" ({detail})" if detail else "")
     present = toolkit.errors.error_if_present or ("errors" if graphql else None)
@@ -96,12 +101,17 @@ def body_error(toolkit: Toolkit, body: Any, graphql: bool) -> str | None:
     return None
 
 
+def sentence(head: str, said: str, hint: str = "") -> str:
+    """`head: said.` with exactly one full stop, whatever punctuation the provider used."""
+    said = said.strip().rstrip(".") if said.strip() else "no details given"
+    return f"{head}: {said}." + hint
+
+
 def http_sentence(toolkit: Toolkit, slug: str, status: int, reason: str, body: Any) -> str:
     """`GitHub refused GITHUB_GET_ISSUE (HTTP 404 Not Found): Not Found.` plus what to do for auth failures."""
-    said = message(toolkit, body)
-    head = (f"{toolkit.name} failed on {slug} (HTTP {status}{' ' + reason if reason else ''})" if status >= 500
-            else f"{toolkit.name} refused {slug} (HTTP {status}{' ' + reason if reason else ''})")
+    where = f"(HTTP {status}{' ' + reason if reason else ''})"
+    head = f"{toolkit.name} failed on {slug} {where}" if status >= 500 else f"{toolkit.name} refused {slug} {where}"
     hint = {401: " The connected account's credentials were rejected; reconnect it.",
             403: " The connected account lacks permission (scope or role) for this.",
             }.get(status, " Try again later." if status >= 500 else "")
-    return f"{head}: {said or 'no details given'}.{hint}".replace("..", ".")
+    return sentence(head, message(toolkit, body), hint)

@@ -58,8 +58,10 @@ def rate_limit(toolkit: Toolkit, status: int, headers: dict[str, str], body: Any
         if asked is None and (reset := headers.get("x-ratelimit-reset", "")).isdigit():
             asked = max(0.0, int(reset) - time.time())
         return Limit(asked, headers.get("retry-after") or "x-ratelimit-remaining: 0")
-    if code is not None and code in policy.body_errors:
-        return Limit(asked, code)
+    if policy.body_errors and (code is not None or status >= 400):
+        said = code or provider_errors.message(toolkit, body)
+        if any(marker == code or marker in said for marker in policy.body_errors):
+            return Limit(asked, said)
     return None
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from server.auth.connect_flow import form_fields
+from server.auth.connect_flow import instruction
 from server.catalog.catalog import Catalog, near_matches
 from server.errors import ConciergeError
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
@@ -81,16 +81,10 @@ async def handle(ctx: MetaContext, params: ManageInput) -> dict[str, Any]:
             results[slug] = entry | {"error_message": exc.message}
             continue
         pending = await auth.accounts.get(request.connected_account_id)
-        scheme = auth.configs.scheme(toolkit, (await auth.configs.get(pending.auth_config_id or "")).auth_scheme)
-        if scheme.type == "oauth2":
-            instruction = (f"Ask the user to open this link to connect their {toolkit.name} account, then continue: "
-                           f"{request.redirect_url}")
-        else:
-            secret = form_fields(scheme)[0].label if form_fields(scheme) else "credentials"
-            instruction = (f"Ask the user to open this link and enter their {toolkit.name} {secret}"
-                           + (f" ({scheme.help})" if scheme.help else "") + f", then continue: {request.redirect_url}")
+        scheme = await auth.flow.scheme_for(request.connected_account_id)
         results[slug] = entry | {
-            "status": "initiated", "redirect_url": request.redirect_url, "instruction": instruction,
+            "status": "initiated", "redirect_url": request.redirect_url,
+            "instruction": instruction(toolkit, scheme, request.redirect_url),
             "auth_scheme": scheme.type.upper(), "credential_help": scheme.help,
             "connected_account_id": request.connected_account_id, "auth_config_id": pending.auth_config_id,
             "created_at": pending.created_at, "was_reinitiated": params.reinitiate_all and account is not None,

@@ -77,7 +77,8 @@ class AtlassianStandIn(WorkStandIn):
     # routing and credentials ---------------------------------------------------------------------------------------
 
     def routes(self) -> list[tuple[str, str, Handler]]:
-        jira = [("GET", "/search/jql", self.search), ("GET", "/issue/{key}", self.get_issue),
+        jira: list[tuple[str, str, Handler]] = [
+                ("GET", "/search/jql", self.search), ("GET", "/issue/{key}", self.get_issue),
                 ("POST", "/issue", self.create_issue), ("PUT", "/issue/{key}", self.edit_issue),
                 ("DELETE", "/issue/{key}", self.delete_issue),
                 ("GET", "/issue/{key}/transitions", self.get_transitions),
@@ -85,7 +86,11 @@ class AtlassianStandIn(WorkStandIn):
                 ("PUT", "/issue/{key}/assignee", self.assign),
                 ("GET", "/issue/{key}/comment", self.list_comments), ("POST", "/issue/{key}/comment", self.add_comment),
                 ("POST", "/issue/{key}/worklog", self.add_worklog), ("GET", "/project/search", self.list_projects),
-                ("GET", "/project/{key}", self.get_project), ("GET", "/myself", self.myself)]
+                ("GET", "/project/{key}", self.get_project), ("GET", "/myself", self.myself),
+                ("PUT", "/issue/{key}/comment/{id}", self.update_comment),
+                ("DELETE", "/issue/{key}/comment/{id}", self.delete_comment),
+                ("GET", "/issue/{key}/watchers", self.watchers), ("GET", "/status", self.statuses),
+                ("GET", "/user/assignable/search", self.assignable)]
         prefixes = ("/sites/{site}/rest/api/3", "/ex/jira/{cloud_id}/rest/api/3")
         return [(m, prefix + path, h) for prefix in prefixes for m, path, h in jira] + [
             ("GET", "/authorize", self.authorize), ("POST", "/oauth/token", self.token),
@@ -117,6 +122,10 @@ class AtlassianStandIn(WorkStandIn):
     def rate_limit_next(self, times: int = 1, retry_after: str = "1") -> None:
         self.fail_next(429, {"errorMessages": ["Rate limit exceeded."], "errors": {}},
                        {"Retry-After": retry_after, "X-RateLimit-Reason": "jira-quota-tenant-based"}, times)
+
+    def expire_access_tokens(self) -> None:
+        """Every access token stops working (an hour passed); refresh tokens stay valid."""
+        self.access_tokens.clear()
 
     @property
     def authorize_url(self) -> str:
@@ -326,7 +335,7 @@ class AtlassianStandIn(WorkStandIn):
             raise jira_error(400, [], {"timeLogged": "You must indicate the time spent working."})
         units = {"w": 144000, "d": 28800, "h": 3600, "m": 60}
         seconds = body.get("timeSpentSeconds") or sum(int(n) * units[u] for n, u in re.findall(r"(\d+)\s*([wdhm])",
-                                                                                                spent))
+                                                                                                str(spent)))
         if "comment" in body and not _is_adf(body["comment"]):
             raise jira_error(400, [], {"comment": "Worklog comment must be an Atlassian Document"})
         log = {"id": str(30000 + len(self.worklogs[issue["key"]])), "author": self._user(), "issueId": issue["id"],
@@ -335,9 +344,46 @@ class AtlassianStandIn(WorkStandIn):
         self.worklogs[issue["key"]].append(log)
         return JSONResponse(log, status_code=201)
 
+    def _find_comment(self, request: Request) -> tuple[str, dict[str, Any]]:
+        key = self._issue(request)["key"]
+        found = next((c for c in self.comments[key] if c["id"] == request.path_params["id"]), None)
+        if found is None:
+            raise jira_error(404, ["Can not find a comment for the id: {}.".format(request.path_params["id"])])
+        return key, found
+
+    async def update_comment(self, request: Request, who: str) -> Response:
+        _, comment = self._find_comment(request)
+        body = (await _json(request)).get("body")
+        if not _is_adf(body):
+            raise jira_error(400, [], {"comment": "Comment body must be an Atlassian Document"})
+        comment.update(body=body, updated=_now())
+        return JSONResponse(comment)
+
+    async def delete_comment(self, request: Request, who: str) -> Response:
+        key, comment = self._find_comment(request)
+        self.comments[key].remove(comment)
+        return Response(status_code=204)
+
+    async def watchers(self, request: Request, who: str) -> Response:
+        issue = self._issue(request)
+        return JSONResponse({"self": issue["self"] + "/watchers", "isWatching": True, "watchCount": 1,
+                             "watchers": [self._user()]})
+
+    async def statuses(self, request: Request, who: str) -> Response:
+        return JSONResponse([{"id": str(i + 1), "name": name, "statusCategory": {"key": key, "name": name}}
+                             for i, (name, key) in enumerate(STATUSES.items())])
+
+    async def assignable(self, request: Request, who: str) -> Response:
+        q = request.query_params
+        if not q.get("project") and not q.get("issueKey"):
+            raise jira_error(400, ["One of the following parameters must be provided: issueKey, project."])
+        user = self._user()
+        words = q.get("query", "").lower()
+        return JSONResponse([user] if words in user["displayName"].lower() or words in self.email else [])
+
     async def list_projects(self, request: Request, who: str) -> Response:
         words = request.query_params.get("query", "").lower()
-        found = [p for p in self.projects if words in p["key"].lower() or words in p["name"].lower()]
+        found = [p for p in self.projects if words in str(p["key"]).lower() or words in str(p["name"]).lower()]
         return self._offset(request, found, "values")
 
     async def get_project(self, request: Request, who: str) -> Response:

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.applications import Starlette
@@ -96,7 +96,10 @@ class CloudStandIn(ThreadedServer):
         self.client_secret = "secret-" + secrets.token_hex(12)
         self.requests: list[Recorded] = []
         self.authorize_requests: list[dict[str, str]] = []
+        self.authorize_paths: list[str] = []
         self.token_requests: list[dict[str, str]] = []
+        self.token_paths: list[str] = []
+        self.revoked: list[str] = []
         self.counts: Counter[str] = Counter()
         self._queued: list[tuple[int, Any, dict[str, str]]] = []
         self._lock = threading.RLock()
@@ -130,7 +133,7 @@ class CloudStandIn(ThreadedServer):
 
     # lifecycle --------------------------------------------------------------------------------------------------
 
-    def start(self) -> CloudStandIn:
+    def start(self) -> Self:
         def make_app() -> Starlette:
             self.seed()
             rules = self.oauth_rules
@@ -144,7 +147,7 @@ class CloudStandIn(ThreadedServer):
         self.serve(make_app)
         return self
 
-    def __enter__(self) -> CloudStandIn:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -224,6 +227,7 @@ class CloudStandIn(ThreadedServer):
     async def _authorize(self, request: Request) -> Response:
         params = dict(request.query_params)
         self.authorize_requests.append(params)
+        self.authorize_paths.append(request.url.path)
         self.counts["authorize"] += 1
         redirect = params.get("redirect_uri", "")
         if params.get("client_id") != self.client_id or not _loopback(redirect):
@@ -254,6 +258,7 @@ class CloudStandIn(ThreadedServer):
                                                                                              self.client_secret)
 
     async def _token(self, request: Request) -> Response:
+        self.token_paths.append(request.url.path)
         if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             return _token_error("invalid_request", "token requests must be form-encoded")
         form = dict(parse_qsl((await request.body()).decode()))
@@ -298,6 +303,11 @@ class CloudStandIn(ThreadedServer):
         self.counts["revoke"] += 1
         with self._lock:
             found = self._tokens.pop(token, None) or self._refresh.pop(token, None)
+            if found is not None:  # revoking one token of a grant ends the grant (Google's rule)
+                self.revoked.append(token)
+                for store in (self._tokens, self._refresh):
+                    for key in [k for k, g in store.items() if g.user == found.user and g.scopes == found.scopes]:
+                        del store[key]
         if found is None:
             return _token_error("invalid_token", "Token expired or revoked")
         return JSONResponse({})
@@ -337,9 +347,10 @@ def live_server(data_dir: Any, stand_in: CloudStandIn, bases: Mapping[str, str],
     (so the Connect Link offers the token form)."""
     from tests.live import LiveServer
 
-    overrides = {slug: {"base_url": base} | ({"authorize_url": stand_in.authorize_url, "token_url": stand_in.token_url,
-                                               "revoke_url": stand_in.revoke_url} if oauth else {})
-                 for slug, base in bases.items()}
+    endpoints = {"authorize_url": stand_in.authorize_url, "token_url": stand_in.token_url}
+    if stand_in.revoke_url:
+        endpoints["revoke_url"] = stand_in.revoke_url
+    overrides = {slug: {"base_url": base} | (endpoints if oauth else {}) for slug, base in bases.items()}
     apps = {slug: {"client_id": stand_in.client_id, "client_secret": stand_in.client_secret} for slug in bases}
     return LiveServer(data_dir, toolkit_overrides=overrides, **({"oauth_apps": apps} if oauth else {}),
                       **extra).start()

@@ -27,8 +27,8 @@ from tests.live import ThreadedServer
 
 GUILD = "1093440000000000001"
 GENERAL, RELEASES, VOICE = "1093445810413027450", "1093445810413027451", "1093445810413027452"
-BOT_USER = {"id": "1093440000000000009", "username": "concierge", "global_name": None, "discriminator": "0",
-            "avatar": None, "bot": True}
+BOT_USER: dict[str, Any] = {"id": "1093440000000000009", "username": "concierge", "global_name": None,
+                            "discriminator": "0", "avatar": None, "bot": True}
 Json = dict[str, Any]
 
 
@@ -59,10 +59,12 @@ class Recorded:
 class DiscordStandIn(ThreadedServer):
     """`with DiscordStandIn(bot_token="...") as discord:` serves on `discord.base_url` (…/api/v10)."""
 
-    def __init__(self, bot_token: str, user_tokens: dict[str, str] | None = None) -> None:
+    def __init__(self, bot_token: str, user_tokens: dict[str, str] | None = None,
+                 verify: Callable[[str], Json | None] | None = None) -> None:
         super().__init__()
         self.bot_token = bot_token
         self.user_tokens = dict(user_tokens or {})  # OAuth bearer token -> user id
+        self.verify = verify  # or ask an authorization server (OAuthServer.verify: token -> {"user": name})
         self.requests: list[Recorded] = []
         self._limits: list[float] = []
         self._ids = itertools.count(1093446000000000000)
@@ -112,19 +114,22 @@ class DiscordStandIn(ThreadedServer):
     def _seed(self) -> None:
         people = [("80351110224678912", "alice", "Alice"), ("80351110224678913", "alistair", "Al"),
                   ("80351110224678914", "bob", None)]
-        self.users = {uid: {"id": uid, "username": name, "global_name": display, "discriminator": "0",
+        self.users: dict[str, Json] = {uid: {"id": uid, "username": name, "global_name": display, "discriminator": "0",
                             "avatar": None} for uid, name, display in people}
         self.users[BOT_USER["id"]] = BOT_USER
-        self.guilds = {GUILD: {"id": GUILD, "name": "Stand-in Community", "icon": None, "owner_id": people[0][0],
-                               "description": "A server for tests", "features": ["COMMUNITY"],
-                               "roles": [], "emojis": [], "preferred_locale": "en-US"},
-                       "1093440000000000002": {"id": "1093440000000000002", "name": "Side Project", "icon": None,
-                                               "owner_id": people[0][0], "description": None, "features": [],
-                                               "roles": [], "emojis": [], "preferred_locale": "en-US"}}
-        self.roles_by_guild = {GUILD: [{"id": GUILD, "name": "@everyone", "color": 0, "position": 0,
-                                        "permissions": "1071698660929", "hoist": False, "mentionable": False},
-                                       {"id": "1093440000000000100", "name": "Maintainers", "color": 5814783,
-                                        "position": 1, "permissions": "8", "hoist": True, "mentionable": True}]}
+        owner = people[0][0]
+        self.guilds: dict[str, Json] = {
+            GUILD: {"id": GUILD, "name": "Stand-in Community", "icon": None, "owner_id": owner,
+                    "description": "A server for tests", "features": ["COMMUNITY"], "roles": [], "emojis": [],
+                    "preferred_locale": "en-US"},
+            "1093440000000000002": {"id": "1093440000000000002", "name": "Side Project", "icon": None,
+                                    "owner_id": owner, "description": None, "features": [], "roles": [],
+                                    "emojis": [], "preferred_locale": "en-US"}}
+        self.roles_by_guild: dict[str, list[Json]] = {GUILD: [
+            {"id": GUILD, "name": "@everyone", "color": 0, "position": 0, "permissions": "1071698660929",
+             "hoist": False, "mentionable": False},
+            {"id": "1093440000000000100", "name": "Maintainers", "color": 5814783, "position": 1, "permissions": "8",
+             "hoist": True, "mentionable": True}]}
         self.channels: dict[str, Json] = {
             GENERAL: self._channel(GENERAL, 0, "general", "Say hi", 0),
             RELEASES: self._channel(RELEASES, 5, "releases", "Release announcements", 1),
@@ -185,6 +190,9 @@ class DiscordStandIn(ThreadedServer):
                 return JSONResponse({"message": "400: Bad Request", "code": 0}, status_code=400)
             self.requests.append(Recorded(request.method, request.scope.get("raw_path", b"").decode(),
                                           dict(request.query_params), dict(request.headers), body))
+            if request.method in ("POST", "PUT", "PATCH") and "content-length" not in request.headers \
+                    and "transfer-encoding" not in request.headers:
+                return JSONResponse({"message": "411: Length Required", "code": 0}, status_code=411)
             if self._limits:
                 wait = self._limits.pop(0)
                 return JSONResponse({"message": "You are being rate limited.", "retry_after": wait, "global": False},
@@ -195,8 +203,8 @@ class DiscordStandIn(ThreadedServer):
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             if scheme == "Bot" and token == self.bot_token:
                 caller = BOT_USER
-            elif scheme == "Bearer" and token in self.user_tokens and user_ok:
-                caller = self.users[self.user_tokens[token]]
+            elif scheme == "Bearer" and user_ok and (user := self._signed_in(token)) is not None:
+                caller = user
             else:
                 return JSONResponse({"message": "401: Unauthorized", "code": 0}, status_code=401)
             try:
@@ -211,6 +219,21 @@ class DiscordStandIn(ThreadedServer):
             return JSONResponse(answer)
 
         return endpoint
+
+    def _signed_in(self, token: str) -> Json | None:
+        """The user an OAuth bearer token belongs to (a known user by username, else a new one)."""
+        if token in self.user_tokens:
+            return self.users[self.user_tokens[token]]
+        info = self.verify(token) if self.verify else None
+        if not info:
+            return None
+        for user in self.users.values():
+            if user["username"] == info["user"]:
+                return user
+        uid = str(80351110224670000 + len(self.users))
+        self.users[uid] = {"id": uid, "username": str(info["user"]), "global_name": None, "discriminator": "0",
+                           "avatar": None}
+        return self.users[uid]
 
     # -- endpoints ---------------------------------------------------------------------------------------
 

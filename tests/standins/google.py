@@ -172,6 +172,7 @@ class GoogleStandIn(CloudStandIn):
             ("GET", g + "/messages/{id}", self._gmail_get_message),
             ("POST", g + "/messages/send", self._gmail_send),
             ("POST", g + "/messages/{id}/modify", self._gmail_modify),
+            ("POST", g + "/messages/batchModify", self._gmail_batch_modify),
             ("POST", g + "/messages/{id}/trash", self._gmail_trash),
             ("POST", g + "/messages/{id}/untrash", self._gmail_untrash),
             ("GET", g + "/messages/{messageId}/attachments/{id}", self._gmail_attachment),
@@ -404,6 +405,24 @@ class GoogleStandIn(CloudStandIn):
             [lab for lab in add if lab not in record["labelIds"]]
         return JSONResponse({"id": record["id"], "threadId": record["threadId"], "labelIds": record["labelIds"]})
 
+    async def _gmail_batch_modify(self, request: Request, grant: Grant) -> Response:
+        data = await json_body(request, _invalid)
+        ids = data.get("ids")
+        if not isinstance(ids, list) or not ids:
+            raise _invalid("No message ids specified.", "invalidArgument")
+        if len(ids) > 1000:
+            raise _invalid("Too many ids specified (maximum 1000).", "invalidArgument")
+        add, remove = list(data.get("addLabelIds") or []), list(data.get("removeLabelIds") or [])
+        self._labels_exist(add + remove)
+        records = [self.messages.get(str(i)) for i in ids]
+        if any(r is None for r in records):
+            raise fail(404, "Requested entity was not found.")
+        for record in records:
+            assert record is not None
+            record["labelIds"] = [lab for lab in record["labelIds"] if lab not in remove] + \
+                [lab for lab in add if lab not in record["labelIds"]]
+        return Response(status_code=204)
+
     async def _gmail_trash(self, request: Request, grant: Grant) -> Response:
         record = self._message(request)
         record["labelIds"] = [lab for lab in record["labelIds"] if lab != "INBOX"] + ["TRASH"]
@@ -418,7 +437,7 @@ class GoogleStandIn(CloudStandIn):
         record = self._message(request, "messageId")
         for i, part in enumerate(self._parsed(record).walk()):
             if part.get_filename() and _attachment_id(record["id"], i) == request.path_params["id"]:
-                data = part.get_payload(decode=True) or b""
+                data = _bytes(part)
                 return JSONResponse({"attachmentId": request.path_params["id"], "size": len(data),
                                      "data": _b64url(data)})
         raise _invalid("Invalid attachment token")
@@ -975,13 +994,13 @@ class GoogleStandIn(CloudStandIn):
                 replies.append({"findReplace": _find_replace(book, req["findReplace"])})
             elif "updateSheetProperties" in req:
                 props = req["updateSheetProperties"].get("properties") or {}
-                sheet = next((s for s in book["sheets"] if s["properties"]["sheetId"] == props.get("sheetId")), None)
-                if sheet is None:
+                found = [s for s in book["sheets"] if s["properties"]["sheetId"] == props.get("sheetId")]
+                if not found:
                     raise _invalid("Invalid requests[0].updateSheetProperties: No grid with id: "
                                    f"{props.get('sheetId')}")
                 for name in str(req["updateSheetProperties"].get("fields", "")).split(","):
                     if name in props:
-                        sheet["properties"][name] = props[name]
+                        found[0]["properties"][name] = props[name]
                 replies.append({})
             else:
                 raise _invalid(f"Invalid JSON payload received. Unknown name {next(iter(req), '')!r} at "
@@ -1012,7 +1031,7 @@ def _payload(message: Message, part_id: str, message_id: str) -> dict[str, Any]:
             assert isinstance(children, list)
             node["parts"] = [build(child, f"{pid}.{i}" if pid else str(i)) for i, child in enumerate(children)]
         else:
-            data = part.get_payload(decode=True) or b""
+            data = _bytes(part)
             if part.get_filename():
                 node["body"] = {"attachmentId": _attachment_id(message_id, index[id(part)]), "size": len(data)}
             else:
@@ -1022,10 +1041,15 @@ def _payload(message: Message, part_id: str, message_id: str) -> dict[str, Any]:
     return build(message, part_id)
 
 
+def _bytes(part: Message) -> bytes:
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
 def _first_text(message: Message) -> str:
     for part in message.walk():
         if part.get_content_type() in ("text/plain", "text/html") and not part.get_filename():
-            text = part.get_content()
+            text = _bytes(part).decode(part.get_content_charset() or "utf-8", "replace")
             return re.sub(r"<[^>]+>", "", text) if part.get_content_type() == "text/html" else text
     return ""
 

@@ -27,12 +27,16 @@ DEFAULTS = {"contacts": ["createdate", "email", "firstname", "hs_object_id", "la
             "companies": ["createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"],
             "deals": ["amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate",
                       "hs_object_id", "pipeline"],
-            "notes": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"]}
+            "notes": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
+            "tasks": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id", "hs_task_subject"]}
 KNOWN = {"contacts": {"phone", "company", "jobtitle", "lifecyclestage", "hubspot_owner_id", "city"},
          "companies": {"industry", "city", "country", "phone", "hubspot_owner_id", "numberofemployees"},
-         "deals": {"hubspot_owner_id"}, "notes": {"hs_note_body", "hs_timestamp", "hubspot_owner_id"}}
+         "deals": {"hubspot_owner_id"}, "notes": {"hs_note_body", "hs_timestamp", "hubspot_owner_id"},
+         "tasks": {"hs_timestamp", "hs_task_status", "hs_task_type", "hs_task_body", "hs_task_priority",
+                   "hubspot_owner_id"}}
 # HUBSPOT_DEFINED type ids for note -> contact/company/deal and the default pairs of v4 associations
 NOTE_TYPES = {202: "contacts", 190: "companies", 214: "deals"}
+TASK_TYPES = {204: "contacts", 192: "companies", 216: "deals"}
 DEFAULT_TYPES = {("contacts", "companies"): 279, ("companies", "contacts"): 280, ("deals", "contacts"): 3,
                  ("contacts", "deals"): 4, ("deals", "companies"): 341, ("companies", "deals"): 342}
 
@@ -75,6 +79,7 @@ class HubSpotStandIn(WorkStandIn):
                 ("PATCH", "/crm/v3/objects/{kind}/{id}", self.update_object),
                 ("DELETE", "/crm/v3/objects/{kind}/{id}", self.archive_object),
                 ("PUT", "/crm/v4/objects/{kind}/{id}/associations/default/{to_kind}/{to_id}", self.associate),
+                ("GET", "/crm/v4/objects/{kind}/{id}/associations/{to_kind}", self.list_associations),
                 ("GET", "/crm/v3/owners", self.list_owners), ("GET", "/crm/v3/pipelines/{kind}", self.pipelines)]
 
     def principal(self, request: Request) -> str | None:
@@ -108,7 +113,7 @@ class HubSpotStandIn(WorkStandIn):
             raise hubspot_error(400, "VALIDATION_ERROR", f"Unable to infer object type from: {kind}")
         return kind
 
-    def _check(self, kind: str, properties: Any) -> dict[str, str]:
+    def _check(self, kind: str, properties: Any) -> dict[str, str | None]:
         if not isinstance(properties, dict):
             raise hubspot_error(400, "VALIDATION_ERROR", "Invalid input JSON on line 1: properties must be an object")
         allowed = set(DEFAULTS[kind]) | KNOWN[kind]
@@ -192,7 +197,7 @@ class HubSpotStandIn(WorkStandIn):
         targets = []
         for link in body.get("associations") or []:
             for spec in link.get("types") or []:
-                to_kind = NOTE_TYPES.get(spec.get("associationTypeId")) if kind == "notes" else None
+                to_kind = {"notes": NOTE_TYPES, "tasks": TASK_TYPES}.get(kind, {}).get(spec.get("associationTypeId"))
                 if spec.get("associationCategory") != "HUBSPOT_DEFINED" or to_kind is None:
                     raise hubspot_error(400, "VALIDATION_ERROR", f"invalid association type {spec}")
                 targets.append((to_kind, self._record(to_kind, str(link["to"]["id"]))["id"],
@@ -210,7 +215,8 @@ class HubSpotStandIn(WorkStandIn):
                    and (not groups or any(all(_passes(r, f) for f in g.get("filters") or []) for g in groups))
                    and (not words or any(words in str(v).lower() for v in r["properties"].values()))]
         for sort in reversed(body.get("sorts") or []):
-            records.sort(key=lambda r, s=sort: str(r["properties"].get(s["propertyName"]) or ""),
+            name = str(sort.get("propertyName"))
+            records.sort(key=lambda r: str(r["properties"].get(name) or ""),
                          reverse=sort.get("direction") == "DESCENDING")
         return self._page(kind, records, body.get("limit"), body.get("after"), body.get("properties"), 200, total=True)
 
@@ -245,6 +251,24 @@ class HubSpotStandIn(WorkStandIn):
             {"from": {"id": source}, "to": {"id": target},
              "associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}}],
             "startedAt": now, "completedAt": now})
+
+    async def list_associations(self, request: Request, who: str) -> Response:
+        kind, to_kind = self._kind(request), self._kind(request, "to_kind")
+        here = (kind, self._record(kind, request.path_params["id"])["id"])
+        found: dict[str, list[int]] = {}
+        for fk, f, tk, t, type_id in self.associations:
+            if (fk, f) == here and tk == to_kind:
+                found.setdefault(t, []).append(type_id)
+            elif (tk, t) == here and fk == to_kind:
+                found.setdefault(f, []).append(type_id)
+        rows = [{"toObjectId": int(i), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": t,
+                                                             "label": None} for t in types]}
+                for i, types in found.items()]
+        size, start = int(request.query_params.get("limit") or 500), int(request.query_params.get("after") or 0)
+        body: dict[str, Any] = {"results": rows[start:start + size]}
+        if start + size < len(rows):
+            body["paging"] = {"next": {"after": str(start + size)}}
+        return JSONResponse(body)
 
     async def list_owners(self, request: Request, who: str) -> Response:
         q = request.query_params
@@ -285,7 +309,7 @@ def _passes(record: dict[str, Any], rule: dict[str, Any]) -> bool:
         return False
     if op in ("GT", "GTE", "LT", "LTE"):
         try:
-            a, b = float(value), float(wanted)
+            a, b = float(value), float(str(wanted))
         except (TypeError, ValueError):
             return False
         return {"GT": a > b, "GTE": a >= b, "LT": a < b, "LTE": a <= b}[op]

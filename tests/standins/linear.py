@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSchema, build_ast_schema, execute, parse, validate
+from graphql import ExecutionResult, GraphQLError, GraphQLSchema, build_ast_schema, execute, parse, validate
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -129,6 +129,7 @@ class LinearStandIn(WorkStandIn):
         viewer = self.users.setdefault(who, _person(who))
         result = execute(schema(), document, root_value=self._root(viewer),
                          variable_values=payload.get("variables") or {})
+        assert isinstance(result, ExecutionResult)  # every resolver here is synchronous
         if result.errors and result.data is None and all(not e.path for e in result.errors):
             # variables that do not fit their declared types never reach a resolver
             raise ApiError(400, {"errors": [gql_error(e.message, "BAD_USER_INPUT", "graphql error")
@@ -136,7 +137,8 @@ class LinearStandIn(WorkStandIn):
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [e.original_error.args[0] if isinstance(e.original_error, _EntityError)
-                              else gql_error(e.message, "INTERNAL_SERVER_ERROR", "unknown error", e.path)
+                              else gql_error(e.message, "INTERNAL_SERVER_ERROR", "unknown error",
+                                             [str(p) for p in e.path or []])
                               for e in result.errors]
         return JSONResponse(body)
 
@@ -153,6 +155,13 @@ class LinearStandIn(WorkStandIn):
             "teams": lambda info, first=None, after=None, **_: _connection([self.team], first, after),
             "workflowStates": lambda info, first=None, after=None, filter=None, **_: _connection(
                 self.states, first, after),
+            "team": lambda info, id: self._team(id),
+            "project": lambda info, id: self._lookup(self.projects, id, "Project"),
+            "user": lambda info, id: self._user_view(id),
+            "projectUpdate": lambda info, id, input: {"success": True, "lastSyncId": 1.0,
+                                                      "project": self._edit_project(id, input)},
+            "issueLabelCreate": lambda info, input, **_: {"success": True, "lastSyncId": 1.0,
+                                                          "issueLabel": self._label(input)},
             "projects": lambda info, first=None, after=None, **_: _connection(self.projects, first, after),
             "cycles": lambda info, first=None, after=None, **_: _connection(self.cycles, first, after),
             "projectCreate": lambda info, input, **_: {"success": True, "project": self._project(input, viewer),
@@ -238,9 +247,44 @@ class LinearStandIn(WorkStandIn):
                    "url": f"https://linear.app/acme/project/{data['name'].lower().replace(' ', '-')}",
                    "startDate": data.get("startDate"), "targetDate": data.get("targetDate"), "progress": 0.0,
                    "status": {"id": "ps-1", "name": "Planned", "type": "planned"},
-                   "lead": self._lookup(list(self.users.values()), data.get("leadId"), "User") or lead}
+                   "lead": self._lookup(list(self.users.values()), data.get("leadId"), "User") or lead,
+                   "teams": {"nodes": [self.team]}, "members": {"nodes": [lead]}}
+        project["issues"] = lambda info, first=None, after=None, **_: _connection(
+            [i for i in self.issues if (i.get("project") or {}).get("id") == project["id"]], first, after)
         self.projects.append(project)
         return project
+
+    def _team(self, key: str) -> dict[str, Any]:
+        if key not in (self.team["id"], self.team["key"]):
+            raise _EntityError(gql_error("Entity not found: Team", "INPUT_ERROR", "invalid input", ["team"]))
+        return {**self.team, "activeCycle": next(c for c in self.cycles if c["isActive"]),
+                "states": {"nodes": self.states}, "labels": {"nodes": self.labels},
+                "members": {"nodes": list(self.users.values())}}
+
+    def _user_view(self, user_id: str) -> dict[str, Any]:
+        user = self._lookup(list(self.users.values()), user_id, "User")
+        assert user is not None
+        open_issues = [i for i in self.issues if (i.get("assignee") or {}).get("id") == user_id
+                       and i["state"]["type"] not in ("completed", "canceled")]
+        return {**user, "assignedIssues": lambda info, first=None, after=None, **_: _connection(open_issues, first,
+                                                                                                after)}
+
+    def _edit_project(self, project_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        project = self._lookup(self.projects, project_id, "Project")
+        assert project is not None
+        for key in ("name", "description", "startDate", "targetDate"):
+            if key in data:
+                project[key] = data[key]
+        if "leadId" in data:
+            project["lead"] = self._lookup(list(self.users.values()), data["leadId"], "User")
+        return project
+
+    def _label(self, data: dict[str, Any]) -> dict[str, Any]:
+        team = self._team(data["teamId"]) if data.get("teamId") else None
+        label = {"id": str(uuid.uuid4()), "name": data["name"], "color": data.get("color") or "#bec2c8",
+                 "description": data.get("description"), "isGroup": False, "team": team and self.team}
+        self.labels.append(label)
+        return label
 
     def _archive(self, key: str) -> dict[str, Any]:
         issue = self._issue(key)

@@ -77,6 +77,9 @@ class NotionStandIn(WorkStandIn):
         self.comments: list[dict[str, Any]] = []
         self.users = [self._user(f"u{i:07d}-0000-4000-8000-{i:012d}", f"Person {i}") for i in range(1, 8)]
         self.data_source = str(uuid.uuid5(uuid.NAMESPACE_URL, "notion/tasks"))
+        self.source_title = "Tasks"
+        self.schema: dict[str, Any] = {"Name": {"id": "title", "name": "Name", "type": "title", "title": {}},
+                                       "Status": {"id": "st", "name": "Status", "type": "status", "status": {}}}
         self.home = self._page(None, "Team home", created_by=self.users[0]["id"])
         for i in range(1, 6):
             self._page(self.data_source, f"Task {i}", status="Done" if i % 2 else "In progress")
@@ -93,6 +96,8 @@ class NotionStandIn(WorkStandIn):
                 ("GET", "/v1/users", self.list_users), ("GET", "/v1/users/me", self.me),
                 ("POST", "/v1/comments", self.create_comment), ("GET", "/v1/comments", self.list_comments),
                 ("POST", "/v1/data_sources/{id}/query", self.query_data_source),
+                ("PATCH", "/v1/data_sources/{id}", self.update_data_source),
+                ("GET", "/v1/data_sources/{id}/templates", self.list_templates),
                 ("GET", "/v1/oauth/authorize", self.authorize), ("POST", "/v1/oauth/token", self.token)]
 
     @property
@@ -161,6 +166,7 @@ class NotionStandIn(WorkStandIn):
     def _page(self, data_source: str | None, title: str, status: str | None = None,
               parent_page: str | None = None, created_by: str = BOT_ID) -> dict[str, Any]:
         page_id = str(uuid.uuid4())
+        parent: dict[str, Any]
         if data_source:
             parent = {"type": "data_source_id", "data_source_id": data_source}
             properties: dict[str, Any] = {"Name": {"id": "title", "type": "title", "title": _rich(title)},
@@ -306,6 +312,34 @@ class NotionStandIn(WorkStandIn):
         block = _uuid(request.query_params.get("block_id", ""))
         items = [c for c in self.comments if c["parent"]["page_id"] == block]
         return self._listing(request, items, dict(request.query_params), "comment")
+
+    def _source(self, request: Request) -> str:
+        if _uuid(request.path_params["id"]) != self.data_source:
+            raise notion_error(404, "object_not_found", "Could not find data_source with ID: "
+                               f"{request.path_params['id']}.")
+        return self.data_source
+
+    async def update_data_source(self, request: Request, who: str) -> Response:
+        self._source(request)
+        body = await _json(request)
+        for name, change in (body.get("properties") or {}).items():
+            if change is None:
+                self.schema.pop(name, None)
+            else:
+                self.schema[name] = {"id": name[:4].lower(), "name": name, "type": next(iter(change)), **change}
+        if "title" in body:
+            self.source_title = _plain(body["title"])
+        return JSONResponse({"object": "data_source", "id": self.data_source, "title": _rich(self.source_title),
+                             "properties": self.schema, "parent": {"type": "database_id",
+                                                                   "database_id": str(uuid.uuid4())}})
+
+    async def list_templates(self, request: Request, who: str) -> Response:
+        self._source(request)
+        templates = [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"tpl-{n}")), "name": n, "is_default": i == 0}
+                     for i, n in enumerate(["Bug report", "Feature request", "Meeting notes"])]
+        chunk, following = cursor_page(templates, request.query_params.get("start_cursor"),
+                                       int(request.query_params.get("page_size") or 100))
+        return JSONResponse({"templates": chunk, "has_more": following is not None, "next_cursor": following})
 
     async def query_data_source(self, request: Request, who: str) -> Response:
         if _uuid(request.path_params["id"]) != self.data_source:

@@ -126,14 +126,18 @@ class SlackStandIn(ThreadedServer):
     """`with SlackStandIn({"xoxb-...": "bot"}) as slack:` serves on `slack.base_url` (…/api)."""
 
     def __init__(self, tokens: dict[str, str] | None = None, *, client_id: str = "1234.5678",
-                 client_secret: str = "standin-secret") -> None:
+                 client_secret: str = "standin-secret", rotate_after: float | None = None) -> None:
         super().__init__()
+        self.rotate_after = rotate_after  # token rotation on: OAuth tokens expire after this many seconds
         self.tokens: dict[str, Caller] = {}
+        self._expires: dict[str, float] = {}
+        self._refresh: dict[str, str] = {}  # live refresh token -> "user" / "bot"
         for token, kind in (tokens or {}).items():
             self.add_token(token, kind)
         self.client_id, self.client_secret = client_id, client_secret
         self.requests: list[Recorded] = []
         self._codes: dict[str, str] = {}  # authorization code -> redirect_uri
+        self.uploads: dict[str, Args] = {}  # file id -> {filename, length, data, upload_id}
         self._limits: list[str] = []
         self._ts = itertools.count(1)
         self._ids = itertools.count(100)
@@ -157,6 +161,7 @@ class SlackStandIn(ThreadedServer):
         self.serve(lambda: Starlette(routes=[
             Route("/oauth/v2/authorize", self._authorize, methods=["GET"]),
             Route("/api/oauth.v2.access", self._token, methods=["POST"]),
+            Route("/upload/v1/{upload_id}", self._upload, methods=["POST"]),
             Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
         ]))
         return self
@@ -207,7 +212,7 @@ class SlackStandIn(ThreadedServer):
         for who, text in [("U0BOB", "I can, after lunch"), ("U0CAROL", "Me too")]:
             self._post(self._channels["C0GENERAL"], who, text, thread_ts=parent["ts"])
         self.scheduled: list[Args] = []
-        self.files = [{"id": f"F0FILE{i}", "name": name, "title": name.rsplit(".", 1)[0], "filetype": kind,
+        self.files: list[Args] = [{"id": f"F0FILE{i}", "name": name, "title": name.rsplit(".", 1)[0], "filetype": kind,
                        "size": 1000 * i, "user": "U0BOB", "created": 1767225600 + i, "channels": ["C0GENERAL"],
                        "url_private": f"https://files.slack.com/files-pri/{TEAM['id']}-F0FILE{i}/{name}",
                        "permalink": f"https://standin.slack.com/files/U0BOB/F0FILE{i}/{name}"}
@@ -279,11 +284,21 @@ class SlackStandIn(ThreadedServer):
         caller = self.tokens.get(token)
         if caller is None:
             return JSONResponse({"ok": False, "error": "invalid_auth"})
+        if self._expires.get(token, float("inf")) < time.time():
+            return JSONResponse({"ok": False, "error": "token_expired"})
         try:
             answer = await handler(self, args, caller)
         except SlackError as exc:
             return JSONResponse({"ok": False, "error": exc.code})
         return JSONResponse({"ok": True, **answer})
+
+    async def _upload(self, request: Request) -> Response:
+        """The pre-signed upload URL of files.getUploadURLExternal: raw bytes, no token, answers "OK - <size>"."""
+        for pending in self.uploads.values():
+            if pending["upload_id"] == request.path_params["upload_id"]:
+                pending["data"] = await request.body()
+                return Response(f"OK - {len(pending['data'])}", media_type="text/plain")
+        return Response("upload not found", status_code=404, media_type="text/plain")
 
     # -- OAuth v2 ----------------------------------------------------------------------------------------
 
@@ -305,20 +320,41 @@ class SlackStandIn(ThreadedServer):
                                       {k: v for k, v in form.items() if k != "client_secret"}, ""))
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
             return JSONResponse({"ok": False, "error": "invalid_client_id"})
+        if form.get("grant_type") == "refresh_token":
+            return self._refreshed(form)
         redirect = self._codes.pop(form.get("code", ""), None)
         if redirect is None:
             return JSONResponse({"ok": False, "error": "invalid_code"})
         if form.get("redirect_uri") and form["redirect_uri"] != redirect:
             return JSONResponse({"ok": False, "error": "bad_redirect_uri"})
-        bot, user = "xoxb-" + secrets.token_hex(12), "xoxp-" + secrets.token_hex(12)
-        self.add_token(bot, "bot")
-        self.add_token(user, "user")
         return JSONResponse({
-            "ok": True, "access_token": bot, "token_type": "bot", "scope": "chat:write,channels:read",
+            "ok": True, **self._issue("bot"), "scope": "chat:write,channels:read",
             "bot_user_id": "U0BOT", "app_id": "A0STANDIN", "team": {"id": TEAM["id"], "name": TEAM["name"]},
             "enterprise": None, "is_enterprise_install": False,
             "authed_user": {"id": "U0ALICE", "scope": "search:read,chat:write,channels:history",
-                            "access_token": user, "token_type": "user"}})
+                            **self._issue("user")}})
+
+    def _issue(self, kind: str) -> Args:
+        """A new token of this kind; with rotation on, `xoxe.` tokens that expire, plus a refresh token."""
+        prefix = "xoxb-" if kind == "bot" else "xoxp-"
+        if self.rotate_after is None:
+            token = prefix + secrets.token_hex(12)
+            self.add_token(token, kind)
+            return {"access_token": token, "token_type": kind}
+        token, refresh = "xoxe." + prefix + secrets.token_hex(12), "xoxe-1-" + secrets.token_hex(16)
+        self.add_token(token, kind)
+        self._expires[token] = time.time() + self.rotate_after
+        self._refresh[refresh] = kind
+        return {"access_token": token, "token_type": kind, "refresh_token": refresh,
+                "expires_in": int(self.rotate_after)}
+
+    def _refreshed(self, form: dict[str, str]) -> Response:
+        """grant_type=refresh_token: each refresh token works once (rotation) and the answer is flat."""
+        kind = self._refresh.pop(form.get("refresh_token", ""), None)
+        if kind is None:
+            return JSONResponse({"ok": False, "error": "invalid_refresh_token"})
+        return JSONResponse({"ok": True, **self._issue(kind), "scope": "search:read,chat:write",
+                             "team": {"id": TEAM["id"], "name": TEAM["name"]}})
 
     # -- methods -----------------------------------------------------------------------------------------
 
@@ -588,6 +624,44 @@ class SlackStandIn(ThreadedServer):
                 return {"file": f, "comments": [], "response_metadata": {"next_cursor": ""}}
         raise SlackError("file_not_found")
 
+    async def upload_url(self, args: Args, caller: Caller) -> Args:
+        _need(args, "filename", "length")
+        length = _int(args["length"], 0)
+        if length < 1:
+            raise SlackError("invalid_arguments")
+        file_id, upload_id = f"F0UP{next(self._ids)}", secrets.token_urlsafe(12)
+        self.uploads[file_id] = {"filename": str(args["filename"]), "length": length, "data": None,
+                                 "upload_id": upload_id, "user": caller.user}
+        return {"upload_url": f"{self.url}/upload/v1/{upload_id}", "file_id": file_id}
+
+    async def complete_upload(self, args: Args, caller: Caller) -> Args:
+        files = args.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        if not isinstance(files, list) or not files:
+            raise SlackError("invalid_arguments")
+        done = []
+        for item in files:
+            pending = self.uploads.get(str(item.get("id")))
+            if pending is None or pending["user"] != caller.user:
+                raise SlackError("file_not_found")
+            if pending["data"] is None or len(pending["data"]) != pending["length"]:
+                raise SlackError("file_upload_size_mismatch" if pending["data"] is not None else "file_not_found")
+            channels = [str(args["channel_id"])] if args.get("channel_id") else []
+            shared = {"id": item["id"], "name": pending["filename"], "title": item.get("title") or pending["filename"],
+                      "filetype": pending["filename"].rsplit(".", 1)[-1], "size": pending["length"],
+                      "user": caller.user, "created": int(time.time()), "channels": channels,
+                      "url_private": f"https://files.slack.com/files-pri/{TEAM['id']}-{item['id']}/{pending['filename']}",
+                      "permalink": f"https://{TEAM['domain']}.slack.com/files/{caller.user}/{item['id']}"}
+            self.files.insert(0, shared)
+            done.append(shared)
+        if args.get("channel_id"):
+            channel = self.channel(str(args["channel_id"]))
+            message = self._post(channel, caller.user, str(args.get("initial_comment") or ""),
+                                 args.get("thread_ts") or None)
+            message["files"] = done
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in done]}
+
     def _resolve(self, channel: str) -> _Channel:
         """chat.postMessage also takes "#name" and a user id (which opens the DM)."""
         if channel.startswith("#"):
@@ -649,4 +723,6 @@ METHODS: dict[str, Callable[[SlackStandIn, Args, Caller], Awaitable[Args]]] = {
     "search.messages": SlackStandIn.search_messages,
     "files.list": SlackStandIn.list_files,
     "files.info": SlackStandIn.file_info,
+    "files.getUploadURLExternal": SlackStandIn.upload_url,
+    "files.completeUploadExternal": SlackStandIn.complete_upload,
 }

@@ -16,3 +16,9 @@ def with_meet_link(arguments: dict[str, Any]) -> dict[str, Any]:
     if "conferenceData" in arguments:
         arguments["conferenceDataVersion"] = 1
     return arguments
+
+
+def expand_recurring(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Recurring meetings as their single occurrences unless asked otherwise: what "my agenda" means, and
+    what ordering by start time needs."""
+    return {"singleEvents": True} | arguments

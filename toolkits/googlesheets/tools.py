@@ -58,3 +58,8 @@ def first_reply(data: Any) -> Any:
         if isinstance(reply, dict) and len(reply) == 1:
             return {"spreadsheetId": data.get("spreadsheetId"), **next(iter(reply.values()))}
     return data
+
+
+def insert_rows(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Appended rows are inserted (Sheets' own default, OVERWRITE, writes over whatever sits below the table)."""
+    return {"insertDataOption": "INSERT_ROWS"} | arguments

@@ -39,7 +39,7 @@ def prepare_issue_filter(arguments: dict[str, Any]) -> dict[str, Any]:
     if get("state_name"):
         parts.append({"state": {"name": {"eqIgnoreCase": get("state_name")}}})
     if get("state_type"):
-        parts.append({"state": {"type": {"in": list(get("state_type"))}}})
+        parts.append({"state": {"type": {"in": list(get("state_type") or [])}}})
     if get("priority") is not None:
         parts.append({"priority": {"eq": get("priority")}})
     if get("label"):

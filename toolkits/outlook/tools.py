@@ -102,8 +102,21 @@ def event(arguments: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def page(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Graph's page size stated explicitly (its own default is 10), so the next `$skip` can be worked out."""
+    return {"$top": 10} | arguments
+
+
 def message_fields(arguments: dict[str, Any]) -> dict[str, Any]:
-    return {"$select": MESSAGE_SUMMARY} | arguments
+    return page({"$select": MESSAGE_SUMMARY} | arguments)
+
+
+def search_fields(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Graph wants the whole `$search` value in double quotes (`"from:alice subject:invoice"`)."""
+    text = str(arguments["$search"]).strip()
+    if not (len(text) > 1 and text.startswith('"') and text.endswith('"')):
+        text = '"' + text.replace('"', "") + '"'
+    return message_fields(arguments | {"$search": text})
 
 
 def text_body(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -122,4 +135,32 @@ def event_zone(arguments: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_fields(arguments: dict[str, Any]) -> dict[str, Any]:
-    return event_zone({"$select": EVENT_SUMMARY} | arguments)
+    return page(event_zone({"$select": EVENT_SUMMARY, "$orderby": "start/dateTime"} | arguments))
+
+
+def attachment_list(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Names, types and sizes only: a listing with every file's bytes would be as large as the files."""
+    return {"$select": "id,name,contentType,size,isInline,lastModifiedDateTime"} | arguments
+
+
+def readable_attachment(data: Any) -> Any:
+    """A file attachment with its text alongside the base64 bytes when it is text."""
+    if not isinstance(data, dict) or not isinstance(data.get("contentBytes"), str):
+        return data
+    try:
+        text = base64.b64decode(data["contentBytes"], validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return data
+    return data | {"text": text}
+
+
+def meeting_times(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Plain attendees, a window and a length in minutes -> findMeetingTimes' attendees, timeConstraint and
+    ISO 8601 meetingDuration."""
+    out = {k: v for k, v in arguments.items() if k not in ("attendees", "start", "end", "duration_minutes")}
+    out["attendees"] = [{"type": "required", "emailAddress": r["emailAddress"]}
+                        for r in _recipients(arguments["attendees"])]
+    out["timeConstraint"] = {"activityDomain": "work",
+                             "timeSlots": [{"start": arguments["start"], "end": arguments["end"]}]}
+    out["meetingDuration"] = f"PT{int(arguments.get('duration_minutes', 30))}M"
+    return out
