@@ -9,6 +9,7 @@ import errno
 import gc
 import json
 import logging
+import math
 import os
 import shlex
 import socket
@@ -83,7 +84,7 @@ def run_server(settings: Settings, sock: socket.socket, *, reset_admin_key: bool
             app = build_app(settings, announce=announce, runtime=runtime, reset_admin_key=reset_admin_key)
             config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, lifespan="on",
                                     log_config=None,  # our handler (text or JSON, scrubbed) serves all
-                                    timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+                                    timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds))
             await uvicorn.Server(config).serve(sockets=[sock])
         finally:
             await runtime.aclose()
