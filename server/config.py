@@ -59,6 +59,14 @@ class SearchConfig(_Section):
     schema_inline_max_chars: int = Field(3_000, ge=0, description="longer schemas are returned as a schemaRef")
 
 
+class RateLimitConfig(_Section):
+    """Token buckets (requests per second, refilled continuously; `burst` is the bucket size). 0 = off."""
+
+    per_api_key: float = Field(0, ge=0, description="admin REST calls per second per API key; 0 = no limit")
+    per_session: float = Field(0, ge=0, description="REST + MCP calls per second per session; 0 = no limit")
+    burst: int = Field(50, ge=1, description="calls allowed at once before the rate applies")
+
+
 class OAuthApp(BaseModel):
     """The operator's OAuth app for a toolkit; other string keys fill `{name}` placeholders in the
     toolkit's OAuth URLs (Microsoft: tenant = "contoso.onmicrosoft.com")."""
@@ -152,6 +160,15 @@ class Settings(_Section):
     allowed_hosts: list[str] = Field(default_factory=list, description="extra Host values (DNS-rebinding guard)")
     allowed_origins: list[str] = Field(default_factory=list)
     max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    max_json_depth: int = Field(64, ge=4, description="nesting levels allowed in a JSON request body")
+    max_tool_argument_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="one tool call's arguments, as JSON")
+    mcp_session_tokens: bool = Field(False, description="/mcp/<id> requires `Authorization: Bearer <token>`; the "
+                                                        "token is in the session's `mcp.headers`")
+    rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    log_format: Literal["text", "json"] = "text"
+    metrics: Literal["admin", "public", "off"] = Field("admin", description="/metrics: admin key required, open, "
+                                                                            "or not served")
+    shutdown_grace_seconds: float = Field(10, ge=0, description="in-flight requests get this long at shutdown")
     connect_link_ttl_seconds: int = Field(600, ge=1)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)

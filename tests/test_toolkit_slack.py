@@ -147,6 +147,15 @@ async def test_rate_limits_are_waited_out(server: LiveServer, slack: SlackStandI
         (denied,) = await execute(client, ("SLACK_SEARCH_MESSAGES", {"query": "release"}))
         assert not denied["successful"] and "not_allowed_token_type" in denied["error"]
 
+        before = len(slack.requests)
+        bad = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
+            {"tool_slug": "SLACK_SEND_MESSAGE", "arguments": {"channel": "C0GENERAL"}},  # neither text nor blocks
+            {"tool_slug": "SLACK_ADD_REACTION", "arguments": {"channel": "C0GENERAL", "timestamp": "yesterday",
+                                                              "name": "eyes"}}]})
+        assert bad["data"]["error_count"] == 2 and len(slack.requests) == before  # refused here, nothing sent
+        errors = [r["error"] or r["response"]["error"] for r in bad["data"]["results"]]
+        assert "'text' is a required property" in str(errors[0]) and "timestamp" in str(errors[1])
+
 
 async def test_oauth_connects_as_the_user_from_authed_user(tmp_path: Path, slack: SlackStandIn) -> None:
     """Slack's OAuth v2: user scopes go in `user_scope`, the user token comes back under `authed_user`."""

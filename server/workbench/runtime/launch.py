@@ -58,7 +58,7 @@ def main() -> None:
     jail_spec = spec.get("jail")
     if jail_spec is not None:
         sys.path.insert(0, here)
-        import jail
+        import jail  # type: ignore[import-not-found]  # the runtime folder runs as scripts, not as a package
 
         jail.enter(jail_spec)  # returns inside the new root, where this folder is mounted elsewhere
         here = jail_spec["runtime"]
