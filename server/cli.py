@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import shlex
 import sys
@@ -71,10 +70,11 @@ def cmd_stdio(args: argparse.Namespace) -> int:
     from server.app import meta_tools_for
     from server.mcp_app import serve_stdio
     from server.meta_tools.registry import ToolSurface
+    from server.observability import logs
     from server.runtime import Runtime
 
     settings = _settings(args)
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr)
+    logs.configure(settings.log_level, settings.log_format)  # stderr: stdout is the MCP channel
 
     async def main() -> None:
         runtime = await Runtime.start(settings)

@@ -168,7 +168,7 @@ class Settings(_Section):
     log_format: Literal["text", "json"] = "text"
     metrics: Literal["admin", "public", "off"] = Field("admin", description="/metrics: admin key required, open, "
                                                                             "or not served")
-    shutdown_grace_seconds: float = Field(10, ge=0, description="in-flight requests get this long at shutdown")
+    shutdown_grace_seconds: int = Field(10, ge=0, description="in-flight requests get this long at shutdown")
     connect_link_ttl_seconds: int = Field(600, ge=1)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
