@@ -126,6 +126,18 @@ async def test_connect_with_a_bot_token_and_work(server: LiveServer, slack: Slac
         assert texts == ["Deploy finished (v2.1)", "Details in thread"]
         assert thread["data"]["items"][0]["reactions"] == [{"name": "eyes", "users": ["U0BOT"], "count": 1}]
 
+        created, = await execute(client, ("SLACK_CREATE_CHANNEL", {"name": "proj-apollo"}))
+        new_id = created["data"]["channel"]["id"]
+        renamed, purposed, taken = await execute(
+            client, ("SLACK_RENAME_CHANNEL", {"channel": new_id, "name": "proj-apollo-2"}),
+            ("SLACK_SET_CHANNEL_PURPOSE", {"channel": new_id, "purpose": "Apollo launch"}),
+            ("SLACK_RENAME_CHANNEL", {"channel": "C0RANDOM", "name": "general"}))
+        assert renamed["data"]["channel"]["name"] == "proj-apollo-2" and purposed["data"]["purpose"] == "Apollo launch"
+        assert not taken["successful"] and "name_taken" in taken["error"]
+        left, stuck = await execute(client, ("SLACK_LEAVE_CHANNEL", {"channel": new_id}),
+                                    ("SLACK_LEAVE_CHANNEL", {"channel": "C0GENERAL"}))
+        assert left["successful"] and not stuck["successful"] and "cant_leave_general" in stuck["error"]
+
     pages = [r for r in slack.requests if r.method == "conversations.history"]
     assert [r.args.get("limit") for r in pages] == ["2", "2", "1"]  # 5 items asked: the last page asks for 1
     assert all(r.authorization == f"Bearer {BOT}" for r in slack.requests)
