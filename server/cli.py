@@ -131,10 +131,11 @@ def cmd_stdio(args: argparse.Namespace) -> int:
     from server.app import meta_tools_for
     from server.mcp_app import serve_stdio
     from server.meta_tools.registry import ToolSurface
+    from server.observability import logs
     from server.runtime import Runtime
 
     settings = _settings(args)
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr)
+    configure_logging(settings)  # stderr: stdout is the MCP channel
     if args.session is None and not args.user_id:
         raise ConfigError("stdio needs --session ID, or --user-id (with optional --toolkits and --reuse)")
 
