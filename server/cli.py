@@ -131,7 +131,6 @@ def cmd_stdio(args: argparse.Namespace) -> int:
     from server.app import meta_tools_for
     from server.mcp_app import serve_stdio
     from server.meta_tools.registry import ToolSurface
-    from server.observability import logs
     from server.runtime import Runtime
 
     settings = _settings(args)
