@@ -307,7 +307,7 @@ async def test_bad_registrations_are_refused_and_leave_nothing(tmp_path: Path) -
         cases = [
             ({"name": "both", "url": "http://127.0.0.1:9/mcp", "command": "true"}, 400, "exactly one"),
             ({"name": "math", "url": "http://127.0.0.1:9/mcp"}, 409, "already a toolkit"),
-            ({"name": "Bad-Name", "url": "http://127.0.0.1:9/mcp"}, 400, "lower-case"),
+            ({"name": "Bad-Name", "url": "http://127.0.0.1:9/mcp"}, 400, "name: String should match pattern"),
             ({"name": "shell", "command": "sh"}, 403, "allow_commands_from_api"),
             ({"name": "gone", "url": "http://127.0.0.1:9/mcp"}, 502, "'gone'"),
             ({"name": "typo", "urll": "http://127.0.0.1:9/mcp"}, 400, "did you mean 'url'"),

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from server.catalog.toolkit_file import TOOLKIT_SLUG
 from server.config import UpstreamConfig
 
 
@@ -222,7 +223,8 @@ class FileListOut(BaseModel):
 
 
 class UpstreamCreate(UpstreamConfig):
-    name: str = Field(description="becomes the toolkit slug; tools are NAME_TOOL")
+    name: str = Field(pattern=TOOLKIT_SLUG, description="becomes the toolkit slug (lower-case letters, digits, "
+                      "'_'); tools are NAME_TOOL")
 
 
 class UpstreamOut(BaseModel):

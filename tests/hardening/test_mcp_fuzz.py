@@ -42,7 +42,7 @@ ids = st.none() | st.integers() | st.text(max_size=20) | st.floats(allow_nan=Fal
 messages = st.fixed_dictionaries({}, optional={
     "jsonrpc": st.sampled_from(["2.0", "1.0", None, 2]), "id": ids,
     "method": st.sampled_from(METHODS) | st.text(max_size=20) | json_values,
-    "params": json_values | st.builds(deep, st.integers(min_value=10, max_value=2000)),
+    "params": json_values | st.builds(deep, st.integers(min_value=10, max_value=500)),
     "result": json_values, "error": json_values,
 })
 bodies = (messages.map(json.dumps) | st.lists(messages, max_size=3).map(json.dumps)
