@@ -85,14 +85,19 @@ def action_words(tool_names: Iterable[str]) -> frozenset[str]:
 class ToolkitMentions:
     """Finds toolkits named in a request by slug, name or alias ("gh", "google sheets")."""
 
-    def __init__(self, toolkits: Sequence[Toolkit]) -> None:
+    def __init__(self, toolkits: Sequence[Toolkit], *, aliases: bool = True) -> None:
         self._phrases: dict[tuple[str, ...], set[str]] = {}
         for tk in toolkits:
-            for label in {tk.slug, tk.name, *tk.aliases}:
+            for label in {tk.slug, tk.name, *(tk.aliases if aliases else ())}:
                 phrase = tuple(terms(label))
                 if phrase:
                     self._phrases.setdefault(phrase, set()).add(tk.slug)
         self._longest = max((len(p) for p in self._phrases), default=0)
+
+    @property
+    def phrases(self) -> list[tuple[str, ...]]:
+        """Every toolkit slug, name and alias, as analysed terms."""
+        return list(self._phrases)
 
     def find(self, text: str) -> set[str]:
         """Slugs of toolkits whose name or alias occurs in `text` as whole words."""

