@@ -7,8 +7,9 @@ Two general signals, no list of known apps (docs/search.md, "Absence"):
    ("a zoom *meeting*", "my trello *card*", "the shopify *store*") or after "on / via / using /
    through" at the end of a step ("post it on twitter"); "in / to / from" are left out, they name
    places and people as often as apps, and so is what follows a colon (the message, not the app).
-   It counts only when it is not a catalog toolkit's slug, name or alias, not a word of any tool's name, and either unknown to the catalog's vocabulary or written as a brand
-   (Capitalised mid-sentence, camelCase, a dotted name like monday.com).
+   It counts only when it is not a catalog toolkit's slug, name or alias, not a word of any tool's
+   name, and either unknown to the catalog's vocabulary or written as a brand (camelCase, a dotted
+   name like monday.com, a lone "X").
 2. **A step nothing covers.** The step has content words the catalog has never seen and its best
    tool holds none of the others. Proper names and values (Capitalised words, numbers, #channels,
    addresses) are left out: they are arguments, not the action. Measured stricter rules (a
@@ -25,7 +26,13 @@ from dataclasses import dataclass
 from server.catalog.terms import STOPWORDS, terms
 
 # Things that live inside an app: a word right before one of these names the app ("zoom meeting").
-APP_OBJECTS = frozenset(["account", "accounts", "app", "apps", "base", "board", "boards", "call", "calls", "campaign", "campaigns", "card", "cards", "channel", "dyno", "envelope", "feed", "instance", "instances", "item", "items", "meeting", "meetings", "message", "messages", "order", "orders", "payment", "payments", "payout", "payouts", "playlist", "playlists", "post", "posts", "profile", "project", "projects", "record", "records", "recording", "store", "task", "tasks", "ticket", "tickets", "video", "videos", "workspace", "invoice", "invoices", "opportunity", "opportunities"])
+_APP_OBJECTS = """
+account accounts app apps base board boards call calls campaign campaigns card cards channel dyno envelope
+feed instance instances item items meeting meetings message messages order orders payment payments payout
+payouts playlist playlists post posts profile project projects record records recording store task tasks
+ticket tickets video videos workspace invoice invoices opportunity opportunities
+"""
+APP_OBJECTS = frozenset(_APP_OBJECTS.split())
 _BEFORE_APP = frozenset({"on", "via", "using", "through"})
 _FILLER = frozenset({"my", "our", "the", "a", "an", "your", "their", "his", "her"})
 _TOKEN = re.compile(r"[A-Za-z0-9#@][\w.@'\-]*[\w]|[A-Za-z0-9]")
