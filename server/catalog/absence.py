@@ -33,7 +33,13 @@ payouts playlist playlists post posts profile project projects record records re
 ticket tickets video videos workspace invoice invoices opportunity opportunities
 """
 APP_OBJECTS = frozenset(_APP_OBJECTS.split())
+# A step is unavailable when the IDF mass of its words the catalog never saw is more than this
+# multiple of what its best tool matches, and that tool's lexical score is weak: below
+# `WEAK_MATCH` times the IDF of a word seen once (what one rare matching word would score).
+UNKNOWN_SHARE = 2.0
+WEAK_MATCH = 1.0
 _BEFORE_APP = frozenset({"on", "via", "using", "through"})
+_INSIDE = frozenset({"in", "into"})  # "in salesforce", but also "in Osaka": only for words the catalog never saw
 _FILLER = frozenset({"my", "our", "the", "a", "an", "your", "their", "his", "her"})
 _TOKEN = re.compile(r"[A-Za-z0-9#@][\w.@'\-]*[\w]|[A-Za-z0-9]")
 _END = frozenset({"and", "then", "for", "to", "with", "about", "saying", "that", "in", "on", "at"})
@@ -80,9 +86,13 @@ class AbsenceDetector:
             prev = next((t for t in reversed(tokens[:i]) if t.lower() not in _FILLER), "").lower()
             after = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
             at_end = not after or after in _END
-            if (after in APP_OBJECTS or (at_end and prev in _BEFORE_APP)) and not self._known(token):
+            inside = at_end and prev in _INSIDE and token.islower() and not self._seen(token)
+            if (after in APP_OBJECTS or (at_end and prev in _BEFORE_APP) or inside) and not self._known(token):
                 return token
         return None
+
+    def _seen(self, token: str) -> bool:
+        return all(s in self._vocabulary for s in terms(token))
 
     def _known(self, token: str) -> bool:
         """A toolkit's name or alias, a word of a tool name, or an ordinary catalog word not written as a brand."""
@@ -109,7 +119,7 @@ class AbsenceDetector:
                     found += self._idf[tid]
         return found, unknown
 
-    def check(self, intent: str, has_term: Callable[[int], bool] | None) -> Unavailable | None:
+    def check(self, intent: str, has_term: Callable[[int], bool] | None, best: float) -> Unavailable | None:
         """Why this step cannot be done here, or None when some tool plausibly does it."""
         app = self.app_named(intent)
         if app is not None:
@@ -117,7 +127,7 @@ class AbsenceDetector:
         if has_term is None:
             return Unavailable(intent, None)
         found, unknown = self.coverage(intent, has_term)
-        if unknown > 0 and found == 0:
+        if unknown > UNKNOWN_SHARE * found and best < WEAK_MATCH * self._unknown_idf:
             return Unavailable(intent, None)
         return None
 

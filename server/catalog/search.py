@@ -70,6 +70,11 @@ class UseCaseResult:
     merged: list[SearchHit]
     unavailable: list[Unavailable] = field(default_factory=list)
 
+    @property
+    def nothing_fits(self) -> bool:
+        """Every step is unavailable: `merged` then holds only the nearest tools, none of which does the job."""
+        return bool(self.unavailable) and len(self.unavailable) >= len(self.intents)
+
 
 def _schema_text(schema: Mapping[str, Any], depth: int = 0) -> list[str]:
     """Every name, description, enum value and example of a JSON Schema's properties, nested ones too."""
@@ -196,16 +201,22 @@ class SearchIndex:
         boosts = self._boosts(use_case, toolkit_boost, positions)
         whole, *per_intent = self._scores([use_case, *intents], positions, boosts)
         hits = [self._hits(s, positions, limit, text) for text, s in zip(intents, per_intent, strict=True)]
-        missing = [self._absence.check(text, self._term_check(h)) for text, h in zip(intents, hits, strict=True)]
+        missing = [self._absence.check(text, self._term_check(h), self._raw_best(text, positions))
+                   for text, h in zip(intents, hits, strict=True)]
         unavailable = [m for m in missing if m is not None] if check_absence else []
-        kept = [s for s, m in zip(per_intent, missing, strict=True) if m is None or not check_absence]
-        if not kept:
-            return UseCaseResult([IntentHits(t, []) for t in intents], [], unavailable)
+        kept = [s for s, m in zip(per_intent, missing, strict=True) if m is None or not check_absence] or per_intent
         merged = (whole if len(intents) == 1 else
                   WHOLE_REQUEST_SHARE * whole + (1.0 - WHOLE_REQUEST_SHARE) * np.max(kept, axis=0))
         shown = [IntentHits(t, h if m is None or not check_absence else [])
                  for t, h, m in zip(intents, hits, missing, strict=True)]
         return UseCaseResult(shown, self._hits(merged, positions, limit, use_case), unavailable)
+
+    def _raw_best(self, text: str, positions: np.ndarray | None) -> float:
+        """The best unscaled lexical score for the text: how strongly any tool matches it."""
+        scores = self._lexical.scores(self._lexical.term_ids(terms(text)))
+        if positions is not None:
+            scores = scores[positions]
+        return float(scores.max()) if len(scores) else 0.0
 
     def _term_check(self, hits: Sequence[SearchHit]) -> Callable[[int], bool] | None:
         """For the best tool of a step: does it hold a given term? None when the step found no tool."""

@@ -105,7 +105,8 @@ async def handle(ctx: MetaContext, params: SearchInput) -> dict[str, Any]:
             f"The {tk.name} toolkit exists but is not enabled in this session; ask the operator to add "
             f"'{tk.slug}' to the session's toolkits.")} for tk in disabled]
         firsts = [(intent.query, intent.hits[0].slug) for intent in found.intents if intent.hits]
-        ranked = list(dict.fromkeys([slug for _, slug in firsts] + [h.slug for h in found.merged]))
+        nearest = [] if found.nothing_fits else [h.slug for h in found.merged]  # never offer unrelated tools
+        ranked = list(dict.fromkeys([slug for _, slug in firsts] + nearest))
         width = max(PRIMARY, len(firsts))
         primary = [catalog.tools[s] for s in ranked[:width]]
         related = [catalog.tools[s] for s in ranked[width:width + RELATED]]
