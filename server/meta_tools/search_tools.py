@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
+import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.catalog.model import Tool
@@ -94,8 +96,10 @@ async def handle(ctx: MetaContext, params: SearchInput) -> dict[str, Any]:
     toolkits_seen: list[str] = []
     for i, query in enumerate(params.queries, start=1):
         text = query.use_case if not query.known_fields else f"{query.use_case} ({query.known_fields})"
-        found = catalog.index.search_use_case(text, allowed=session.allowed, limit=PRIMARY + RELATED,
-                                              toolkit_boost=boost)
+        search = partial(catalog.index.search_use_case, text, allowed=session.allowed, limit=PRIMARY + RELATED,
+                         toolkit_boost=boost)
+        # An embedding model or service takes a forward pass or a round trip: not on the event loop.
+        found = await anyio.to_thread.run_sync(search) if catalog.index.semantic else search()
         disabled = [catalog.toolkits[slug] for slug in sorted(catalog.index.toolkits_named(text))
                     if not session.allowed.intersection(catalog.toolkits[slug].tools)]
         # A step that names a toolkit this session leaves out is explained by that, not as a missing capability.
