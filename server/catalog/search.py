@@ -15,6 +15,7 @@ Ranking (docs/search.md has the numbers behind each choice):
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -45,6 +46,8 @@ WHOLE_REQUEST_SHARE = 0.3
 TOOLKIT_MENTION_BOOST = 1.1
 # Share of the fused score that comes from embedding similarity when the semantic extra is on.
 SEMANTIC_SHARE = 0.7
+# Candidates looked at per listed tool when the catalog holds copies of a toolkit.
+TWIN_LOOKAHEAD = 4
 # Below this share of the catalog, an `allowed` filter is applied before the vector product.
 _SUBSET_FIRST = 0.125
 
@@ -137,6 +140,15 @@ class SearchIndex:
         self._position = {t.slug: i for i, t in enumerate(self.tools)}
         self._lexical = LexicalIndex([tool_fields(t, by_slug[t.toolkit]) for t in self.tools], FIELD_WEIGHTS,
                                      LENGTH_NORM)
+        # Copies of one toolkit (two upstream servers, a fork) carry the same name, action and description:
+        # one signature id per distinct (toolkit name without digits, action, description), so copies
+        # don't fill a result list.
+        signatures: dict[tuple[str, str, str], int] = {}
+        family = {slug: " ".join(words(re.sub(r"\d+", " ", tk.name))) for slug, tk in by_slug.items()}
+        self._twin = np.array([signatures.setdefault(
+            (family[t.toolkit], t.slug.removeprefix(t.toolkit.upper() + "_"), " ".join(words(t.description))),
+            len(signatures)) for t in self.tools], dtype=np.int64)
+        self._has_twins = len(signatures) < len(self.tools)
         self._toolkit_slugs = list(by_slug)
         toolkit_ids = {slug: i for i, slug in enumerate(self._toolkit_slugs)}
         self._toolkit_of = np.array([toolkit_ids[t.toolkit] for t in self.tools], dtype=np.int32)
@@ -310,11 +322,13 @@ class SearchIndex:
         return per_toolkit[self._toolkit_of if positions is None else self._toolkit_of[positions]]
 
     def _hits(self, scores: np.ndarray, positions: np.ndarray | None, limit: int, text: str) -> list[SearchHit]:
-        k = min(limit, len(scores))
-        if k <= 0:
+        if min(limit, len(scores)) <= 0:
             return []
+        k = min(limit * TWIN_LOOKAHEAD if self._has_twins else limit, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.lexsort((top, -scores[top]))]
+        if self._has_twins:
+            top = self._twins_last(top[scores[top] > 0], positions)[:limit]
         said = {stem: word for word in words(text) for stem in terms(word)}
         vocabulary = self._lexical.vocabulary
         term_words = {vocabulary[t]: word for t, word in said.items() if t in vocabulary}
@@ -325,6 +339,18 @@ class SearchIndex:
             doc = int(i if positions is None else positions[i])
             hits.append(SearchHit(self.tools[doc].slug, round(float(scores[i]), 4), self._reason(doc, term_words)))
         return hits
+
+    def _twins_last(self, top: np.ndarray, positions: np.ndarray | None) -> np.ndarray:
+        """`top` with every copy of an already listed tool moved behind the distinct tools."""
+        docs = top if positions is None else positions[top]
+        seen: set[int] = set()
+        first: list[int] = []
+        later: list[int] = []
+        for i, doc in zip(top, docs, strict=True):
+            signature = int(self._twin[doc])
+            (later if signature in seen else first).append(i)
+            seen.add(signature)
+        return np.array(first + later, dtype=np.int64)
 
     def _reason(self, doc: int, term_words: Mapping[int, str]) -> str:
         """One line naming the request's words found in the tool, by field."""
