@@ -28,7 +28,7 @@ def index() -> SearchIndex:
 def test_an_app_the_catalog_lacks_is_named(index: SearchIndex, text: str, app: str) -> None:
     result = index.search_use_case(text)
     assert [u.app.lower() for u in result.unavailable if u.app] == [app]
-    assert result.nothing_fits and app in result.unavailable[0].message.lower()
+    assert result.nothing_fits and result.offered == [] and app in result.unavailable[0].message.lower()
     assert "not available" in result.unavailable[0].message
 
 
@@ -40,7 +40,7 @@ def test_a_capability_nothing_covers_is_said(index: SearchIndex) -> None:
 def test_mixed_request_keeps_the_possible_step(index: SearchIndex) -> None:
     result = index.search_use_case("list open github issues and add each as a trello card")
     assert [u.app for u in result.unavailable] == ["trello"]
-    assert "GITHUB_LIST_ISSUES" in [h.slug for h in result.merged[:3]]
+    assert "GITHUB_LIST_ISSUES" in [h.slug for h in result.offered[:3]]
 
 
 @pytest.mark.parametrize("text", ["send a slack message to #general", "add 17 and 25", "email Bob the report",
@@ -48,7 +48,7 @@ def test_mixed_request_keeps_the_possible_step(index: SearchIndex) -> None:
                                   "create a google calendar event for the launch party on june 3"])
 def test_catalog_apps_and_values_are_not_mistaken_for_missing_apps(index: SearchIndex, text: str) -> None:
     result = index.search_use_case(text)
-    assert result.unavailable == [] and not result.nothing_fits and result.merged
+    assert result.unavailable == [] and not result.nothing_fits and result.offered == result.merged
 
 
 def test_builtin_eval_reports_negatives_and_per_toolkit_hits() -> None:

@@ -50,7 +50,7 @@ def evaluate_negatives(index: SearchIndex, negatives: Sequence[NegativeQuery]) -
         said += bool(result.unavailable) and app_ok
         if q.possible:
             mixed += 1
-            mixed_found += bool(q.possible & {h.slug for h in result.merged})
+            mixed_found += bool(q.possible & {h.slug for h in result.offered})
     return NegativeReport(len(negatives), 100 * said / (len(negatives) or 1), naming, 100 * named / (naming or 1),
                           mixed, 100 * mixed_found / (mixed or 1))
 
@@ -135,7 +135,7 @@ def evaluate(data: RetrievalSet, split: str | None = None, semantic: bool | None
         index.warm(q.text for q in chunk)
         results = [index.search_use_case(q.text, limit=RANK_DEPTH) for q in chunk]
         rankings += [[h.slug for h in r.merged] for r in results]
-        shown += [[] if r.nothing_fits else [h.slug for h in r.merged] for r in results]
+        shown += [[h.slug for h in r.offered] for r in results]
         refused += sum(r.nothing_fits for r in results)
         say(f"{data.name}: ranked {len(rankings):,} of {len(queries):,} queries "
             f"({time.perf_counter() - started:.0f} s)")

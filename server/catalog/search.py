@@ -74,8 +74,9 @@ class UseCaseResult:
     """Per-intent results and one merged ranking in which each intent's top tools come early."""
 
     intents: list[IntentHits]
-    merged: list[SearchHit]
+    merged: list[SearchHit]  # the ranking of the whole request, every step included
     unavailable: list[Unavailable] = field(default_factory=list)
+    offered: list[SearchHit] = field(default_factory=list)  # merged over the steps some tool can do
 
     @property
     def nothing_fits(self) -> bool:
@@ -233,12 +234,19 @@ class SearchIndex:
         missing = [self._absence.check(text, self._term_check(h), self._raw_best(text, positions))
                    for text, h in zip(intents, hits, strict=True)]
         unavailable = [m for m in missing if m is not None] if check_absence else []
-        kept = [s for s, m in zip(per_intent, missing, strict=True) if m is None or not check_absence] or per_intent
-        merged = (whole if len(intents) == 1 else
-                  WHOLE_REQUEST_SHARE * whole + (1.0 - WHOLE_REQUEST_SHARE) * np.max(kept, axis=0))
-        shown = [IntentHits(t, h if m is None or not check_absence else [])
-                 for t, h, m in zip(intents, hits, missing, strict=True)]
-        return UseCaseResult(shown, self._hits(merged, positions, limit, use_case), unavailable)
+        merged = self._hits(self._merge(whole, per_intent, len(intents) == 1), positions, limit, use_case)
+        if not unavailable:
+            return UseCaseResult([IntentHits(t, h) for t, h in zip(intents, hits, strict=True)], merged, [], merged)
+        kept = [s for s, m in zip(per_intent, missing, strict=True) if m is None]
+        offered = self._hits(self._merge(whole, kept, len(intents) == 1), positions, limit, use_case) if kept else []
+        shown = [IntentHits(t, h if m is None else []) for t, h, m in zip(intents, hits, missing, strict=True)]
+        return UseCaseResult(shown, merged, unavailable, offered)
+
+    @staticmethod
+    def _merge(whole: np.ndarray, per_intent: Sequence[np.ndarray], one_intent: bool) -> np.ndarray:
+        if one_intent:
+            return whole
+        return WHOLE_REQUEST_SHARE * whole + (1.0 - WHOLE_REQUEST_SHARE) * np.max(per_intent, axis=0)
 
     def _raw_best(self, text: str, positions: np.ndarray | None) -> float:
         """The best unscaled lexical score for the text: how strongly any tool matches it."""

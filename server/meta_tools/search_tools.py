@@ -109,7 +109,7 @@ async def handle(ctx: MetaContext, params: SearchInput) -> dict[str, Any]:
             f"The {tk.name} toolkit exists but is not enabled in this session; ask the operator to add "
             f"'{tk.slug}' to the session's toolkits.")} for tk in disabled]
         firsts = [(intent.query, intent.hits[0].slug) for intent in found.intents if intent.hits]
-        nearest = [] if found.nothing_fits else [h.slug for h in found.merged]  # never offer unrelated tools
+        nearest = [h.slug for h in found.offered]  # the steps no tool covers offer nothing
         ranked = list(dict.fromkeys([slug for _, slug in firsts] + nearest))
         width = max(PRIMARY, len(firsts))
         primary = [catalog.tools[s] for s in ranked[:width]]
@@ -118,7 +118,7 @@ async def handle(ctx: MetaContext, params: SearchInput) -> dict[str, Any]:
         toolkits_seen.extend(k for k in kits if k not in toolkits_seen)
         for tool in primary:
             schemas[tool.slug] = _schema_entry(ctx, tool)
-        reasons = {h.slug: h.reason for h in found.merged}
+        reasons = {h.slug: h.reason for h in found.offered}
         results.append({
             "index": i,
             "use_case": query.use_case,
