@@ -35,10 +35,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import build_app
+    from server.observability import logs
     from server.runtime import Runtime
 
     settings = _settings(args)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
 
     async def serve() -> None:
         # Started before the port is bound, so a wrong key or a bad toolkit stops with one clear line.
@@ -46,8 +47,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         try:
             app = build_app(settings, announce=lambda line: print(line, flush=True), runtime=runtime)
             await uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
-                                                log_level=settings.log_level, access_log=False,
-                                                lifespan="on")).serve()
+                                                log_level=settings.log_level, access_log=False, lifespan="on",
+                                                log_config=None,  # our handler (text or JSON, scrubbed) serves all
+                                                timeout_graceful_shutdown=settings.shutdown_grace_seconds)).serve()
         finally:
             await runtime.aclose()
 

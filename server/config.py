@@ -27,7 +27,7 @@ class _Section(BaseModel):
 
 class WorkbenchConfig(_Section):
     enable: bool = True
-    isolation: Literal["auto", "bwrap", "rlimit-only", "off"] = "auto"
+    isolation: Literal["auto", "bwrap", "namespaces", "rlimit-only", "off"] = "auto"
     auto_offload_threshold: int = Field(20_000, ge=1_000, description="characters; larger results go to a file")
     max_processes: int = Field(8, ge=1)
     idle_timeout_seconds: float = Field(900, gt=0)
@@ -38,9 +38,11 @@ class WorkbenchConfig(_Section):
     max_pids: int = Field(64, ge=4)
     max_file_mb: int = Field(256, ge=1)
     disk_quota_mb: int = Field(512, ge=1)
+    max_files: int = Field(20_000, ge=100, description="files and folders in a session's workbench")
     output_limit_chars: int = Field(20_000, ge=1_000)
     tmp_mb: int = Field(64, ge=1, description="size of the sandbox's private /tmp")
     max_parallel_tool_calls: int = Field(8, ge=1, description="run_tools() calls executed at once")
+    tool_request_max_bytes: int = Field(1 << 20, ge=1024, description="longest request line from a sandbox")
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint for invoke_llm()")
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
@@ -62,6 +64,14 @@ class SearchConfig(_Section):
     api_key: SecretStr | None = None
     embeddings_timeout_seconds: float = Field(5.0, gt=0, description="one embeddings request; then lexical")
     schema_inline_max_chars: int = Field(3_000, ge=0, description="longer schemas are returned as a schemaRef")
+
+
+class RateLimitConfig(_Section):
+    """Token buckets (requests per second, refilled continuously; `burst` is the bucket size). 0 = off."""
+
+    per_api_key: float = Field(0, ge=0, description="admin REST calls per second per API key; 0 = no limit")
+    per_session: float = Field(0, ge=0, description="REST + MCP calls per second per session; 0 = no limit")
+    burst: int = Field(50, ge=1, description="calls allowed at once before the rate applies")
 
 
 class OAuthApp(BaseModel):
@@ -157,6 +167,15 @@ class Settings(_Section):
     allowed_hosts: list[str] = Field(default_factory=list, description="extra Host values (DNS-rebinding guard)")
     allowed_origins: list[str] = Field(default_factory=list)
     max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    max_json_depth: int = Field(64, ge=4, description="nesting levels allowed in a JSON request body")
+    max_tool_argument_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="one tool call's arguments, as JSON")
+    mcp_session_tokens: bool = Field(False, description="/mcp/<id> requires `Authorization: Bearer <token>`; the "
+                                                        "token is in the session's `mcp.headers`")
+    rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    log_format: Literal["text", "json"] = "text"
+    metrics: Literal["admin", "public", "off"] = Field("admin", description="/metrics: admin key required, open, "
+                                                                            "or not served")
+    shutdown_grace_seconds: int = Field(10, ge=0, description="in-flight requests get this long at shutdown")
     connect_link_ttl_seconds: int = Field(600, ge=1)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)

@@ -32,6 +32,13 @@ class InvalidInput(ConciergeError):
     jsonrpc_code = -32602
 
 
+class Unprocessable(InvalidInput):
+    """Well-formed input (it matches the documented schema) that names things this server does not have
+    or combines options that cannot go together: HTTP 422 (RFC 9110 §15.5.21), same `invalid_input` code."""
+
+    http_status = 422
+
+
 class Unauthorized(ConciergeError):
     code = "unauthorized"
     http_status = 401
@@ -165,3 +172,11 @@ class AuthFlowError(ConciergeError):
     code = "auth_flow_error"
     http_status = 502
     jsonrpc_code = -32013
+
+
+class RateLimited(ConciergeError):
+    """Too many requests for one API key or session; `details.retry_after_seconds` says when to retry."""
+
+    code = "rate_limited"
+    http_status = 429
+    jsonrpc_code = -32029

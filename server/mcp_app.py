@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import mcp.types as types
 from mcp.server.lowlevel.server import Server
@@ -21,12 +23,19 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import Message, Receive, Scope, Send
 
 from server import jsontext
+from server.api import session_token
+from server.api.errors import error_headers
 from server.config import Settings
-from server.errors import ConciergeError, NotFound
+from server.errors import ConciergeError, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
+from server.limits.jsonlimits import check_argument_size, check_depth
 from server.meta_tools.base import failed
 from server.meta_tools.registry import ToolSurface
+from server.observability.metrics import Metrics
 from server.runtime import Runtime
 from server.values import Session
+
+if TYPE_CHECKING:
+    from server.api.endpoint import ApiState
 
 log = logging.getLogger("concierge.mcp")
 
@@ -49,7 +58,10 @@ def _text_result(envelope: dict[str, Any]) -> types.CallToolResult:
     )
 
 
-def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: SessionResolver) -> Server:
+def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: SessionResolver,
+                     metrics: Metrics | None = None) -> Server:
+    meta_names = {name: t.name for t in surface.meta_tools for name in (t.name, *t.aliases)}
+
     async def current(ctx: Any) -> Session:
         return await runtime.sessions.get(session_of(ctx))
 
@@ -65,11 +77,15 @@ def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: Session
             for item in surface.listings(session)])
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        started = time.perf_counter()
         try:
             session = await current(ctx)
             envelope = await surface.call(session, params.name, params.arguments)
         except ConciergeError as exc:
             envelope = failed(exc)
+        if metrics is not None:
+            metrics.tool_seconds.labels(meta_names.get(params.name, "direct"), "mcp").observe(
+                time.perf_counter() - started)
         return _text_result(envelope)
 
     def input_schema(name: str) -> dict[str, Any] | None:
@@ -81,15 +97,28 @@ def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: Session
                   on_call_tool=call_tool, get_tool_input_schema=input_schema)
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 def security_settings(settings: Settings) -> TransportSecuritySettings:
-    """DNS-rebinding guard: only our own host names (plus configured ones) may address the server."""
+    """DNS-rebinding guard (MCP transport security): only our own host names, and pages served from our
+    own origin, plus configured ones, may address the server. A page on another local port is another
+    origin: a browser tab on `http://localhost:3000` must not drive the tools."""
     hosts = {f"{settings.host}:{settings.port}", f"127.0.0.1:{settings.port}", f"localhost:{settings.port}",
              "127.0.0.1:*", "localhost:*", "[::1]:*", *settings.allowed_hosts}
+    origins = {_origin(settings.base_url), f"http://127.0.0.1:{settings.port}", f"http://localhost:{settings.port}",
+               *(o.rstrip("/").lower() for o in settings.allowed_origins)}
     if settings.public_url:
-        hosts.add(settings.public_url.split("://", 1)[-1].split("/", 1)[0])
-    origins = {"http://127.0.0.1:*", "http://localhost:*", *settings.allowed_origins}
+        hosts.add(urlsplit(settings.public_url).netloc)
+        origins.add(_origin(settings.public_url))
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=sorted(hosts),
                                      allowed_origins=sorted(origins))
+
+
+def _host_allowed(allowed: list[str], host: str) -> bool:
+    return host in allowed or any(a.endswith(":*") and host.startswith(a[:-1]) for a in allowed)
 
 
 async def _json_response(send: Send, status: int, body: dict[str, Any],
@@ -101,11 +130,18 @@ async def _json_response(send: Send, status: int, body: dict[str, Any],
     await send({"type": "http.response.body", "body": payload})
 
 
-def _jsonrpc_error(code: int, message: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+def _jsonrpc_error(code: int, message: str, data: dict[str, Any] | None = None,
+                   request_id: str | int | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if data:
         error["data"] = data
-    return {"jsonrpc": "2.0", "id": None, "error": error}
+    return {"jsonrpc": "2.0", "id": request_id, "error": error}
+
+
+async def _error_response(send: Send, exc: ConciergeError, request_id: str | int | None = None) -> None:
+    headers = [(k.lower().encode(), v.encode()) for k, v in (error_headers(exc) or {}).items()]
+    await _json_response(send, exc.http_status, _jsonrpc_error(exc.jsonrpc_code, exc.message, exc.details or None,
+                                                                request_id), headers)
 
 
 class McpRoute:
@@ -120,20 +156,48 @@ class McpEndpoint:
     """ASGI app for `/mcp/{session_id}`: checks the session and the client's Mcp-Session-Id, then hands
     the request to the SDK's stateless manager."""
 
-    def __init__(self, runtime: Runtime, manager: StreamableHTTPSessionManager) -> None:
+    def __init__(self, runtime: Runtime, manager: StreamableHTTPSessionManager, api: ApiState) -> None:
         self.runtime = runtime
         self.manager = manager
+        self.api = api
         self.clients = runtime.sessions.clients
         self.max_body = runtime.settings.max_request_bytes
+        self.guard = security_settings(runtime.settings)
+
+    def _refusal(self, headers: dict[bytes, bytes], session_id: str) -> tuple[int, ConciergeError] | None:
+        """Host/Origin (DNS rebinding), then the session's bearer token when tokens are on."""
+        host = headers.get(b"host", b"").decode("latin-1")
+        if not _host_allowed(self.guard.allowed_hosts, host):
+            return 421, InvalidInput(f"Host {host!r} is not one of this server's names; add it to allowed_hosts")
+        origin = headers.get(b"origin", b"").decode("latin-1").rstrip("/").lower()
+        if origin and origin not in self.guard.allowed_origins:
+            return 403, InvalidInput(f"Origin {origin!r} may not call this server; add it to allowed_origins")
+        secret = self.api.mcp_token_secret
+        if secret is not None and not session_token.valid(secret, session_id,
+                                                          headers.get(b"authorization", b"").decode("latin-1")):
+            return 401, Unauthorized("this MCP URL needs `Authorization: Bearer <token>`: the token is in the "
+                                     "session's `mcp.headers` (GET /api/v1/sessions/<id>)")
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         session_id = scope["path_params"]["session_id"]
+        headers = dict(scope["headers"])
         try:
             await self.runtime.sessions.get(session_id)
         except NotFound as exc:
             await _json_response(send, 404, _jsonrpc_error(exc.jsonrpc_code, exc.message))
             return
-        headers = dict(scope["headers"])
+        refusal = self._refusal(headers, session_id)
+        if refusal is not None:
+            status, refused = refusal
+            extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
+            await _json_response(send, status, _jsonrpc_error(refused.jsonrpc_code, refused.message), extra)
+            return
+        try:
+            self.api.throttles.take(self.api.throttles.session, session_id)
+        except ConciergeError as exc:
+            await _error_response(send, exc)
+            return
         client_id = headers.get(MCP_SESSION_HEADER, b"").decode("latin-1") or None
         if client_id is not None and not await self.clients.check(client_id, session_id):
             await _json_response(send, 404, _jsonrpc_error(-32001, "Session not found: this Mcp-Session-Id is "
@@ -155,9 +219,14 @@ class McpEndpoint:
         except ValueError:
             message = None  # the SDK answers -32700 with the parser's reason
         else:
-            problem = _shape_problem(message)
+            problem = _shape_problem(message) or _id_problem(message)
             if problem:
                 await _json_response(send, 400, _jsonrpc_error(-32600, f"Invalid Request: {problem}"))
+                return
+            try:
+                self._check_limits(message, len(body))
+            except ConciergeError as exc:
+                await _error_response(send, exc, message.get("id") if isinstance(message, dict) else None)
                 return
         replay = _replayer(body)
         init = _initialize_params(message) if client_id is None else None
@@ -166,13 +235,22 @@ class McpEndpoint:
             return
         minted = secrets.token_urlsafe(24)
         info = init.get("clientInfo") or {}
-        try:  # recorded before the answer: a client may send its next request as soon as it sees the id
+
+        async def accepted() -> None:
             await self.clients.register(minted, session_id, info.get("name"), info.get("version"),
                                         init.get("protocolVersion"))
-        except NotFound as exc:  # the session was deleted since the check above
-            await _json_response(send, 404, _jsonrpc_error(exc.jsonrpc_code, exc.message))
-            return
-        await self.manager.handle_request(scope, replay, _with_header(send, minted))
+
+        await self.manager.handle_request(scope, replay, _with_header(send, minted, accepted))
+
+    def _check_limits(self, message: Any, size: int) -> None:
+        settings = self.runtime.settings
+        check_depth(message, settings.max_json_depth)
+        if size <= settings.max_tool_argument_bytes:
+            return  # the arguments are part of the body, so they cannot be larger
+        for item in message if isinstance(message, list) else [message]:
+            params = item.get("params") if item.get("method") == "tools/call" else None
+            if isinstance(params, dict):
+                check_argument_size(params.get("arguments"), settings.max_tool_argument_bytes)
 
     async def _read_body(self, receive: Receive, send: Send) -> bytes | None:
         chunks: list[bytes] = []
@@ -184,8 +262,8 @@ class McpEndpoint:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
-                await _json_response(send, 413, _jsonrpc_error(
-                    -32600, f"request body is larger than {self.max_body} bytes", {"limit_bytes": self.max_body}))
+                await _error_response(send, PayloadTooLarge(f"request body is larger than {self.max_body} bytes "
+                                                            "(max_request_bytes)", {"limit_bytes": self.max_body}))
                 return None
             chunks.append(chunk)
             if not message.get("more_body"):
@@ -223,6 +301,17 @@ def _shape_problem(message: Any) -> str | None:
     return None
 
 
+def _id_problem(message: Any) -> str | None:
+    """JSON-RPC ids are strings or integers (MCP: never null). A request with any other id would be
+    taken for a notification and get a silent 202."""
+    for item in message if isinstance(message, list) else [message]:
+        if "id" in item:
+            value = item["id"]
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                return '"id" must be a string or an integer'
+    return None
+
+
 def _initialize_params(message: Any) -> dict[str, Any] | None:
     """The params of an initialize request, or None."""
     if isinstance(message, dict) and message.get("method") == "initialize":
@@ -231,10 +320,23 @@ def _initialize_params(message: Any) -> dict[str, Any] | None:
     return None
 
 
-def _with_header(send: Send, client_id: str) -> Send:
-    """Adds the minted (already recorded) Mcp-Session-Id to a successful initialize answer."""
+def _with_header(send: Send, client_id: str, accepted: Callable[[], Awaitable[None]]) -> Send:
+    """Adds the minted Mcp-Session-Id to a successful initialize answer, recording it first: a client
+    may send its next request (with the id) as soon as it sees the answer. When the session was deleted
+    meanwhile, the answer becomes a 404 instead."""
+    refused = False
+
     async def wrapped(message: Message) -> None:
+        nonlocal refused
+        if refused:
+            return  # the SDK's body of the answer replaced by the 404
         if message["type"] == "http.response.start" and message["status"] == 200:
+            try:
+                await accepted()
+            except NotFound as exc:
+                refused = True
+                await _json_response(send, 404, _jsonrpc_error(exc.jsonrpc_code, exc.message))
+                return
             message = {**message, "headers": [*message.get("headers", []), (MCP_SESSION_HEADER, client_id.encode())]}
         await send(message)
 

@@ -24,7 +24,7 @@ from server.sessions.service import SessionService
 from server.store import open_store, sqlite_url
 from server.store.interfaces import ExecutionStore, MemoryStore, ServerMetaStore, Store
 from server.upstreams.service import OAuthContext, UpstreamService
-from server.workbench import WorkbenchManager, WorkbenchSettings
+from server.workbench import SandboxUnavailable, WorkbenchManager, WorkbenchSettings
 
 log = logging.getLogger("concierge")
 
@@ -54,8 +54,10 @@ def load_catalog(settings: Settings) -> Catalog:
                         semantic=semantic)
 
 
-def start_workbench(settings: Settings, runtime: Runtime) -> WorkbenchManager:
-    """Tool calls from a sandbox go through the same executor as MCP calls: same filter, accounts, log."""
+def start_workbench(settings: Settings, runtime: Runtime) -> WorkbenchManager | None:
+    """Tool calls from a sandbox go through the same executor as MCP calls: same filter, accounts, log.
+
+    None (and one log line saying why and how to turn it on) when no sandbox can run on this host."""
     config = settings.workbench.model_dump(exclude={"enable", "auto_offload_threshold", "llm_api_key"})
     api_key = settings.workbench.llm_api_key.get_secret_value() if settings.workbench.llm_api_key else None
 
@@ -64,8 +66,12 @@ def start_workbench(settings: Settings, runtime: Runtime) -> WorkbenchManager:
         outcome = await runtime.executor.execute(session, slug, arguments, source="workbench")
         return outcome.to_dict()
 
-    return WorkbenchManager(settings.data_dir / "workbench", WorkbenchSettings(**config, llm_api_key=api_key),
-                            run_tool)
+    try:
+        return WorkbenchManager(settings.data_dir / "workbench", WorkbenchSettings(**config, llm_api_key=api_key),
+                                run_tool)
+    except SandboxUnavailable as exc:
+        log.warning("%s", exc)
+        return None
 
 
 @dataclass

@@ -148,6 +148,14 @@ async def test_rate_limit_is_waited_out_and_errors_are_clear(server: LiveServer,
         assert len([r for r in discord.requests if r.path.endswith(f"/guilds/{GUILD}/channels")]) == 2
         (missing,) = await execute(client, ("DISCORD_GET_CHANNEL", {"channel_id": "1093445810413020000"}))
         assert not missing["successful"] and "Unknown Channel" in missing["error"] and "404" in missing["error"]
+        sent_before = len(discord.requests)
+        (empty,) = await execute(client, ("DISCORD_SEND_MESSAGE", {"channel_id": GENERAL}))
+        assert not empty["successful"] and "needs `content` (text) or `embeds`" in empty["error"]
+        assert len(discord.requests) == sent_before  # refused here, nothing sent
+        public, private = await execute(
+            client, ("DISCORD_CREATE_THREAD", {"channel_id": GENERAL, "name": "Open planning", "type": 11}),
+            ("DISCORD_CREATE_THREAD", {"channel_id": GENERAL, "name": "Quiet planning"}))
+        assert (public["data"]["type"], private["data"]["type"]) == (11, 12)  # Discord's default is private
 
 
 async def test_sign_in_with_discord_lists_my_servers(tmp_path: Path) -> None:

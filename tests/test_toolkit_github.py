@@ -98,7 +98,9 @@ async def test_token_connect_then_branch_commit_pull_request_review_merge(server
         assert not stale["successful"] and "409" in stale["error"] and "does not match" in stale["error"]
         both = await run(client, "GITHUB_CREATE_OR_UPDATE_FILE", **REPO, path="x.md", message="x", text="a",
                          content="YQ==")
-        assert not both["successful"] and "text" in str(both["refused"])  # refused before anything is sent
+        assert not both["successful"] and "either `text` (plain text) or `content` (base64)" in both["error"]
+        neither = await run(client, "GITHUB_CREATE_OR_UPDATE_FILE", **REPO, path="x.md", message="x")
+        assert not neither["successful"] and "as `text` (plain text) or `content` (base64)" in neither["error"]
         folder = await run(client, "GITHUB_GET_FILE_CONTENTS", **REPO, path="src")
         assert folder["data"] == [{"type": "file", "name": "app.py", "path": "src/app.py"}]
 

@@ -129,6 +129,13 @@ async def test_send_read_reply_and_organise_mail(server: LiveServer, google: Goo
         assert [m["subject"] for m in thread["data"]["messages"]] == ["Launch plan", "Re: Launch plan"]
         assert thread["data"]["messages"][1]["headers"]["In-Reply-To"] == message["message_id"]
 
+        before, = await run(client, ("GMAIL_FETCH_EMAILS", {"q": "is:unread from:alice@example.com"}))
+        alice = [m["id"] for m in before["data"]["items"]]
+        bulk, = await run(client, ("GMAIL_BATCH_MODIFY_MESSAGES", {"ids": alice, "removeLabelIds": ["UNREAD"]}))
+        assert bulk["successful"] and bulk["data"] is None and len(alice) == 2
+        after, = await run(client, ("GMAIL_FETCH_EMAILS", {"q": "is:unread from:alice@example.com"}))
+        assert after["data"]["items"] == []
+
         unread, = await run(client, ("GMAIL_FETCH_EMAILS", {"q": "is:unread from:bob@example.com"}))
         bob_id = unread["data"]["items"][0]["id"]
         marked, archived_thread, html_only = await run(

@@ -58,6 +58,12 @@ async def test_find_read_organise_and_share_files(server: LiveServer, google: Go
                                     "connected account lacks permission (scope or role) for this.")
         assert exported["data"] == "Roadmap\nQ1: ship the connector.\n"
 
+        named, = await run(client, ("GOOGLEDRIVE_FIND_FOLDER", {"name": "proj", "parent_id": "root"}))
+        assert [(f["id"], f["name"]) for f in named["data"]["items"]] == [(projects, "Projects")]
+        assert google.api_calls("/drive/v3/files")[-1].query["q"] == (
+            "mimeType = 'application/vnd.google-apps.folder' and name contains 'proj' and trashed = false and "
+            "'root' in parents")
+
         folder, = await run(client, ("GOOGLEDRIVE_CREATE_FOLDER", {"name": "Archive 2026"}))
         assert folder["data"]["mimeType"] == FOLDER and folder["data"]["parents"] == ["root"]
         made = google.api_calls("/drive/v3/files")[-1]

@@ -129,6 +129,11 @@ async def test_read_search_send_reply_and_file_mail(server: LiveServer, graph: G
         reply = next(m for m in sent_items["data"]["items"] if m["subject"].startswith("RE:"))
         assert reply["ccRecipients"] == [{"emailAddress": {"address": "finance@contoso.example"}}]
 
+        made, again = await run(client, ("OUTLOOK_CREATE_MAIL_FOLDER", {"displayName": "Receipts"}),
+                                ("OUTLOOK_CREATE_MAIL_FOLDER", {"displayName": "Inbox"}))
+        assert made["data"]["displayName"] == "Receipts" and made["data"]["id"].startswith("AAMkF")
+        assert again["error"] == ("Microsoft Outlook refused OUTLOOK_CREATE_MAIL_FOLDER (HTTP 409 Conflict): A "
+                                  "folder with the specified name already exists.")
         moved, = await run(client, ("OUTLOOK_MOVE_MESSAGE", {"message_id": first, "destinationId": "archive"}))
         assert moved["data"]["parentFolderId"] == "AAMkFarchive" and moved["data"]["id"] != first
         assert graph.api_calls("/v1.0/me/messages/")[-1].body == {"DestinationId": "archive"}
@@ -174,6 +179,17 @@ async def test_calendar_schedule_page_throttle_and_respond(server: LiveServer, g
         assert week["data"]["has_more"] is True and week["data"]["next_cursor"] == "4"
         views = graph.api_calls("/v1.0/me/calendarView")
         assert [(v.query["$top"], v.query.get("$skip")) for v in views] == [("2", None), ("2", None), ("2", "2")]
+
+        # Monday 2 March is busy 09:00-09:15 (standup) and 14:00-15:00 (design review), all times UTC.
+        times, = await run(client, ("OUTLOOK_FIND_MEETING_TIMES", {
+            "attendees": ["adele@contoso.example"], "duration_minutes": 60, "maxCandidates": 3,
+            "start": {"dateTime": "2026-03-02T08:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-03-02T16:00:00", "timeZone": "UTC"}}))
+        starts = [s["meetingTimeSlot"]["start"]["dateTime"][11:16] for s in times["data"]["meetingTimeSuggestions"]]
+        assert starts == ["08:00", "09:30", "10:00"]  # 08:30 and 09:00 would overlap the standup
+        asked = graph.api_calls("/v1.0/me/findMeetingTimes")[-1].body
+        assert asked["meetingDuration"] == "PT60M" and asked["timeConstraint"]["timeSlots"][0]["start"] == {
+            "dateTime": "2026-03-02T08:00:00", "timeZone": "UTC"}
 
         standups, = await run(client, ("OUTLOOK_LIST_EVENTS", {"$filter": "contains(subject,'standup')"}))
         invited = standups["data"]["items"][0]["id"]

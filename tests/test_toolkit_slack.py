@@ -126,6 +126,18 @@ async def test_connect_with_a_bot_token_and_work(server: LiveServer, slack: Slac
         assert texts == ["Deploy finished (v2.1)", "Details in thread"]
         assert thread["data"]["items"][0]["reactions"] == [{"name": "eyes", "users": ["U0BOT"], "count": 1}]
 
+        created, = await execute(client, ("SLACK_CREATE_CHANNEL", {"name": "proj-apollo"}))
+        new_id = created["data"]["channel"]["id"]
+        renamed, purposed, taken = await execute(
+            client, ("SLACK_RENAME_CHANNEL", {"channel": new_id, "name": "proj-apollo-2"}),
+            ("SLACK_SET_CHANNEL_PURPOSE", {"channel": new_id, "purpose": "Apollo launch"}),
+            ("SLACK_RENAME_CHANNEL", {"channel": "C0RANDOM", "name": "general"}))
+        assert renamed["data"]["channel"]["name"] == "proj-apollo-2" and purposed["data"]["purpose"] == "Apollo launch"
+        assert not taken["successful"] and "name_taken" in taken["error"]
+        left, stuck = await execute(client, ("SLACK_LEAVE_CHANNEL", {"channel": new_id}),
+                                    ("SLACK_LEAVE_CHANNEL", {"channel": "C0GENERAL"}))
+        assert left["successful"] and not stuck["successful"] and "cant_leave_general" in stuck["error"]
+
     pages = [r for r in slack.requests if r.method == "conversations.history"]
     assert [r.args.get("limit") for r in pages] == ["2", "2", "1"]  # 5 items asked: the last page asks for 1
     assert all(r.authorization == f"Bearer {BOT}" for r in slack.requests)
@@ -146,6 +158,15 @@ async def test_rate_limits_are_waited_out(server: LiveServer, slack: SlackStandI
 
         (denied,) = await execute(client, ("SLACK_SEARCH_MESSAGES", {"query": "release"}))
         assert not denied["successful"] and "not_allowed_token_type" in denied["error"]
+
+        before = len(slack.requests)
+        bad = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
+            {"tool_slug": "SLACK_SEND_MESSAGE", "arguments": {"channel": "C0GENERAL"}},  # neither text nor blocks
+            {"tool_slug": "SLACK_ADD_REACTION", "arguments": {"channel": "C0GENERAL", "timestamp": "yesterday",
+                                                              "name": "eyes"}}]})
+        assert bad["data"]["error_count"] == 2 and len(slack.requests) == before  # refused here, nothing sent
+        errors = [r["error"] or r["response"]["error"] for r in bad["data"]["results"]]
+        assert "'text' is a required property" in str(errors[0]) and "timestamp" in str(errors[1])
 
 
 async def test_oauth_connects_as_the_user_from_authed_user(tmp_path: Path, slack: SlackStandIn) -> None:

@@ -130,16 +130,17 @@ def test_read_only_by_default(call: Any, ctx: ToolContext) -> None:
 
 def test_writes_when_the_operator_allows_them(call: Any, ctx: ToolContext) -> None:
     writable = dataclasses.replace(ctx, settings={"allow_write": True})
-    out = call("SQLITE_QUERY", writable, database="shop.db", sql="INSERT INTO customers (name) VALUES (?)",
-               params=["Dana"])
-    assert (out["rows_affected"], out["last_row_id"], out["read_only"]) == (1, 4, False)
-    assert call("SQLITE_QUERY", database="shop.db", sql="SELECT country FROM customers WHERE id = 4")["rows"] == \
-        [["NL"]]
+    with pytest.raises(ToolError, match="read-only"):  # shared databases stay read-only
+        call("SQLITE_QUERY", writable, database="shop.db", sql="INSERT INTO customers (name) VALUES ('Dana')")
     with pytest.raises(ToolError, match="No database"):
         call("SQLITE_QUERY", writable, database="new.db", sql="CREATE TABLE t (x)")
     created = call("SQLITE_QUERY", writable, database="sub/new.db", sql="CREATE TABLE t (x)", create_if_missing=True)
-    assert created["columns"] == []
-    assert (ctx.data_dir / "sqlite" / "sub" / "new.db").is_file()
+    assert created["columns"] == [] and created["read_only"] is False
+    out = call("SQLITE_QUERY", writable, database="sub/new.db", sql="INSERT INTO t VALUES (?)", params=["Dana"])
+    assert (out["rows_affected"], out["last_row_id"], out["read_only"]) == (1, 1, False)
+    assert not (ctx.data_dir / "sqlite" / "sub" / "new.db").exists()  # in the user's own folder
+    listed = call("SQLITE_LIST_DATABASES", writable)["databases"]
+    assert {(d["database"], d["writable"]) for d in listed} == {("sub/new.db", True), ("shop.db", False)}
     with pytest.raises(ToolError, match="No database"):  # create_if_missing does nothing without allow_write
         call("SQLITE_QUERY", database="other.db", sql="SELECT 1", create_if_missing=True)
     assert not (ctx.data_dir / "sqlite" / "other.db").exists()
@@ -170,8 +171,9 @@ def test_sql_cannot_reach_other_files(call: Any, ctx: ToolContext, tmp_path: Pat
     with pytest.raises(ToolError, match="ATTACH"):
         call("SQLITE_QUERY", database="shop.db", sql=f"ATTACH DATABASE '{tmp_path / 'other.db'}' AS other")
     writable = dataclasses.replace(ctx, settings={"allow_write": True})
+    call("SQLITE_QUERY", writable, database="mine.db", sql="CREATE TABLE t (x)", create_if_missing=True)
     with pytest.raises(ToolError, match="ATTACH"):
-        call("SQLITE_QUERY", writable, database="shop.db", sql=f"VACUUM INTO '{tmp_path / 'copy.db'}'")
+        call("SQLITE_QUERY", writable, database="mine.db", sql=f"VACUUM INTO '{tmp_path / 'copy.db'}'")
     assert not (tmp_path / "copy.db").exists()
 
 

@@ -23,8 +23,9 @@ from server.api.schemas import (
     SessionToolkitListOut,
     SessionToolkitOut,
 )
+from server.api.validation import semantic_as_422
 from server.auth.options import AuthConfigCreate, AuthConfigUpdate, AuthorizeRequest, LinkRequest, parse_body
-from server.errors import InvalidInput
+from server.errors import Conflict, InvalidInput
 from server.meta_tools.manage_connections import session_toolkits
 from server.store.records import AccountRow
 
@@ -34,7 +35,7 @@ def account_out(state: ApiState, account: AccountRow) -> AccountOut:
 
 
 async def _body(request: Request, state: ApiState) -> dict:
-    return await json_object(request, state.runtime.settings.max_request_bytes)
+    return await json_object(request, state.runtime.settings)
 
 
 async def list_accounts(request: Request, state: ApiState) -> AccountListOut:
@@ -89,7 +90,9 @@ async def list_auth_configs(request: Request, state: ApiState) -> AuthConfigList
 
 async def create_auth_config(request: Request, state: ApiState) -> AuthConfigOut:
     body = parse_body(AuthConfigCreate, await _body(request, state))
-    return AuthConfigOut(**(await state.runtime.auth.configs.create(body)).public())
+    async with semantic_as_422():
+        config = await state.runtime.auth.configs.create(body)
+    return AuthConfigOut(**config.public())
 
 
 async def get_auth_config(request: Request, state: ApiState) -> AuthConfigOut:
@@ -98,7 +101,8 @@ async def get_auth_config(request: Request, state: ApiState) -> AuthConfigOut:
 
 async def update_auth_config(request: Request, state: ApiState) -> AuthConfigOut:
     body = parse_body(AuthConfigUpdate, await _body(request, state))
-    config = await state.runtime.auth.configs.update(request.path_params["config_id"], body)
+    async with semantic_as_422():
+        config = await state.runtime.auth.configs.update(request.path_params["config_id"], body)
     return AuthConfigOut(**config.public())
 
 
@@ -114,9 +118,11 @@ async def authorize(request: Request, state: ApiState) -> ConnectionRequestOut:
     body = parse_body(AuthorizeRequest, await _body(request, state))
     toolkit = runtime.auth.configs.toolkit(body.toolkit)
     if toolkit.slug not in session_toolkits(session, runtime.catalog):
-        raise InvalidInput(f"toolkit {toolkit.slug} is not enabled in this session")
-    connect = await runtime.auth.flow.initiate(session.user_id, toolkit, session=session, alias=body.alias,
-                                               callback_url=body.callback_url, actor="api")
+        raise Conflict(f"toolkit {toolkit.slug} is not enabled in this session; enable it with PATCH "
+                       f"/api/v1/sessions/{session.id} first")
+    async with semantic_as_422():
+        connect = await runtime.auth.flow.initiate(session.user_id, toolkit, session=session, alias=body.alias,
+                                                   callback_url=body.callback_url, actor="api")
     return ConnectionRequestOut(**connect.public())
 
 
@@ -124,8 +130,9 @@ async def create_link(request: Request, state: ApiState) -> ConnectionRequestOut
     runtime = state.runtime
     body = parse_body(LinkRequest, await _body(request, state))
     toolkit = runtime.auth.configs.toolkit(body.toolkit)
-    connect = await runtime.auth.flow.initiate(body.user_id, toolkit, alias=body.alias,
-                                               callback_url=body.callback_url, actor="operator")
+    async with semantic_as_422():
+        connect = await runtime.auth.flow.initiate(body.user_id, toolkit, alias=body.alias,
+                                                   callback_url=body.callback_url, actor="operator")
     return ConnectionRequestOut(**connect.public())
 
 
@@ -134,6 +141,8 @@ async def session_toolkits_view(request: Request, state: ApiState) -> SessionToo
     session = await runtime.sessions.get(request.path_params["session_id"])
     search = (request.query_params.get("search") or "").lower()
     wanted = request.query_params.get("is_connected")
+    if wanted not in (None, "true", "false"):
+        raise InvalidInput("is_connected must be true or false")
     items = []
     for slug in sorted(session_toolkits(session, runtime.catalog)):
         toolkit = runtime.catalog.toolkits[slug]

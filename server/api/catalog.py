@@ -47,6 +47,8 @@ async def list_tools(request: Request, state: ApiState) -> ToolListOut:
         limit = int(request.query_params.get("limit", 50))
     except ValueError:
         raise InvalidInput("limit must be an integer") from None
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit must be 1..1000")
     if toolkit is not None and toolkit not in catalog.toolkits:
         raise NotFound(f"toolkit {toolkit!r} not found", {"suggestions": near_matches(toolkit, catalog.toolkits)})
     pool = set(catalog.toolkits[toolkit].tools) if toolkit else None

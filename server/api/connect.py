@@ -74,3 +74,8 @@ async def oauth_callback(request: Request) -> Response:
     except LinkProblem as exc:
         return _problem(exc)
     return _finish(account, callback_url)
+
+
+async def link_page(request: Request) -> Response:
+    """`/connect/{token}`: GET shows the link's page, POST submits its form."""
+    return await (submit_form(request) if request.method == "POST" else open_link(request))

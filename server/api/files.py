@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
 from server.api.endpoint import ApiState
 from server.api.schemas import FileListOut, FileOut
 from server.errors import Forbidden, PayloadTooLarge
-from server.workbench import files
 from server.workbench.manager import WorkbenchManager
 
 
 def _manager(state: ApiState) -> WorkbenchManager:
     if state.runtime.workbench is None:
-        raise Forbidden("the workbench is disabled on this server (workbench.enable = false)")
+        raise Forbidden("the workbench is off on this server (workbench.enable = false, or no sandbox can run "
+                        "on this host: see the server's start-up log)")
     return state.runtime.workbench
 
 
 async def list_files(request: Request, state: ApiState) -> FileListOut:
     session = await state.runtime.sessions.get(request.path_params["session_id"])
-    folder = _manager(state).session_dir(session.id)
-    if not folder.is_dir():
-        return FileListOut(items=[])
-    scan = await anyio.to_thread.run_sync(files.scan, folder)
+    scan = await _manager(state).list_files(session.id)
     return FileListOut(items=[FileOut(path=p, size=size) for p, (size, _) in sorted(scan.files.items())])
 
 

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.api import session_token
 from server.api.body import json_object
 from server.api.endpoint import ApiState
 from server.api.schemas import (
@@ -20,7 +21,9 @@ from server.api.schemas import (
     ToolListingOut,
     ToolListingsOut,
 )
+from server.api.validation import semantic_as_422
 from server.errors import InvalidInput, NotFound
+from server.limits.jsonlimits import check_argument_size
 from server.values import Session
 
 
@@ -35,10 +38,20 @@ async def session_out(state: ApiState, session: Session, with_clients: bool = Fa
     return SessionOut(
         id=session.id, session_id=session.id, user_id=session.user_id, config=session.config(),
         config_version=session.config_version, created_at=session.created_at, updated_at=session.updated_at,
-        mcp=McpInfo(url=f"{runtime.settings.base_url}/mcp/{session.id}"),
+        mcp=McpInfo(url=f"{runtime.settings.base_url}/mcp/{session.id}", headers=mcp_headers(state, session.id)),
         tools=[item.name for item in state.surface.listings(session)],
         allowed_tool_count=len(session.allowed), warnings=warnings,
         clients=[McpClientOut(**{k: v for k, v in c.to_dict().items() if k != "session_id"}) for c in clients])
+
+
+MAX_OFFSET = 1_000_000_000
+
+
+def mcp_headers(state: ApiState, session_id: str) -> dict[str, str]:
+    """What an MCP client must send besides the URL: the session's bearer token when tokens are on."""
+    if state.mcp_token_secret is None:
+        return {}
+    return {"Authorization": f"Bearer {session_token.token_for(state.mcp_token_secret, session_id)}"}
 
 
 def _limit(request: Request) -> tuple[int, int]:
@@ -47,14 +60,16 @@ def _limit(request: Request) -> tuple[int, int]:
         offset = int(request.query_params.get("offset", 0))
     except ValueError:
         raise InvalidInput("limit and offset must be integers") from None
-    if not 1 <= limit <= 1000 or offset < 0:
-        raise InvalidInput("limit must be 1..1000 and offset >= 0")
+    if not 1 <= limit <= 1000 or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"limit must be 1..1000 and offset 0..{MAX_OFFSET}")
     return limit, offset
 
 
 async def create(request: Request, state: ApiState) -> SessionOut:
-    body = await json_object(request, state.runtime.settings.max_request_bytes)
-    return await session_out(state, await state.runtime.sessions.create(body))
+    body = await json_object(request, state.runtime.settings)
+    async with semantic_as_422():
+        session = await state.runtime.sessions.create(body)
+    return await session_out(state, session)
 
 
 async def get(request: Request, state: ApiState) -> SessionOut:
@@ -63,8 +78,10 @@ async def get(request: Request, state: ApiState) -> SessionOut:
 
 
 async def update(request: Request, state: ApiState) -> SessionOut:
-    body = await json_object(request, state.runtime.settings.max_request_bytes)
-    return await session_out(state, await state.runtime.sessions.update(request.path_params["session_id"], body))
+    body = await json_object(request, state.runtime.settings)
+    async with semantic_as_422():
+        session = await state.runtime.sessions.update(request.path_params["session_id"], body)
+    return await session_out(state, session)
 
 
 async def delete(request: Request, state: ApiState) -> Response:
@@ -89,10 +106,11 @@ async def tools(request: Request, state: ApiState) -> ToolListingsOut:
 
 async def call_tool(request: Request, state: ApiState) -> EnvelopeOut:
     session = await state.runtime.sessions.get(request.path_params["session_id"])
-    body = await json_object(request, state.runtime.settings.max_request_bytes)
+    body = await json_object(request, state.runtime.settings, required=False)
     arguments = body.get("arguments", {})
     if not isinstance(arguments, dict):
         raise InvalidInput("`arguments` must be a JSON object")
+    check_argument_size(arguments, state.runtime.settings.max_tool_argument_bytes)
     envelope = await state.surface.call(session, request.path_params["name"], arguments, source="api")
     return EnvelopeOut(**envelope)
 

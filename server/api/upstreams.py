@@ -11,6 +11,7 @@ from starlette.responses import Response
 from server.api.body import json_object
 from server.api.endpoint import ApiState
 from server.api.schemas import UpstreamCreate, UpstreamListOut, UpstreamOut, UpstreamRefreshOut
+from server.api.validation import semantic_as_422
 from server.config import UpstreamConfig
 from server.errors import InvalidInput, describe_validation_error, model_vocabulary
 
@@ -29,14 +30,15 @@ async def get_upstream(request: Request, state: ApiState) -> UpstreamOut:
 
 
 async def add_upstream(request: Request, state: ApiState) -> UpstreamOut:
-    body: dict[str, Any] = await json_object(request, state.runtime.settings.max_request_bytes)
+    body: dict[str, Any] = await json_object(request, state.runtime.settings)
     try:
         parsed = UpstreamCreate.model_validate(body)
     except ValidationError as exc:
         message, problems = describe_validation_error(exc, model_vocabulary(UpstreamCreate))
         raise InvalidInput(message, {"problems": problems}) from None
     config = UpstreamConfig.model_validate(parsed.model_dump(exclude={"name"}, exclude_unset=True))
-    await state.runtime.upstreams.add(parsed.name, config, from_api=True)
+    async with semantic_as_422():
+        await state.runtime.upstreams.add(parsed.name, config, from_api=True)
     return _out(state, parsed.name)
 
 

@@ -28,6 +28,17 @@ from server.values import AccountStatus, Session
 CALLBACK_PATH = "/api/v1/auth/callback"
 
 
+OPENED_GRACE_SECONDS = 900  # an opened OAuth link may finish at the provider this long after it was opened
+
+
+def _deadline(link: LinkRow) -> float:
+    """A link expires at `expires_at`; one opened just before that keeps a bounded window to finish the
+    provider's sign-in, but an opened link never lives forever."""
+    if link.opened_at is None:
+        return link.expires_at
+    return max(link.expires_at, link.opened_at + OPENED_GRACE_SECONDS)
+
+
 class LinkProblem(ConciergeError):
     """A Connect Link that cannot be used (unknown, used, expired, tampered); shown as a page."""
 
@@ -174,7 +185,7 @@ class ConnectFlow:
         if link.used_at is not None or account.status != AccountStatus.INITIATED:
             raise LinkProblem("This connection link was already used. Each link works once; ask for a new one.",
                               {"reason": "used", "status": account.status})
-        if link.expires_at < now() and link.opened_at is None:
+        if now() > _deadline(link):
             await self.store.set_status(account.id, AccountStatus.EXPIRED,
                                         "the Connect Link expired before it was completed", "expired", "system",
                                         only_if=(AccountStatus.INITIATED,))

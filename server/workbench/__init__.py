@@ -9,6 +9,7 @@ from server.workbench.channel import ToolRunner
 from server.workbench.manager import WorkbenchManager
 from server.workbench.runs import BashRun, FreshReason, PythonRun, RunError
 from server.workbench.runtime.concierge_helpers import HELPERS_DOC
+from server.workbench.sandbox import SandboxUnavailable
 from server.workbench.settings import Isolation, WorkbenchSettings
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Isolation",
     "PythonRun",
     "RunError",
+    "SandboxUnavailable",
     "ToolRunner",
     "WorkbenchManager",
     "WorkbenchSettings",

@@ -3,7 +3,10 @@
 A socket in a folder bind-mounted into one sandbox is reachable from that sandbox alone (Unix
 sockets are files, unaffected by its empty network namespace), so a request's session is known
 from the socket it arrives on: sandboxed code cannot name another session, user or account.
-One JSON line in, one JSON line out, one request per connection.
+One JSON line in, one JSON line out, one request per connection. A sandbox is hostile, so what it
+can make the server hold is bounded: at most `max_connections` open connections per session (more
+are answered with an error and closed unread), a request line of at most `max_request_bytes`, and
+`REQUEST_READ_SECONDS` to send it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ log = logging.getLogger(__name__)
 ToolRunner = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 """(session_id, tool_slug, arguments) -> {"data", "error", "successful", "log_id"}."""
 
-MAX_REQUEST_BYTES = 16 << 20
+REQUEST_READ_SECONDS = 30.0
+OVERSIZE_PENALTY_SECONDS = 1.0
 LLM_NOT_CONFIGURED = (
     "invoke_llm is not configured on this server: the operator has to set an OpenAI-compatible "
     "endpoint and model for the workbench"
@@ -47,18 +51,24 @@ class ToolChannel:
         llm: LlmClient | None,
         max_parallel: int,
         owner: Owner,
+        max_request_bytes: int,
     ) -> None:
         self._session_id = session_id
         self._path = path
         self._tool_runner = tool_runner
         self._llm = llm
         self._slots = asyncio.Semaphore(max_parallel)
+        self._max_connections = 2 * max_parallel  # the ones running plus as many waiting
+        self._connections = 0
+        self._max_request = max_request_bytes
         self._owner = owner
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
         self._path.unlink(missing_ok=True)
-        self._server = await asyncio.start_unix_server(self._handle, path=str(self._path), limit=MAX_REQUEST_BYTES)
+        # The reader's buffer may hold up to twice its limit before it stops reading the socket.
+        limit = max(1, self._max_request // 2)
+        self._server = await asyncio.start_unix_server(self._handle, path=str(self._path), limit=limit)
         os.chmod(self._path, 0o600)
         if self._owner is not None:
             os.chown(self._path, *self._owner)
@@ -70,19 +80,46 @@ class ToolChannel:
         self._path.unlink(missing_ok=True)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._connections >= self._max_connections:
+            reply = _failure(
+                f"too many open tool-channel connections from this workbench (at most {self._max_connections}); "
+                "make fewer calls at once (run_tools runs up to 8 in parallel)",
+                "rate_limited",
+            )
+            writer.write(json.dumps(reply).encode() + b"\n")
+            writer.close()
+            return
+        self._connections += 1
         try:
-            try:
-                request = json.loads(await reader.readline())
-            except ValueError:
-                response = _failure(f"a request must be one JSON line under {MAX_REQUEST_BYTES:,} bytes")
-            else:
-                response = await self._answer(request)
+            response = await self._read_and_answer(reader)
             writer.write(json.dumps(response, default=str).encode() + b"\n")
             await writer.drain()
         except ConnectionError:  # the sandbox went away (timeout, restart): nobody to answer
             pass
         finally:
+            self._connections -= 1
             writer.close()
+
+    async def _read_and_answer(self, reader: asyncio.StreamReader) -> dict[str, Any]:
+        too_long = f"a request must be one JSON line of at most {self._max_request:,} bytes"
+        try:
+            line = await asyncio.wait_for(reader.readuntil(b"\n"), REQUEST_READ_SECONDS)
+        except asyncio.LimitOverrunError:
+            # Hold the connection slot a while: a sandbox re-sending oversized lines in a loop would
+            # otherwise have the server read max_connections MiB after MiB as fast as it can.
+            await asyncio.sleep(OVERSIZE_PENALTY_SECONDS)
+            return _failure(too_long + " (workbench.tool_request_max_bytes)")
+        except asyncio.IncompleteReadError:
+            return _failure("a request must end with a newline")
+        except TimeoutError:
+            return _failure(f"no complete request line within {REQUEST_READ_SECONDS:g} s")
+        if len(line) > self._max_request:
+            return _failure(too_long + " (workbench.tool_request_max_bytes)")
+        try:
+            request = json.loads(line)
+        except ValueError:
+            return _failure("a request must be one JSON line (a JSON object)")
+        return await self._answer(request)
 
     async def _answer(self, request: Any) -> dict[str, Any]:
         if not isinstance(request, dict):

@@ -3,7 +3,8 @@
 The sandbox can plant symlinks or swap a directory for one at any moment, so every path is walked
 one component at a time from an open directory fd with O_NOFOLLOW, and scans use `os.fwalk`:
 the server (often root) never follows a link out of the workbench, whatever the timing.
-These functions block; callers run them in a worker thread.
+These functions block; callers run them in the manager's own small thread pool, one at a time per
+session, and every walk is bounded by the workbench's limit on entries (`max_files`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import errno
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,24 +90,31 @@ def read_file(base: Path, relpath: str) -> bytes:
         return handle.read()
 
 
-def write_file(base: Path, relpath: str, data: bytes, owner: Owner) -> Path:
-    """Write atomically (temp file + rename, which replaces a planted symlink rather than following it)."""
+def write_file(base: Path, relpath: str, data: bytes, owner: Owner, staging: Path) -> Path:
+    """Write atomically: a temp file in `staging` (same file system, outside every workbench, so a kill
+    mid-write leaves nothing in the workbench or its quota), then a rename, which replaces a planted
+    symlink rather than following it."""
     *folders, name = split_relpath(relpath)
     with _folder_fd(base, folders, create=True, owner=owner) as folder:
-        temp = f".{name}.{secrets.token_hex(6)}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=folder)
+        staging_fd = os.open(staging, _DIR_FLAGS)
+        temp = f"{secrets.token_hex(8)}.tmp"
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                if owner is not None:
-                    os.fchown(handle.fileno(), *owner)
-            os.rename(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
-        except IsADirectoryError:
-            os.unlink(temp, dir_fd=folder)
-            raise InvalidInput(f"{relpath!r} is a directory", {"path": relpath}) from None
-        except BaseException:
-            os.unlink(temp, dir_fd=folder)
-            raise
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                         dir_fd=staging_fd)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    if owner is not None:
+                        os.fchown(handle.fileno(), *owner)
+                os.rename(temp, name, src_dir_fd=staging_fd, dst_dir_fd=folder)
+            except IsADirectoryError:
+                os.unlink(temp, dir_fd=staging_fd)
+                raise InvalidInput(f"{relpath!r} is a directory", {"path": relpath}) from None
+            except BaseException:
+                os.unlink(temp, dir_fd=staging_fd)
+                raise
+        finally:
+            os.close(staging_fd)
     return base.joinpath(*folders, name)
 
 
@@ -131,21 +140,33 @@ def truncate_file(base: Path, relpath: str, size: int) -> None:
             os.close(fd)
 
 
-def undo_growth(base: Path, before: Scan, after: Scan) -> set[str]:
-    """Remove files that appeared since `before` and cut grown ones back; returns the paths touched."""
-    undone = set()
-    for path, (size, _mtime) in after.files.items():
-        old = before.files.get(path)
-        try:
-            if old is None:
-                remove_file(base, path)
-            elif size > old[0]:
-                truncate_file(base, path, old[0])
-            else:
+def undo_growth(base: Path, before: Scan) -> set[str]:
+    """Remove what appeared since `before` (files and folders) and cut grown files back; returns the paths touched.
+
+    One walk, deepest folders first, so it also clears a tree too large to have been scanned in full.
+    """
+    undone: set[str] = set()
+    for folder, dirs, names, folder_fd in os.fwalk(base, topdown=False, follow_symlinks=False):
+        rel = os.path.relpath(folder, base)
+        for name in names:
+            path = name if rel == "." else f"{rel}/{name}"
+            old = before.files.get(path)
+            try:
+                if old is None:
+                    os.unlink(name, dir_fd=folder_fd)
+                elif os.stat(name, dir_fd=folder_fd, follow_symlinks=False).st_size > old[0]:
+                    truncate_file(base, path, old[0])
+                else:
+                    continue
+            except (OSError, InvalidInput):  # gone or replaced meanwhile: nothing left to undo
                 continue
-        except (OSError, InvalidInput):  # gone or replaced meanwhile: nothing left to undo
-            continue
-        undone.add(path)
+            undone.add(path)
+        for name in dirs:
+            path = name if rel == "." else f"{rel}/{name}"
+            if path not in before.dirs:
+                with suppress(OSError):  # not empty: something of before's is in it
+                    os.rmdir(name, dir_fd=folder_fd)
+                    undone.add(path)
     return undone
 
 
@@ -160,30 +181,50 @@ def list_names(base: Path, relpath: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Scan:
-    """Every file in a workbench (relative path -> size, mtime) and the disk blocks they use."""
+    """The files of a workbench (relative path -> size, mtime), its folders and the disk blocks they use.
+
+    `complete` is False when the walk stopped at its limit of entries: then only `bytes_used` (so far)
+    and the fact that there are too many entries are known.
+    """
 
     files: dict[str, tuple[int, int]]
+    dirs: frozenset[str]
     bytes_used: int
+    complete: bool = True
+
+    @property
+    def entries(self) -> int:
+        return len(self.files) + len(self.dirs)
 
     def changed_since(self, before: Scan) -> list[str]:
         return sorted(path for path, sig in self.files.items() if before.files.get(path) != sig)
 
 
-def scan(base: Path) -> Scan:
+class Stopped(Exception):
+    """The server is shutting down: a scan in progress gives up."""
+
+
+def scan(base: Path, max_entries: int, stop: threading.Event | None = None) -> Scan:
+    """Walk the workbench once (linear in its entries), stopping after `max_entries` files and folders."""
     files: dict[str, tuple[int, int]] = {}
+    dirs: set[str] = set()
     used = 0
-    for folder, dirs, names, folder_fd in os.fwalk(base, follow_symlinks=False):
+    for folder, subdirs, names, folder_fd in os.fwalk(base, follow_symlinks=False):
+        if stop is not None and stop.is_set():
+            raise Stopped
         rel = os.path.relpath(folder, base)
-        for name in (*dirs, *names):
-            try:
-                info = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            used += info.st_blocks * 512
-            if name in names and not stat.S_ISDIR(info.st_mode):
-                files[name if rel == "." else f"{rel}/{name}"] = (info.st_size, info.st_mtime_ns)
-    return Scan(files, used)
-
-
-def bytes_used(base: Path) -> int:
-    return scan(base).bytes_used
+        prefix = "" if rel == "." else f"{rel}/"
+        for is_dir_entry, group in ((True, subdirs), (False, names)):
+            for name in group:
+                if len(files) + len(dirs) >= max_entries:
+                    return Scan(files, frozenset(dirs), used, complete=False)
+                try:
+                    info = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                used += info.st_blocks * 512
+                if is_dir_entry:
+                    dirs.add(prefix + name)
+                elif not stat.S_ISDIR(info.st_mode):
+                    files[prefix + name] = (info.st_size, info.st_mtime_ns)
+    return Scan(files, frozenset(dirs), used)

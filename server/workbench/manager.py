@@ -16,10 +16,13 @@ import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,12 +42,17 @@ RUNTIME_PREFIX = "concierge-wb-"
 T = TypeVar("T")
 
 OUTPUTS_DIR = "outputs"
+STAGING_DIR = ".uploads"  # session folders are named by a hex hash, so this name never collides
 MAX_COMMAND_CHARS = 100_000
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _RUN_FILE = re.compile(r"run-(\d+)\.")
 _MB = 1 << 20
 _QUOTA_POLL_SECONDS = 0.05
 _HEADROOM = _MB  # the watchdog lets a run's own output through; the check at its end is exact
+# Threads for walking and writing workbench folders, apart from the loop's default pool (which other
+# work needs) and used one at a time per session, so one session's huge folder cannot hold them all.
+_FILE_THREADS = 4
+_SWITCH_INTERVAL = 0.0005
 
 _KEPT = "files in the workbench are kept"
 _FRESH_NOTICES: dict[FreshReason, str] = {
@@ -78,6 +86,7 @@ class _Session:
     id: str
     paths: SessionPaths
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    file_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     kernel: Kernel | None = None
     channel: ToolChannel | None = None
     next_fresh: FreshReason = "first_use"
@@ -103,6 +112,10 @@ class WorkbenchManager:
     def __init__(self, root: Path, settings: WorkbenchSettings, tool_runner: ToolRunner) -> None:
         self._root = Path(root).absolute()
         self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Uploads are written here first; what a killed server left half-written is removed now.
+        self._staging = self._root / STAGING_DIR
+        shutil.rmtree(self._staging, ignore_errors=True)
+        self._staging.mkdir(mode=0o700)
         self._settings = settings
         self._tool_runner = tool_runner
         # Socket paths must stay under ~100 bytes, so they live in a short temp folder, not under root;
@@ -119,6 +132,11 @@ class WorkbenchManager:
             if settings.llm_base_url and settings.llm_model
             else None
         )
+        self._file_threads = ThreadPoolExecutor(_FILE_THREADS, thread_name_prefix="workbench-files")
+        # Walks of huge folders hold the GIL in those threads; with Python's default 5 ms switch
+        # interval every request the event loop serves meanwhile waits that long at each hand-over.
+        sys.setswitchinterval(min(sys.getswitchinterval(), _SWITCH_INTERVAL))
+        self._stopping = threading.Event()
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._discarded: OrderedDict[str, None] = OrderedDict()
         self._numbers = itertools.count()
@@ -129,7 +147,7 @@ class WorkbenchManager:
 
     @property
     def isolation(self) -> str:
-        """The effective level: "bwrap", "rlimit-only" or "off"."""
+        """The effective level: "bwrap", "namespaces", "rlimit-only" or "off"."""
         return self._sandbox.level
 
     @property
@@ -147,13 +165,24 @@ class WorkbenchManager:
     async def write_file(self, session_id: str, relpath: str, data: bytes) -> Path:
         """Write a file into the workbench (e.g. an upload or an offloaded result); counts toward the quota."""
         session = self._session(session_id)
-        return await asyncio.to_thread(self._write_file, session, relpath, data)
+        return await self._in_thread(session, self._write_file, session, relpath, data)
+
+    async def list_files(self, session_id: str) -> files.Scan:
+        """The workbench's files (at most `max_files` entries are walked)."""
+        session = self._session(session_id)
+        if not session.paths.workdir.is_dir():
+            return files.Scan({}, frozenset(), 0)
+        return await self._scan(session)
 
     def _write_file(self, session: _Session, relpath: str, data: bytes) -> Path:
         parts = files.split_relpath(relpath)
         self._sandbox.prepare(session.paths)
-        current = files.scan(session.paths.workdir)
-        old_size = current.files.get("/".join(parts), (0, 0))[0]
+        current = files.scan(session.paths.workdir, self._settings.max_files, self._stopping)
+        key = "/".join(parts)
+        crowded = not current.complete or current.entries + len(parts) > self._settings.max_files
+        if key not in current.files and crowded:
+            raise PayloadTooLarge(self._too_many_files("writing another file"), {"path": relpath})
+        old_size = current.files.get(key, (0, 0))[0]
         quota = self._settings.disk_quota_mb * _MB
         if current.bytes_used - old_size + len(data) > quota:
             raise PayloadTooLarge(
@@ -161,14 +190,14 @@ class WorkbenchManager:
                 f"{self._settings.disk_quota_mb} MB quota",
                 {"path": relpath, "bytes_used": current.bytes_used, "quota_bytes": quota},
             )
-        return files.write_file(session.paths.workdir, relpath, data, session.paths.owner)
+        return files.write_file(session.paths.workdir, relpath, data, session.paths.owner, self._staging)
 
     async def read_file(self, session_id: str, relpath: str) -> bytes:
         """A file's bytes; NotFound when missing, InvalidInput for traversal or a non-file."""
         session = self._session(session_id)
         if not session.paths.workdir.is_dir():
             raise NotFound(f"no file {relpath!r} in the workbench", {"path": relpath})
-        return await asyncio.to_thread(files.read_file, session.paths.workdir, relpath)
+        return await self._in_thread(session, files.read_file, session.paths.workdir, relpath)
 
     async def run_python(self, session_id: str, code: str, timeout_seconds: float | None = None) -> PythonRun:
         """Run a cell in the session's persistent process (started on demand)."""
@@ -219,13 +248,31 @@ class WorkbenchManager:
     async def aclose(self) -> None:
         """Kill every process and close every channel (app shutdown); files stay on disk."""
         self._closed = True
+        self._stopping.set()  # walks in progress give up
         for task in list(self._background):
             task.cancel()
         for session in list(self._sessions.values()):
             await self._stop_session(session, "stopped")
         if self._llm is not None:
             await self._llm.aclose()
+        self._file_threads.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(shutil.rmtree, self._runtime, True)
+
+    async def _in_thread(self, session: _Session, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking file work in the workbench's threads, one job at a time per session."""
+        async with session.file_lock:
+            return await asyncio.get_running_loop().run_in_executor(self._file_threads, lambda: fn(*args))
+
+    async def _scan(self, session: _Session) -> files.Scan:
+        return await self._in_thread(
+            session, files.scan, session.paths.workdir, self._settings.max_files, self._stopping
+        )
+
+    def _too_many_files(self, what: str) -> str:
+        return (
+            f"{what} would put the workbench over its limit of {self._settings.max_files:,} files and folders "
+            "(workbench.max_files): delete files or folders first"
+        )
 
     # -- sessions and their lifetime --------------------------------------------------------
 
@@ -283,7 +330,7 @@ class WorkbenchManager:
             if session.idle_timer is not None:
                 session.idle_timer.cancel()
             try:
-                await asyncio.to_thread(self._sandbox.prepare, session.paths)
+                await self._in_thread(session, self._sandbox.prepare, session.paths)
                 if session.channel is None:
                     channel = ToolChannel(
                         session.id,
@@ -292,6 +339,7 @@ class WorkbenchManager:
                         self._llm,
                         self._settings.max_parallel_tool_calls,
                         session.paths.owner,
+                        self._settings.tool_request_max_bytes,
                     )
                     await channel.start()
                     session.channel = channel
@@ -370,7 +418,7 @@ class WorkbenchManager:
         try:
             session.kernel = await Kernel.start(
                 self._sandbox.launch(session.paths, {"mode": "repl"}),
-                reap_on_interrupt=self._sandbox.level == "bwrap",
+                reap_on_interrupt=self._sandbox.confined,
             )
         except BaseException:
             self._release_slot(session)
@@ -386,13 +434,13 @@ class WorkbenchManager:
         assert kernel is not None
         run_no = await self._next_run_number(session)
         capture = {kind: f"{OUTPUTS_DIR}/run-{run_no:04d}.{kind}.txt" for kind in ("stdout", "stderr", "result")}
-        before = await asyncio.to_thread(files.scan, session.paths.workdir)
+        before = await self._scan_before_run(session)
         request = {"op": "run", "id": str(run_no), "code": code, **capture}
         outcome, over_quota = await self._guarded(kernel.run(request, limit_seconds), session, before, kernel.proc.kill)
         error = self._cell_error(session, kernel, outcome, over_quota is not None, limit_seconds)
         done = await self._collect(session, before, capture, over_quota)
         if done.quota_message:
-            stopped = " The Python process was stopped; the next run starts a new one." if over_quota else ""
+            stopped = "" if over_quota is None else " The Python process was stopped; the next run starts a new one."
             error = RunError("DiskQuotaExceeded", done.quota_message + stopped, error.traceback if error else "")
         notices = [fresh[1]] if fresh else []
         return PythonRun(
@@ -449,7 +497,7 @@ class WorkbenchManager:
         started = time.monotonic()
         run_no = await self._next_run_number(session)
         capture = {kind: f"{OUTPUTS_DIR}/run-{run_no:04d}.{kind}.txt" for kind in ("stdout", "stderr")}
-        before = await asyncio.to_thread(files.scan, session.paths.workdir)
+        before = await self._scan_before_run(session)
         launch = self._sandbox.launch(session.paths, {"mode": "shell", "command": command, **capture})
         proc = await SandboxProcess.start(launch, interactive=False)
         (exit_code, timed_out), over_quota = await self._guarded(
@@ -461,8 +509,8 @@ class WorkbenchManager:
             stderr = f"{stderr}\n[sandbox] {proc.stderr_tail()}".lstrip("\n")
         notices = []
         if done.quota_message:
-            notices.append(done.quota_message + (" The command was killed." if over_quota else ""))
-        if over_quota:
+            notices.append(done.quota_message + (" The command was killed." if over_quota is not None else ""))
+        if over_quota is not None:
             exit_code = None
         elif timed_out:
             notices.append(f"The command was killed at its {limit_seconds:g} s time limit.")
@@ -478,19 +526,26 @@ class WorkbenchManager:
             stderr_file_path=done.kept["stderr"],
         )
 
+    async def _scan_before_run(self, session: _Session) -> files.Scan:
+        """What a run's changes are measured against; the workbench must be within its entry limit."""
+        before = await self._scan(session)
+        if not before.complete:
+            raise Conflict(self._too_many_files("the workbench holds too many entries: a run"))
+        return before
+
     def _quota_limit(self, before: files.Scan) -> int:
         """What a run may grow the workbench to: its quota, or its size at the start if already over."""
         return max(self._settings.disk_quota_mb * _MB, before.bytes_used)
 
     async def _guarded(
         self, work: Awaitable[T], session: _Session, before: files.Scan, kill: Callable[[], Awaitable[None]]
-    ) -> tuple[T, int | None]:
-        """Await `work` while sampling the workbench's size; past the limit, `kill` the run.
+    ) -> tuple[T, files.Scan | None]:
+        """Await `work` while sampling the workbench's size; past the quota or the entry limit, `kill` the run.
 
-        Returns the work's value and the bytes seen when the quota stopped it (else None).
+        Returns the work's value and the scan that stopped it (else None).
         """
         task = asyncio.ensure_future(work)
-        watchdog = asyncio.create_task(_watch_usage(session.paths.workdir, self._quota_limit(before) + _HEADROOM))
+        watchdog = asyncio.create_task(self._watch_usage(session, self._quota_limit(before) + _HEADROOM))
         try:
             await asyncio.wait({task, watchdog}, return_when=asyncio.FIRST_COMPLETED)
             over = watchdog.result() if watchdog.done() else None
@@ -505,7 +560,7 @@ class WorkbenchManager:
                     await task
 
     async def _collect(
-        self, session: _Session, before: files.Scan, capture: dict[str, str], over_quota: int | None
+        self, session: _Session, before: files.Scan, capture: dict[str, str], over_quota: files.Scan | None
     ) -> _Collected:
         """Read the run's output, list the files it changed, and enforce the quota at rest.
 
@@ -516,22 +571,29 @@ class WorkbenchManager:
         texts: dict[str, str] = {}
         kept: dict[str, str | None] = {}
         for kind, path in capture.items():
-            texts[kind], kept[kind] = await asyncio.to_thread(
-                collect_output, workdir, path, self._settings.output_limit_chars
+            texts[kind], kept[kind] = await self._in_thread(
+                session, collect_output, workdir, path, self._settings.output_limit_chars
             )
-        after = await asyncio.to_thread(files.scan, workdir)
+        after = await self._scan(session)
         quota_message = None
-        if over_quota is not None or after.bytes_used > self._quota_limit(before):
-            peak = max(over_quota or 0, after.bytes_used)
-            undone = await asyncio.to_thread(files.undo_growth, workdir, before, after)
+        if over_quota is not None or not after.complete or after.bytes_used > self._quota_limit(before):
+            too_many = not after.complete or (over_quota is not None and not over_quota.complete)
+            peak = max(over_quota.bytes_used if over_quota else 0, after.bytes_used)
+            undone = await self._in_thread(session, files.undo_growth, workdir, before)
             for kind, kept_path in kept.items():
                 if kept_path is not None and kept_path in undone:
                     texts[kind], kept[kind] = without_full_text(texts[kind], kept_path), None
-            after = await asyncio.to_thread(files.scan, workdir)
+            after = await self._scan(session)
+            what = (
+                f"created more than {self._settings.max_files:,} files and folders in the workbench (its limit, "
+                "workbench.max_files)"
+                if too_many
+                else f"took the workbench to {peak / _MB:,.1f} MB, over its {self._settings.disk_quota_mb} MB "
+                "disk quota"
+            )
             quota_message = (
-                f"This run took the workbench to {peak / _MB:,.1f} MB, over its {self._settings.disk_quota_mb} MB "
-                f"disk quota, so what it added was undone ({len(undone)} file(s) removed or cut back to their "
-                "earlier size)."
+                f"This run {what}, so what it added was undone ({len(undone):,} file(s) or folder(s) removed or "
+                "cut back to their earlier size)."
             )
         notices = []
         if after.bytes_used > self._settings.disk_quota_mb * _MB:
@@ -542,10 +604,21 @@ class WorkbenchManager:
         changed = [p for p in after.changed_since(before) if p not in capture.values()]
         return _Collected(texts, kept, changed, quota_message, notices)
 
+    async def _watch_usage(self, session: _Session, limit: int) -> files.Scan:
+        """Return the first scan over `limit` bytes or the entry limit; polls less often when scans are slow."""
+        interval = _QUOTA_POLL_SECONDS
+        while True:
+            await asyncio.sleep(interval)
+            started = time.monotonic()
+            usage = await self._scan(session)
+            if usage.bytes_used > limit or not usage.complete:
+                return usage
+            interval = max(_QUOTA_POLL_SECONDS, 10 * (time.monotonic() - started))
+
     async def _next_run_number(self, session: _Session) -> int:
         """Run numbers name output files; they continue after restarts so no earlier output is overwritten."""
         if session.run_counter is None:
-            names = await asyncio.to_thread(files.list_names, session.paths.workdir, OUTPUTS_DIR)
+            names = await self._in_thread(session, files.list_names, session.paths.workdir, OUTPUTS_DIR)
             numbers = [int(m.group(1)) for name in names if (m := _RUN_FILE.match(name))]
             session.run_counter = max(numbers, default=0)
         session.run_counter += 1
@@ -562,18 +635,6 @@ async def _wait_shell(proc: SandboxProcess, limit_seconds: float) -> tuple[int |
     except asyncio.CancelledError:
         await proc.kill()
         raise
-
-
-async def _watch_usage(workdir: Path, limit: int) -> int:
-    """Return the bytes used once they exceed `limit`; polls less often when scans are slow."""
-    interval = _QUOTA_POLL_SECONDS
-    while True:
-        await asyncio.sleep(interval)
-        started = time.monotonic()
-        used = await asyncio.to_thread(files.bytes_used, workdir)
-        if used > limit:
-            return used
-        interval = max(_QUOTA_POLL_SECONDS, 10 * (time.monotonic() - started))
 
 
 def sweep_stale_runtime_dirs(parent: Path) -> list[Path]:

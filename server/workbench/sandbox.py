@@ -47,6 +47,21 @@ _UID_BASE = 2_000_000_000
 _UID_SPAN = 100_000_000
 _USERNS_UID = 1000
 _PROBE_TIMEOUT = 30.0
+SANDBOXES = ("bwrap", "namespaces")
+"""The levels that confine code (no data folder, no network), strongest first: what "auto" tries."""
+
+
+class SandboxUnavailable(ConfigError):
+    """No sandbox works on this host and none was named: the workbench is turned off."""
+
+    def __init__(self, problems: str) -> None:
+        super().__init__(
+            f"workbench: OFF, no sandbox can run on this host ({problems}); COMPOSIO_REMOTE_WORKBENCH and "
+            "COMPOSIO_REMOTE_BASH_TOOL are not offered and large results are not saved to files. To turn it on, "
+            "install bubblewrap (`apt-get install bubblewrap`) or allow user namespaces, or set "
+            "workbench.isolation = \"rlimit-only\" to run it unconfined (trusted users only); "
+            "see docs/workbench.md, 'What each host gets'"
+        )
 
 
 def _chown_tree(top: Path, owner: tuple[int, int]) -> None:
@@ -89,43 +104,66 @@ class Sandbox:
     def __init__(self, level: str, settings: WorkbenchSettings, scratch: Path) -> None:
         self.level = level
         self.settings = settings
-        self.privileged = level == "bwrap" and os.geteuid() == 0
+        self.privileged = level in SANDBOXES and os.geteuid() == 0
         self._bwrap = shutil.which("bwrap") or "bwrap"
+        self._jail_root = scratch / "jail-root"
         self._seccomp: Path | None = None
-        program = build_filter() if level == "bwrap" else None
-        if program is not None:
+        self._seccomp_hex: str | None = None
+        program = build_filter() if level in SANDBOXES else None
+        if program is not None and level == "bwrap":
             self._seccomp = scratch / "seccomp.bpf"
             self._seccomp.write_bytes(program)
-        elif level == "bwrap":
+        elif program is not None:
+            self._seccomp_hex = program.hex()
+            self._jail_root.mkdir(mode=0o755, exist_ok=True)
+        elif level in SANDBOXES:
             log.warning("workbench: no seccomp filter for %s; nested namespaces are not blocked", platform.machine())
+
+    @property
+    def confined(self) -> bool:
+        """True when code runs in its own namespaces (no data folder, no network, a PID namespace)."""
+        return self.level in SANDBOXES
 
     @classmethod
     def choose(cls, settings: WorkbenchSettings, scratch: Path) -> Sandbox:
-        """The strongest level allowed by `settings.isolation` that works here; ConfigError if none."""
+        """The level `settings.isolation` asks for; for "auto" the first sandbox that works here.
+
+        ConfigError when an explicitly named sandbox cannot run; SandboxUnavailable when "auto"
+        finds none (the workbench is then off rather than unconfined).
+        """
         wanted = settings.isolation
         if wanted in ("off", "rlimit-only"):
             sandbox = cls(wanted, settings, scratch)
+            log.warning(
+                "workbench: isolation is %r (set in the configuration): workbench code runs as the server's user "
+                "and can read the server's data folder (database, secret.key) and reach the network; use it only "
+                "where every session is trusted (docs/workbench.md, 'What each host gets')",
+                wanted,
+            )
+            if wanted == "rlimit-only" and os.geteuid() == 0:
+                log.warning("workbench: rlimit-only as root: the process-count limit cannot hold for uid 0")
         else:
-            candidate = cls("bwrap", settings, scratch)
-            problem = candidate.probe(scratch)
-            if problem is None:
-                sandbox = candidate
-            elif wanted == "bwrap":
-                raise ConfigError(f"workbench isolation is 'bwrap' but bubblewrap cannot run here: {problem}")
+            problems = []
+            for level in SANDBOXES if wanted == "auto" else (wanted,):
+                candidate = cls(level, settings, scratch)
+                problem = candidate.probe(scratch)
+                if problem is None:
+                    sandbox = candidate
+                    break
+                if wanted != "auto":
+                    raise ConfigError(f"workbench isolation is {level!r} but that sandbox cannot run here: {problem}")
+                problems.append(f"{level}: {problem}")
             else:
-                log.warning("workbench: bubblewrap unavailable (%s); running with rlimits only", problem)
-                sandbox = cls("rlimit-only", settings, scratch)
-        if sandbox.level == "off":
-            log.warning("workbench: isolation is off; sandboxed code runs as the server's user, unlimited")
-        elif sandbox.level == "rlimit-only" and os.geteuid() == 0:
-            log.warning("workbench: rlimit-only as root: the process-count limit cannot hold for uid 0")
+                raise SandboxUnavailable("; ".join(problems))
         log.info("workbench isolation: %s", sandbox.level)
         return sandbox
 
     def probe(self, scratch: Path) -> str | None:
-        """Start the launcher through bubblewrap once; None if it works, else why not."""
-        if shutil.which("bwrap") is None:
+        """Start the launcher in the sandbox once; None if it works, else why not."""
+        if self.level == "bwrap" and shutil.which("bwrap") is None:
             return "the `bwrap` executable is not installed (Debian package `bubblewrap`)"
+        if self.level == "namespaces" and self._seccomp_hex is None:
+            return f"no seccomp filter for the {platform.machine()} architecture"
         paths = SessionPaths(scratch / "probe-work", scratch / "probe-channel", self.owner("probe"))
         self.prepare(paths)
         launch = self.launch(paths, {"mode": "probe"})
@@ -145,7 +183,7 @@ class Sandbox:
             shutil.rmtree(paths.workdir, ignore_errors=True)
             shutil.rmtree(paths.channel_dir, ignore_errors=True)
         if done.returncode != 0 or done.stdout.strip() != b"ok":
-            detail = done.stderr.decode(errors="replace").strip()[-500:]
+            detail = " ".join(done.stderr.decode(errors="replace").split())[-500:]
             return f"trial run exited with {done.returncode}: {detail or 'no output'}"
         return None
 
@@ -187,16 +225,20 @@ class Sandbox:
 
     def launch(self, paths: SessionPaths, spec: dict[str, object]) -> Launch:
         """The argv/env/cwd that runs `runtime/launch.py` with `spec` (mode and its arguments)."""
-        inside = self.level == "bwrap"
+        inside = self.confined
         # The launcher changes directory after dropping root: a capability-less root may not enter
         # the session's folder (mode 0700, owned by the sandbox user).
         full_spec = {**spec, "limits": self.limits(), "cwd": WORKDIR if inside else str(paths.workdir)}
         if paths.owner is not None:
             full_spec["uid"], full_spec["gid"] = paths.owner
-        runtime = RUNTIME_MOUNT if inside else str(RUNTIME_CODE)
+        runtime = RUNTIME_MOUNT if self.level == "bwrap" else str(RUNTIME_CODE)  # the jail starts outside
         command = [sys.executable, "-I", f"{runtime}/launch.py", json.dumps(full_spec)]
         if not inside:
             return Launch(command, self._env(paths, inside), paths.workdir)
+        if self.level == "namespaces":
+            full_spec["jail"] = self._jail_spec(paths)
+            command[-1] = json.dumps(full_spec)
+            return Launch(command, self._env(paths, inside), Path("/"))
         pass_fds: tuple[int, ...] = ()
         seccomp: list[str] = []
         if self._seccomp is not None:
@@ -233,6 +275,36 @@ class Sandbox:
             if not (path == "/usr" or path.startswith("/usr/")) and os.path.isdir(path):
                 found.append(path)
         return found
+
+    def _jail_spec(self, paths: SessionPaths) -> dict[str, object]:
+        """The same layout as `_bwrap_args`, for `runtime/jail.py` to build itself."""
+        symlinks, ro_binds = [], [["/usr", "/usr"]]
+        for name in _ROOT_DIRS:
+            host = Path("/") / name
+            if host.is_symlink():
+                symlinks.append([str(host), os.readlink(host)])
+            elif host.is_dir():
+                ro_binds.append([str(host), str(host)])
+        ro_binds += [[f"/etc/{name}", f"/etc/{name}"] for name in _ETC_FILES]
+        ro_binds += [[path, path] for path in self._python_dirs()]
+        ro_binds += [
+            [str(paths.channel_dir / "passwd"), "/etc/passwd"],
+            [str(paths.channel_dir / "group"), "/etc/group"],
+            [str(RUNTIME_CODE), RUNTIME_MOUNT],
+            [str(paths.channel_dir), CHANNEL_MOUNT],
+        ]
+        return {
+            "root": str(self._jail_root),
+            "runtime": RUNTIME_MOUNT,
+            "privileged": self.privileged,
+            "inner_id": _USERNS_UID,
+            "symlinks": symlinks,
+            "ro_binds": ro_binds,
+            "rw_binds": [[str(paths.workdir), WORKDIR]],
+            "tmp_bytes": self.settings.tmp_mb << 20,
+            "shm_bytes": _SHM_BYTES,
+            "seccomp": self._seccomp_hex,
+        }
 
     def _bwrap_args(self, paths: SessionPaths) -> list[str]:
         s = self.settings

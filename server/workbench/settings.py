@@ -7,16 +7,16 @@ from typing import Literal
 
 from server.errors import ConfigError
 
-Isolation = Literal["auto", "bwrap", "rlimit-only", "off"]
-ISOLATION_LEVELS: tuple[Isolation, ...] = ("auto", "bwrap", "rlimit-only", "off")
+Isolation = Literal["auto", "bwrap", "namespaces", "rlimit-only", "off"]
+ISOLATION_LEVELS: tuple[Isolation, ...] = ("auto", "bwrap", "namespaces", "rlimit-only", "off")
 
 
 @dataclass(frozen=True)
 class WorkbenchSettings:
     """Limits apply per process (memory, CPU, file size) or per session (processes, disk, time).
 
-    `isolation="auto"` picks the strongest level that works on this host; any other value is a
-    floor: the manager refuses to start rather than run weaker than configured.
+    `isolation="auto"` picks the first sandbox that works on this host and turns the workbench off
+    when there is none; a named sandbox is required (the manager refuses to start without it).
     """
 
     isolation: Isolation = "auto"
@@ -29,9 +29,11 @@ class WorkbenchSettings:
     max_pids: int = 64
     max_file_mb: int = 256
     disk_quota_mb: int = 512
+    max_files: int = 20_000
     tmp_mb: int = 64
     output_limit_chars: int = 20_000
     max_parallel_tool_calls: int = 8
+    tool_request_max_bytes: int = 1 << 20
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
@@ -41,8 +43,8 @@ class WorkbenchSettings:
             raise ConfigError(f"workbench isolation {self.isolation!r} is not one of {', '.join(ISOLATION_LEVELS)}")
         positive = (
             "max_processes", "idle_timeout_seconds", "default_timeout_seconds", "max_timeout_seconds",
-            "memory_mb", "cpu_seconds", "max_pids", "max_file_mb", "disk_quota_mb", "tmp_mb",
-            "output_limit_chars", "max_parallel_tool_calls",
+            "memory_mb", "cpu_seconds", "max_pids", "max_file_mb", "disk_quota_mb", "max_files", "tmp_mb",
+            "output_limit_chars", "max_parallel_tool_calls", "tool_request_max_bytes",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:

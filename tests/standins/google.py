@@ -172,6 +172,7 @@ class GoogleStandIn(CloudStandIn):
             ("GET", g + "/messages/{id}", self._gmail_get_message),
             ("POST", g + "/messages/send", self._gmail_send),
             ("POST", g + "/messages/{id}/modify", self._gmail_modify),
+            ("POST", g + "/messages/batchModify", self._gmail_batch_modify),
             ("POST", g + "/messages/{id}/trash", self._gmail_trash),
             ("POST", g + "/messages/{id}/untrash", self._gmail_untrash),
             ("GET", g + "/messages/{messageId}/attachments/{id}", self._gmail_attachment),
@@ -403,6 +404,24 @@ class GoogleStandIn(CloudStandIn):
         record["labelIds"] = [lab for lab in record["labelIds"] if lab not in remove] + \
             [lab for lab in add if lab not in record["labelIds"]]
         return JSONResponse({"id": record["id"], "threadId": record["threadId"], "labelIds": record["labelIds"]})
+
+    async def _gmail_batch_modify(self, request: Request, grant: Grant) -> Response:
+        data = await json_body(request, _invalid)
+        ids = data.get("ids")
+        if not isinstance(ids, list) or not ids:
+            raise _invalid("No message ids specified.", "invalidArgument")
+        if len(ids) > 1000:
+            raise _invalid("Too many ids specified (maximum 1000).", "invalidArgument")
+        add, remove = list(data.get("addLabelIds") or []), list(data.get("removeLabelIds") or [])
+        self._labels_exist(add + remove)
+        records = [self.messages.get(str(i)) for i in ids]
+        if any(r is None for r in records):
+            raise fail(404, "Requested entity was not found.")
+        for record in records:
+            assert record is not None
+            record["labelIds"] = [lab for lab in record["labelIds"] if lab not in remove] + \
+                [lab for lab in add if lab not in record["labelIds"]]
+        return Response(status_code=204)
 
     async def _gmail_trash(self, request: Request, grant: Grant) -> Response:
         record = self._message(request)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode
@@ -99,7 +99,8 @@ class GraphStandIn(CloudStandIn):
     def required_scopes(self, path: str) -> frozenset[str]:
         if path == "/v1.0/me":
             return frozenset({"User.Read", "User.ReadWrite"})
-        return CALENDAR_SCOPES if re.search(r"/(events|calendarView|calendars)\b", path) else MAIL_SCOPES
+        calendar = re.search(r"/(events|calendarView|calendars|findMeetingTimes)\b", path)
+        return CALENDAR_SCOPES if calendar else MAIL_SCOPES
 
     def unauthorized(self) -> ApiError:
         return ApiError(401, graph_error("InvalidAuthenticationToken", "Lifetime validation failed, the token is "
@@ -128,6 +129,8 @@ class GraphStandIn(CloudStandIn):
             ("POST", me + "/messages/{id}/move", self._move),
             ("POST", me + "/sendMail", self._send_mail),
             ("GET", me + "/mailFolders", self._list_folders),
+            ("POST", me + "/mailFolders", self._create_folder),
+            ("POST", me + "/findMeetingTimes", self._find_meeting_times),
             ("GET", me + "/mailFolders/{folder}/messages", self._list_messages),
             ("GET", me + "/events", self._list_events),
             ("POST", me + "/events", self._create_event),
@@ -377,6 +380,49 @@ class GraphStandIn(CloudStandIn):
                      {"id": "AAMkCAL2", "name": "Team", "color": "lightBlue", "isDefaultCalendar": False,
                       "canEdit": False, "owner": {"name": "Adele", "address": "adele@contoso.example"}}]
         return self._listing(calendars, request, "users('me')/calendars")
+
+    async def _create_folder(self, request: Request, grant: Grant) -> Response:
+        data = await json_body(request, _invalid)
+        name = str(_field(data, "displayName") or "").strip()
+        if not name:
+            raise fail(400, "ErrorInvalidParameter", "The value of the parameter 'DisplayName' is empty.")
+        if any(f["displayName"].lower() == name.lower() for f in self.folders.values()):
+            raise fail(409, "ErrorFolderExists", "A folder with the specified name already exists.")
+        folder_id = "AAMkF" + self.new_id()
+        folder: dict[str, Any] = {"id": folder_id, "displayName": name, "parentFolderId": "AAMkRoot",
+                                  "childFolderCount": 0, "unreadItemCount": 0, "totalItemCount": 0,
+                                  "isHidden": bool(data.get("isHidden"))}
+        self.folders[folder_id] = folder
+        return JSONResponse(folder, status_code=201)
+
+    async def _find_meeting_times(self, request: Request, grant: Grant) -> Response:
+        """Candidate slots on the half hour inside the window where the organizer's calendar is free."""
+        data = await json_body(request, _invalid)
+        slots = ((data.get("timeConstraint") or {}).get("timeSlots") or [])
+        duration = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?", str(data.get("meetingDuration") or "PT30M"))
+        if not slots or duration is None:
+            raise fail(400, "ErrorInvalidRequest", "Your request can't be completed. The time constraint or the "
+                                                   "meeting duration is invalid.")
+        length = timedelta(hours=int(duration.group(1) or 0), minutes=int(duration.group(2) or 0))
+        busy = [(_moment(e["start"]), _moment(e["end"])) for e in self.events.values() if not e["isCancelled"]]
+        attendees = [{"attendee": {"type": a.get("type", "required"), "emailAddress": a["emailAddress"]},
+                      "availability": "free"} for a in data.get("attendees") or []]
+        found: list[dict[str, Any]] = []
+        cursor, stop = _moment(slots[0]["start"]), _moment(slots[0]["end"])
+        while cursor + length <= stop and len(found) < int(data.get("maxCandidates") or 10):
+            end = cursor + length
+            if all(end <= b_start or cursor >= b_end for b_start, b_end in busy):
+                found.append({"confidence": 100.0, "organizerAvailability": "free", "suggestionReason": "",
+                              "attendeeAvailability": attendees, "locations": [],
+                              "meetingTimeSlot": {"start": {"dateTime": cursor.strftime("%Y-%m-%dT%H:%M:%S.0000000"),
+                                                            "timeZone": "UTC"},
+                                                  "end": {"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S.0000000"),
+                                                          "timeZone": "UTC"}}})
+            cursor += timedelta(minutes=30)
+        return JSONResponse({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph."
+                                               "meetingTimeSuggestionsResult",
+                             "emptySuggestionsReason": "" if found else "OrganizerUnavailable",
+                             "meetingTimeSuggestions": found})
 
     # --- calendar --------------------------------------------------------------------------------------------------
 

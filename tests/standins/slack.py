@@ -505,6 +505,34 @@ class SlackStandIn(ThreadedServer):
         channel.topic = str(args["topic"])
         return {"channel": channel.json()}
 
+    async def set_purpose(self, args: Args, caller: Caller) -> Args:
+        _need(args, "channel", "purpose")
+        channel = self.channel(str(args["channel"]))
+        channel.purpose = str(args["purpose"])
+        return {"purpose": channel.purpose}
+
+    async def rename(self, args: Args, caller: Caller) -> Args:
+        _need(args, "channel", "name")
+        channel, name = self.channel(str(args["channel"])), str(args["name"])
+        if name != name.lower() or " " in name or "." in name or len(name) > 80:
+            raise SlackError("invalid_name_specials")
+        if any(c.name == name and c is not channel for c in self._channels.values()):
+            raise SlackError("name_taken")
+        if caller.user not in channel.members:
+            raise SlackError("not_in_channel")
+        channel.name = name
+        return {"channel": channel.json()}
+
+    async def leave(self, args: Args, caller: Caller) -> Args:
+        _need(args, "channel")
+        channel = self.channel(str(args["channel"]))
+        if channel.name == "general":
+            raise SlackError("cant_leave_general")
+        if caller.user not in channel.members:
+            return {"not_in_channel": True}
+        channel.members.remove(caller.user)
+        return {}
+
     async def members(self, args: Args, caller: Caller) -> Args:
         _need(args, "channel")
         return _page(self.channel(str(args["channel"])).members, args, "members")
@@ -711,6 +739,9 @@ METHODS: dict[str, Callable[[SlackStandIn, Args, Caller], Awaitable[Args]]] = {
     "conversations.invite": SlackStandIn.invite,
     "conversations.setTopic": SlackStandIn.set_topic,
     "conversations.members": SlackStandIn.members,
+    "conversations.setPurpose": SlackStandIn.set_purpose,
+    "conversations.rename": SlackStandIn.rename,
+    "conversations.leave": SlackStandIn.leave,
     "conversations.open": SlackStandIn.open_dm,
     "conversations.archive": SlackStandIn.archive,
     "reactions.add": SlackStandIn.add_reaction,

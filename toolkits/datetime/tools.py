@@ -600,17 +600,15 @@ def list_timezones(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, Any
 def _business_days_between(start: date, end: date, weekend: set[int], holidays: set[date],
                            include_end: bool) -> tuple[int, int, int]:
     """(business days, weekend days, holidays skipped) in [start, end] or [start, end)."""
-    stop = end + timedelta(days=1) if include_end else end
     business = weekend_days = skipped = 0
-    day = start
-    while day < stop:
+    for offset in range((end - start).days + (1 if include_end else 0)):  # no `end + 1 day`: 9999-12-31 has none
+        day = start + timedelta(days=offset)
         if day.weekday() in weekend:
             weekend_days += 1
         elif day in holidays:
             skipped += 1
         else:
             business += 1
-        day += timedelta(days=1)
     return business, weekend_days, skipped
 
 

@@ -43,3 +43,17 @@ def about_fields(arguments: dict[str, Any]) -> dict[str, Any]:
 def permission_fields(arguments: dict[str, Any]) -> dict[str, Any]:
     return all_drives({"fields": "nextPageToken,permissions(id,type,role,emailAddress,domain,displayName)"}
                       | arguments)
+
+
+def _quoted(value: Any) -> str:
+    """Text inside a Drive query string literal: backslashes and single quotes escaped."""
+    return str(value).replace("\\", "\\\\").replace("'", "\\'")
+
+
+def folder_query(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A folder search in Drive's query language, from a name and an optional parent folder."""
+    rest = {k: v for k, v in arguments.items() if k not in ("name", "parent_id")}
+    terms = [f"mimeType = '{FOLDER}'", f"name contains '{_quoted(arguments['name'])}'", "trashed = false"]
+    if arguments.get("parent_id"):
+        terms.append(f"'{_quoted(arguments['parent_id'])}' in parents")
+    return list_fields(rest | {"q": " and ".join(terms)})

@@ -308,10 +308,31 @@ def describe_numbers(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, A
     numbers = [float(n) for n in arguments["numbers"]]
     if not all(math.isfinite(n) for n in numbers):
         raise ToolError("All numbers must be finite.", details={})
+    try:
+        result = _statistics(numbers, arguments.get("percentiles", [25, 50, 75, 90, 95, 99]))
+    except OverflowError:
+        result = None
+    if result is None or not all(math.isfinite(v) for v in _floats(result)):
+        raise ToolError("These numbers are too large for statistics in double precision (a sum or variance "
+                        "overflows, e.g. near 1e308): scale them down first (divide by a power of ten).",
+                        details={"largest": max(abs(n) for n in numbers)})
+    return result
+
+
+def _floats(value: Any) -> list[float]:
+    if isinstance(value, float):
+        return [value]
+    if isinstance(value, dict):
+        return [f for v in value.values() for f in _floats(v)]
+    if isinstance(value, list):
+        return [f for v in value for f in _floats(v)]
+    return []
+
+
+def _statistics(numbers: list[float], percentiles: list[float]) -> dict[str, Any]:
     ordered = sorted(numbers)
     count = len(numbers)
     mean = statistics.fmean(numbers)
-    percentiles = arguments.get("percentiles", [25, 50, 75, 90, 95, 99])
     modes = statistics.multimode(numbers)
     result: dict[str, Any] = {
         "count": count,

@@ -152,3 +152,15 @@ def readable_attachment(data: Any) -> Any:
     except (ValueError, UnicodeDecodeError):
         return data
     return data | {"text": text}
+
+
+def meeting_times(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Plain attendees, a window and a length in minutes -> findMeetingTimes' attendees, timeConstraint and
+    ISO 8601 meetingDuration."""
+    out = {k: v for k, v in arguments.items() if k not in ("attendees", "start", "end", "duration_minutes")}
+    out["attendees"] = [{"type": "required", "emailAddress": r["emailAddress"]}
+                        for r in _recipients(arguments["attendees"])]
+    out["timeConstraint"] = {"activityDomain": "work",
+                             "timeSlots": [{"start": arguments["start"], "end": arguments["end"]}]}
+    out["meetingDuration"] = f"PT{int(arguments.get('duration_minutes', 30))}M"
+    return out

@@ -2,12 +2,14 @@
 
 Python's `re` cannot be interrupted once a match starts, so a pattern written by the agent (which may
 backtrack catastrophically, like `(a+)+$`) runs in a short-lived child interpreter that is killed when
-it overruns its time budget; everything else is linear-time and runs in-process.
+it overruns its time budget; so does a diff of long texts (quadratic at worst). Everything else is
+linear-time and runs in-process.
 """
 
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
 import math
 import re
@@ -21,6 +23,8 @@ from server.errors import ToolError
 from server.values import ToolContext
 
 DEFAULT_REGEX_TIMEOUT = 2.0  # seconds; `toolkit_settings.text.regex_timeout` overrides
+DEFAULT_DIFF_TIMEOUT = 20.0  # seconds, below the executor's 60 s; `toolkit_settings.text.diff_timeout` overrides
+IN_PROCESS_DIFF_CHARS = 20_000
 CHILD_MEMORY_BYTES = 512 * 1024 * 1024
 _FLAGS = {"ignorecase": re.IGNORECASE, "multiline": re.MULTILINE, "dotall": re.DOTALL, "verbose": re.VERBOSE,
           "ascii": re.ASCII}
@@ -145,10 +149,10 @@ def find_replace(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
 # Diff
 # ---------------------------------------------------------------------------------------------
 
-def diff(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
-    """Unified line diff, or an inline word diff for prose."""
-    original, modified = str(arguments["original"]), str(arguments["modified"])
-    if arguments.get("mode", "lines") == "words":
+def _diff_core(original: str, modified: str, mode: str, from_label: str, to_label: str,
+               context_lines: int) -> dict[str, Any]:
+    """The diff itself; pure (difflib and re only), so it can run in a child interpreter as well."""
+    if mode == "words":
         a, b = re.findall(r"\S+|\s+", original), re.findall(r"\S+|\s+", modified)
         matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
         pieces: list[str] = []
@@ -164,9 +168,8 @@ def diff(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
         return {"identical": not changes, "similarity": round(matcher.ratio(), 4), "inline": "".join(pieces),
                 "changes": changes}
     a_lines, b_lines = original.splitlines(), modified.splitlines()
-    lines = list(difflib.unified_diff(a_lines, b_lines, fromfile=arguments.get("from_label", "original"),
-                                      tofile=arguments.get("to_label", "modified"),
-                                      n=int(arguments.get("context_lines", 3)), lineterm=""))
+    lines = list(difflib.unified_diff(a_lines, b_lines, fromfile=from_label, tofile=to_label, n=context_lines,
+                                      lineterm=""))
     body = [line for line in lines[2:] if not line.startswith("@@")]
     return {
         "identical": not lines,
@@ -175,6 +178,54 @@ def diff(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
         "lines_removed": sum(1 for line in body if line.startswith("-")),
         "similarity": round(difflib.SequenceMatcher(None, a_lines, b_lines).ratio(), 4),
     }
+
+
+_DIFF_CHILD = r"""
+import difflib, json, os, re, sys
+from typing import Any
+try:
+    os.nice(10)  # below the server: a long diff must not slow down other sessions' calls
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (%(memory)d, %(memory)d))
+    resource.setrlimit(resource.RLIMIT_CPU, (%(cpu)d, %(cpu)d + 1))
+except (ImportError, ValueError, OSError):
+    pass
+""" + inspect.getsource(_diff_core) + r"""
+try:
+    result = _diff_core(**json.loads(sys.stdin.read()))
+except MemoryError:
+    result = {"error": "the diff needed too much memory"}
+sys.stdout.write(json.dumps(result))
+"""
+
+
+def diff(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    """Unified line diff, or an inline word diff for prose.
+
+    Matching is quadratic at worst, so beyond `IN_PROCESS_DIFF_CHARS` it runs in a child interpreter
+    that is killed at `toolkit_settings.text.diff_timeout`: a thread could not be stopped.
+    """
+    job = {"original": str(arguments["original"]), "modified": str(arguments["modified"]),
+           "mode": arguments.get("mode", "lines"), "from_label": str(arguments.get("from_label", "original")),
+           "to_label": str(arguments.get("to_label", "modified")),
+           "context_lines": int(arguments.get("context_lines", 3))}
+    if len(job["original"]) + len(job["modified"]) <= IN_PROCESS_DIFF_CHARS:
+        return _diff_core(**job)
+    timeout = float(ctx.settings.get("diff_timeout", DEFAULT_DIFF_TIMEOUT))
+    code = _DIFF_CHILD % {"memory": CHILD_MEMORY_BYTES, "cpu": math.ceil(timeout) + 1}
+    try:
+        proc = subprocess.run([sys.executable, "-I", "-S", "-c", code], input=json.dumps(job), capture_output=True,
+                              text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"The diff took longer than {timeout:g}s and was stopped: the texts are too long or too "
+                        "different to compare this way; compare smaller parts, or use mode 'lines' instead of "
+                        "'words'.", details={"timeout_seconds": timeout}) from None
+    result: dict[str, Any] = json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout else {
+        "error": "it exceeded the memory or CPU limit"}
+    if "error" in result:
+        raise ToolError(f"The diff could not be computed: {result['error']}; compare smaller parts.",
+                        details={"exit_code": proc.returncode})
+    return result
 
 
 # ---------------------------------------------------------------------------------------------

@@ -54,10 +54,21 @@ def _exec_shell(spec: dict) -> None:
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
+    here = os.path.dirname(os.path.abspath(__file__))
+    jail_spec = spec.get("jail")
+    if jail_spec is not None:
+        sys.path.insert(0, here)
+        import jail  # type: ignore[import-not-found]  # the runtime folder runs as scripts, not as a package
+
+        jail.enter(jail_spec)  # returns inside the new root, where this folder is mounted elsewhere
+        here = jail_spec["runtime"]
+        sys.path[0] = here
     _apply_limits(spec["limits"])
     if spec["limits"]:  # below the server, so a busy sandbox cannot starve it (or other sessions' calls)
         os.nice(10)
     _drop_privileges(spec.get("uid"), spec.get("gid"))
+    if jail_spec is not None:
+        jail.lock_down(jail_spec.get("seccomp"))
     os.umask(0o022)
     os.chdir(spec["cwd"])
     mode = spec["mode"]
@@ -66,7 +77,7 @@ def main() -> None:
     elif mode == "shell":
         _exec_shell(spec)
     elif mode == "repl":
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        sys.path.insert(0, here)
         import repl
 
         repl.main()
