@@ -1,10 +1,11 @@
 """Scenario 1: what Concierge adds per call over a bare `mcp` Server running the same no-op tool.
 
-Ours: `COMPOSIO_MULTI_EXECUTE_TOOL` running `BENCH_NOOP_PING` once, through the session's MCP URL.
-Bare: `BENCH_NOOP_PING` itself on `bench.serve_bare`. Same uvicorn settings, separate processes,
+Ours: `COMPOSIO_MULTI_EXECUTE_TOOL` running `BENCH_NOOP_PING` once, through the session's MCP URL, on
+Concierge exactly as `concierge serve` runs it by default (`bench.serve_default`: built-in toolkits,
+INFO logging, uvicorn's auto loop and parser). Bare: `BENCH_NOOP_PING` itself on `bench.serve_bare`,
+on the loop and parser uvicorn's auto picks (uvloop + httptools when installed). Separate processes,
 rounds alternating. Measured from 1 and 20 concurrent clients, with the SDK client (what agents run)
-and the raw httpx client (less client CPU, so the server's share shows). With the raw client, both
-sides are also run on uvloop + httptools to show what those give.
+and the raw httpx client (less client CPU, so the server's share shows).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def _call_of(side: str) -> tuple[str, dict[str, Any]]:
 
 async def _cell(kind: ClientKind, clients: int, procs: dict[str, ServerProcess], urls: dict[str, str],
                 budget: Budget) -> dict[str, Any]:
-    """One (client kind, client count) cell: every side in `procs`, alternating, summarised."""
+    """One (client kind, client count) cell: both sides, alternating, summarised."""
     async with contextlib.AsyncExitStack() as stack:
         sides = []
         for name, proc in procs.items():
@@ -44,11 +45,7 @@ async def _cell(kind: ClientKind, clients: int, procs: dict[str, ServerProcess],
         totals = await alternate(sides, rounds=budget.overhead_rounds, calls_per_round=budget.overhead_calls,
                                  seconds_per_round=budget.overhead_seconds, warmup_calls=budget.warmup_calls)
     cell: dict[str, Any] = {name: samples.summary() for name, samples in totals.items()}
-    for ours, bare in (("concierge", "bare"), ("concierge_fast", "bare_fast")):
-        if ours in cell:
-            cell[f"{ours}_vs_{bare}"] = _ratios(cell[ours], cell[bare])
-    if "concierge_fast" in cell:
-        cell["concierge_fast_vs_concierge"] = _ratios(cell["concierge_fast"], cell["concierge"])
+    cell["concierge_vs_bare"] = _ratios(cell["concierge"], cell["bare"])
     return cell
 
 
@@ -60,7 +57,7 @@ def _ratios(ours: dict[str, Any], base: dict[str, Any]) -> dict[str, float | Non
 
 def _rows(key: str, cell: dict[str, Any]) -> list[Row]:
     ours, bare, r = cell["concierge"], cell["bare"], cell["concierge_vs_bare"]
-    rows = [
+    return [
         Row("1 overhead", f"{key}: calls/s", f"{ours['calls_per_s']:.0f} vs bare {bare['calls_per_s']:.0f}",
             r["calls_per_s"], f">= {MIN_CALLS_RATIO}", at_least(r["calls_per_s"], MIN_CALLS_RATIO)),
         Row("1 overhead", f"{key}: server CPU/call", f"{ours['server_cpu_ms_per_call']:.2f} ms vs bare "
@@ -70,37 +67,22 @@ def _rows(key: str, cell: dict[str, Any]) -> list[Row]:
             f"{ours['p99_ms']:.2f} ms vs bare {bare['p50_ms']:.2f} / {bare['p95_ms']:.2f} / {bare['p99_ms']:.2f}",
             r["p50"]),
     ]
-    if "concierge_fast" in cell:
-        fast, gain = cell["concierge_fast_vs_bare_fast"], cell["concierge_fast_vs_concierge"]
-        rows.append(Row("1 overhead", f"{key}, uvloop+httptools: calls/s; CPU/call vs bare fast",
-                        f"{cell['concierge_fast']['calls_per_s']:.0f} calls/s, CPU ratio "
-                        f"{fast['server_cpu_per_call']:.2f}", fast["calls_per_s"], f">= {MIN_CALLS_RATIO}",
-                        at_least(fast["calls_per_s"], MIN_CALLS_RATIO)))
-        rows.append(Row("1 overhead", f"{key}: uvloop+httptools vs default, our CPU/call",
-                        f"{cell['concierge_fast']['server_cpu_ms_per_call']:.2f} ms vs "
-                        f"{ours['server_cpu_ms_per_call']:.2f} ms", gain["server_cpu_per_call"]))
-    return rows
 
 
 async def run(budget: Budget, workdir: Path, profile_dir: Path | None = None) -> ScenarioResult:
-    procs = {"concierge": servers.concierge("concierge", workdir, profile=profile_dir),
-             "bare": servers.bare("bare", workdir, profile=profile_dir)}
-    if servers.FAST_AVAILABLE:
-        procs |= {"concierge_fast": servers.concierge("concierge_fast", workdir, fast=True),
-                  "bare_fast": servers.bare("bare_fast", workdir, fast=True)}
-    data: dict[str, Any] = {"uvloop_httptools_installed": servers.FAST_AVAILABLE}
-    rows: list[Row] = [] if servers.FAST_AVAILABLE else [
-        Row("1 overhead", "uvloop + httptools", "not installed: the fast variant was skipped")]
+    procs = {"concierge": servers.concierge_default("concierge", workdir, profile=profile_dir),
+             "bare": servers.bare("bare", workdir, fast=servers.FAST_AVAILABLE, profile=profile_dir)}
+    data: dict[str, Any] = {"concierge": "as `concierge serve` runs by default",
+                            "uvloop_httptools": servers.FAST_AVAILABLE}
+    rows: list[Row] = []
     with running(*procs.values()):
         urls = {name: f"{p.base_url}/mcp" for name, p in procs.items()}
         async with httpx.AsyncClient(timeout=30) as http:
-            for name in procs.keys() & {"concierge", "concierge_fast"}:
-                urls[name] = await create_session(http, procs[name].base_url, servers.BENCH_API_KEY,
-                                                  {"user_id": "bench_user", "toolkits": ["bench_noop"]})
+            urls["concierge"] = await create_session(http, procs["concierge"].base_url, servers.BENCH_API_KEY,
+                                                     {"user_id": "bench_user", "toolkits": ["bench_noop"]})
         for kind in ("sdk", "raw"):
             for clients in budget.overhead_clients:
-                sides = {n: p for n, p in procs.items() if kind == "raw" or not n.endswith("_fast")}
                 key = f"{kind} client x{clients}"
-                data[key] = await _cell(kind, clients, sides, urls, budget)
+                data[key] = await _cell(kind, clients, procs, urls, budget)
                 rows += _rows(key, data[key])
     return ScenarioResult("overhead", data, rows)

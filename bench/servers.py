@@ -15,7 +15,8 @@ NOOP_TOOL = "BENCH_NOOP_PING"
 # uvloop + httptools are optional: without them the "fast" variants are skipped and the local API runs on h11.
 FAST_AVAILABLE = all(importlib.util.find_spec(name) is not None for name in ("uvloop", "httptools"))
 
-__all__ = ["BENCH_API_KEY", "BENCH_TOOLKITS", "FAST_AVAILABLE", "NOOP_TOOL", "bare", "concierge", "slow_api"]
+__all__ = ["BENCH_API_KEY", "BENCH_TOOLKITS", "FAST_AVAILABLE", "NOOP_TOOL", "bare", "concierge", "concierge_default",
+           "slow_api"]
 
 
 def concierge(name: str, workdir: Path, *, fast: bool = False, toolkit_paths: tuple[Path, ...] = (BENCH_TOOLKITS,),
@@ -29,6 +30,12 @@ def concierge(name: str, workdir: Path, *, fast: bool = False, toolkit_paths: tu
     if max_parallel:
         args += ["--max-parallel", str(max_parallel)]
     return ServerProcess(name, "bench.serve_concierge", args + _fast(fast), workdir, profile)
+
+
+def concierge_default(name: str, workdir: Path, *, profile: Path | None = None) -> ServerProcess:
+    """`concierge serve` as installed (`bench.serve_default`): built-in toolkits, INFO logging, uvicorn's
+    auto loop and parser (uvloop + httptools, both dependencies)."""
+    return ServerProcess(name, "bench.serve_default", ["--data-dir", str(workdir / f"{name}.data")], workdir, profile)
 
 
 def bare(name: str, workdir: Path, *, fast: bool = False, profile: Path | None = None) -> ServerProcess:

@@ -78,8 +78,10 @@ def metrics_endpoint(settings: Settings) -> Callable[[Request], Response]:
 
 
 def build_app(settings: Settings, *, announce: Callable[[str], None] = print,
-              catalog: Catalog | None = None, runtime: Runtime | None = None) -> Starlette:
-    """`announce` prints the start-up lines a person must see (URL, a newly generated admin key).
+              catalog: Catalog | None = None, runtime: Runtime | None = None,
+              reset_admin_key: bool = False) -> Starlette:
+    """`announce` prints the start-up lines a person must see (URL, a newly generated admin key);
+    `reset_admin_key` replaces the stored admin key (with the configured one, or a new one).
 
     Without `runtime`, the app starts its own in its lifespan (and closes it); a given one stays the caller's."""
     metrics = Metrics()
@@ -90,7 +92,8 @@ def build_app(settings: Settings, *, announce: Callable[[str], None] = print,
         try:
             surface = ToolSurface(meta_tools_for(current), current.meta_services())
             key_hash, new_key = await admin_key.ensure_admin_key(current.meta, settings.api_key.get_secret_value()
-                                                                 if settings.api_key else None)
+                                                                 if settings.api_key else None,
+                                                                 replace=reset_admin_key)
             metrics.observe_executions(current.executions)
             metrics.observe_refreshes(current.auth.accounts.store)
             limits = settings.rate_limits

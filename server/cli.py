@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import gc
 import json
 import logging
+import math
 import os
 import shlex
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -18,8 +22,11 @@ from typing import Any
 import anyio
 import httpx
 
-from server.config import Settings, load_settings
-from server.errors import ConciergeError
+from server.config import DEFAULT_CONFIG_FILE, Settings, load_settings
+from server.errors import AddressInUse, ConciergeError, ConfigError, ServerUnreachable
+from server.mcp_client_config import CLIENTS
+
+LISTEN_BACKLOG = 2048  # as uvicorn
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -31,31 +38,59 @@ def _print(args: argparse.Namespace, data: Any, human: str) -> None:
     print(json.dumps(data, indent=2, default=str) if args.json else human)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def listen_socket(settings: Settings) -> socket.socket:
+    """Bound and listening before anything is announced: a taken port is one line and a non-zero exit."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM,
+                                                             proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise ConfigError(f"host {settings.host!r} cannot be resolved ({exc.strerror}); check --host") from None
+    sock = socket.socket(family, kind, proto)  # IPPROTO_TCP: asyncio then turns Nagle off on accepted sockets
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise AddressInUse(f"port {settings.port} on {settings.host} is already in use (another Concierge or "
+                               f"another program); pick another with `concierge serve --port {settings.port + 1}` "
+                               "or `port` in concierge.toml") from None
+        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+    return sock
+
+
+def server_file(data_dir: Path) -> Path:
+    """Where a running `concierge serve` leaves its URL, so CLI commands run next to it find it."""
+    return data_dir / "server.json"
+
+
+def run_server(settings: Settings, sock: socket.socket, *, reset_admin_key: bool = False,
+               announce: Callable[[str], None] = lambda line: print(line, flush=True)) -> None:
+    """What `concierge serve` runs once its socket is bound (the overhead bench runs exactly this)."""
     import uvicorn
 
     from server.app import build_app
-    from server.observability import logs
     from server.runtime import Runtime
 
-    settings = _settings(args)
-    logs.configure(settings.log_level, settings.log_format)
-
     async def serve() -> None:
-        # Started before the port is bound, so a wrong key or a bad toolkit stops with one clear line.
+        # Started before the app, so a wrong key or a bad toolkit stops with one clear line.
         runtime = await Runtime.start(settings)
+        # What start-up built (catalog, search index, imported modules) lives as long as the server: frozen,
+        # the cyclic garbage collector stops walking it again at every collection during requests.
+        gc.collect()
+        gc.freeze()
         try:
-            app = build_app(settings, announce=lambda line: print(line, flush=True), runtime=runtime)
-            await uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
-                                                log_level=settings.log_level, access_log=False, lifespan="on",
-                                                log_config=None,  # our handler (text or JSON, scrubbed) serves all
-                                                timeout_graceful_shutdown=settings.shutdown_grace_seconds)).serve()
+            app = build_app(settings, announce=announce, runtime=runtime, reset_admin_key=reset_admin_key)
+            config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, lifespan="on",
+                                    log_config=None,  # our handler (text or JSON, scrubbed) serves all
+                                    timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds))
+            await uvicorn.Server(config).serve(sockets=[sock])
         finally:
             await runtime.aclose()
 
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(serve())
-    return 0
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -67,6 +102,31 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+def configure_logging(settings: Settings) -> None:
+    from server.observability import logs
+
+    logs.configure(settings.log_level, settings.log_format)
+    if settings.log_level != "debug":  # the SDK says "Terminating session: None" at INFO on every stateless request
+        logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configure_logging(settings)
+    sock = listen_socket(settings)
+    with sock:
+        if settings.port == 0:  # `--port 0`: announce the port the system picked
+            settings = settings.model_copy(update={"port": sock.getsockname()[1]})
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        marker = server_file(settings.data_dir)
+        marker.write_text(json.dumps({"url": settings.base_url, "pid": os.getpid()}))
+        try:
+            run_server(settings, sock, reset_admin_key=args.reset_admin_key)
+        finally:
+            marker.unlink(missing_ok=True)
+    return 0
+
+
 def cmd_stdio(args: argparse.Namespace) -> int:
     from server.app import meta_tools_for
     from server.mcp_app import serve_stdio
@@ -74,21 +134,14 @@ def cmd_stdio(args: argparse.Namespace) -> int:
     from server.runtime import Runtime
 
     settings = _settings(args)
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr)
+    configure_logging(settings)  # stderr: stdout is the MCP channel
+    if args.session is None and not args.user_id:
+        raise ConfigError("stdio needs --session ID, or --user-id (with optional --toolkits and --reuse)")
 
     async def main() -> None:
         runtime = await Runtime.start(settings)
         try:
-            session_id = args.session
-            if session_id is None:
-                if not args.user_id:
-                    raise ConciergeError("stdio needs --session ID, or --user-id (and optionally --toolkits)")
-                body: dict[str, Any] = {"user_id": args.user_id}
-                if args.toolkits:
-                    body["toolkits"] = args.toolkits.split(",")
-                session = await runtime.sessions.create(body)
-                session_id = session.id
-                print(f"concierge: created session {session_id} for {args.user_id}", file=sys.stderr)
+            session_id = args.session or await _stdio_session(runtime, args.user_id, args.toolkits, args.reuse)
             await serve_stdio(runtime, ToolSurface(meta_tools_for(runtime), runtime.meta_services()), session_id)
         finally:
             await runtime.aclose()
@@ -97,14 +150,56 @@ def cmd_stdio(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _stdio_session(runtime: Any, user_id: str, toolkits: str | None, reuse: bool) -> str:
+    """A new session, or with `reuse` the one this (user, toolkit set) got at an earlier launch, so a
+    desktop app restart keeps its workbench and history."""
+    from server.errors import NotFound
+
+    slugs = sorted({t.strip() for t in (toolkits or "").split(",") if t.strip()})
+    key = f"stdio_session:{user_id}:{','.join(slugs)}"
+    if reuse:
+        known = await runtime.meta.get(key)
+        if known:
+            try:
+                await runtime.sessions.get(known)
+            except NotFound:
+                pass  # deleted since: make a new one below
+            else:
+                print(f"concierge: reusing session {known} for {user_id}", file=sys.stderr)
+                return str(known)
+    body: dict[str, Any] = {"user_id": user_id} | ({"toolkits": slugs} if slugs else {})
+    session = await runtime.sessions.create(body)
+    if reuse:
+        await runtime.meta.set(key, session.id)
+    print(f"concierge: created session {session.id} for {user_id}", file=sys.stderr)
+    return str(session.id)
+
+
+def server_url(args: argparse.Namespace, settings: Settings | None = None) -> tuple[str, str]:
+    """The server a REST command talks to, and where that URL came from (named in the "no server" message)."""
+    if args.url:
+        return args.url.rstrip("/"), "--url"
+    if os.environ.get("CONCIERGE_BASE_URL"):
+        return os.environ["CONCIERGE_BASE_URL"].rstrip("/"), "CONCIERGE_BASE_URL"
+    settings = settings or load_settings()
+    running = server_file(settings.data_dir)
+    try:
+        marker = json.loads(running.read_text())
+        os.kill(int(marker["pid"]), 0)  # still running?
+    except (OSError, ValueError, KeyError, TypeError):
+        return settings.base_url, "the local config (concierge.toml / CONCIERGE_* variables; default port 8000)"
+    return str(marker["url"]).rstrip("/"), f"{running}, left by a running `concierge serve`"
+
+
 class Api:
-    """Minimal REST caller for the CLI: base URL and key from flags or CONCIERGE_BASE_URL / CONCIERGE_API_KEY."""
+    """Minimal REST caller for the CLI: the server from `server_url`, the key from --api-key or CONCIERGE_API_KEY."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self.base = (args.url or os.environ.get("CONCIERGE_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+        self.base, self.source = server_url(args)
         key = args.api_key or os.environ.get("CONCIERGE_API_KEY")
         if not key:
-            raise ConciergeError("set CONCIERGE_API_KEY (or --api-key) to the admin key printed by `concierge serve`")
+            raise ConfigError("set CONCIERGE_API_KEY (or --api-key) to the admin key printed by `concierge serve` "
+                              "(lost it? `concierge keys reset-admin`)")
         self.headers = {"Authorization": f"Bearer {key}"}
 
     def __call__(self, method: str, path: str, body: dict[str, Any] | None = None,
@@ -113,7 +208,9 @@ class Api:
             response = httpx.request(method, f"{self.base}/api/v1{path}", json=body, params=params,
                                      headers=self.headers, timeout=30)
         except httpx.ConnectError:
-            raise ConciergeError(f"no Concierge server at {self.base}; start one with `concierge serve`") from None
+            raise ServerUnreachable(f"no Concierge server at {self.base} (from {self.source}); start one with "
+                                    "`concierge serve`, or point the CLI at yours with --url URL or "
+                                    "CONCIERGE_BASE_URL") from None
         if response.status_code == 204:
             return None
         data = response.json()
@@ -129,7 +226,9 @@ def _session_body(args: argparse.Namespace) -> dict[str, Any]:
     if args.toolkits:
         body["toolkits"] = [t.strip() for t in args.toolkits.split(",") if t.strip()]
     if args.tags:
-        body["tags"] = [t.strip() for t in args.tags.split(",") if t.strip()]
+        tags = [t.strip() for t in args.tags.split(",") if t.strip()]
+        body["tags"] = {"enable": [t for t in tags if not t.startswith("-")],
+                        "disable": [t[1:] for t in tags if t.startswith("-")]}
     return body
 
 
@@ -288,6 +387,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from server.store import open_store, sqlite_url
 
     settings = _settings(args)
+    if args.action == "reset-admin":
+        return _reset_admin(settings)
 
     async def rotate() -> int:
         store = await open_store(sqlite_url(settings.db_path))
@@ -300,6 +401,30 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
     count = anyio.run(rotate)
     print(f"re-encrypted {count} secrets under the first configured key")
+    return 0
+
+
+def _reset_admin(settings: Settings) -> int:
+    from server.api.admin_key import META_KEY, new_admin_key
+    from server.auth.crypto import fingerprint
+    from server.store import open_store, sqlite_url
+
+    if not settings.db_path.is_file():
+        raise ConfigError(f"no Concierge database at {settings.db_path}; run this where `concierge serve` runs, "
+                          "or give its --data-dir / --config")
+
+    async def reset() -> str:
+        store = await open_store(sqlite_url(settings.db_path))
+        try:
+            key = new_admin_key()
+            await store.meta.set(META_KEY, fingerprint(key))
+            return key
+        finally:
+            await store.aclose()
+
+    key = anyio.run(reset)
+    print(f"Admin API key (shown once, store it now): {key}")
+    print("The old key no longer works once the server restarts; restart a running `concierge serve` to use this one.")
     return 0
 
 
@@ -347,149 +472,228 @@ def cmd_eval_search(args: argparse.Namespace) -> int:
     return eval_search_main(Path(args.data) if args.data else None, args.split, args.json, semantic=args.semantic)
 
 
+def cmd_mcp_config(args: argparse.Namespace) -> int:
+    from server import mcp_client_config as mc
+
+    settings = _settings(args)
+    base_url = server_url(args, settings)[0]
+    config = args.config or os.environ.get("CONCIERGE_CONFIG") or (
+        DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None)
+    target = mc.Target(base_url=base_url, data_dir=settings.data_dir, config_file=Path(config) if config else None,
+                       session_id=args.session, user_id=args.user_id, toolkits=args.toolkits)
+    if not args.install:
+        print(json.dumps(mc.document(args.client, target, args.name), indent=2))
+        return 0
+    config_file = Path(args.config_file) if args.config_file else mc.default_config_file(args.client)
+    if config_file is None:
+        raise ConfigError(f"{args.client} has no standard config file: give --config-file PATH")
+    backup = mc.install(args.client, target, args.name, config_file.expanduser())
+    print(f"added {args.name!r} to {config_file}" + (f" (previous file kept as {backup})" if backup else "")
+          + f"; restart {args.client} to load it")
+    return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("concierge")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="concierge", description="Self-hosted MCP server with per-user sessions.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action="version", version=f"concierge {_version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def config_flags(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--config", help="TOML config file (default ./concierge.toml if present)")
-        sp.add_argument("--data-dir", dest="data_dir", help="where SQLite and workbench files live")
-        sp.add_argument("--json", action="store_true", help="machine-readable output")
+    def config_flags(sp: argparse.ArgumentParser, json_output: bool = False) -> None:
+        sp.add_argument("--config",
+                        help="TOML config file (default $CONCIERGE_CONFIG, else ./concierge.toml if present)")
+        sp.add_argument("--data-dir", dest="data_dir",
+                        help="where SQLite and workbench files live (default ./.concierge)")
+        if json_output:
+            sp.add_argument("--json", action="store_true", help="machine-readable output")
 
-    def api_flags(sp: argparse.ArgumentParser, url_flag: str = "--url") -> None:
-        sp.add_argument(url_flag, dest="url", help="server base URL (default $CONCIERGE_BASE_URL or http://127.0.0.1:8000)")
+    def url_flag(sp: argparse.ArgumentParser, flag: str = "--url") -> None:
+        sp.add_argument(flag, dest="url", help="server base URL (default $CONCIERGE_BASE_URL, else the server running "
+                                               "from this folder's data dir, else the local config: "
+                                               "http://127.0.0.1:8000)")
+
+    def api_flags(sp: argparse.ArgumentParser, url_flag_name: str = "--url") -> None:
+        url_flag(sp, url_flag_name)
         sp.add_argument("--api-key", dest="api_key", help="admin key (default $CONCIERGE_API_KEY)")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
-    serve = sub.add_parser("serve", help="run the HTTP server")
+    def actions(parent: argparse.ArgumentParser, entries: dict[str, str]) -> dict[str, argparse.ArgumentParser]:
+        asub = parent.add_subparsers(dest="action", required=True, metavar="ACTION")
+        return {name: asub.add_parser(name, help=text, description=text) for name, text in entries.items()}
+
+    serve = sub.add_parser("serve", help="run the HTTP server (REST API and MCP endpoints)")
     config_flags(serve)
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--host", help="interface to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
+    serve.add_argument("--port", type=int, help="TCP port (default 8000; 0 picks a free one)")
+    serve.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"],
+                       help="default info: start-up lines, warnings and errors, nothing per request")
+    serve.add_argument("--reset-admin-key", dest="reset_admin_key", action="store_true",
+                       help="replace the stored admin key: with api_key / $CONCIERGE_API_KEY if set, else a new "
+                            "one, printed once")
     serve.set_defaults(func=cmd_serve)
 
     stdio = sub.add_parser("stdio", help="serve one session's meta tools over stdio (Claude Desktop `command`)")
     config_flags(stdio)
-    stdio.add_argument("--session")
-    stdio.add_argument("--user-id", dest="user_id")
-    stdio.add_argument("--toolkits")
+    stdio.add_argument("--session", help="session id to serve (sess_...)")
+    stdio.add_argument("--user-id", dest="user_id", help="without --session: create a session for this user")
+    stdio.add_argument("--toolkits", help="with --user-id: comma-separated toolkit slugs the new session enables")
+    stdio.add_argument("--reuse", action="store_true",
+                       help="with --user-id: reuse the session made for this user and toolkit set at an earlier "
+                            "launch (keeps its workbench)")
     stdio.set_defaults(func=cmd_stdio)
 
+    mcp_config = sub.add_parser("mcp-config", help="print (or --install) the MCP config entry for a desktop client")
+    config_flags(mcp_config)
+    url_flag(mcp_config)
+    mcp_config.add_argument("client", choices=CLIENTS, help="which client's format")
+    mcp_config.add_argument("--session", help="session id (sess_...); required by the HTTP clients")
+    mcp_config.add_argument("--user-id", dest="user_id",
+                            help="stdio clients without --session: one session for this user, reused at every launch")
+    mcp_config.add_argument("--toolkits", help="with --user-id: comma-separated toolkit slugs")
+    mcp_config.add_argument("--name", default="concierge",
+                            help="server name in the client's config (default concierge)")
+    mcp_config.add_argument("--install", action="store_true",
+                            help="merge the entry into the client's config file, keeping a backup of the old one")
+    mcp_config.add_argument("--config-file", dest="config_file",
+                            help="the client's config file (default: that client's standard location on this OS)")
+    mcp_config.set_defaults(func=cmd_mcp_config)
+
     sessions = sub.add_parser("sessions", help="create, show, update, delete, list sessions (via REST)")
-    ssub = sessions.add_subparsers(dest="action", required=True)
-    for action in ("create", "show", "update", "delete", "list"):
-        sp = ssub.add_parser(action)
-        api_flags(sp)
+    sp = actions(sessions, {"create": "create a session and print its MCP URL",
+                            "show": "show a session and its config",
+                            "update": "change a session in place (same id, config_version + 1)",
+                            "delete": "delete a session (its MCP URL stops working)",
+                            "list": "list a user's sessions"})
+    for action, spp in sp.items():
+        api_flags(spp)
         if action in ("show", "update", "delete"):
-            sp.add_argument("id")
+            spp.add_argument("id", help="session id (sess_...)")
         if action in ("create", "list"):
-            sp.add_argument("--user-id", dest="user_id", required=True)
+            spp.add_argument("--user-id", dest="user_id", required=True, help="your end user's id")
         if action in ("create", "update"):
-            sp.add_argument("--toolkits", help="comma-separated toolkit slugs to enable")
-            sp.add_argument("--tags", help="comma-separated tags to require")
-            sp.add_argument("--options", help="more options as a JSON object (tools, auth_configs, workbench, ...)")
+            spp.add_argument("--toolkits", help="comma-separated toolkit slugs to enable (the others are off)")
+            spp.add_argument("--tags", help="comma-separated tool tags: keep only tools with at least one of them "
+                                            "(tags.enable), and drop tools with a tag written -tag (tags.disable), "
+                                            "e.g. readOnlyHint or -destructiveHint")
+            spp.add_argument("--options", help="more options as a JSON object (tools, tags, auth_configs, "
+                                               "workbench, ...)")
         if action == "update":
-            sp.add_argument("--expected-version", dest="expected_version", type=int)
+            spp.add_argument("--expected-version", dest="expected_version", type=int,
+                             help="refuse (409) if the session's config_version is no longer this one")
     sessions.set_defaults(func=cmd_sessions)
 
-    toolkits = sub.add_parser("toolkits", help="list or show toolkits")
-    tsub = toolkits.add_subparsers(dest="action", required=True)
-    config_flags(tsub.add_parser("list"))
-    config_flags(tsub.add_parser("schema", help="print the JSON Schema of toolkit.yaml (docs/toolkit.schema.json)"))
-    show = tsub.add_parser("show")
-    config_flags(show)
-    show.add_argument("slug")
-    imp = tsub.add_parser("import-openapi", help="write a toolkit folder from an OpenAPI 3.x, Swagger 2.0 or Google "
-                                                 "discovery document")
+    toolkits = sub.add_parser("toolkits", help="list or show toolkits (reads toolkit folders, no server needed)")
+    tp = actions(toolkits, {"list": "list the toolkits this configuration loads",
+                            "schema": "print the JSON Schema of toolkit.yaml (docs/toolkit.schema.json)",
+                            "show": "show one toolkit and its tools",
+                            "import-openapi": "write a toolkit folder from an OpenAPI 3.x, Swagger 2.0 or Google "
+                                              "discovery document",
+                            "check-spec": "check HTTP tools against their providers' API descriptions",
+                            "docs": "print docs/toolkits.md: every toolkit and tool, with hints, auth and spec "
+                                    "coverage"})
+    for name, spp in tp.items():
+        if name != "import-openapi":
+            config_flags(spp, json_output=name in ("list", "show"))
+    tp["show"].add_argument("slug", help="toolkit slug, e.g. github")
+    imp = tp["import-openapi"]
     imp.add_argument("spec", help="the description file (.json or .yaml)")
     imp.add_argument("--slug", required=True, help="toolkit slug, e.g. twilio (tools become TWILIO_<ACTION>)")
     imp.add_argument("--include", action="append", metavar="TAG|PATH",
                      help="only operations with this tag, or under this path prefix (starting with /); repeatable")
     imp.add_argument("--out", default="toolkits", help="folder to write <slug>/toolkit.yaml into (default: toolkits)")
-    for name, text in (("check-spec", "check HTTP tools against their providers' API descriptions"),
-                       ("docs", "print docs/toolkits.md: every toolkit and tool, with hints, auth and spec coverage")):
-        sp = tsub.add_parser(name, help=text)
-        config_flags(sp)
-        sp.add_argument("slugs", nargs="*", help="only these toolkits")
-        sp.add_argument("--specs", help="the api-specs folder (default: ../shared/data/api-specs)")
+    for name in ("check-spec", "docs"):
+        tp[name].add_argument("slugs", nargs="*", help="only these toolkits")
+        tp[name].add_argument("--specs", help="the api-specs folder (default: ../shared/data/api-specs)")
     toolkits.set_defaults(func=cmd_toolkits)
 
-    tools = sub.add_parser("tools", help="search tools")
-    tosub = tools.add_subparsers(dest="action", required=True)
-    search = tosub.add_parser("search")
-    config_flags(search)
-    search.add_argument("query")
-    search.add_argument("--toolkit")
-    search.add_argument("--limit", type=int, default=5)
+    tools = sub.add_parser("tools", help="search tools (no server needed)")
+    search = actions(tools, {"search": "rank tools for a use case, as COMPOSIO_SEARCH_TOOLS does"})["search"]
+    config_flags(search, json_output=True)
+    search.add_argument("query", help="what you want done, in plain words")
+    search.add_argument("--toolkit", help="only this toolkit's tools")
+    search.add_argument("--limit", type=int, default=5, help="how many tools to show (default 5)")
     tools.set_defaults(func=cmd_tools)
 
     accounts = sub.add_parser("accounts", help="connected accounts (via REST)")
-    asub = accounts.add_subparsers(dest="action", required=True)
-    sp = asub.add_parser("list")
-    api_flags(sp)
-    sp.add_argument("--user-id", dest="user_id", required=True)
-    sp.add_argument("--toolkit")
-    for action in ("show", "delete", "disable", "enable", "revoke"):
-        sp = asub.add_parser(action)
-        api_flags(sp)
-        sp.add_argument("id")
+    ap = actions(accounts, {"list": "list a user's connected accounts",
+                            "show": "show an account and its events",
+                            "delete": "delete an account and its credentials",
+                            "disable": "stop using an account without deleting it",
+                            "enable": "use a disabled account again",
+                            "revoke": "revoke the account's token at the provider, then mark it REVOKED"})
+    for action, spp in ap.items():
+        api_flags(spp)
+        if action == "list":
+            spp.add_argument("--user-id", dest="user_id", required=True, help="your end user's id")
+            spp.add_argument("--toolkit", help="only this toolkit's accounts")
+        else:
+            spp.add_argument("id", help="connected account id (ca_...)")
     accounts.set_defaults(func=cmd_accounts)
 
     configs = sub.add_parser("auth-configs", help="auth configs: which OAuth app / scheme a toolkit uses (via REST)")
-    csub = configs.add_subparsers(dest="action", required=True)
-    sp = csub.add_parser("list")
-    api_flags(sp)
-    sp.add_argument("--toolkit")
-    sp = csub.add_parser("create")
-    api_flags(sp)
-    sp.add_argument("--toolkit", required=True)
-    sp.add_argument("--client-id", dest="client_id")
-    sp.add_argument("--client-secret", dest="client_secret", help="or CONCIERGE_CLIENT_SECRET (keeps it out of ps)")
-    sp.add_argument("--scopes", help="comma-separated")
-    for action in ("show", "delete"):
-        sp = csub.add_parser(action)
-        api_flags(sp)
-        sp.add_argument("id")
+    cp = actions(configs, {"list": "list auth configs", "create": "create an auth config for a toolkit",
+                           "show": "show an auth config", "delete": "delete an auth config"})
+    for action, spp in cp.items():
+        api_flags(spp)
+        if action in ("show", "delete"):
+            spp.add_argument("id", help="auth config id (ac_...)")
+    cp["list"].add_argument("--toolkit", help="only this toolkit's auth configs")
+    cp["create"].add_argument("--toolkit", required=True, help="toolkit slug, e.g. github")
+    cp["create"].add_argument("--client-id", dest="client_id", help="your OAuth app's client id")
+    cp["create"].add_argument("--client-secret", dest="client_secret",
+                              help="or CONCIERGE_CLIENT_SECRET (keeps it out of ps)")
+    cp["create"].add_argument("--scopes", help="comma-separated OAuth scopes (default: the toolkit's)")
     configs.set_defaults(func=cmd_auth_configs)
 
     connect = sub.add_parser("connect", help="print a Connect Link for a user and toolkit")
     api_flags(connect)
-    connect.add_argument("toolkit")
-    connect.add_argument("--user-id", dest="user_id", required=True)
-    connect.add_argument("--alias")
+    connect.add_argument("toolkit", help="toolkit slug, e.g. github")
+    connect.add_argument("--user-id", dest="user_id", required=True, help="your end user's id")
+    connect.add_argument("--alias", help="name for this account (work, personal) when a user has several")
     connect.set_defaults(func=cmd_connect)
 
-    keys = sub.add_parser("keys", help="encryption keys: generate one, or re-encrypt all secrets (rotation)")
-    ksub = keys.add_subparsers(dest="action", required=True)
-    config_flags(ksub.add_parser("generate"))
-    config_flags(ksub.add_parser("rotate"))
+    keys = sub.add_parser("keys", help="admin key recovery; encryption keys: generate one, re-encrypt all secrets")
+    kp = actions(keys, {"generate": "print a new Fernet encryption key (for encryption_key)",
+                        "rotate": "re-encrypt every secret under the first configured encryption key",
+                        "reset-admin": "store and print a new admin API key (needs the data folder; restart "
+                                       "a running server to use it)"})
+    for spp in kp.values():
+        config_flags(spp)
     keys.set_defaults(func=cmd_keys)
 
     ups = sub.add_parser("upstreams", help="other MCP servers whose tools become toolkits (via REST)")
-    usub = ups.add_subparsers(dest="action", required=True)
-    sp = usub.add_parser("add", help="register an MCP server: --url (Streamable HTTP) or --command (stdio)")
-    api_flags(sp, url_flag="--server")  # --url names the upstream here
-    sp.add_argument("name", help="toolkit slug for its tools (lower case); tools become NAME_TOOL")
-    where = sp.add_mutually_exclusive_group(required=True)
+    up = actions(ups, {"add": "register an MCP server: --url (Streamable HTTP) or --command (stdio)",
+                       "list": "list upstreams, their transport and tool count",
+                       "show": "one upstream and its tools", "refresh": "fetch an upstream's tools again",
+                       "remove": "remove an upstream registered at run time"})
+    api_flags(up["add"], url_flag_name="--server")  # --url names the upstream here
+    up["add"].add_argument("name", help="toolkit slug for its tools (lower case); tools become NAME_TOOL")
+    where = up["add"].add_mutually_exclusive_group(required=True)
     where.add_argument("--url", dest="upstream_url", help="Streamable HTTP endpoint, e.g. http://127.0.0.1:3001/mcp")
     where.add_argument("--command", dest="command_line", help='stdio command line, e.g. "npx -y @scope/server"')
-    sp.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for a stdio upstream")
-    sp.add_argument("--auth-header", help="per-user credential in this HTTP header (asked on the Connect Link)")
-    sp.add_argument("--auth-prefix", default="Bearer ", help="text before the credential (default 'Bearer ')")
-    sp.add_argument("--auth-env", help="stdio: per-user credential in this environment variable (one process "
-                                       "per user)")
-    api_flags(usub.add_parser("list", help="list upstreams, their transport and tool count"))
-    for action, text in (("show", "one upstream and its tools"), ("refresh", "fetch an upstream's tools again"),
-                         ("remove", "remove an upstream registered at run time")):
-        sp = usub.add_parser(action, help=text)
-        api_flags(sp)
-        sp.add_argument("name", help="the upstream's name")
+    up["add"].add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for a stdio upstream")
+    up["add"].add_argument("--auth-header", help="per-user credential in this HTTP header (asked on the Connect Link)")
+    up["add"].add_argument("--auth-prefix", default="Bearer ", help="text before the credential (default 'Bearer ')")
+    up["add"].add_argument("--auth-env", help="stdio: per-user credential in this environment variable (one process "
+                                              "per user)")
+    api_flags(up["list"])
+    for action in ("show", "refresh", "remove"):
+        api_flags(up[action])
+        up[action].add_argument("name", help="the upstream's name")
     ups.set_defaults(func=cmd_upstreams)
 
     ev = sub.add_parser("eval-search", help="measure search quality on a retrieval set")
     ev.add_argument("--data", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv (default: built-in catalog)")
-    ev.add_argument("--split")
-    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--split", help="only the queries of this split (e.g. test)")
+    ev.add_argument("--json", action="store_true", help="machine-readable output")
     ev.add_argument("--semantic", dest="semantic", action="store_true", default=None,
                     help="require the semantic extra (default: use it when installed)")
     ev.add_argument("--no-semantic", dest="semantic", action="store_false", help="lexical ranking only")

@@ -107,6 +107,18 @@ class ConfigError(ConciergeError):
     code = "config_error"
 
 
+class AddressInUse(ConciergeError):
+    """`concierge serve` cannot bind its port: another program (or Concierge) holds it."""
+
+    code = "address_in_use"
+
+
+class ServerUnreachable(ConciergeError):
+    """A CLI command found no Concierge server at the URL it resolved."""
+
+    code = "server_unreachable"
+
+
 class StorageError(ConciergeError):
     """The database cannot be used as it is (newer schema, wrong encryption key)."""
 

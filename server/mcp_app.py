@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("concierge.mcp")
 
 MCP_SESSION_HEADER = b"mcp-session-id"
+PROTOCOL_VERSION_HEADER = b"mcp-protocol-version"
+UNVERSIONED = "2025-03-26"  # the spec's assumption for a request without MCP-Protocol-Version
+BATCH_VERSIONS = ("2025-03-26",)  # added JSON-RPC batches; 2025-06-18 removed them again
 MINIMAL_SCHEMA: dict[str, Any] = {"type": "object"}
 INSTRUCTIONS = (
     "Concierge gives you tools through a few meta tools. Workflow: 1) COMPOSIO_SEARCH_TOOLS with the user's task; "
@@ -69,7 +72,7 @@ def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: Session
         session = await current(ctx)
         return types.ListToolsResult(tools=[
             types.Tool(name=item.name, title=item.title, description=item.description, input_schema=item.input_schema,
-                       annotations=types.ToolAnnotations(
+                       output_schema=item.output_schema, annotations=types.ToolAnnotations(
                            title=item.annotations["title"], read_only_hint=item.annotations["readOnlyHint"],
                            destructive_hint=item.annotations["destructiveHint"],
                            idempotent_hint=item.annotations["idempotentHint"],
@@ -121,7 +124,7 @@ def _host_allowed(allowed: list[str], host: str) -> bool:
     return host in allowed or any(a.endswith(":*") and host.startswith(a[:-1]) for a in allowed)
 
 
-async def _json_response(send: Send, status: int, body: dict[str, Any],
+async def _json_response(send: Send, status: int, body: dict[str, Any] | list[Any],
                          headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     payload = jsontext.dumps_bytes(body)
     await send({"type": "http.response.start", "status": status,
@@ -219,6 +222,14 @@ class McpEndpoint:
         except ValueError:
             message = None  # the SDK answers -32700 with the parser's reason
         else:
+            if isinstance(message, list) and message:
+                try:
+                    self._check_limits([m for m in message if isinstance(m, dict)], len(body))
+                except ConciergeError as exc:
+                    await _error_response(send, exc, None)
+                    return
+                await self._batch(scope, message, send)
+                return
             problem = _shape_problem(message) or _id_problem(message)
             if problem:
                 await _json_response(send, 400, _jsonrpc_error(-32600, f"Invalid Request: {problem}"))
@@ -251,6 +262,45 @@ class McpEndpoint:
             params = item.get("params") if item.get("method") == "tools/call" else None
             if isinstance(params, dict):
                 check_argument_size(params.get("arguments"), settings.max_tool_argument_bytes)
+
+    async def _batch(self, scope: Scope, items: list[Any], send: Send) -> None:
+        """A JSON-RPC batch, answered as the request's protocol version says: 2025-03-26 (also what a
+        request without `MCP-Protocol-Version` is taken to be) has batches, later versions removed them."""
+        version = dict(scope["headers"]).get(PROTOCOL_VERSION_HEADER, b"").decode("latin-1") or UNVERSIONED
+        if version not in BATCH_VERSIONS:
+            await _json_response(send, 400, _jsonrpc_error(
+                -32600, f"Invalid Request: MCP protocol version {version} has no JSON-RPC batches (only "
+                        f"{', '.join(BATCH_VERSIONS)} had them); send one message per HTTP request"))
+            return
+        if any(isinstance(item, dict) and item.get("method") == "initialize" for item in items):
+            await _json_response(send, 400, _jsonrpc_error(
+                -32600, "Invalid Request: initialize must not be part of a JSON-RPC batch; send it alone"))
+            return
+        answers = [answer for item in items if (answer := await self._batch_item(scope, item)) is not None]
+        if not answers:  # notifications and responses only
+            await send({"type": "http.response.start", "status": 202, "headers": [(b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await _json_response(send, 200, answers)
+
+    async def _batch_item(self, scope: Scope, item: Any) -> Any:
+        """One message of a batch through the SDK, as if it had come alone; its JSON answer, or None."""
+        problem = _shape_problem(item) or _id_problem(item)
+        if problem:
+            answer = _jsonrpc_error(-32600, f"Invalid Request: {problem}")
+            return answer | {"id": item.get("id")} if isinstance(item, dict) else answer
+        body = jsontext.dumps_bytes(item)
+        headers = [*((k, v) for k, v in scope["headers"] if k != b"content-length"),
+                   (b"content-length", str(len(body)).encode())]
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.manager.handle_request({**scope, "headers": headers}, _replayer(body), capture)
+        raw = b"".join(chunks)
+        return jsontext.loads(raw) if raw else None
 
     async def _read_body(self, receive: Receive, send: Send) -> bytes | None:
         chunks: list[bytes] = []

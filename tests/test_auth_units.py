@@ -69,9 +69,9 @@ def test_auth_config_crud_and_session_selection(env: tuple[LiveServer, OAuthServ
         "toolkit": "acme", "name": "Acme (ours)", "scopes": ["profile", "email"],
         "credentials": {"client_id": oauth.client_id, "client_secret": oauth.client_secret}}).json()
     assert made["id"].startswith("ac_") and made["scopes"] == ["profile", "email"] and made["type"] == "custom"
-    for body, needle in (({"toolkit": "acme", "auth_scheme": "basic"}, "does not support"),
+    for body, needle in (({"toolkit": "acme", "auth_scheme": "basic"}, "auth_scheme: 'basic' is not one of"),
                          ({"toolkit": "acme", "scopez": []}, "did you mean 'scopes'"),
-                         ({"toolkit": "nope"}, "not found")):
+                         ({"toolkit": "nope"}, "toolkit: 'nope' is not one of")):
         response = server.api("POST", "/auth_configs", json=body)
         assert response.status_code in (400, 404) and needle in response.json()["error"]["message"]
     patched = server.api("PATCH", f"/auth_configs/{made['id']}", json={"status": "DISABLED"}).json()
@@ -85,7 +85,7 @@ def test_auth_config_crud_and_session_selection(env: tuple[LiveServer, OAuthServ
     assert account["auth_config_id"] == made["id"]
     assert server.api("DELETE", f"/auth_configs/{made['id']}").status_code == 409
     wrong = server.api("POST", "/sessions", json={"user_id": "u", "auth_configs": {"keyed": made["id"]}})
-    assert wrong.status_code == 400 and "belongs to toolkit acme" in wrong.json()["error"]["message"]
+    assert wrong.status_code == 422 and "belongs to toolkit acme" in wrong.json()["error"]["message"]
     server.api("DELETE", f"/connected_accounts/{link['connected_account_id']}")
     assert server.api("DELETE", f"/auth_configs/{made['id']}").status_code == 204
     assert server.api("GET", f"/auth_configs/{made['id']}").status_code == 404

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = {"overhead", "search", "sessions", "fanout", "mixed"}
+SCENARIOS = {"overhead", "search", "sessions", "fanout", "mixed", "upstream"}
 ROW_KEYS = {"scenario", "measure", "value", "ratio", "target", "met"}
 
 

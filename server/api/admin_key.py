@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 
 from starlette.requests import Request
@@ -12,16 +13,33 @@ from server.errors import Unauthorized
 from server.store.interfaces import ServerMetaStore
 
 META_KEY = "admin_key_sha256"
+log = logging.getLogger("concierge")
 
 
-async def ensure_admin_key(meta: ServerMetaStore, configured: str | None) -> tuple[str, str | None]:
-    """Returns (hash to check against, the new plain key if one was just generated)."""
-    if configured:
-        return fingerprint(configured), None
+def new_admin_key() -> str:
+    return "ck_" + secrets.token_urlsafe(32)
+
+
+async def ensure_admin_key(meta: ServerMetaStore, configured: str | None, *,
+                           replace: bool = False) -> tuple[str, str | None]:
+    """Returns (hash to check against, the new plain key if one was just generated).
+
+    A configured key (`api_key`, `CONCIERGE_API_KEY`) becomes the admin key when none is stored yet, but
+    replaces a stored one only with `replace` (`serve --reset-admin-key`): an exported variable meant
+    for the CLI must not silently change the key every other client uses."""
     stored = await meta.get(META_KEY)
-    if stored:
+    if configured:
+        wanted = fingerprint(configured)
+        if stored is None or replace:
+            await meta.set(META_KEY, wanted)
+            return wanted, None
+        if stored != wanted:
+            log.warning("the configured api_key (concierge.toml or CONCIERGE_API_KEY) is not the stored admin key, "
+                        "which stays in force; start with `concierge serve --reset-admin-key` to replace it")
         return stored, None
-    key = "ck_" + secrets.token_urlsafe(32)
+    if stored and not replace:
+        return stored, None
+    key = new_admin_key()
     await meta.set(META_KEY, fingerprint(key))
     return fingerprint(key), key
 

@@ -5,10 +5,12 @@ the server accepts exactly what the document says; a schema-valid body that stil
 from __future__ import annotations
 
 import contextlib
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as ValidationError_
 from jsonschema.exceptions import best_match
 from pydantic import BaseModel, ValidationError
 
@@ -23,9 +25,11 @@ class BodySchema:
         self.validator = Draft202012Validator(schema)
 
     def check(self, data: dict[str, Any]) -> None:
-        error = best_match(self.validator.iter_errors(data))
-        if error is None:
+        errors = list(self.validator.iter_errors(data))
+        if not errors:
             return
+        plain = [e for e in errors if e.validator not in ("oneOf", "anyOf")]  # a named field beats "any of"
+        error = _within_chosen_branch(best_match(plain or errors) or errors[0])
         try:  # the model's own message is the friendlier one (did-you-mean for misspelt keys)
             self.model.model_validate(data)
         except ValidationError as exc:
@@ -33,6 +37,20 @@ class BodySchema:
             raise InvalidInput(message, {"problems": problems}) from None
         where = ".".join(str(p) for p in error.absolute_path) or "(body)"
         raise InvalidInput(f"{where}: {error.message[:300]}", {"field": where})
+
+
+def _within_chosen_branch(error: ValidationError_) -> ValidationError_:
+    """A one-of keyed by a constant (an auth config's branch per toolkit) fails as "not valid under any of
+    the given schemas"; the branch whose constant the body matched says what is actually wrong."""
+    while error.validator in ("oneOf", "anyOf") and error.context:
+        branches: dict[Any, list[ValidationError_]] = defaultdict(list)
+        for sub in error.context:
+            branches[sub.relative_schema_path[0] if sub.relative_schema_path else None].append(sub)
+        chosen = [errs for errs in branches.values() if not any(e.validator == "const" for e in errs)]
+        if len(chosen) != 1:
+            break
+        error = best_match(chosen[0]) or error
+    return error
 
 
 @contextlib.asynccontextmanager

@@ -19,7 +19,11 @@ from server.errors import ConfigError
 
 TOOLKIT_FILE = "toolkit.yaml"
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster, same safety
-BUILTIN_TOOLKITS = Path(__file__).resolve().parents[2] / "toolkits"
+# An installed wheel carries the toolkits inside the package (setup.py copies them there); a source
+# checkout or editable install reads `toolkits/` at the repository root.
+_PACKAGED_TOOLKITS = Path(__file__).resolve().parents[1] / "builtin_toolkits"
+BUILTIN_TOOLKITS = (_PACKAGED_TOOLKITS if _PACKAGED_TOOLKITS.is_dir()
+                    else Path(__file__).resolve().parents[2] / "toolkits")
 
 
 def _describe(exc: ValidationError) -> str:

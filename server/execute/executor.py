@@ -18,13 +18,13 @@ from typing import Any, Protocol
 import aiohttp
 import anyio
 import httpx
-from jsonschema import Draft202012Validator
 
 from server import jsontext
 from server.catalog.catalog import Catalog, near_matches
 from server.catalog.model import Tool, Toolkit
 from server.errors import ConciergeError, InvalidInput, NotFound, ToolError, ToolNotAllowed, UpstreamError
 from server.execute import http_tool
+from server.execute.arguments import ArgumentValidator
 from server.execute.credentials import Credential, CredentialProvider, NoAuthProvider
 from server.store.interfaces import ExecutionStore
 from server.store.records import ExecutionRow
@@ -78,7 +78,7 @@ class Executor:
         self.max_response_bytes = max_response_bytes
         self.toolkit_settings = toolkit_settings or {}
         self.credentials: CredentialProvider = credentials or NoAuthProvider()
-        self._validators: dict[str, Draft202012Validator] = {}
+        self._validators: dict[str, ArgumentValidator] = {}
         self.upstreams: UpstreamCaller | None = None
 
     def find(self, session: Session, slug: str) -> Tool:
@@ -94,11 +94,11 @@ class Executor:
                                  {"tool_slug": tool.slug, "toolkit": tool.toolkit})
         return tool
 
-    def validator(self, tool: Tool) -> Draft202012Validator:
+    def validator(self, tool: Tool) -> ArgumentValidator:
         """Compiled once per tool, not per call."""
         v = self._validators.get(tool.slug)
         if v is None:
-            v = self._validators[tool.slug] = Draft202012Validator(tool.input_schema)
+            v = self._validators[tool.slug] = ArgumentValidator(tool.input_schema)
         return v
 
     def check(self, session: Session, slug: str, arguments: Any) -> Tool:

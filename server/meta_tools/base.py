@@ -14,6 +14,7 @@ from server.auth.services import AuthServices
 from server.catalog.catalog import Catalog
 from server.errors import ConciergeError, InvalidInput, describe_validation_error, model_vocabulary
 from server.execute.executor import Executor
+from server.meta_tools.json_schema import inline_refs
 from server.store.interfaces import ExecutionStore, MemoryStore
 from server.values import Session
 from server.workbench import WorkbenchManager
@@ -65,6 +66,7 @@ class MetaTool:
     description: str
     input_model: type[MetaInput]
     handler: Handler
+    output_schema: dict[str, Any] | None = None  # of the whole envelope: `envelope(data schema)`
     read_only: bool = False
     destructive: bool = False
     open_world: bool = False
@@ -74,7 +76,7 @@ class MetaTool:
 
     @cached_property
     def input_schema(self) -> dict[str, Any]:
-        schema = self.input_model.model_json_schema()
+        schema = inline_refs(self.input_model.model_json_schema())
         schema.pop("title", None)
         return schema
 

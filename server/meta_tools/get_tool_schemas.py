@@ -8,6 +8,7 @@ from pydantic import Field
 
 from server.catalog.catalog import near_matches
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
+from server.meta_tools.json_schema import OBJ, OPT_STR, STR, STRS, envelope, mapping, obj
 
 Schema = Literal["input_schema", "output_schema"]
 
@@ -25,6 +26,15 @@ DESCRIPTION = """Get the complete input (and optionally output) JSON Schema of t
 COMPOSIO_MULTI_EXECUTE_TOOL. Use it when COMPOSIO_SEARCH_TOOLS returned a `schemaRef` instead of a schema. \
 Slugs that do not exist or are not available in this session are listed in `not_found` with up to 3 \
 `suggestions` each."""
+
+
+OUTPUT_SCHEMA = envelope(obj({
+    "tool_schemas": mapping(obj({"tool_slug": STR, "toolkit": STR, "name": STR, "description": STR, "tags": STRS},
+                                {"input_schema": OBJ, "output_schema": OBJ})),
+    "not_found": STRS,
+    "suggestions": mapping(STRS),
+    "not_found_message": OPT_STR,
+}))
 
 
 async def handle(ctx: MetaContext, params: SchemasInput) -> dict[str, Any]:
@@ -56,5 +66,5 @@ async def handle(ctx: MetaContext, params: SchemasInput) -> dict[str, Any]:
 
 TOOL = MetaTool(
     name="COMPOSIO_GET_TOOL_SCHEMAS", title="Get tool schemas", description=DESCRIPTION, input_model=SchemasInput,
-    handler=handle, read_only=True, idempotent=True,
+    handler=handle, output_schema=OUTPUT_SCHEMA, read_only=True, idempotent=True,
 )

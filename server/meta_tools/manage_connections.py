@@ -10,6 +10,7 @@ from server.auth.connect_flow import instruction
 from server.catalog.catalog import Catalog, near_matches
 from server.errors import ConciergeError
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
+from server.meta_tools.json_schema import BOOL, INT, NUM, OPT_STR, STR, envelope, mapping, nullable, obj
 from server.values import Session
 
 
@@ -25,6 +26,18 @@ tool call fails with `connection_required`. For every toolkit not yet active you
 `redirect_url` and an `instruction` sentence: show the link to the user, ask them to finish in their browser, \
 then retry the task. Toolkits that need no authentication report `active`. Use `reinitiate_all` only when the \
 user wants to reconnect or switch accounts."""
+
+
+OUTPUT_SCHEMA = envelope(obj({
+    "message": STR,
+    "results": mapping(obj({
+        "toolkit": STR, "status": {"enum": ["active", "initiated", "failed"]}, "has_active_connection": BOOL,
+        "redirect_url": OPT_STR, "instruction": OPT_STR, "connected_account_id": OPT_STR, "auth_config_id": OPT_STR,
+        "created_at": nullable({"type": ["number", "string"]}), "error_message": OPT_STR, "was_reinitiated": BOOL,
+    }, {"expires_at": nullable(NUM)})),
+    "summary": obj({"total_toolkits": INT, "active_connections": INT, "initiated_connections": INT,
+                    "failed_connections": INT}),
+}))
 
 
 def session_toolkits(session: Session, catalog: Catalog) -> set[str]:
@@ -86,6 +99,6 @@ async def handle(ctx: MetaContext, params: ManageInput) -> dict[str, Any]:
 
 TOOL = MetaTool(
     name="COMPOSIO_MANAGE_CONNECTIONS", title="Manage connections", description=DESCRIPTION, input_model=ManageInput,
-    handler=handle, open_world=True,
+    handler=handle, output_schema=OUTPUT_SCHEMA, open_world=True,
     available=lambda services, session: session.options.manage_connections.enable,
 )

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from server.errors import ConciergeError, InvalidInput
 from server.execute.executor import Outcome
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
+from server.meta_tools.json_schema import INT, OBJ, OPT_STR, STR, STRS, arr, envelope, obj
 from server.meta_tools.offload import offload
 
 
@@ -42,6 +43,18 @@ returned as a preview plus a file path (process them with COMPOSIO_REMOTE_WORKBE
 facts (ids, names) you will need again."""
 
 
+# Kept shallow: MCP clients validate every result against it, and this is the tool agents call most.
+RESPONSE = {"type": ["object", "null"],
+            "description": "the tool's own result: {data, error, error_details, successful, log_id}; null if not run"}
+OUTPUT_SCHEMA = envelope(obj({
+    "results": arr(obj({"index": INT, "tool_slug": STR, "response": RESPONSE, "error": OPT_STR},
+                       {"error_details": OBJ})),
+    "total_count": INT, "success_count": INT, "error_count": INT,
+    "remote_file_info": {"type": ["array", "null"], "items": OBJ},
+    "next_steps": STRS,
+}))
+
+
 async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
     services, session = ctx.services, ctx.session
     executor = services.executor
@@ -56,20 +69,20 @@ async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
     outcomes: list[Outcome | None] = [None] * len(params.tools)
     files: list[dict[str, Any] | None] = [None] * len(params.tools)
     if not problems:
-        limiter = anyio.CapacityLimiter(services.limits.max_parallel)
-
         async def run_one(i: int) -> None:
             outcome = await executor.run(session, checked[i], params.tools[i].arguments,
                                          account=params.tools[i].account)
             outcomes[i], files[i] = await offload(services, session, outcome, params.sync_response_to_workbench)
 
-        async def run_limited(i: int) -> None:
-            async with limiter:
-                await run_one(i)
-
         if len(params.tools) == 1:
             await run_one(0)  # the common case: no task group or limiter to set up and tear down
         else:
+            limiter = anyio.CapacityLimiter(services.limits.max_parallel)
+
+            async def run_limited(i: int) -> None:
+                async with limiter:
+                    await run_one(i)
+
             async with anyio.create_task_group() as tg:
                 for i in range(len(params.tools)):
                     tg.start_soon(run_limited, i)
@@ -111,6 +124,6 @@ def _next_steps(problems: dict[int, ConciergeError], outcomes: list[Outcome | No
 
 TOOL = MetaTool(
     name="COMPOSIO_MULTI_EXECUTE_TOOL", title="Execute tools", description=DESCRIPTION,
-    input_model=MultiExecuteInput, handler=handle, destructive=True, open_world=True,
+    input_model=MultiExecuteInput, handler=handle, output_schema=OUTPUT_SCHEMA, destructive=True, open_world=True,
     aliases=("COMPOSIO_MULTI_EXECUTE",),
 )

@@ -34,6 +34,7 @@ class Listing:
     description: str
     input_schema: dict[str, Any]
     annotations: dict[str, Any]
+    output_schema: dict[str, Any] | None = None
 
 
 class ToolSurface:
@@ -55,7 +56,7 @@ class ToolSurface:
     def listings(self, session: Session) -> list[Listing]:
         out: list[Listing] = []
         if session.options.session_preset != "direct_tools":
-            out += [Listing(t.name, t.title, t.description, t.input_schema, t.annotations)
+            out += [Listing(t.name, t.title, t.description, t.input_schema, t.annotations, t.output_schema)
                     for t in self.meta_tools if t.available(self.services, session)]
         for slug in self._direct_slugs(session):
             tool = self.services.catalog.tools[slug]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from server.catalog.model import Tool
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
+from server.meta_tools.json_schema import BOOL, INT, OBJ, OPT_OBJ, OPT_STR, STR, STRS, arr, envelope, mapping, obj
 
 PRIMARY = 3
 RELATED = 5
@@ -48,6 +49,23 @@ has connected each app; if not, call COMPOSIO_MANAGE_CONNECTIONS. Then run tools
 Only tools that exist and that this session allows are ever returned. When a step asks for an app or a \
 capability the catalog does not have, or a toolkit this session does not enable, `unavailable` says so and `error` \
 repeats it: tell the user plainly instead of improvising with other tools. `memory` holds facts remembered earlier."""
+
+
+OUTPUT_SCHEMA = envelope(obj({
+    "results": arr(obj({
+        "index": INT, "use_case": STR, "primary_tool_slugs": STRS, "related_tool_slugs": STRS, "toolkits": STRS,
+        "sub_queries": arr(obj({"query": STR, "tool_slugs": STRS})), "reasoning": STR,
+        "task_difficulty": {"enum": ["easy", "medium", "hard"]}, "recommended_plan_steps": STRS,
+        "known_pitfalls": STRS, "reference_workbench_snippets": arr(OBJ), "error": OPT_STR})),
+    "tool_schemas": mapping(obj({"tool_slug": STR, "toolkit": STR, "description": STR, "hasFullSchema": BOOL},
+                                {"input_schema": OBJ, "schemaRef": OBJ, "required": STRS, "parameters": STRS})),
+    "toolkit_connection_statuses": arr(obj({"toolkit": STR, "description": STR, "has_active_connection": BOOL,
+                                            "connection_details": OPT_OBJ, "status_message": OPT_STR})),
+    "time_info": obj({"current_time_utc": STR, "epoch": INT, "message": STR}),
+    "session": obj({"id": STR, "instructions": STR}),
+    "next_steps_guidance": STRS,
+    "memory": mapping(STRS),
+}))
 
 
 def _schema_entry(ctx: MetaContext, tool: Tool) -> dict[str, Any]:
@@ -160,5 +178,5 @@ async def handle(ctx: MetaContext, params: SearchInput) -> dict[str, Any]:
 
 TOOL = MetaTool(
     name="COMPOSIO_SEARCH_TOOLS", title="Search tools", description=DESCRIPTION, input_model=SearchInput,
-    handler=handle, read_only=True, open_world=True, idempotent=True,
+    handler=handle, output_schema=OUTPUT_SCHEMA, read_only=True, open_world=True, idempotent=True,
 )

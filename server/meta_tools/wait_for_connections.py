@@ -9,6 +9,7 @@ import anyio
 from pydantic import Field
 
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
+from server.meta_tools.json_schema import BOOL, OPT_STR, envelope, mapping, obj
 from server.values import AccountStatus
 
 POLL_SECONDS = 1.0
@@ -23,6 +24,14 @@ class WaitInput(MetaInput):
 DESCRIPTION = """Wait until the user has finished connecting the given toolkits (after you showed them the \
 links from COMPOSIO_MANAGE_CONNECTIONS). Returns per toolkit ACTIVE, INITIATED (still waiting), FAILED or \
 NOT_FOUND (no connection was started). Bounded by `timeout_seconds` (max 300)."""
+
+
+OUTPUT_SCHEMA = envelope(obj({
+    "results": mapping(obj({"status": {"enum": ["ACTIVE", "INITIATED", "FAILED", "NOT_FOUND"]}},
+                           {"connected_account_id": OPT_STR, "message": OPT_STR})),
+    "completed": BOOL,
+    "timed_out": BOOL,
+}))
 
 
 async def _states(ctx: MetaContext, slugs: list[str]) -> dict[str, dict[str, Any]]:
@@ -63,6 +72,6 @@ async def handle(ctx: MetaContext, params: WaitInput) -> dict[str, Any]:
 
 TOOL = MetaTool(
     name="COMPOSIO_WAIT_FOR_CONNECTIONS", title="Wait for connections", description=DESCRIPTION,
-    input_model=WaitInput, handler=handle, read_only=True,
+    input_model=WaitInput, handler=handle, output_schema=OUTPUT_SCHEMA, read_only=True,
     available=lambda services, session: session.options.manage_connections.wait_for_connections,
 )

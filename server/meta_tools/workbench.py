@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from server.meta_tools.base import MetaContext, MetaInput, MetaServices, MetaTool, ok
+from server.meta_tools.json_schema import BOOL, NUM, OPT_INT, OPT_STR, STR, STRS, envelope, nullable, obj
 from server.values import Session
 from server.workbench import HELPERS_DOC
 
@@ -37,6 +38,17 @@ BASH_DESCRIPTION = """Run a shell command in the same sandbox and folder as COMP
 head, python3, jq-like one-liners). No network access. Returns stdout, stderr and exit_code."""
 
 
+_OUTPUT_FILES = {"notice": OPT_STR, "stdout_file_path": OPT_STR, "stderr_file_path": OPT_STR}
+PYTHON_OUTPUT_SCHEMA = envelope(obj({
+    "stdout": STR, "stderr": STR, "results": OPT_STR,
+    "error": nullable(obj({"type": STR, "message": STR, "traceback": STR})),
+    "files": STRS, "execution_time": NUM, "fresh_process": BOOL, "fresh_reason": OPT_STR, "timed_out": BOOL,
+}, {**_OUTPUT_FILES, "results_file_path": OPT_STR}))
+BASH_OUTPUT_SCHEMA = envelope(obj({
+    "stdout": STR, "stderr": STR, "exit_code": OPT_INT, "timed_out": BOOL, "execution_time": NUM,
+}, {"files": STRS, **_OUTPUT_FILES}))
+
+
 def available(services: MetaServices, session: Session) -> bool:
     return services.workbench is not None and session.options.workbench.enable
 
@@ -62,9 +74,10 @@ async def run_bash(ctx: MetaContext, params: BashInput) -> dict[str, Any]:
 
 PYTHON_TOOL = MetaTool(
     name="COMPOSIO_REMOTE_WORKBENCH", title="Python workbench", description=PYTHON_DESCRIPTION,
-    input_model=PythonInput, handler=run_python, destructive=True, open_world=True, available=available,
+    input_model=PythonInput, handler=run_python, output_schema=PYTHON_OUTPUT_SCHEMA, destructive=True,
+    open_world=True, available=available,
 )
 BASH_TOOL = MetaTool(
     name="COMPOSIO_REMOTE_BASH_TOOL", title="Workbench shell", description=BASH_DESCRIPTION, input_model=BashInput,
-    handler=run_bash, destructive=True, open_world=True, available=available,
+    handler=run_bash, output_schema=BASH_OUTPUT_SCHEMA, destructive=True, open_world=True, available=available,
 )

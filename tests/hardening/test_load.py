@@ -8,6 +8,7 @@ and going."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -96,50 +97,68 @@ def live_process(tmp_path: Path) -> Iterator[ServerProcess]:
     server.stop()
 
 
-async def _client(url: str, deadline: float, tally: Tally, workbench: bool = False) -> None:
-    """One MCP client: initialize, then search and execute until the deadline, on its own connection."""
-    async with httpx.AsyncClient(headers=HEADERS, timeout=60) as http:
-        init = await http.post(url, json={"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "load", "version": "1"}}})
-        tally.statuses[init.status_code] += 1
-        if init.status_code != 200:
-            tally.protocol_errors.append(f"initialize: {init.status_code} {init.text[:200]}")
-            return
-        headers = {"Mcp-Session-Id": init.headers["mcp-session-id"], "Mcp-Protocol-Version": "2025-06-18"}
-        await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
-        calls = [SEARCH, EXECUTE]
-        if workbench:
-            calls.append({"name": "COMPOSIO_REMOTE_WORKBENCH", "arguments": {"code_to_execute": "print(6 * 7)"}})
-        n = 0
-        while time.monotonic() < deadline:
-            params = calls[n % len(calls)]
-            n += 1
-            started = time.perf_counter()
-            answer = await http.post(url, json={"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": params},
-                                     headers=headers)
-            tally.latencies.append(time.perf_counter() - started)
-            tally.calls += 1
-            tally.statuses[answer.status_code] += 1
-            if answer.status_code != 200:
-                tally.protocol_errors.append(f"{params['name']}: HTTP {answer.status_code} {answer.text[:200]}")
-                continue
-            body = answer.json()
-            if "error" in body or body.get("id") != n:
-                tally.protocol_errors.append(f"{params['name']}: {str(body)[:200]}")
-            elif body["result"].get("isError"):
-                tally.tool_failures.append(f"{params['name']}: {body['result']['content'][0]['text'][:200]}")
-            if workbench and params["name"] == "COMPOSIO_REMOTE_WORKBENCH":
-                calls.pop()  # one workbench run per workbench client: enough to start (and later reap) a process
+async def _initialize(http: httpx.AsyncClient, url: str, tally: Tally) -> dict[str, str] | None:
+    init = await http.post(url, json={"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "load", "version": "1"}}})
+    tally.statuses[init.status_code] += 1
+    if init.status_code != 200:
+        tally.protocol_errors.append(f"initialize: {init.status_code} {init.text[:200]}")
+        return None
+    headers = {"Mcp-Session-Id": init.headers["mcp-session-id"], "Mcp-Protocol-Version": "2025-06-18"}
+    note = await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+    tally.statuses[note.status_code] += 1
+    return headers
+
+
+async def _calls(http: httpx.AsyncClient, url: str, headers: dict[str, str], deadline: float, tally: Tally,
+                 workbench: bool) -> None:
+    """One MCP client's work: search and execute until the deadline, on its own connection."""
+    calls = [SEARCH, EXECUTE]
+    if workbench:
+        calls.append({"name": "COMPOSIO_REMOTE_WORKBENCH", "arguments": {"code_to_execute": "print(6 * 7)"}})
+    n = 0
+    while time.monotonic() < deadline:
+        params = calls[n % len(calls)]
+        n += 1
+        started = time.perf_counter()
+        answer = await http.post(url, json={"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": params},
+                                 headers=headers)
+        tally.latencies.append(time.perf_counter() - started)
+        tally.calls += 1
+        tally.statuses[answer.status_code] += 1
+        if answer.status_code != 200:
+            tally.protocol_errors.append(f"{params['name']}: HTTP {answer.status_code} {answer.text[:200]}")
+            continue
+        body = answer.json()
+        if "error" in body or body.get("id") != n:
+            tally.protocol_errors.append(f"{params['name']}: {str(body)[:200]}")
+        elif body["result"].get("isError"):
+            tally.tool_failures.append(f"{params['name']}: {body['result']['content'][0]['text'][:200]}")
+        if workbench and params["name"] == "COMPOSIO_REMOTE_WORKBENCH":
+            calls.pop()  # one workbench run per workbench client: enough to start (and later reap) a process
 
 
 async def _load(server: ServerProcess, clients: int, seconds: float, sessions: list[str],
                 workbench_clients: int = 0) -> Tally:
+    """All clients connect and initialize first; then every one of them works for `seconds`."""
     tally = Tally()
-    deadline = time.monotonic() + seconds
-    async with anyio.create_task_group() as group:
-        for i in range(clients):
-            group.start_soon(_client, f"{server.url}/mcp/{sessions[i % len(sessions)]}", deadline, tally,
-                             i < workbench_clients)
+    urls = [f"{server.url}/mcp/{sessions[i % len(sessions)]}" for i in range(clients)]
+    async with contextlib.AsyncExitStack() as stack:
+        https = [await stack.enter_async_context(httpx.AsyncClient(headers=HEADERS, timeout=120))
+                 for _ in range(clients)]
+        ready: list[dict[str, str] | None] = [None] * clients
+
+        async def init(i: int) -> None:
+            ready[i] = await _initialize(https[i], urls[i], tally)
+
+        async with anyio.create_task_group() as group:
+            for i in range(clients):
+                group.start_soon(init, i)
+        deadline = time.monotonic() + seconds
+        async with anyio.create_task_group() as group:
+            for i, headers in enumerate(ready):
+                if headers is not None:
+                    group.start_soon(_calls, https[i], urls[i], headers, deadline, tally, i < workbench_clients)
     return tally
 
 

@@ -13,39 +13,79 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
+import sqlite3
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mcp import Client
 
 from tests.hardening.test_workbench_socket_flood import FLOOD
-from tests.live import LiveServer
+from tests.live import API_KEY, free_socket
 from tests.mcp_helpers import call
 
 pytestmark = pytest.mark.anyio
 CALLS = 60
 FLOOR_SECONDS = 0.05
+REPO = Path(__file__).resolve().parent.parent.parent
 MANY_FILES = ("import os\nos.makedirs('spam', exist_ok=True)\n"
               "for i in range(30000):\n    open(f'spam/{i}', 'w').close()\n")
 HUNGRY_SQL = ("WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 30000) "
               "SELECT count(*) FROM (SELECT randomblob(900) AS b FROM r ORDER BY b)")
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    (tmp_path / "data" / "sqlite").mkdir(parents=True)
-    import sqlite3
+@dataclass
+class Served:
+    """`concierge serve` in its own process, as in production: the test's clients do not share its GIL."""
 
+    url: str
+
+    def create_session(self, **body: Any) -> dict[str, Any]:
+        response = httpx.post(f"{self.url}/api/v1/sessions", json=body, headers={"Authorization": f"Bearer {API_KEY}"},
+                              timeout=30)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Served]:
+    (tmp_path / "data" / "sqlite").mkdir(parents=True)
     sqlite3.connect(tmp_path / "data" / "sqlite" / "shop.db").close()
-    live = LiveServer(tmp_path / "data", toolkit_settings={"text": {"diff_timeout": 5}}).start()
-    yield live
-    live.stop()
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CONCIERGE_API_KEY": API_KEY, "CONCIERGE_SEARCH__SEMANTIC": "off",
+           "CONCIERGE_TOOLKIT_SETTINGS": json.dumps({"text": {"diff_timeout": 5}})}
+    with open(tmp_path / "serve.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data-dir",
+                                    str(tmp_path / "data")], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield Served(url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def p99(samples: list[float]) -> float:
@@ -64,7 +104,7 @@ async def measure(client: Client) -> float:
     return p99(samples)
 
 
-async def attack(server: LiveServer, stop: asyncio.Event, counts: dict[str, int]) -> None:
+async def attack(server: Served, stop: asyncio.Event, counts: dict[str, int]) -> None:
     sessions = {name: server.create_session(user_id=f"attacker_{name}", toolkits=["sqlite", "text"])
                 for name in ("files", "socket", "sql", "diff")}
     rng = random.Random(1)
@@ -94,7 +134,7 @@ async def attack(server: LiveServer, stop: asyncio.Event, counts: dict[str, int]
     await asyncio.gather(*(job() for name, job in jobs.items() if not only or name == only))
 
 
-async def test_a_workbench_attacker_leaves_another_sessions_p99_within_twice_quiet(server: LiveServer) -> None:
+async def test_a_workbench_attacker_leaves_another_sessions_p99_within_twice_quiet(server: Served) -> None:
     quiet_session = server.create_session(user_id="quiet", toolkits=["math"])
     async with Client(quiet_session["mcp"]["url"]) as client:
         await measure(client)  # warm up

@@ -166,7 +166,6 @@ async def test_no_sandbox_on_the_host_turns_the_workbench_off_with_one_line(tmp_
             put = httpx.put(f"{url}/api/v1/sessions/{session['id']}/files/a.txt", content=b"x",
                             headers=headers, timeout=30)
             assert put.status_code == 403 and "no sandbox" in put.text
-        assert not (tmp_path / "data" / "workbench").exists() or not any((tmp_path / "data" / "workbench").iterdir())
     finally:
         stop(process)
     lines = [line for line in log_file.read_text().splitlines() if "workbench" in line.lower()]

@@ -1,0 +1,195 @@
+"""Issue 15, the first hour: `concierge serve` as a new user runs it (taken port, admin key recovery,
+quiet logs), the CLI finding its server, `--version`, and one-line help on every command and flag."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from mcp import Client
+
+from server.cli import parser
+from tests.mcp_helpers import call
+
+ROOT = Path(__file__).resolve().parents[1]
+LISTENING = "Concierge listening on "
+KEY_LINE = re.compile(r"Admin API key \(shown once, store it now\): (ck_\S+)")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """No CONCIERGE_* from the developer's shell; lexical search so results never depend on extras."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONCIERGE_")}
+    return env | {"CONCIERGE_SEARCH__SEMANTIC": "off"} | extra
+
+
+def concierge(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True, text=True, timeout=90,
+                          cwd=cwd, env=env or clean_env())
+
+
+class Serve:
+    """`concierge serve --port 0` as a process; its merged output is collected line by line."""
+
+    def __init__(self, data_dir: Path, *flags: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
+                 command: list[str] | None = None) -> None:
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [*(command or [sys.executable, "-m", "server.cli"]), "serve", "--port", "0", "--data-dir", str(data_dir),
+             *flags],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd, env=env or clean_env())
+        threading.Thread(target=self._read, daemon=True).start()
+        deadline = time.monotonic() + 60
+        while not any(LISTENING in line for line in self.lines):
+            assert self.proc.poll() is None and time.monotonic() < deadline, "".join(self.lines)
+            time.sleep(0.05)
+        self.url = next(line for line in self.lines if LISTENING in line).split(LISTENING)[1].split()[0]
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def new_key(self) -> str | None:
+        found = [m.group(1) for line in self.lines if (m := KEY_LINE.search(line))]
+        return found[0] if found else None
+
+    def status(self, key: str) -> int:
+        return httpx.get(f"{self.url}/api/v1/toolkits", headers={"Authorization": f"Bearer {key}"}).status_code
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+    def __enter__(self) -> Serve:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def test_taken_port_is_one_line_and_never_listening(tmp_path: Path) -> None:
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        result = concierge("serve", "--port", str(port), "--data-dir", str(tmp_path / "d"))
+    finally:
+        holder.close()
+    assert result.returncode != 0
+    assert "listening" not in (result.stdout + result.stderr).lower()
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"port {port}" in lines[0] and "already in use" in lines[0] and "--port" in lines[0]
+
+
+def test_version() -> None:
+    result = concierge("--version")
+    assert result.returncode == 0 and re.fullmatch(r"concierge \S+\n", result.stdout)
+
+
+def test_no_server_message_names_where_the_url_came_from(tmp_path: Path) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    url = f"http://127.0.0.1:{port}"
+    from_env = concierge("sessions", "list", "--user-id", "u", cwd=tmp_path,
+                         env=clean_env(CONCIERGE_BASE_URL=url, CONCIERGE_API_KEY="ck_x"))
+    assert from_env.returncode == 2
+    assert f"no Concierge server at {url} (from CONCIERGE_BASE_URL)" in from_env.stderr
+    assert "--url" in from_env.stderr and "concierge serve" in from_env.stderr
+    (tmp_path / "concierge.toml").write_text(f"port = {port}\n")
+    from_config = concierge("sessions", "list", "--user-id", "u", cwd=tmp_path, env=clean_env(CONCIERGE_API_KEY="x"))
+    assert f"no Concierge server at {url} (from the local config" in from_config.stderr
+    assert "CONCIERGE_BASE_URL" in from_config.stderr
+
+
+def test_cli_finds_the_server_running_from_its_folder(tmp_path: Path) -> None:
+    """`serve --port X` then a session command from the same folder: no --url needed."""
+    with Serve(tmp_path / ".concierge", cwd=tmp_path) as serve:
+        env = clean_env(CONCIERGE_API_KEY=serve.new_key or "")
+        created = concierge("sessions", "create", "--user-id", "u1", "--toolkits", "math", "--json", cwd=tmp_path,
+                            env=env)
+        assert created.returncode == 0, created.stderr
+        assert serve.url in created.stdout
+    stopped = concierge("sessions", "list", "--user-id", "u1", cwd=tmp_path, env=env)
+    assert stopped.returncode == 2 and "local config" in stopped.stderr  # the marker went with the server
+
+
+def test_admin_key_is_kept_unless_reset(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    with Serve(data, env=clean_env(CONCIERGE_API_KEY="ck_first_key_0123456789")) as serve:
+        assert serve.new_key is None and serve.status("ck_first_key_0123456789") == 200
+    with Serve(data, env=clean_env(CONCIERGE_API_KEY="ck_other_key_0123456789")) as serve:
+        assert serve.status("ck_first_key_0123456789") == 200  # an exported variable does not replace it
+        assert serve.status("ck_other_key_0123456789") == 401
+        assert any("--reset-admin-key" in line for line in serve.lines)
+    reset = concierge("keys", "reset-admin", "--data-dir", str(data))
+    assert reset.returncode == 0, reset.stderr
+    new_key = KEY_LINE.search(reset.stdout).group(1)
+    with Serve(data) as serve:
+        assert serve.new_key is None
+        assert serve.status(new_key) == 200 and serve.status("ck_first_key_0123456789") == 401
+    with Serve(data, "--reset-admin-key", env=clean_env(CONCIERGE_API_KEY="ck_other_key_0123456789")) as serve:
+        assert serve.status("ck_other_key_0123456789") == 200 and serve.status(new_key) == 401
+    missing = concierge("keys", "reset-admin", "--data-dir", str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "no Concierge database" in missing.stderr
+    assert not (tmp_path / "nothing" / "concierge.db").exists()
+
+
+@pytest.mark.anyio
+async def test_info_log_has_no_per_request_lines(tmp_path: Path) -> None:
+    with Serve(tmp_path / "d") as serve:
+        headers = {"Authorization": f"Bearer {serve.new_key}"}
+        session = httpx.post(f"{serve.url}/api/v1/sessions", headers=headers,
+                             json={"user_id": "quiet", "toolkits": ["math"]}).json()
+        await anyio.sleep(0.5)
+        before = len(serve.lines)
+        async with Client(session["mcp"]["url"]) as client:
+            await client.list_tools()
+            for n in range(3):
+                result = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
+                    {"tool_slug": "MATH_EVALUATE", "arguments": {"expression": f"{n} + 1"}}]})
+                assert result["successful"], result
+            await call(client, "COMPOSIO_SEARCH_TOOLS", {"queries": [{"use_case": "add two numbers"}]})
+        await anyio.sleep(0.5)
+        during = serve.lines[before:]
+    assert any("INFO" in line for line in serve.lines[:before])  # logging is on at INFO
+    assert during == [], "".join(during)
+
+
+def _parsers(p: argparse.ArgumentParser, path: str = "concierge") -> list[tuple[str, argparse.ArgumentParser]]:
+    out = [(path, p)]
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                out += _parsers(child, f"{path} {name}")
+    return out
+
+
+def test_every_command_action_and_flag_has_help() -> None:
+    missing = []
+    for path, p in _parsers(parser()):
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                missing += [f"{path} {c.dest}" for c in action._choices_actions if not c.help]
+                described = {c.dest for c in action._choices_actions}
+                missing += [f"{path} {name}" for name in action.choices if name not in described]
+            elif not action.help or action.help == argparse.SUPPRESS:
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+    assert missing == []
+    shown = concierge("sessions", "update", "--help").stdout
+    assert "--expected-version" in shown and "config_version" in shown
+    assert "tags.enable" in concierge("sessions", "create", "--help").stdout
