@@ -131,3 +131,16 @@ def test_a_provider_down_at_start_still_builds_a_lexical_index(caplog: pytest.Lo
     assert not index.semantic
     assert index.search_use_case("add 17 and 25").merged[0].slug == "MATH_EVALUATE"
     assert sum("embedding provider" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_config_picks_the_provider() -> None:
+    from server.config import SearchConfig
+    from server.runtime import semantic_option
+
+    chosen = semantic_option(SearchConfig(embeddings="openai", base_url="http://127.0.0.1:9/v1", model=MODEL,
+                                          api_key=KEY, embeddings_timeout_seconds=1))
+    assert isinstance(chosen, OpenAIEncoder) and chosen.model == MODEL
+    assert semantic_option(SearchConfig(semantic="off", embeddings="openai")) is False
+    assert semantic_option(SearchConfig()) is None  # packaged extra when installed
+    with pytest.raises(ConfigError, match="model"):
+        semantic_option(SearchConfig(embeddings="openai", base_url="http://127.0.0.1:9/v1"))
