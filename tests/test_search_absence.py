@@ -24,6 +24,8 @@ def index() -> SearchIndex:
     ("schedule a zoom meeting with the design team", "zoom"),
     ("refund the last stripe payment", "stripe"),
     ("post a photo on instagram", "instagram"),
+    ("upload the video to youtube", "youtube"),
+    ("update the lead status in salesforce", "salesforce"),
 ])
 def test_an_app_the_catalog_lacks_is_named(index: SearchIndex, text: str, app: str) -> None:
     result = index.search_use_case(text)
@@ -44,6 +46,7 @@ def test_mixed_request_keeps_the_possible_step(index: SearchIndex) -> None:
 
 
 @pytest.mark.parametrize("text", ["send a slack message to #general", "add 17 and 25", "email Bob the report",
+                                  "assign jira ticket OPS-7 to kim", "what time is it in Osaka",
                                   "file a linear ticket: login button broken on safari",
                                   "create a google calendar event for the launch party on june 3"])
 def test_catalog_apps_and_values_are_not_mistaken_for_missing_apps(index: SearchIndex, text: str) -> None:
@@ -57,7 +60,7 @@ def test_builtin_eval_reports_negatives_and_per_toolkit_hits() -> None:
     assert set(report.hit_at_5_by_toolkit) == {tk.slug for tk in BUILTIN.toolkits}
     assert report.hit_at_5_with_absence >= report.hit_at_5 - 1.0
     # Floors at today's measured values, so a regression fails (docs/search.md has the numbers).
-    assert report.hit_at_5_with_absence >= 95.0 and report.negatives.said_unavailable >= 60.0
+    assert report.hit_at_5_with_absence >= 95.0 and report.negatives.said_unavailable >= 70.0
     assert min(report.hit_at_5_by_toolkit.values()) >= 90.0
 
 

@@ -39,7 +39,11 @@ APP_OBJECTS = frozenset(_APP_OBJECTS.split())
 UNKNOWN_SHARE = 2.0
 WEAK_MATCH = 1.0
 _BEFORE_APP = frozenset({"on", "via", "using", "through"})
-_INSIDE = frozenset({"in", "into"})  # "in salesforce", but also "in Osaka": only for words the catalog never saw
+# "in salesforce", but also "in Osaka": only for words the catalog never saw
+_INSIDE = frozenset({"in", "into"})
+# "… to X" names a place to put things only after these verbs ("upload the video to youtube");
+# after others it is as often a person ("assign it to kim").
+_PUT_VERBS = frozenset({"save", "upload", "post", "publish", "export", "sync", "add", "share", "backup"})
 _FILLER = frozenset({"my", "our", "the", "a", "an", "your", "their", "his", "her"})
 _TOKEN = re.compile(r"[A-Za-z0-9#@][\w.@'\-]*[\w]|[A-Za-z0-9]")
 _END = frozenset({"and", "then", "for", "to", "with", "about", "saying", "that", "in", "on", "at"})
@@ -86,7 +90,8 @@ class AbsenceDetector:
             prev = next((t for t in reversed(tokens[:i]) if t.lower() not in _FILLER), "").lower()
             after = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
             at_end = not after or after in _END
-            inside = at_end and prev in _INSIDE and token.islower() and not self._seen(token)
+            put = prev == "to" and bool(tokens) and tokens[0].lower() in _PUT_VERBS
+            inside = at_end and (prev in _INSIDE or put) and token.islower() and not self._seen(token)
             if (after in APP_OBJECTS or (at_end and prev in _BEFORE_APP) or inside) and not self._known(token):
                 return token
         return None
