@@ -181,3 +181,10 @@ def test_copies_of_one_toolkit_do_not_fill_the_top() -> None:
     assert len(top) == 4 and top[0].endswith("CREATE_ISSUE")
     # every copy is still reachable further down
     assert len(_slugs(index.search("create an issue in my repository", limit=20))) >= 6
+
+
+def test_a_list_of_actions_without_step_words_splits() -> None:
+    assert split_intents("check my calendar for tomorrow, email Bob the agenda, post it in #general") == [
+        "check my calendar for tomorrow", "email Bob the agenda", "post it in #general"]
+    assert split_intents("compare Google, Bing and DuckDuckGo search engines") == [
+        "compare Google, Bing and DuckDuckGo search engines"]
