@@ -1,4 +1,5 @@
-"""Issue 6: every provider example runs as a script against a real server and finishes the task."""
+"""Issues 6 and 15: every provider and framework example runs as a script against a real server and
+finishes the task."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 from tests.live import API_KEY, LiveServer
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ["openai_chat.py", "openai_responses.py", "anthropic_messages.py"]
+EXAMPLES = ["openai_chat.py", "openai_responses.py", "anthropic_messages.py",
+            # issue 15: the framework adapters
+            "langchain_agent.py", "openai_agents.py", "gemini.py", "llamaindex_agent.py"]
 ANSWER = "9am in New York on 27 November 2026 is Fri 27 Nov 2026, 11:00 PM JST in Tokyo."
 
 
@@ -39,7 +42,7 @@ def transcript(process: subprocess.Popen[str]) -> str:
 
 
 def test_examples_against_a_given_server(live: LiveServer) -> None:
-    """All three at once (they are independent scripts), each through search then execute."""
+    """All at once (they are independent scripts), each through search then execute."""
     running = [start_example(name, CONCIERGE_BASE_URL=live.url, CONCIERGE_API_KEY=API_KEY) for name in EXAMPLES]
     for name, process in zip(EXAMPLES, running, strict=True):
         text = transcript(process)

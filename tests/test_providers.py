@@ -89,7 +89,7 @@ def test_plain_tools_are_the_listings_with_valid_json_schemas(session: Session) 
 
 def test_unknown_provider_and_unreadable_response_are_refused(session: Session) -> None:
     with pytest.raises(ValueError, match="openai_responses"):
-        session.tools(provider="gemini")  # type: ignore[arg-type]
+        session.tools(provider="cohere")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="tool calls"):
         session.handle_tool_calls(42)
 

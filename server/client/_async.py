@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import httpx
 
-from server.client import providers
+from server.client import adapters, providers
 from server.client._base import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -34,9 +34,9 @@ class AsyncConcierge(ClientCore):
     _http: httpx.AsyncClient
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
-                 timeout: float | httpx.Timeout = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES,
-                 http_client: httpx.AsyncClient | None = None) -> None:
-        super().__init__(base_url, api_key, max_retries)
+                 provider: providers.Provider | None = None, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+                 max_retries: int = DEFAULT_MAX_RETRIES, http_client: httpx.AsyncClient | None = None) -> None:
+        super().__init__(base_url, api_key, max_retries, provider)
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
         self.sessions = AsyncSessions(self)
         self.connected_accounts = AsyncConnectedAccounts(self)
@@ -139,8 +139,19 @@ class AsyncSession(SessionBase):
     async def delete(self) -> None:
         await self._client._run(self._delete())
 
-    async def tools(self, provider: providers.Provider | None = None) -> list[dict[str, Any]]:
-        return await self._client._run(self._tools(provider))
+    async def tools(self, provider: providers.Provider | None = None) -> list[Any]:
+        """As `Session.tools`; framework tools from an async session run when awaited (`ainvoke`,
+        `acall`, async agents)."""
+        chosen = self._provider(provider)
+        if chosen in adapters.FRAMEWORKS:
+            listings = await self._client._run(self._listings())
+            return adapters.framework_tools(chosen, listings, self._runner())
+        return await self._client._run(self._tools(cast(providers.Format | None, chosen)))
+
+    def _runner(self) -> adapters.Runner:
+        async def acall(name: str, arguments: dict[str, Any]) -> str:
+            return providers.result_text(await self.execute(name, arguments))
+        return adapters.Runner(call=None, acall=acall)
 
     async def call(self, name: str, arguments: dict[str, Any] | None = None) -> EnvelopeOut:
         return await self._client._run(self._call(name, arguments or {}))

@@ -131,7 +131,13 @@ class ClientCore:
 
     _http: httpx.Client | httpx.AsyncClient
 
-    def __init__(self, base_url: str | None, api_key: str | None, max_retries: int) -> None:
+    def __init__(self, base_url: str | None, api_key: str | None, max_retries: int,
+                 provider: providers.Provider | None) -> None:
+        try:
+            providers.check_provider(provider)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        self.provider = provider
         base = base_url or os.environ.get("CONCIERGE_BASE_URL") or DEFAULT_BASE_URL
         key = api_key or os.environ.get("CONCIERGE_API_KEY")
         if not key:
@@ -286,7 +292,12 @@ class SessionBase:
     def _delete(self) -> Op[None]:
         yield from self._client._request("DELETE", self._path)
 
-    def _tools(self, provider: providers.Provider | None) -> Op[list[dict[str, Any]]]:
+    def _provider(self, provider: providers.Provider | None) -> providers.Provider | None:
+        chosen = provider or self._client.provider
+        providers.check_provider(chosen)
+        return chosen
+
+    def _tools(self, provider: providers.Format | None) -> Op[list[dict[str, Any]]]:
         listings = yield from self._listings()
         return providers.format_tools(listings, provider)
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
+import anyio
 import httpx
 
-from server.client import providers
+from server.client import adapters, providers
 from server.client._base import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -38,9 +39,9 @@ class Concierge(ClientCore):
     _http: httpx.Client
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
-                 timeout: float | httpx.Timeout = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES,
-                 http_client: httpx.Client | None = None) -> None:
-        super().__init__(base_url, api_key, max_retries)
+                 provider: providers.Provider | None = None, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+                 max_retries: int = DEFAULT_MAX_RETRIES, http_client: httpx.Client | None = None) -> None:
+        super().__init__(base_url, api_key, max_retries, provider)
         self._http = http_client or httpx.Client(timeout=timeout)
         self.sessions = Sessions(self)
         self.connected_accounts = ConnectedAccounts(self)
@@ -156,10 +157,25 @@ class Session(SessionBase):
     def delete(self) -> None:
         self._client._run(self._delete())
 
-    def tools(self, provider: providers.Provider | None = None) -> list[dict[str, Any]]:
-        """The session's tools for `provider` ("openai", "openai_responses", "anthropic") or as plain
-        JSON Schema listings (None). Fetched each time, so they reflect the latest `update()`."""
-        return self._client._run(self._tools(provider))
+    def tools(self, provider: providers.Provider | None = None) -> list[Any]:
+        """The session's tools for `provider`, else the client's `provider=`, else as plain JSON Schema
+        listings. Formats ("openai", "openai_responses", "anthropic") are dicts; frameworks
+        ("langchain", "openai_agents", "gemini", "llamaindex") get their own tool objects, which run
+        through this session when the framework calls them. Fetched each time, so they reflect the
+        latest `update()`."""
+        chosen = self._provider(provider)
+        if chosen in adapters.FRAMEWORKS:
+            listings = self._client._run(self._listings())
+            return adapters.framework_tools(chosen, listings, self._runner())
+        return self._client._run(self._tools(cast(providers.Format | None, chosen)))
+
+    def _runner(self) -> adapters.Runner:
+        def call(name: str, arguments: dict[str, Any]) -> str:
+            return providers.result_text(self.execute(name, arguments))
+
+        async def acall(name: str, arguments: dict[str, Any]) -> str:
+            return await anyio.to_thread.run_sync(call, name, arguments)
+        return adapters.Runner(call=call, acall=acall)
 
     def call(self, name: str, arguments: dict[str, Any] | None = None) -> EnvelopeOut:
         """Call one of the session's own tools (a meta tool) and get its `{data, error, successful}`."""
@@ -177,10 +193,11 @@ class Session(SessionBase):
 
     def handle_tool_calls(self, response: Any) -> list[dict[str, Any]]:
         """Run a model's tool calls through this session and return the messages to append to the
-        conversation, in the provider's shape (OpenAI chat, Responses, or one Anthropic user message).
+        conversation, in the provider's shape (OpenAI chat, Responses, one Anthropic user message, or
+        one Gemini user turn of function responses).
 
-        `response` is a completion, Responses result, Anthropic message, a message or a list of tool
-        calls, as plain dicts or openai/anthropic SDK objects.
+        `response` is a completion, Responses result, Anthropic message, Gemini response, a message or a
+        list of tool calls, as plain dicts or openai/anthropic/google-genai SDK objects.
         """
         return self._client._run(self._handle_tool_calls(response))
 

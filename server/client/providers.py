@@ -1,7 +1,7 @@
 """Native tool formats and tool-call round trips for model providers, without importing their SDKs.
 
 The shapes follow the providers' published request schemas (OpenAI Chat Completions and Responses,
-Anthropic Messages); `tests/test_providers.py` validates them against the SDKs' own param types.
+Anthropic Messages, Gemini contents); `tests/test_providers.py` validates them against the SDKs' own param types.
 SDK response objects are accepted because they are pydantic models: they are dumped to the same
 JSON the HTTP API returns, so one parser serves SDK objects and plain dicts alike.
 """
@@ -15,11 +15,15 @@ from typing import Any, Literal
 
 from server.client.models import ToolListingOut, ToolResult
 
-Provider = Literal["openai", "openai_responses", "anthropic"]
-PROVIDERS: tuple[Provider, ...] = ("openai", "openai_responses", "anthropic")
+Format = Literal["openai", "openai_responses", "anthropic"]
+FORMATS: tuple[Format, ...] = ("openai", "openai_responses", "anthropic")
+# Frameworks get their own tool objects (server.client.adapters); Gemini's calls come back as messages.
+Provider = Literal["openai", "openai_responses", "anthropic", "langchain", "openai_agents", "gemini", "llamaindex",
+                   "crewai"]
+PROVIDERS: tuple[Provider, ...] = (*FORMATS, "langchain", "openai_agents", "gemini", "llamaindex", "crewai")
 
 
-def format_tools(listings: Sequence[ToolListingOut], provider: Provider | None) -> list[dict[str, Any]]:
+def format_tools(listings: Sequence[ToolListingOut], provider: Format | None) -> list[dict[str, Any]]:
     """Tool definitions ready for the provider's `tools` parameter; None gives the listings as plain dicts."""
     if provider is None:
         return [t.model_dump() for t in listings]
@@ -34,6 +38,11 @@ def format_tools(listings: Sequence[ToolListingOut], provider: Provider | None) 
     if provider == "anthropic":
         return [{"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in listings]
     raise ValueError(f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)} or None")
+
+
+def check_provider(provider: str | None) -> None:
+    if provider is not None and provider not in PROVIDERS:
+        raise ValueError(f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)} or None")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +80,9 @@ def _item_call(item: dict[str, Any]) -> ToolCall | None:
         return _from_json("openai_responses", item["call_id"], item["name"], item.get("arguments"))
     if kind == "tool_use":
         return _from_json("anthropic", item["id"], item["name"], item.get("input"))
+    gemini = item.get("function_call") or item.get("functionCall")
+    if isinstance(gemini, dict):
+        return _from_json("gemini", gemini.get("id") or "", gemini["name"], gemini.get("args") or {})
     if isinstance(item.get("function"), dict):
         function = item["function"]
         return _from_json("openai", item["id"], function["name"], function.get("arguments"))
@@ -83,6 +95,11 @@ def _items(response: Any) -> list[Any]:
     if not isinstance(response, dict):
         raise TypeError(f"cannot read tool calls from {type(response).__name__}; pass a model response, "
                         "message or list of tool calls (dict or openai/anthropic SDK object)")
+    if isinstance(response.get("candidates"), list):  # Gemini: the first candidate is the one acted on
+        candidates = response["candidates"] or [{}]
+        return list((candidates[0].get("content") or {}).get("parts") or [])
+    if isinstance(response.get("parts"), list):  # Gemini content
+        return response["parts"]
     if "choices" in response:  # OpenAI chat completion: the first choice is the one acted on
         choices = response["choices"] or [{}]
         return list((choices[0].get("message") or {}).get("tool_calls") or [])
@@ -96,17 +113,23 @@ def _items(response: Any) -> list[Any]:
 
 
 def tool_calls(response: Any) -> list[ToolCall]:
-    """The tool calls in a chat completion, Responses result or Anthropic message (or their parts)."""
+    """The tool calls in a chat completion, Responses result, Anthropic message or Gemini response
+    (or their parts)."""
     items = (_plain(item) for item in _items(_plain(response)))
     return [call for item in items if isinstance(item, dict) and (call := _item_call(item)) is not None]
 
 
-def _content(result: ToolResult) -> str:
+def result_body(result: ToolResult) -> dict[str, Any]:
     body = result.model_dump(mode="json")
     for optional in ("log_id", "error_details"):
         if body.get(optional) is None:
             body.pop(optional, None)
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return body
+
+
+def result_text(result: ToolResult) -> str:
+    """A tool result as the model sees it: the envelope as compact JSON."""
+    return json.dumps(result_body(result), ensure_ascii=False, separators=(",", ":"))
 
 
 def result_messages(calls: Sequence[ToolCall], results: Sequence[ToolResult]) -> list[dict[str, Any]]:
@@ -116,8 +139,18 @@ def result_messages(calls: Sequence[ToolCall], results: Sequence[ToolResult]) ->
     pairs = list(zip(calls, results, strict=True))
     provider = calls[0].provider
     if provider == "openai":
-        return [{"role": "tool", "tool_call_id": c.id, "content": _content(r)} for c, r in pairs]
+        return [{"role": "tool", "tool_call_id": c.id, "content": result_text(r)} for c, r in pairs]
     if provider == "openai_responses":
-        return [{"type": "function_call_output", "call_id": c.id, "output": _content(r)} for c, r in pairs]
-    return [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": c.id, "content": _content(r),
+        return [{"type": "function_call_output", "call_id": c.id, "output": result_text(r)} for c, r in pairs]
+    if provider == "gemini":  # Gemini reads `output` as the result and `error` as a failure
+        return [{"role": "user", "parts": [{"function_response": _gemini_response(c, r)} for c, r in pairs]}]
+    return [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": c.id, "content": result_text(r),
                                           "is_error": not r.successful} for c, r in pairs]}]
+
+
+def _gemini_response(call: ToolCall, result: ToolResult) -> dict[str, Any]:
+    body = result_body(result)
+    response: dict[str, Any] = {"name": call.name, "response": {"output" if result.successful else "error": body}}
+    if call.id:
+        response["id"] = call.id
+    return response
