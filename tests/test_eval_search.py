@@ -84,11 +84,11 @@ def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert indexing == "retrieval_fixture: indexing 8 tools"
     assert re.fullmatch(r"retrieval_fixture: ranked 6 of 6 queries \(\d+ s\)", ranked)
     assert head.split() == ["set", "split", "tools", "queries", "semantic", "R@5", "R@10", "Hit@5", "NDCG@10",
-                            "q/s", "build", "s"]
+                            "n/a%", "q/s", "build", "s"]
     assert set(rule) <= {"-", " "}
     cells = row.split()
     assert cells[:5] == ["retrieval_fixture", "all", "8", "6", "no"]
-    assert all(re.fullmatch(r"\d+\.\d", c) for c in cells[5:9])
+    assert all(re.fullmatch(r"\d+\.\d", c) for c in cells[5:10])
     assert format_report([]).count("\n") == 1
 
 

@@ -167,3 +167,24 @@ def test_fused_ranking_with_an_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
     many = frozenset(ALL_SLUGS - {"GITHUB_CREATE_ISSUE"})
     hits = fused.search_use_case("create an issue and send an email", allowed=many, limit=3).merged
     assert len(hits) == 3 and set(_slugs(hits)) <= many
+
+
+def test_copies_of_one_toolkit_do_not_fill_the_top() -> None:
+    copies = [_kit(f"github{n}", [], [
+        (f"GITHUB{n}_CREATE_ISSUE", "Create a new issue in a repository.", {"title": "Issue title"}),
+        (f"GITHUB{n}_LIST_ISSUES", "List the open issues of a repository.", {"repo": "owner/name"}),
+    ]) for n in range(2, 6)]
+    index = SearchIndex([*CATALOG, *copies])
+    top = _slugs(index.search("create an issue in my repository", limit=4))
+    actions = [slug.split("_", 1)[1] for slug in top]
+    assert actions[:2] == ["CREATE_ISSUE", "LIST_ISSUES"] or len(set(actions[:3])) >= 2, top
+    assert len(top) == 4 and top[0].endswith("CREATE_ISSUE")
+    # every copy is still reachable further down
+    assert len(_slugs(index.search("create an issue in my repository", limit=20))) >= 6
+
+
+def test_a_list_of_actions_without_step_words_splits() -> None:
+    assert split_intents("check my calendar for tomorrow, email Bob the agenda, post it in #general") == [
+        "check my calendar for tomorrow", "email Bob the agenda", "post it in #general"]
+    assert split_intents("compare Google, Bing and DuckDuckGo search engines") == [
+        "compare Google, Bing and DuckDuckGo search engines"]

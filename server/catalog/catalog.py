@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from server.catalog.embeddings import TextEncoder
 from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkits
 from server.catalog.model import Tool, Toolkit
 from server.catalog.search import SearchIndex
@@ -51,7 +52,7 @@ def apply_override(toolkit: Toolkit, override: Mapping[str, Any] | None) -> Tool
 
 
 class Catalog:
-    def __init__(self, toolkits: Sequence[Toolkit], semantic: bool | None = False) -> None:
+    def __init__(self, toolkits: Sequence[Toolkit], semantic: bool | None | TextEncoder = False) -> None:
         self.toolkits: dict[str, Toolkit] = {tk.slug: tk for tk in toolkits}
         self.tools: dict[str, Tool] = {t.slug: t for tk in toolkits for t in tk.tools.values()}
         self._semantic = semantic
@@ -66,7 +67,8 @@ class Catalog:
 
     @classmethod
     def load(cls, paths: Sequence[Path], builtin: bool = True,
-             overrides: Mapping[str, Mapping[str, Any]] | None = None, semantic: bool | None = False) -> Catalog:
+             overrides: Mapping[str, Mapping[str, Any]] | None = None,
+             semantic: bool | None | TextEncoder = False) -> Catalog:
         roots = ([BUILTIN_TOOLKITS] if builtin else []) + list(paths)
         toolkits = load_toolkits(roots)
         unknown = sorted(set(overrides or {}) - {tk.slug for tk in toolkits})

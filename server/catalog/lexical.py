@@ -46,6 +46,7 @@ class LexicalIndex:
         pair_terms = pair // width
         df = np.bincount(pair_terms, minlength=len(self.vocabulary)).astype(np.float64)
         idf = np.log1p((n - df + 0.5) / (df + 0.5))
+        self.idf = idf
         self._docs = (pair % width).astype(np.int32)
         self._values = (idf[pair_terms] * tf * (K1 + 1.0) / (K1 + tf)).astype(np.float32)
         self._start = np.searchsorted(pair_terms, np.arange(len(self.vocabulary) + 1))
@@ -63,6 +64,12 @@ class LexicalIndex:
             lo, hi = self._start[tid], self._start[tid + 1]
             out[self._docs[lo:hi]] += self._values[lo:hi]
         return out
+
+    def has_term(self, term_id: int, doc: int) -> bool:
+        """Whether tool `doc` holds the term in any field."""
+        lo, hi = self._start[term_id], self._start[term_id + 1]
+        at = lo + int(np.searchsorted(self._docs[lo:hi], doc))
+        return bool(at < hi and self._docs[at] == doc)
 
     def matched_fields(self, term_id: int, doc: int) -> list[str]:
         """The fields of tool `doc` that contain the term (for a hit's one-line reason)."""

@@ -15,7 +15,7 @@ MAX_INTENTS = 8  # a longer request keeps its first intents; the whole text is s
 _STEP = (r"(?:and\s+)?(?:then|after\s+that|afterwards|next|finally|lastly|additionally|also|furthermore|"
          r"moreover|besides)\b,?\s*")
 _BOUNDARY = re.compile(rf"(?:(?<=[.!?;])\s+|\n+|^\s*)(?:{_STEP})?|,?\s+{_STEP}", re.IGNORECASE)
-_AND = re.compile(r",?\s+and\s+(\w+)", re.IGNORECASE)
+_AND = re.compile(r"(?:,?\s+and\s+|,\s*)(\w+)", re.IGNORECASE)
 
 # Verbs that start a new request after "and" whatever the catalog; each catalog adds the first
 # words of its own tool names ("create" from GITHUB_CREATE_ISSUE).
@@ -60,16 +60,19 @@ def _glue(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 def split_intents(use_case: str, actions: frozenset[str] = COMMON_ACTIONS) -> list[str]:
     """Sub-requests of a multi-step use case, in order; a single-intent request comes back whole.
 
-    Splits at sentence ends and step words ("then", "finally", ...), and at "and" followed by an
+    Splits at sentence ends and step words ("then", "finally", ...), at "and" followed by an
     action verb ("find the invoice email and post its total to #finance"), so "Google and Bing
-    search engines" stays one request. Fragments with too few content words stay with a neighbour.
+    search engines" stays one request, and at a comma followed by a common action verb
+    ("check my calendar, email Bob the agenda"). Fragments with too few content words stay with a neighbour.
     """
     text = use_case.strip()
     spans: list[tuple[int, int]] = []
     for lo, hi in _glue(text, _spans(text, _BOUNDARY)):
         cuts = [(lo, lo)]
         for m in _AND.finditer(text, lo, hi):
-            if m.group(1).lower() in actions:
+            verb = m.group(1).lower()
+            # after a bare comma only the common verbs: catalogs' own first words split lists of nouns
+            if verb in (actions if "and" in m.group(0).lower() else COMMON_ACTIONS):
                 cuts.append((m.start(), m.start(1)))
         bounds = [(cuts[i][1], cuts[i + 1][0] if i + 1 < len(cuts) else hi) for i in range(len(cuts))]
         spans.extend(_glue(text, bounds))
@@ -85,14 +88,19 @@ def action_words(tool_names: Iterable[str]) -> frozenset[str]:
 class ToolkitMentions:
     """Finds toolkits named in a request by slug, name or alias ("gh", "google sheets")."""
 
-    def __init__(self, toolkits: Sequence[Toolkit]) -> None:
+    def __init__(self, toolkits: Sequence[Toolkit], *, aliases: bool = True) -> None:
         self._phrases: dict[tuple[str, ...], set[str]] = {}
         for tk in toolkits:
-            for label in {tk.slug, tk.name, *tk.aliases}:
+            for label in {tk.slug, tk.name, *(tk.aliases if aliases else ())}:
                 phrase = tuple(terms(label))
                 if phrase:
                     self._phrases.setdefault(phrase, set()).add(tk.slug)
         self._longest = max((len(p) for p in self._phrases), default=0)
+
+    @property
+    def phrases(self) -> list[tuple[str, ...]]:
+        """Every toolkit slug, name and alias, as analysed terms."""
+        return list(self._phrases)
 
     def find(self, text: str) -> set[str]:
         """Slugs of toolkits whose name or alias occurs in `text` as whole words."""

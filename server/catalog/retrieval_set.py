@@ -12,7 +12,7 @@ import csv
 import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,6 +24,7 @@ from server.catalog.toolkit_file import ToolFile, ToolkitFile
 from server.errors import ConfigError
 
 BUILTIN_QUERIES = BUILTIN_TOOLKITS.parent / "tests" / "data" / "search_queries.jsonl"
+NEGATIVES_NAME = "search_negatives.jsonl"  # beside a labelled-queries file: requests nothing covers
 PLACEHOLDER_HANDLER = "retrieval_set_placeholder"
 _MIN_DESCRIPTION = 10  # ToolFile/ToolkitFile refuse shorter descriptions
 # Source sets write Python type names; JSON Schema has its own.
@@ -41,10 +42,23 @@ class LabelledQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class NegativeQuery:
+    """A request the catalog cannot serve (fully): `app` is the missing app when it names one,
+    `possible` the tools of a step that can be done (mixed requests)."""
+
+    id: str
+    text: str
+    kind: str
+    app: str | None
+    possible: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class RetrievalSet:
     name: str
     toolkits: list[Toolkit]
     queries: list[LabelledQuery]
+    negatives: list[NegativeQuery] = field(default_factory=list)
 
     @property
     def splits(self) -> list[str]:
@@ -99,6 +113,39 @@ def _padded(text: str, filler: str) -> str:
     return f"{filler}: {text}".strip(": ").ljust(_MIN_DESCRIPTION, ".")[:4000]
 
 
+_KNOWN_FIELDS = {"_id", "name", "toolkit", "subfield", "description", "input_schema"}
+_OUTPUT_FIELDS = {"output", "outputs", "returns", "return", "output_description", "output_schema", "response"}
+_TAG_FIELDS = {"tags", "category", "categories", "labels", "keywords"}
+
+
+def _flat_text(value: Any) -> list[str]:
+    """Every string (and number) inside a JSON value, keys of objects included."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return [str(value)]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in [slug_words(str(k)), *_flat_text(v)]]
+    if isinstance(value, list):
+        return [t for v in value for t in _flat_text(v)]
+    return []
+
+
+def _other_fields(row: dict[str, Any]) -> tuple[str, list[str], str]:
+    """A corpus row's fields beyond the format's: (free text such as `raw_text`, tags, output text).
+
+    Some sets carry a tool's parameters only in a free-text field; every field is indexed."""
+    free, tags, output = [], [], []
+    for key, value in row.items():
+        if key in _KNOWN_FIELDS or value is None:
+            continue
+        if key.lower() in _TAG_FIELDS:
+            tags += [t for t in _flat_text(value) if t.strip()]
+        elif key.lower() in _OUTPUT_FIELDS:
+            output += _flat_text(value)
+        else:
+            free += _flat_text(value)
+    return " ".join(free)[:20000], [t[:64] for t in tags], " ".join(output)[:20000]
+
+
 def corpus_toolkits(rows: list[dict[str, Any]], set_name: str) -> tuple[list[Toolkit], dict[str, str]]:
     """Toolkits built from corpus rows, and the map corpus `_id` -> tool slug."""
     fallback = toolkit_slug(set_name, "tools")
@@ -122,11 +169,15 @@ def corpus_toolkits(rows: list[dict[str, Any]], set_name: str) -> tuple[list[Too
             taken.add(slug)
             slug_of[str(row["_id"])] = slug
             subfield = str(row.get("subfield") or "")
+            schema = _schema(row.get("input_schema"))
+            free, tags, output = _other_fields(row)
+            if free:
+                schema["description"] = free
             tools.append(ToolFile(
                 slug=slug, name=str(row["name"])[:120],
                 description=_padded(str(row.get("description") or ""), str(row["name"])),
-                tags=[subfield.rsplit("/", 1)[-1]] if subfield else [],
-                input_schema=_schema(row.get("input_schema")), python=PLACEHOLDER_HANDLER,
+                tags=([subfield.rsplit("/", 1)[-1]] if subfield else []) + tags,
+                input_schema=schema, python=PLACEHOLDER_HANDLER, output_description=output,
             ))
         spec = ToolkitFile(slug=tk_slug, name=names[tk_slug],
                            description=_padded(f"{names[tk_slug]} tools", "Tools"), tools=tools)
@@ -166,7 +217,15 @@ def load_builtin_set(queries_path: Path = BUILTIN_QUERIES, toolkits_dir: Path = 
             raise ConfigError(f"{queries_path}: query {row['_id']!r} labels unknown tools {unknown}")
         queries.append(LabelledQuery(str(row["_id"]), str(row["text"]), str(row.get("split") or "builtin"),
                                      frozenset(row["relevant"])))
-    return RetrievalSet("builtin", toolkits, queries)
+    negatives_path = queries_path.parent / NEGATIVES_NAME
+    negatives = []
+    for row in _jsonl(negatives_path) if negatives_path.is_file() else []:
+        unknown = sorted(set(row.get("possible") or []) - known)
+        if unknown:
+            raise ConfigError(f"{negatives_path}: {row['_id']!r} labels unknown tools {unknown}")
+        negatives.append(NegativeQuery(str(row["_id"]), str(row["text"]), str(row["kind"]), row.get("app"),
+                                       frozenset(row.get("possible") or [])))
+    return RetrievalSet("builtin", toolkits, queries, negatives)
 
 
 def load_sets(data: Path) -> list[RetrievalSet]:

