@@ -63,8 +63,15 @@ async def ready(request: Request) -> JSONResponse:
         log.exception("readiness: the database did not answer")
         checks["database"] = False
     ok = all(checks.values())
-    return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks, "toolkits": len(catalog.toolkits),
-                         "tools": len(catalog.tools)}, status_code=200 if ok else 503)
+    return JSONResponse(
+        {
+            "status": "ready" if ok else "not_ready",
+            "checks": checks,
+            "toolkits": len(catalog.toolkits),
+            "tools": len(catalog.tools),
+        },
+        status_code=200 if ok else 503,
+    )
 
 
 def metrics_endpoint(settings: Settings) -> Callable[[Request], Response]:
@@ -77,9 +84,14 @@ def metrics_endpoint(settings: Settings) -> Callable[[Request], Response]:
     return serve  # type: ignore[return-value]
 
 
-def build_app(settings: Settings, *, announce: Callable[[str], None] = print,
-              catalog: Catalog | None = None, runtime: Runtime | None = None,
-              reset_admin_key: bool = False) -> Starlette:
+def build_app(
+    settings: Settings,
+    *,
+    announce: Callable[[str], None] = print,
+    catalog: Catalog | None = None,
+    runtime: Runtime | None = None,
+    reset_admin_key: bool = False,
+) -> Starlette:
     """`announce` prints the start-up lines a person must see (URL, a newly generated admin key);
     `reset_admin_key` replaces the stored admin key (with the configured one, or a new one).
 
@@ -91,27 +103,40 @@ def build_app(settings: Settings, *, announce: Callable[[str], None] = print,
         current = runtime or await Runtime.start(settings, catalog)
         try:
             surface = ToolSurface(meta_tools_for(current), current.meta_services())
-            key_hash, new_key = await admin_key.ensure_admin_key(current.meta, settings.api_key.get_secret_value()
-                                                                 if settings.api_key else None,
-                                                                 replace=reset_admin_key)
+            key_hash, new_key = await admin_key.ensure_admin_key(
+                current.meta, settings.api_key.get_secret_value() if settings.api_key else None, replace=reset_admin_key
+            )
             metrics.observe_executions(current.executions)
             metrics.observe_refreshes(current.auth.accounts.store)
             limits = settings.rate_limits
-            throttles = Throttles(limits.per_api_key, limits.per_session, limits.burst,
-                                  lambda scope: metrics.rate_limited.labels(scope).inc())
-            token_secret = (await session_token.load_secret(current.meta, current.auth.accounts.box)
-                            if settings.mcp_session_tokens else None)
+            throttles = Throttles(
+                limits.per_api_key,
+                limits.per_session,
+                limits.burst,
+                lambda scope: metrics.rate_limited.labels(scope).inc(),
+            )
+            token_secret = (
+                await session_token.load_secret(current.meta, current.auth.accounts.box)
+                if settings.mcp_session_tokens
+                else None
+            )
             document = build_openapi(API_ROUTES, API_PREFIX, {}, current.catalog)
             schemas = {r.body: BodySchema(r.body, document) for r in API_ROUTES if r.body is not None}
             app.state.api = ApiState(current, surface, key_hash, throttles, metrics, document, schemas, token_secret)
             server = build_mcp_server(current, surface, lambda ctx: ctx.request.path_params["session_id"], metrics)
-            manager = StreamableHTTPSessionManager(app=server, stateless=True, json_response=True,
-                                                   security_settings=security_settings(settings),
-                                                   max_request_body_size=settings.max_request_bytes)
+            manager = StreamableHTTPSessionManager(
+                app=server,
+                stateless=True,
+                json_response=True,
+                security_settings=security_settings(settings),
+                max_request_body_size=settings.max_request_bytes,
+            )
             app.state.mcp = McpEndpoint(current, manager, app.state.api)
             async with manager.run():
-                announce(f"Concierge listening on {settings.base_url} (MCP: {settings.base_url}/mcp/<session_id>, "
-                         f"REST: {settings.base_url}{API_PREFIX})")
+                announce(
+                    f"Concierge listening on {settings.base_url} (MCP: {settings.base_url}/mcp/<session_id>, "
+                    f"REST: {settings.base_url}{API_PREFIX})"
+                )
                 if new_key:
                     announce(f"Admin API key (shown once, store it now): {new_key}")
                 yield
@@ -122,8 +147,11 @@ def build_app(settings: Settings, *, announce: Callable[[str], None] = print,
     routes = [
         Route("/healthz", health, methods=["GET"]),
         Route("/readyz", ready, methods=["GET"]),
-        Route(f"{API_PREFIX}/openapi.json", openapi_endpoint(lambda request: request.app.state.api.openapi),
-              methods=["GET"]),
+        Route(
+            f"{API_PREFIX}/openapi.json",
+            openapi_endpoint(lambda request: request.app.state.api.openapi),
+            methods=["GET"],
+        ),
         Route("/connect/{token}", connect.link_page, methods=["GET", "POST"]),
         Route(f"{API_PREFIX}/auth/callback", connect.oauth_callback, methods=["GET"]),
         Mount(API_PREFIX, routes=starlette_routes(API_ROUTES)),
@@ -132,10 +160,16 @@ def build_app(settings: Settings, *, announce: Callable[[str], None] = print,
     ]
     if settings.metrics != "off":
         routes.append(Route("/metrics", metrics_endpoint(settings), methods=["GET"]))
-    labels = RouteLabels([r.path for r in routes if isinstance(r, Route)]
-                         + [API_PREFIX + r.path for r in API_ROUTES])
-    return Starlette(routes=routes, lifespan=lifespan,
-                     middleware=[Middleware(RequestContext, metrics=metrics, labels=labels,
-                                            access_lines=settings.log_format == "json")],
-                     exception_handlers={ConciergeError: handle_concierge_error, HTTPException: handle_http_exception,
-                                         Exception: handle_unexpected})
+    labels = RouteLabels([r.path for r in routes if isinstance(r, Route)] + [API_PREFIX + r.path for r in API_ROUTES])
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(RequestContext, metrics=metrics, labels=labels, access_lines=settings.log_format == "json")
+        ],
+        exception_handlers={
+            ConciergeError: handle_concierge_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+    )

@@ -41,8 +41,9 @@ def _print(args: argparse.Namespace, data: Any, human: str) -> None:
 def listen_socket(settings: Settings) -> socket.socket:
     """Bound and listening before anything is announced: a taken port is one line and a non-zero exit."""
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM,
-                                                             proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE)[0]
+        family, kind, proto, _, address = socket.getaddrinfo(
+            settings.host, settings.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+        )[0]
     except socket.gaierror as exc:
         raise ConfigError(f"host {settings.host!r} cannot be resolved ({exc.strerror}); check --host") from None
     sock = socket.socket(family, kind, proto)  # IPPROTO_TCP: asyncio then turns Nagle off on accepted sockets
@@ -53,9 +54,11 @@ def listen_socket(settings: Settings) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise AddressInUse(f"port {settings.port} on {settings.host} is already in use (another Concierge or "
-                               f"another program); pick another with `concierge serve --port {settings.port + 1}` "
-                               "or `port` in concierge.toml") from None
+            raise AddressInUse(
+                f"port {settings.port} on {settings.host} is already in use (another Concierge or "
+                f"another program); pick another with `concierge serve --port {settings.port + 1}` "
+                "or `port` in concierge.toml"
+            ) from None
         raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
     return sock
 
@@ -65,8 +68,13 @@ def server_file(data_dir: Path) -> Path:
     return data_dir / "server.json"
 
 
-def run_server(settings: Settings, sock: socket.socket, *, reset_admin_key: bool = False,
-               announce: Callable[[str], None] = lambda line: print(line, flush=True)) -> None:
+def run_server(
+    settings: Settings,
+    sock: socket.socket,
+    *,
+    reset_admin_key: bool = False,
+    announce: Callable[[str], None] = lambda line: print(line, flush=True),
+) -> None:
     """What `concierge serve` runs once its socket is bound (the overhead bench runs exactly this)."""
     import uvicorn
 
@@ -82,9 +90,14 @@ def run_server(settings: Settings, sock: socket.socket, *, reset_admin_key: bool
         gc.freeze()
         try:
             app = build_app(settings, announce=announce, runtime=runtime, reset_admin_key=reset_admin_key)
-            config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, lifespan="on",
-                                    log_config=None,  # our handler (text or JSON, scrubbed) serves all
-                                    timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds))
+            config = uvicorn.Config(
+                app,
+                log_level=settings.log_level,
+                access_log=False,
+                lifespan="on",
+                log_config=None,  # our handler (text or JSON, scrubbed) serves all
+                timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
+            )
             await uvicorn.Server(config).serve(sockets=[sock])
         finally:
             await runtime.aclose()
@@ -198,19 +211,25 @@ class Api:
         self.base, self.source = server_url(args)
         key = args.api_key or os.environ.get("CONCIERGE_API_KEY")
         if not key:
-            raise ConfigError("set CONCIERGE_API_KEY (or --api-key) to the admin key printed by `concierge serve` "
-                              "(lost it? `concierge keys reset-admin`)")
+            raise ConfigError(
+                "set CONCIERGE_API_KEY (or --api-key) to the admin key printed by `concierge serve` "
+                "(lost it? `concierge keys reset-admin`)"
+            )
         self.headers = {"Authorization": f"Bearer {key}"}
 
-    def __call__(self, method: str, path: str, body: dict[str, Any] | None = None,
-                 params: dict[str, Any] | None = None) -> Any:
+    def __call__(
+        self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, Any] | None = None
+    ) -> Any:
         try:
-            response = httpx.request(method, f"{self.base}/api/v1{path}", json=body, params=params,
-                                     headers=self.headers, timeout=30)
+            response = httpx.request(
+                method, f"{self.base}/api/v1{path}", json=body, params=params, headers=self.headers, timeout=30
+            )
         except httpx.ConnectError:
-            raise ServerUnreachable(f"no Concierge server at {self.base} (from {self.source}); start one with "
-                                    "`concierge serve`, or point the CLI at yours with --url URL or "
-                                    "CONCIERGE_BASE_URL") from None
+            raise ServerUnreachable(
+                f"no Concierge server at {self.base} (from {self.source}); start one with "
+                "`concierge serve`, or point the CLI at yours with --url URL or "
+                "CONCIERGE_BASE_URL"
+            ) from None
         if response.status_code == 204:
             return None
         data = response.json()
@@ -227,14 +246,18 @@ def _session_body(args: argparse.Namespace) -> dict[str, Any]:
         body["toolkits"] = [t.strip() for t in args.toolkits.split(",") if t.strip()]
     if args.tags:
         tags = [t.strip() for t in args.tags.split(",") if t.strip()]
-        body["tags"] = {"enable": [t for t in tags if not t.startswith("-")],
-                        "disable": [t[1:] for t in tags if t.startswith("-")]}
+        body["tags"] = {
+            "enable": [t for t in tags if not t.startswith("-")],
+            "disable": [t[1:] for t in tags if t.startswith("-")],
+        }
     return body
 
 
 def _session_line(s: dict[str, Any]) -> str:
-    return (f"{s['id']}  user={s['user_id']}  version={s['config_version']}  tools={s['allowed_tool_count']}\n"
-            f"  MCP URL: {s['mcp']['url']}")
+    return (
+        f"{s['id']}  user={s['user_id']}  version={s['config_version']}  tools={s['allowed_tool_count']}\n"
+        f"  MCP URL: {s['mcp']['url']}"
+    )
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
@@ -267,8 +290,10 @@ def cmd_toolkits(args: argparse.Namespace) -> int:
         from server.catalog.openapi_import import import_spec
 
         result = import_spec(Path(args.spec), args.slug, args.include or [], Path(args.out))
-        print(f"wrote {result.folder / 'toolkit.yaml'}: {result.tools} tools"
-              + (f"; left out {len(result.skipped)} operations:" if result.skipped else ""))
+        print(
+            f"wrote {result.folder / 'toolkit.yaml'}: {result.tools} tools"
+            + (f"; left out {len(result.skipped)} operations:" if result.skipped else "")
+        )
         for line in result.skipped:
             print("  " + line)
         return 0
@@ -294,17 +319,26 @@ def cmd_toolkits(args: argparse.Namespace) -> int:
     if args.action == "list":
         rows: list[dict[str, Any]] = [
             {"slug": tk.slug, "name": tk.name, "tools": len(tk.tools), "auth": [s.type for s in tk.auth_schemes]}
-            for tk in catalog.toolkits.values()]
-        _print(args, rows, "\n".join(f"{r['slug']:<12} {r['tools']:>3} tools  {r['name']}  (auth: "
-                                     f"{', '.join(r['auth'])})" for r in rows))
+            for tk in catalog.toolkits.values()
+        ]
+        _print(
+            args,
+            rows,
+            "\n".join(
+                f"{r['slug']:<12} {r['tools']:>3} tools  {r['name']}  (auth: {', '.join(r['auth'])})" for r in rows
+            ),
+        )
         return 0
     toolkit = catalog.toolkits.get(args.slug)
     if toolkit is None:
         raise ConciergeError(f"toolkit {args.slug!r} not found")
     rows = [{"slug": t.slug, "name": t.name, "description": t.description} for t in toolkit.tools.values()]
-    _print(args, {"slug": toolkit.slug, "description": toolkit.description, "tools": rows},
-           f"{toolkit.name} ({toolkit.slug}): {toolkit.description}\n" +
-           "\n".join(f"  {r['slug']:<34} {r['name']}" for r in rows))
+    _print(
+        args,
+        {"slug": toolkit.slug, "description": toolkit.description, "tools": rows},
+        f"{toolkit.name} ({toolkit.slug}): {toolkit.description}\n"
+        + "\n".join(f"  {r['slug']:<34} {r['name']}" for r in rows),
+    )
     return 0
 
 
@@ -315,9 +349,14 @@ def cmd_tools(args: argparse.Namespace) -> int:
     pool = set(catalog.toolkits[args.toolkit].tools) if args.toolkit else None
     hits = catalog.index.search(args.query, allowed=pool, limit=args.limit)
     rows: list[dict[str, Any]] = [
-        {"slug": h.slug, "score": round(h.score, 3), "description": catalog.tools[h.slug].description} for h in hits]
-    _print(args, rows, "\n".join(f"{i}. {r['slug']}  ({r['score']})\n   {r['description'][:110]}"
-                                 for i, r in enumerate(rows, 1)) or "no matching tool")
+        {"slug": h.slug, "score": round(h.score, 3), "description": catalog.tools[h.slug].description} for h in hits
+    ]
+    _print(
+        args,
+        rows,
+        "\n".join(f"{i}. {r['slug']}  ({r['score']})\n   {r['description'][:110]}" for i, r in enumerate(rows, 1))
+        or "no matching tool",
+    )
     return 0
 
 
@@ -326,8 +365,16 @@ def cmd_accounts(args: argparse.Namespace) -> int:
     if args.action == "list":
         params = {"user_id": args.user_id} | ({"toolkit": args.toolkit} if args.toolkit else {})
         items = api("GET", "/connected_accounts", params=params)["items"]
-        _print(args, items, "\n".join(f"{a['id']}  {a['toolkit']['slug']:<10} {a['status']:<9} alias={a['alias']}  "
-                                      f"{a['credential_preview'] or ''}" for a in items) or "no connected accounts")
+        _print(
+            args,
+            items,
+            "\n".join(
+                f"{a['id']}  {a['toolkit']['slug']:<10} {a['status']:<9} alias={a['alias']}  "
+                f"{a['credential_preview'] or ''}"
+                for a in items
+            )
+            or "no connected accounts",
+        )
         return 0
     path = f"/connected_accounts/{args.id}"
     if args.action == "show":
@@ -346,8 +393,12 @@ def cmd_auth_configs(args: argparse.Namespace) -> int:
     api = Api(args)
     if args.action == "list":
         items = api("GET", "/auth_configs", params={"toolkit": args.toolkit} if args.toolkit else None)["items"]
-        _print(args, items, "\n".join(f"{c['id']}  {c['toolkit']:<10} {c['type']:<7} {c['status']:<8} {c['name']}"
-                                      for c in items) or "no auth configs")
+        _print(
+            args,
+            items,
+            "\n".join(f"{c['id']}  {c['toolkit']:<10} {c['type']:<7} {c['status']:<8} {c['name']}" for c in items)
+            or "no auth configs",
+        )
         return 0
     if args.action == "create":
         body: dict[str, Any] = {"toolkit": args.toolkit}
@@ -371,8 +422,12 @@ def cmd_auth_configs(args: argparse.Namespace) -> int:
 def cmd_connect(args: argparse.Namespace) -> int:
     body = {"user_id": args.user_id, "toolkit": args.toolkit} | ({"alias": args.alias} if args.alias else {})
     data = Api(args)("POST", "/connected_accounts/link", body)
-    _print(args, data, f"Open this link to connect {args.toolkit} for {args.user_id} (valid until "
-                       f"{time.strftime('%H:%M:%S', time.localtime(data['expires_at']))}):\n{data['redirect_url']}")
+    _print(
+        args,
+        data,
+        f"Open this link to connect {args.toolkit} for {args.user_id} (valid until "
+        f"{time.strftime('%H:%M:%S', time.localtime(data['expires_at']))}):\n{data['redirect_url']}",
+    )
     return 0
 
 
@@ -393,8 +448,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
     async def rotate() -> int:
         store = await open_store(sqlite_url(settings.db_path))
         try:
-            box = SecretBox.from_settings(settings.encryption_key.get_secret_value() if settings.encryption_key
-                                          else None, settings.data_dir)
+            box = SecretBox.from_settings(
+                settings.encryption_key.get_secret_value() if settings.encryption_key else None, settings.data_dir
+            )
             return await rotate_all(store, box)
         finally:
             await store.aclose()
@@ -410,8 +466,10 @@ def _reset_admin(settings: Settings) -> int:
     from server.store import open_store, sqlite_url
 
     if not settings.db_path.is_file():
-        raise ConfigError(f"no Concierge database at {settings.db_path}; run this where `concierge serve` runs, "
-                          "or give its --data-dir / --config")
+        raise ConfigError(
+            f"no Concierge database at {settings.db_path}; run this where `concierge serve` runs, "
+            "or give its --data-dir / --config"
+        )
 
     async def reset() -> str:
         store = await open_store(sqlite_url(settings.db_path))
@@ -477,10 +535,19 @@ def cmd_mcp_config(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     base_url = server_url(args, settings)[0]
-    config = args.config or os.environ.get("CONCIERGE_CONFIG") or (
-        DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None)
-    target = mc.Target(base_url=base_url, data_dir=settings.data_dir, config_file=Path(config) if config else None,
-                       session_id=args.session, user_id=args.user_id, toolkits=args.toolkits)
+    config = (
+        args.config
+        or os.environ.get("CONCIERGE_CONFIG")
+        or (DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None)
+    )
+    target = mc.Target(
+        base_url=base_url,
+        data_dir=settings.data_dir,
+        config_file=Path(config) if config else None,
+        session_id=args.session,
+        user_id=args.user_id,
+        toolkits=args.toolkits,
+    )
     if not args.install:
         print(json.dumps(mc.document(args.client, target, args.name), indent=2))
         return 0
@@ -488,8 +555,11 @@ def cmd_mcp_config(args: argparse.Namespace) -> int:
     if config_file is None:
         raise ConfigError(f"{args.client} has no standard config file: give --config-file PATH")
     backup = mc.install(args.client, target, args.name, config_file.expanduser())
-    print(f"added {args.name!r} to {config_file}" + (f" (previous file kept as {backup})" if backup else "")
-          + f"; restart {args.client} to load it")
+    print(
+        f"added {args.name!r} to {config_file}"
+        + (f" (previous file kept as {backup})" if backup else "")
+        + f"; restart {args.client} to load it"
+    )
     return 0
 
 
@@ -508,17 +578,23 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def config_flags(sp: argparse.ArgumentParser, json_output: bool = False) -> None:
-        sp.add_argument("--config",
-                        help="TOML config file (default $CONCIERGE_CONFIG, else ./concierge.toml if present)")
-        sp.add_argument("--data-dir", dest="data_dir",
-                        help="where SQLite and workbench files live (default ./.concierge)")
+        sp.add_argument(
+            "--config", help="TOML config file (default $CONCIERGE_CONFIG, else ./concierge.toml if present)"
+        )
+        sp.add_argument(
+            "--data-dir", dest="data_dir", help="where SQLite and workbench files live (default ./.concierge)"
+        )
         if json_output:
             sp.add_argument("--json", action="store_true", help="machine-readable output")
 
     def url_flag(sp: argparse.ArgumentParser, flag: str = "--url") -> None:
-        sp.add_argument(flag, dest="url", help="server base URL (default $CONCIERGE_BASE_URL, else the server running "
-                                               "from this folder's data dir, else the local config: "
-                                               "http://127.0.0.1:8000)")
+        sp.add_argument(
+            flag,
+            dest="url",
+            help="server base URL (default $CONCIERGE_BASE_URL, else the server running "
+            "from this folder's data dir, else the local config: "
+            "http://127.0.0.1:8000)",
+        )
 
     def api_flags(sp: argparse.ArgumentParser, url_flag_name: str = "--url") -> None:
         url_flag(sp, url_flag_name)
@@ -533,11 +609,18 @@ def parser() -> argparse.ArgumentParser:
     config_flags(serve)
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
     serve.add_argument("--port", type=int, help="TCP port (default 8000; 0 picks a free one)")
-    serve.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"],
-                       help="default info: start-up lines, warnings and errors, nothing per request")
-    serve.add_argument("--reset-admin-key", dest="reset_admin_key", action="store_true",
-                       help="replace the stored admin key: with api_key / $CONCIERGE_API_KEY if set, else a new "
-                            "one, printed once")
+    serve.add_argument(
+        "--log-level",
+        dest="log_level",
+        choices=["debug", "info", "warning", "error"],
+        help="default info: start-up lines, warnings and errors, nothing per request",
+    )
+    serve.add_argument(
+        "--reset-admin-key",
+        dest="reset_admin_key",
+        action="store_true",
+        help="replace the stored admin key: with api_key / $CONCIERGE_API_KEY if set, else a new one, printed once",
+    )
     serve.set_defaults(func=cmd_serve)
 
     stdio = sub.add_parser("stdio", help="serve one session's meta tools over stdio (Claude Desktop `command`)")
@@ -545,9 +628,12 @@ def parser() -> argparse.ArgumentParser:
     stdio.add_argument("--session", help="session id to serve (sess_...)")
     stdio.add_argument("--user-id", dest="user_id", help="without --session: create a session for this user")
     stdio.add_argument("--toolkits", help="with --user-id: comma-separated toolkit slugs the new session enables")
-    stdio.add_argument("--reuse", action="store_true",
-                       help="with --user-id: reuse the session made for this user and toolkit set at an earlier "
-                            "launch (keeps its workbench)")
+    stdio.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --user-id: reuse the session made for this user and toolkit set at an earlier "
+        "launch (keeps its workbench)",
+    )
     stdio.set_defaults(func=cmd_stdio)
 
     mcp_config = sub.add_parser("mcp-config", help="print (or --install) the MCP config entry for a desktop client")
@@ -555,23 +641,38 @@ def parser() -> argparse.ArgumentParser:
     url_flag(mcp_config)
     mcp_config.add_argument("client", choices=CLIENTS, help="which client's format")
     mcp_config.add_argument("--session", help="session id (sess_...); required by the HTTP clients")
-    mcp_config.add_argument("--user-id", dest="user_id",
-                            help="stdio clients without --session: one session for this user, reused at every launch")
+    mcp_config.add_argument(
+        "--user-id",
+        dest="user_id",
+        help="stdio clients without --session: one session for this user, reused at every launch",
+    )
     mcp_config.add_argument("--toolkits", help="with --user-id: comma-separated toolkit slugs")
-    mcp_config.add_argument("--name", default="concierge",
-                            help="server name in the client's config (default concierge)")
-    mcp_config.add_argument("--install", action="store_true",
-                            help="merge the entry into the client's config file, keeping a backup of the old one")
-    mcp_config.add_argument("--config-file", dest="config_file",
-                            help="the client's config file (default: that client's standard location on this OS)")
+    mcp_config.add_argument(
+        "--name", default="concierge", help="server name in the client's config (default concierge)"
+    )
+    mcp_config.add_argument(
+        "--install",
+        action="store_true",
+        help="merge the entry into the client's config file, keeping a backup of the old one",
+    )
+    mcp_config.add_argument(
+        "--config-file",
+        dest="config_file",
+        help="the client's config file (default: that client's standard location on this OS)",
+    )
     mcp_config.set_defaults(func=cmd_mcp_config)
 
     sessions = sub.add_parser("sessions", help="create, show, update, delete, list sessions (via REST)")
-    sp = actions(sessions, {"create": "create a session and print its MCP URL",
-                            "show": "show a session and its config",
-                            "update": "change a session in place (same id, config_version + 1)",
-                            "delete": "delete a session (its MCP URL stops working)",
-                            "list": "list a user's sessions"})
+    sp = actions(
+        sessions,
+        {
+            "create": "create a session and print its MCP URL",
+            "show": "show a session and its config",
+            "update": "change a session in place (same id, config_version + 1)",
+            "delete": "delete a session (its MCP URL stops working)",
+            "list": "list a user's sessions",
+        },
+    )
     for action, spp in sp.items():
         api_flags(spp)
         if action in ("show", "update", "delete"):
@@ -580,25 +681,36 @@ def parser() -> argparse.ArgumentParser:
             spp.add_argument("--user-id", dest="user_id", required=True, help="your end user's id")
         if action in ("create", "update"):
             spp.add_argument("--toolkits", help="comma-separated toolkit slugs to enable (the others are off)")
-            spp.add_argument("--tags", help="comma-separated tool tags: keep only tools with at least one of them "
-                                            "(tags.enable), and drop tools with a tag written -tag (tags.disable), "
-                                            "e.g. readOnlyHint or -destructiveHint")
-            spp.add_argument("--options", help="more options as a JSON object (tools, tags, auth_configs, "
-                                               "workbench, ...)")
+            spp.add_argument(
+                "--tags",
+                help="comma-separated tool tags: keep only tools with at least one of them "
+                "(tags.enable), and drop tools with a tag written -tag (tags.disable), "
+                "e.g. readOnlyHint or -destructiveHint",
+            )
+            spp.add_argument(
+                "--options", help="more options as a JSON object (tools, tags, auth_configs, workbench, ...)"
+            )
         if action == "update":
-            spp.add_argument("--expected-version", dest="expected_version", type=int,
-                             help="refuse (409) if the session's config_version is no longer this one")
+            spp.add_argument(
+                "--expected-version",
+                dest="expected_version",
+                type=int,
+                help="refuse (409) if the session's config_version is no longer this one",
+            )
     sessions.set_defaults(func=cmd_sessions)
 
     toolkits = sub.add_parser("toolkits", help="list or show toolkits (reads toolkit folders, no server needed)")
-    tp = actions(toolkits, {"list": "list the toolkits this configuration loads",
-                            "schema": "print the JSON Schema of toolkit.yaml (docs/toolkit.schema.json)",
-                            "show": "show one toolkit and its tools",
-                            "import-openapi": "write a toolkit folder from an OpenAPI 3.x, Swagger 2.0 or Google "
-                                              "discovery document",
-                            "check-spec": "check HTTP tools against their providers' API descriptions",
-                            "docs": "print docs/toolkits.md: every toolkit and tool, with hints, auth and spec "
-                                    "coverage"})
+    tp = actions(
+        toolkits,
+        {
+            "list": "list the toolkits this configuration loads",
+            "schema": "print the JSON Schema of toolkit.yaml (docs/toolkit.schema.json)",
+            "show": "show one toolkit and its tools",
+            "import-openapi": "write a toolkit folder from an OpenAPI 3.x, Swagger 2.0 or Google discovery document",
+            "check-spec": "check HTTP tools against their providers' API descriptions",
+            "docs": "print docs/toolkits.md: every toolkit and tool, with hints, auth and spec coverage",
+        },
+    )
     for name, spp in tp.items():
         if name != "import-openapi":
             config_flags(spp, json_output=name in ("list", "show"))
@@ -606,8 +718,12 @@ def parser() -> argparse.ArgumentParser:
     imp = tp["import-openapi"]
     imp.add_argument("spec", help="the description file (.json or .yaml)")
     imp.add_argument("--slug", required=True, help="toolkit slug, e.g. twilio (tools become TWILIO_<ACTION>)")
-    imp.add_argument("--include", action="append", metavar="TAG|PATH",
-                     help="only operations with this tag, or under this path prefix (starting with /); repeatable")
+    imp.add_argument(
+        "--include",
+        action="append",
+        metavar="TAG|PATH",
+        help="only operations with this tag, or under this path prefix (starting with /); repeatable",
+    )
     imp.add_argument("--out", default="toolkits", help="folder to write <slug>/toolkit.yaml into (default: toolkits)")
     for name in ("check-spec", "docs"):
         tp[name].add_argument("slugs", nargs="*", help="only these toolkits")
@@ -623,12 +739,17 @@ def parser() -> argparse.ArgumentParser:
     tools.set_defaults(func=cmd_tools)
 
     accounts = sub.add_parser("accounts", help="connected accounts (via REST)")
-    ap = actions(accounts, {"list": "list a user's connected accounts",
-                            "show": "show an account and its events",
-                            "delete": "delete an account and its credentials",
-                            "disable": "stop using an account without deleting it",
-                            "enable": "use a disabled account again",
-                            "revoke": "revoke the account's token at the provider, then mark it REVOKED"})
+    ap = actions(
+        accounts,
+        {
+            "list": "list a user's connected accounts",
+            "show": "show an account and its events",
+            "delete": "delete an account and its credentials",
+            "disable": "stop using an account without deleting it",
+            "enable": "use a disabled account again",
+            "revoke": "revoke the account's token at the provider, then mark it REVOKED",
+        },
+    )
     for action, spp in ap.items():
         api_flags(spp)
         if action == "list":
@@ -639,8 +760,15 @@ def parser() -> argparse.ArgumentParser:
     accounts.set_defaults(func=cmd_accounts)
 
     configs = sub.add_parser("auth-configs", help="auth configs: which OAuth app / scheme a toolkit uses (via REST)")
-    cp = actions(configs, {"list": "list auth configs", "create": "create an auth config for a toolkit",
-                           "show": "show an auth config", "delete": "delete an auth config"})
+    cp = actions(
+        configs,
+        {
+            "list": "list auth configs",
+            "create": "create an auth config for a toolkit",
+            "show": "show an auth config",
+            "delete": "delete an auth config",
+        },
+    )
     for action, spp in cp.items():
         api_flags(spp)
         if action in ("show", "delete"):
@@ -648,8 +776,9 @@ def parser() -> argparse.ArgumentParser:
     cp["list"].add_argument("--toolkit", help="only this toolkit's auth configs")
     cp["create"].add_argument("--toolkit", required=True, help="toolkit slug, e.g. github")
     cp["create"].add_argument("--client-id", dest="client_id", help="your OAuth app's client id")
-    cp["create"].add_argument("--client-secret", dest="client_secret",
-                              help="or CONCIERGE_CLIENT_SECRET (keeps it out of ps)")
+    cp["create"].add_argument(
+        "--client-secret", dest="client_secret", help="or CONCIERGE_CLIENT_SECRET (keeps it out of ps)"
+    )
     cp["create"].add_argument("--scopes", help="comma-separated OAuth scopes (default: the toolkit's)")
     configs.set_defaults(func=cmd_auth_configs)
 
@@ -661,19 +790,30 @@ def parser() -> argparse.ArgumentParser:
     connect.set_defaults(func=cmd_connect)
 
     keys = sub.add_parser("keys", help="admin key recovery; encryption keys: generate one, re-encrypt all secrets")
-    kp = actions(keys, {"generate": "print a new Fernet encryption key (for encryption_key)",
-                        "rotate": "re-encrypt every secret under the first configured encryption key",
-                        "reset-admin": "store and print a new admin API key (needs the data folder; restart "
-                                       "a running server to use it)"})
+    kp = actions(
+        keys,
+        {
+            "generate": "print a new Fernet encryption key (for encryption_key)",
+            "rotate": "re-encrypt every secret under the first configured encryption key",
+            "reset-admin": "store and print a new admin API key (needs the data folder; restart "
+            "a running server to use it)",
+        },
+    )
     for spp in kp.values():
         config_flags(spp)
     keys.set_defaults(func=cmd_keys)
 
     ups = sub.add_parser("upstreams", help="other MCP servers whose tools become toolkits (via REST)")
-    up = actions(ups, {"add": "register an MCP server: --url (Streamable HTTP) or --command (stdio)",
-                       "list": "list upstreams, their transport and tool count",
-                       "show": "one upstream and its tools", "refresh": "fetch an upstream's tools again",
-                       "remove": "remove an upstream registered at run time"})
+    up = actions(
+        ups,
+        {
+            "add": "register an MCP server: --url (Streamable HTTP) or --command (stdio)",
+            "list": "list upstreams, their transport and tool count",
+            "show": "one upstream and its tools",
+            "refresh": "fetch an upstream's tools again",
+            "remove": "remove an upstream registered at run time",
+        },
+    )
     api_flags(up["add"], url_flag_name="--server")  # --url names the upstream here
     up["add"].add_argument("name", help="toolkit slug for its tools (lower case); tools become NAME_TOOL")
     where = up["add"].add_mutually_exclusive_group(required=True)
@@ -682,8 +822,9 @@ def parser() -> argparse.ArgumentParser:
     up["add"].add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for a stdio upstream")
     up["add"].add_argument("--auth-header", help="per-user credential in this HTTP header (asked on the Connect Link)")
     up["add"].add_argument("--auth-prefix", default="Bearer ", help="text before the credential (default 'Bearer ')")
-    up["add"].add_argument("--auth-env", help="stdio: per-user credential in this environment variable (one process "
-                                              "per user)")
+    up["add"].add_argument(
+        "--auth-env", help="stdio: per-user credential in this environment variable (one process per user)"
+    )
     api_flags(up["list"])
     for action in ("show", "refresh", "remove"):
         api_flags(up[action])
@@ -694,8 +835,13 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv (default: built-in catalog)")
     ev.add_argument("--split", help="only the queries of this split (e.g. test)")
     ev.add_argument("--json", action="store_true", help="machine-readable output")
-    ev.add_argument("--semantic", dest="semantic", action="store_true", default=None,
-                    help="require the semantic extra (default: use it when installed)")
+    ev.add_argument(
+        "--semantic",
+        dest="semantic",
+        action="store_true",
+        default=None,
+        help="require the semantic extra (default: use it when installed)",
+    )
     ev.add_argument("--no-semantic", dest="semantic", action="store_false", help="lexical ranking only")
     ev.set_defaults(func=cmd_eval_search)
     return p

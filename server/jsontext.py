@@ -17,8 +17,7 @@ def dumps_bytes(value: Any, *, sort_keys: bool = False) -> bytes:
     try:
         return orjson.dumps(value, default=str, option=_SORTED if sort_keys else _OPTIONS)
     except TypeError:
-        return json.dumps(value, default=str, sort_keys=sort_keys, separators=(",", ":"),
-                          ensure_ascii=False).encode()
+        return json.dumps(value, default=str, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def dumps(value: Any, *, sort_keys: bool = False) -> str:

@@ -61,8 +61,9 @@ def _text_result(envelope: dict[str, Any]) -> types.CallToolResult:
     )
 
 
-def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: SessionResolver,
-                     metrics: Metrics | None = None) -> Server:
+def build_mcp_server(
+    runtime: Runtime, surface: ToolSurface, session_of: SessionResolver, metrics: Metrics | None = None
+) -> Server:
     meta_names = {name: t.name for t in surface.meta_tools for name in (t.name, *t.aliases)}
 
     async def current(ctx: Any) -> Session:
@@ -70,14 +71,25 @@ def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: Session
 
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         session = await current(ctx)
-        return types.ListToolsResult(tools=[
-            types.Tool(name=item.name, title=item.title, description=item.description, input_schema=item.input_schema,
-                       output_schema=item.output_schema, annotations=types.ToolAnnotations(
-                           title=item.annotations["title"], read_only_hint=item.annotations["readOnlyHint"],
-                           destructive_hint=item.annotations["destructiveHint"],
-                           idempotent_hint=item.annotations["idempotentHint"],
-                           open_world_hint=item.annotations["openWorldHint"]))
-            for item in surface.listings(session)])
+        return types.ListToolsResult(
+            tools=[
+                types.Tool(
+                    name=item.name,
+                    title=item.title,
+                    description=item.description,
+                    input_schema=item.input_schema,
+                    output_schema=item.output_schema,
+                    annotations=types.ToolAnnotations(
+                        title=item.annotations["title"],
+                        read_only_hint=item.annotations["readOnlyHint"],
+                        destructive_hint=item.annotations["destructiveHint"],
+                        idempotent_hint=item.annotations["idempotentHint"],
+                        open_world_hint=item.annotations["openWorldHint"],
+                    ),
+                )
+                for item in surface.listings(session)
+            ]
+        )
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         started = time.perf_counter()
@@ -88,7 +100,8 @@ def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: Session
             envelope = failed(exc)
         if metrics is not None:
             metrics.tool_seconds.labels(meta_names.get(params.name, "direct"), "mcp").observe(
-                time.perf_counter() - started)
+                time.perf_counter() - started
+            )
         return _text_result(envelope)
 
     def input_schema(name: str) -> dict[str, Any] | None:
@@ -96,8 +109,14 @@ def build_mcp_server(runtime: Runtime, surface: ToolSurface, session_of: Session
         would be walked twice on every call for nothing. Arguments are validated by each meta tool."""
         return MINIMAL_SCHEMA
 
-    return Server("concierge", version="0.1.0", instructions=INSTRUCTIONS, on_list_tools=list_tools,
-                  on_call_tool=call_tool, get_tool_input_schema=input_schema)
+    return Server(
+        "concierge",
+        version="0.1.0",
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        get_tool_input_schema=input_schema,
+    )
 
 
 def _origin(url: str) -> str:
@@ -109,32 +128,54 @@ def security_settings(settings: Settings) -> TransportSecuritySettings:
     """DNS-rebinding guard (MCP transport security): only our own host names, and pages served from our
     own origin, plus configured ones, may address the server. A page on another local port is another
     origin: a browser tab on `http://localhost:3000` must not drive the tools."""
-    hosts = {f"{settings.host}:{settings.port}", f"127.0.0.1:{settings.port}", f"localhost:{settings.port}",
-             "127.0.0.1:*", "localhost:*", "[::1]:*", *settings.allowed_hosts}
-    origins = {_origin(settings.base_url), f"http://127.0.0.1:{settings.port}", f"http://localhost:{settings.port}",
-               *(o.rstrip("/").lower() for o in settings.allowed_origins)}
+    hosts = {
+        f"{settings.host}:{settings.port}",
+        f"127.0.0.1:{settings.port}",
+        f"localhost:{settings.port}",
+        "127.0.0.1:*",
+        "localhost:*",
+        "[::1]:*",
+        *settings.allowed_hosts,
+    }
+    origins = {
+        _origin(settings.base_url),
+        f"http://127.0.0.1:{settings.port}",
+        f"http://localhost:{settings.port}",
+        *(o.rstrip("/").lower() for o in settings.allowed_origins),
+    }
     if settings.public_url:
         hosts.add(urlsplit(settings.public_url).netloc)
         origins.add(_origin(settings.public_url))
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=sorted(hosts),
-                                     allowed_origins=sorted(origins))
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=sorted(hosts), allowed_origins=sorted(origins)
+    )
 
 
 def _host_allowed(allowed: list[str], host: str) -> bool:
     return host in allowed or any(a.endswith(":*") and host.startswith(a[:-1]) for a in allowed)
 
 
-async def _json_response(send: Send, status: int, body: dict[str, Any] | list[Any],
-                         headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+async def _json_response(
+    send: Send, status: int, body: dict[str, Any] | list[Any], headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     payload = jsontext.dumps_bytes(body)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-                            *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 
-def _jsonrpc_error(code: int, message: str, data: dict[str, Any] | None = None,
-                   request_id: str | int | None = None) -> dict[str, Any]:
+def _jsonrpc_error(
+    code: int, message: str, data: dict[str, Any] | None = None, request_id: str | int | None = None
+) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if data:
         error["data"] = data
@@ -143,8 +184,9 @@ def _jsonrpc_error(code: int, message: str, data: dict[str, Any] | None = None,
 
 async def _error_response(send: Send, exc: ConciergeError, request_id: str | int | None = None) -> None:
     headers = [(k.lower().encode(), v.encode()) for k, v in (error_headers(exc) or {}).items()]
-    await _json_response(send, exc.http_status, _jsonrpc_error(exc.jsonrpc_code, exc.message, exc.details or None,
-                                                                request_id), headers)
+    await _json_response(
+        send, exc.http_status, _jsonrpc_error(exc.jsonrpc_code, exc.message, exc.details or None, request_id), headers
+    )
 
 
 class McpRoute:
@@ -176,10 +218,13 @@ class McpEndpoint:
         if origin and origin not in self.guard.allowed_origins:
             return 403, InvalidInput(f"Origin {origin!r} may not call this server; add it to allowed_origins")
         secret = self.api.mcp_token_secret
-        if secret is not None and not session_token.valid(secret, session_id,
-                                                          headers.get(b"authorization", b"").decode("latin-1")):
-            return 401, Unauthorized("this MCP URL needs `Authorization: Bearer <token>`: the token is in the "
-                                     "session's `mcp.headers` (GET /api/v1/sessions/<id>)")
+        if secret is not None and not session_token.valid(
+            secret, session_id, headers.get(b"authorization", b"").decode("latin-1")
+        ):
+            return 401, Unauthorized(
+                "this MCP URL needs `Authorization: Bearer <token>`: the token is in the "
+                "session's `mcp.headers` (GET /api/v1/sessions/<id>)"
+            )
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -203,9 +248,16 @@ class McpEndpoint:
             return
         client_id = headers.get(MCP_SESSION_HEADER, b"").decode("latin-1") or None
         if client_id is not None and not await self.clients.check(client_id, session_id):
-            await _json_response(send, 404, _jsonrpc_error(-32001, "Session not found: this Mcp-Session-Id is "
-                                                           "unknown, ended, or belongs to another session; "
-                                                           "initialize again"))
+            await _json_response(
+                send,
+                404,
+                _jsonrpc_error(
+                    -32001,
+                    "Session not found: this Mcp-Session-Id is "
+                    "unknown, ended, or belongs to another session; "
+                    "initialize again",
+                ),
+            )
             return
         if scope["method"] == "DELETE" and client_id is not None:
             await self.clients.terminate(client_id)
@@ -248,8 +300,9 @@ class McpEndpoint:
         info = init.get("clientInfo") or {}
 
         async def accepted() -> None:
-            await self.clients.register(minted, session_id, info.get("name"), info.get("version"),
-                                        init.get("protocolVersion"))
+            await self.clients.register(
+                minted, session_id, info.get("name"), info.get("version"), init.get("protocolVersion")
+            )
 
         await self.manager.handle_request(scope, replay, _with_header(send, minted, accepted))
 
@@ -268,13 +321,24 @@ class McpEndpoint:
         request without `MCP-Protocol-Version` is taken to be) has batches, later versions removed them."""
         version = dict(scope["headers"]).get(PROTOCOL_VERSION_HEADER, b"").decode("latin-1") or UNVERSIONED
         if version not in BATCH_VERSIONS:
-            await _json_response(send, 400, _jsonrpc_error(
-                -32600, f"Invalid Request: MCP protocol version {version} has no JSON-RPC batches (only "
-                        f"{', '.join(BATCH_VERSIONS)} had them); send one message per HTTP request"))
+            await _json_response(
+                send,
+                400,
+                _jsonrpc_error(
+                    -32600,
+                    f"Invalid Request: MCP protocol version {version} has no JSON-RPC batches (only "
+                    f"{', '.join(BATCH_VERSIONS)} had them); send one message per HTTP request",
+                ),
+            )
             return
         if any(isinstance(item, dict) and item.get("method") == "initialize" for item in items):
-            await _json_response(send, 400, _jsonrpc_error(
-                -32600, "Invalid Request: initialize must not be part of a JSON-RPC batch; send it alone"))
+            await _json_response(
+                send,
+                400,
+                _jsonrpc_error(
+                    -32600, "Invalid Request: initialize must not be part of a JSON-RPC batch; send it alone"
+                ),
+            )
             return
         answers = [answer for item in items if (answer := await self._batch_item(scope, item)) is not None]
         if not answers:  # notifications and responses only
@@ -290,8 +354,10 @@ class McpEndpoint:
             answer = _jsonrpc_error(-32600, f"Invalid Request: {problem}")
             return answer | {"id": item.get("id")} if isinstance(item, dict) else answer
         body = jsontext.dumps_bytes(item)
-        headers = [*((k, v) for k, v in scope["headers"] if k != b"content-length"),
-                   (b"content-length", str(len(body)).encode())]
+        headers = [
+            *((k, v) for k, v in scope["headers"] if k != b"content-length"),
+            (b"content-length", str(len(body)).encode()),
+        ]
         chunks: list[bytes] = []
 
         async def capture(message: Message) -> None:
@@ -312,8 +378,13 @@ class McpEndpoint:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
-                await _error_response(send, PayloadTooLarge(f"request body is larger than {self.max_body} bytes "
-                                                            "(max_request_bytes)", {"limit_bytes": self.max_body}))
+                await _error_response(
+                    send,
+                    PayloadTooLarge(
+                        f"request body is larger than {self.max_body} bytes (max_request_bytes)",
+                        {"limit_bytes": self.max_body},
+                    ),
+                )
                 return None
             chunks.append(chunk)
             if not message.get("more_body"):

@@ -36,8 +36,10 @@ class Target:
     @property
     def session_url(self) -> str:
         if not self.session_id:
-            raise ConfigError("this client connects over HTTP: give --session ID (create one with "
-                              "`concierge sessions create --user-id ...`)")
+            raise ConfigError(
+                "this client connects over HTTP: give --session ID (create one with "
+                "`concierge sessions create --user-id ...`)"
+            )
         return f"{self.base_url}/mcp/{self.session_id}"
 
 
@@ -52,8 +54,9 @@ def default_config_file(client: str) -> Path | None:
         if sys.platform == "darwin":
             return home / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json"
         if sys.platform == "win32":
-            return Path(os.environ.get("APPDATA", home / "AppData" / "Roaming")) / "Claude" / \
-                "claude_desktop_config.json"
+            return (
+                Path(os.environ.get("APPDATA", home / "AppData" / "Roaming")) / "Claude" / "claude_desktop_config.json"
+            )
         return home / ".config" / "Claude" / "claude_desktop_config.json"
     if client == "cursor":
         return home / ".cursor" / "mcp.json"
@@ -89,8 +92,10 @@ def _stdio_args(target: Target) -> list[str]:
     elif target.user_id:
         args += ["--user-id", target.user_id, "--reuse"] + (["--toolkits", target.toolkits] if target.toolkits else [])
     else:
-        raise ConfigError("a stdio client needs --session ID, or --user-id (and optionally --toolkits) to create "
-                          "one session and reuse it at every launch")
+        raise ConfigError(
+            "a stdio client needs --session ID, or --user-id (and optionally --toolkits) to create "
+            "one session and reuse it at every launch"
+        )
     config = ["--config", str(target.config_file.resolve())] if target.config_file else []
     return args + ["--data-dir", str(target.data_dir.resolve()), *config]
 

@@ -50,8 +50,9 @@ def semantic_option(search: SearchConfig) -> bool | None | TextEncoder:
 def load_catalog(settings: Settings) -> Catalog:
     overrides = {slug: o.model_dump() for slug, o in settings.toolkit_overrides.items()}
     semantic = semantic_option(settings.search)
-    return Catalog.load(settings.toolkit_paths, builtin=settings.builtin_toolkits, overrides=overrides,
-                        semantic=semantic)
+    return Catalog.load(
+        settings.toolkit_paths, builtin=settings.builtin_toolkits, overrides=overrides, semantic=semantic
+    )
 
 
 def start_workbench(settings: Settings, runtime: Runtime) -> WorkbenchManager | None:
@@ -67,8 +68,9 @@ def start_workbench(settings: Settings, runtime: Runtime) -> WorkbenchManager | 
         return outcome.to_dict()
 
     try:
-        return WorkbenchManager(settings.data_dir / "workbench", WorkbenchSettings(**config, llm_api_key=api_key),
-                                run_tool)
+        return WorkbenchManager(
+            settings.data_dir / "workbench", WorkbenchSettings(**config, llm_api_key=api_key), run_tool
+        )
     except SandboxUnavailable as exc:
         log.warning("%s", exc)
         return None
@@ -100,32 +102,61 @@ class Runtime:
         except BaseException:
             await store.aclose()
             raise
-        http = httpx.AsyncClient(timeout=httpx.Timeout(settings.execution.tool_timeout_seconds),
-                                 follow_redirects=False, headers={"User-Agent": "concierge/0.1"},
-                                 cookies=no_cookie_jar())
-        executor = Executor(catalog, store.executions, settings.data_dir, http,
-                            http_tool.new_client(settings.execution.tool_timeout_seconds),
-                            timeout=settings.execution.tool_timeout_seconds,
-                            max_response_bytes=settings.execution.http_max_response_bytes,
-                            toolkit_settings=settings.toolkit_settings, credentials=auth.credentials)
-        sessions = SessionService(store.sessions, catalog, McpClients(store.mcp_clients),
-                                  settings.allow_default_user)
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.execution.tool_timeout_seconds),
+            follow_redirects=False,
+            headers={"User-Agent": "concierge/0.1"},
+            cookies=no_cookie_jar(),
+        )
+        executor = Executor(
+            catalog,
+            store.executions,
+            settings.data_dir,
+            http,
+            http_tool.new_client(settings.execution.tool_timeout_seconds),
+            timeout=settings.execution.tool_timeout_seconds,
+            max_response_bytes=settings.execution.http_max_response_bytes,
+            toolkit_settings=settings.toolkit_settings,
+            credentials=auth.credentials,
+        )
+        sessions = SessionService(store.sessions, catalog, McpClients(store.mcp_clients), settings.allow_default_user)
         sessions.add_check(auth.check_session_options)
-        upstreams = UpstreamService(settings.upstreams, settings.upstream_pool, store.upstreams, catalog,
-                                    settings.data_dir, sessions.invalidate,
-                                    OAuthContext(settings.oauth_apps, auth.box, auth.flow.callback_uri, http))
+        upstreams = UpstreamService(
+            settings.upstreams,
+            settings.upstream_pool,
+            store.upstreams,
+            catalog,
+            settings.data_dir,
+            sessions.invalidate,
+            OAuthContext(settings.oauth_apps, auth.box, auth.flow.callback_uri, http),
+        )
         auth.flow.on_active.append(upstreams.account_active)
         executor.upstreams = upstreams
-        runtime = cls(settings=settings, store=store, catalog=catalog, sessions=sessions, executor=executor,
-                      executions=store.executions, memory=store.memory, meta=store.meta, http=http, auth=auth,
-                      workbench=None, upstreams=upstreams)
+        runtime = cls(
+            settings=settings,
+            store=store,
+            catalog=catalog,
+            sessions=sessions,
+            executor=executor,
+            executions=store.executions,
+            memory=store.memory,
+            meta=store.meta,
+            http=http,
+            auth=auth,
+            workbench=None,
+            upstreams=upstreams,
+        )
         try:
             await upstreams.start()
         except BaseException:
             await runtime.aclose()
             raise
-        log.info("catalog: %d toolkits, %d tools, search index over %d", len(catalog.toolkits), len(catalog.tools),
-                 len(catalog.index))  # built here, at start, not on the first search
+        log.info(
+            "catalog: %d toolkits, %d tools, search index over %d",
+            len(catalog.toolkits),
+            len(catalog.tools),
+            len(catalog.index),
+        )  # built here, at start, not on the first search
         if settings.workbench.enable:
             try:
                 runtime.workbench = sessions.workbench = start_workbench(settings, runtime)
@@ -136,11 +167,14 @@ class Runtime:
 
     def meta_services(self) -> MetaServices:
         settings = self.settings
-        limits = MetaLimits(max_parallel=settings.execution.max_parallel,
-                            schema_inline_max_chars=settings.search.schema_inline_max_chars,
-                            auto_offload_threshold=settings.workbench.auto_offload_threshold)
-        return MetaServices(self.catalog, self.executor, self.executions, self.memory, self.auth, self.workbench,
-                            limits)
+        limits = MetaLimits(
+            max_parallel=settings.execution.max_parallel,
+            schema_inline_max_chars=settings.search.schema_inline_max_chars,
+            auto_offload_threshold=settings.workbench.auto_offload_threshold,
+        )
+        return MetaServices(
+            self.catalog, self.executor, self.executions, self.memory, self.auth, self.workbench, limits
+        )
 
     async def aclose(self) -> None:
         await self.upstreams.close()

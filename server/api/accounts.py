@@ -118,11 +118,14 @@ async def authorize(request: Request, state: ApiState) -> ConnectionRequestOut:
     body = parse_body(AuthorizeRequest, await _body(request, state))
     toolkit = runtime.auth.configs.toolkit(body.toolkit)
     if toolkit.slug not in session_toolkits(session, runtime.catalog):
-        raise Conflict(f"toolkit {toolkit.slug} is not enabled in this session; enable it with PATCH "
-                       f"/api/v1/sessions/{session.id} first")
+        raise Conflict(
+            f"toolkit {toolkit.slug} is not enabled in this session; enable it with PATCH "
+            f"/api/v1/sessions/{session.id} first"
+        )
     async with semantic_as_422():
-        connect = await runtime.auth.flow.initiate(session.user_id, toolkit, session=session, alias=body.alias,
-                                                   callback_url=body.callback_url, actor="api")
+        connect = await runtime.auth.flow.initiate(
+            session.user_id, toolkit, session=session, alias=body.alias, callback_url=body.callback_url, actor="api"
+        )
     return ConnectionRequestOut(**connect.public())
 
 
@@ -131,8 +134,9 @@ async def create_link(request: Request, state: ApiState) -> ConnectionRequestOut
     body = parse_body(LinkRequest, await _body(request, state))
     toolkit = runtime.auth.configs.toolkit(body.toolkit)
     async with semantic_as_422():
-        connect = await runtime.auth.flow.initiate(body.user_id, toolkit, alias=body.alias,
-                                                   callback_url=body.callback_url, actor="operator")
+        connect = await runtime.auth.flow.initiate(
+            body.user_id, toolkit, alias=body.alias, callback_url=body.callback_url, actor="operator"
+        )
     return ConnectionRequestOut(**connect.public())
 
 
@@ -151,14 +155,18 @@ async def session_toolkits_view(request: Request, state: ApiState) -> SessionToo
         connection = None
         if toolkit.needs_auth:
             account, message = await runtime.auth.connection_state(session, toolkit)
-            connection = {"is_active": account is not None, "message": message,
-                          "connected_account": {"id": account.id, "status": account.status} if account else None,
-                          "auth_config": {"id": account.auth_config_id} if account else None}
+            connection = {
+                "is_active": account is not None,
+                "message": message,
+                "connected_account": {"id": account.id, "status": account.status} if account else None,
+                "auth_config": {"id": account.auth_config_id} if account else None,
+            }
         connected = connection is None or connection["is_active"]
         if wanted in ("true", "false") and connected != (wanted == "true"):
             continue
-        items.append(SessionToolkitOut(slug=slug, name=toolkit.name, is_no_auth=not toolkit.needs_auth,
-                                       connection=connection))
+        items.append(
+            SessionToolkitOut(slug=slug, name=toolkit.name, is_no_auth=not toolkit.needs_auth, connection=connection)
+        )
     return SessionToolkitListOut(items=items)
 
 

@@ -20,8 +20,9 @@ def new_admin_key() -> str:
     return "ck_" + secrets.token_urlsafe(32)
 
 
-async def ensure_admin_key(meta: ServerMetaStore, configured: str | None, *,
-                           replace: bool = False) -> tuple[str, str | None]:
+async def ensure_admin_key(
+    meta: ServerMetaStore, configured: str | None, *, replace: bool = False
+) -> tuple[str, str | None]:
     """Returns (hash to check against, the new plain key if one was just generated).
 
     A configured key (`api_key`, `CONCIERGE_API_KEY`) becomes the admin key when none is stored yet, but
@@ -34,8 +35,10 @@ async def ensure_admin_key(meta: ServerMetaStore, configured: str | None, *,
             await meta.set(META_KEY, wanted)
             return wanted, None
         if stored != wanted:
-            log.warning("the configured api_key (concierge.toml or CONCIERGE_API_KEY) is not the stored admin key, "
-                        "which stays in force; start with `concierge serve --reset-admin-key` to replace it")
+            log.warning(
+                "the configured api_key (concierge.toml or CONCIERGE_API_KEY) is not the stored admin key, "
+                "which stays in force; start with `concierge serve --reset-admin-key` to replace it"
+            )
         return stored, None
     if stored and not replace:
         return stored, None

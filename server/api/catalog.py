@@ -12,17 +12,30 @@ from server.errors import InvalidInput, NotFound
 
 
 def toolkit_out(toolkit: Toolkit, with_tools: bool = False) -> ToolkitOut:
-    return ToolkitOut(slug=toolkit.slug, name=toolkit.name, description=toolkit.description,
-                      categories=list(toolkit.categories), aliases=list(toolkit.aliases),
-                      auth_schemes=[s.type for s in toolkit.auth_schemes], is_no_auth=not toolkit.needs_auth,
-                      tool_count=len(toolkit.tools), tools=sorted(toolkit.tools) if with_tools else None)
+    return ToolkitOut(
+        slug=toolkit.slug,
+        name=toolkit.name,
+        description=toolkit.description,
+        categories=list(toolkit.categories),
+        aliases=list(toolkit.aliases),
+        auth_schemes=[s.type for s in toolkit.auth_schemes],
+        is_no_auth=not toolkit.needs_auth,
+        tool_count=len(toolkit.tools),
+        tools=sorted(toolkit.tools) if with_tools else None,
+    )
 
 
 def tool_out(tool: Tool) -> ToolOut:
-    return ToolOut(slug=tool.slug, name=tool.name, toolkit=tool.toolkit, description=tool.description,
-                   tags=list(tool.tags), input_schema=dict(tool.input_schema),
-                   output_schema=dict(tool.output_schema) if tool.output_schema else None,
-                   kind="local" if tool.is_local else "http")
+    return ToolOut(
+        slug=tool.slug,
+        name=tool.name,
+        toolkit=tool.toolkit,
+        description=tool.description,
+        tags=list(tool.tags),
+        input_schema=dict(tool.input_schema),
+        output_schema=dict(tool.output_schema) if tool.output_schema else None,
+        kind="local" if tool.is_local else "http",
+    )
 
 
 async def list_toolkits(request: Request, state: ApiState) -> ToolkitListOut:
@@ -34,8 +47,10 @@ async def get_toolkit(request: Request, state: ApiState) -> ToolkitOut:
     toolkit = state.runtime.catalog.toolkits.get(slug)
     if toolkit is None:
         near = near_matches(slug, state.runtime.catalog.toolkits)
-        raise NotFound(f"toolkit {slug!r} not found" + (f"; did you mean {', '.join(near)}?" if near else ""),
-                       {"suggestions": near})
+        raise NotFound(
+            f"toolkit {slug!r} not found" + (f"; did you mean {', '.join(near)}?" if near else ""),
+            {"suggestions": near},
+        )
     return toolkit_out(toolkit, with_tools=True)
 
 
@@ -66,6 +81,7 @@ async def get_tool(request: Request, state: ApiState) -> ToolOut:
     tool = state.runtime.catalog.tool(slug)
     if tool is None:
         near = near_matches(slug, state.runtime.catalog.tools)
-        raise NotFound(f"tool {slug!r} not found" + (f"; did you mean {', '.join(near)}?" if near else ""),
-                       {"suggestions": near})
+        raise NotFound(
+            f"tool {slug!r} not found" + (f"; did you mean {', '.join(near)}?" if near else ""), {"suggestions": near}
+        )
     return tool_out(tool)

@@ -23,13 +23,23 @@ def _runtime(request: Request) -> Runtime:
 def _finish(account: AccountRow, callback_url: str | None) -> Response:
     ok = account.status == AccountStatus.ACTIVE
     if callback_url:
-        return RedirectResponse(with_query(callback_url, {"status": "success" if ok else "failed",
-                                                          "connected_account_id": account.id}), status_code=303)
+        return RedirectResponse(
+            with_query(callback_url, {"status": "success" if ok else "failed", "connected_account_id": account.id}),
+            status_code=303,
+        )
     if ok:
-        return message_page("Connected", f"Your {account.toolkit} account is connected. You can close this page "
-                            "and go back to your assistant.", tone="ok")
-    return message_page("Connection failed", f"The connection was not completed: {account.status_reason or 'unknown'}."
-                        " Ask your assistant for a new link to try again.", status=400, tone="bad")
+        return message_page(
+            "Connected",
+            f"Your {account.toolkit} account is connected. You can close this page and go back to your assistant.",
+            tone="ok",
+        )
+    return message_page(
+        "Connection failed",
+        f"The connection was not completed: {account.status_reason or 'unknown'}."
+        " Ask your assistant for a new link to try again.",
+        status=400,
+        tone="bad",
+    )
 
 
 def _problem(exc: LinkProblem) -> Response:
@@ -63,8 +73,9 @@ async def submit_form(request: Request) -> Response:
     except InvalidInput as exc:
         target = await flow.open(token)
         assert target.state is not None
-        return form_page(target.toolkit.name, f"/connect/{token}", target.state, target.fields, exc.message, 400,
-                         help=target.help)
+        return form_page(
+            target.toolkit.name, f"/connect/{token}", target.state, target.fields, exc.message, 400, help=target.help
+        )
     return _finish(account, callback_url)
 
 

@@ -36,8 +36,9 @@ class ApiState:
 Handler = Callable[[Request, ApiState], Awaitable[BaseModel | Response]]
 
 
-def endpoint(handler: Handler, status: int = 200, body: type[BaseModel] | None = None,
-             body_required: bool = True) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(
+    handler: Handler, status: int = 200, body: type[BaseModel] | None = None, body_required: bool = True
+) -> Callable[[Request], Awaitable[Response]]:
     @wraps(handler)
     async def run(request: Request) -> Response:
         state: ApiState = request.app.state.api

@@ -36,14 +36,23 @@ async def handle_concierge_error(request: Request, exc: Exception) -> JSONRespon
 
 async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    message = {404: f"no such endpoint: {request.method} {request.url.path}; see /api/v1/openapi.json",
-               405: f"{request.method} is not allowed here; allowed: {(exc.headers or {}).get('Allow', 'none')}"}
-    body = {"error": {"code": HTTP_CODES.get(exc.status_code, "http_error"),
-                      "message": message.get(exc.status_code, str(exc.detail)), "details": {}}}
+    message = {
+        404: f"no such endpoint: {request.method} {request.url.path}; see /api/v1/openapi.json",
+        405: f"{request.method} is not allowed here; allowed: {(exc.headers or {}).get('Allow', 'none')}",
+    }
+    body = {
+        "error": {
+            "code": HTTP_CODES.get(exc.status_code, "http_error"),
+            "message": message.get(exc.status_code, str(exc.detail)),
+            "details": {},
+        }
+    }
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse({"error": {"code": "internal_error", "message": "internal server error; see the server log",
-                                   "details": {}}}, status_code=500)
+    return JSONResponse(
+        {"error": {"code": "internal_error", "message": "internal server error; see the server log", "details": {}}},
+        status_code=500,
+    )

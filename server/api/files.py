@@ -13,8 +13,10 @@ from server.workbench.manager import WorkbenchManager
 
 def _manager(state: ApiState) -> WorkbenchManager:
     if state.runtime.workbench is None:
-        raise Forbidden("the workbench is off on this server (workbench.enable = false, or no sandbox can run "
-                        "on this host: see the server's start-up log)")
+        raise Forbidden(
+            "the workbench is off on this server (workbench.enable = false, or no sandbox can run "
+            "on this host: see the server's start-up log)"
+        )
     return state.runtime.workbench
 
 
@@ -27,8 +29,11 @@ async def list_files(request: Request, state: ApiState) -> FileListOut:
 async def get_file(request: Request, state: ApiState) -> Response:
     session = await state.runtime.sessions.get(request.path_params["session_id"])
     data = await _manager(state).read_file(session.id, request.path_params["path"])
-    return Response(data, media_type="application/octet-stream",
-                    headers={"Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"})
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 async def put_file(request: Request, state: ApiState) -> FileOut:

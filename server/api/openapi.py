@@ -29,19 +29,29 @@ def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any
 
 
 def _operation(route: ApiRoute, components: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": route.summary, "operationId": route.handler.__name__,
-                          "security": [{"bearer": []}, {"apiKey": []}], "responses": {"default": error}}
+    op: dict[str, Any] = {
+        "summary": route.summary,
+        "operationId": route.handler.__name__,
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "responses": {"default": error},
+    }
     if route.body is not None:
-        op["responses"]["422"] = {**error, "description": "the body matches the schema but cannot be done "
-                                                          "(unknown names, options that clash)"}
-    params: list[dict[str, Any]] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                                    for p in re.findall(r"\{(\w+)(?::\w+)?\}", route.path)]
+        op["responses"]["422"] = {
+            **error,
+            "description": "the body matches the schema but cannot be done (unknown names, options that clash)",
+        }
+    params: list[dict[str, Any]] = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+        for p in re.findall(r"\{(\w+)(?::\w+)?\}", route.path)
+    ]
     params += [{"name": q.name, "in": "query", "required": q.required, "schema": q.schema} for q in route.query]
     if params:
         op["parameters"] = params
     if route.body is not None:
-        op["requestBody"] = {"required": route.body_required,
-                             "content": {"application/json": {"schema": _schema(route.body, components)}}}
+        op["requestBody"] = {
+            "required": route.body_required,
+            "content": {"application/json": {"schema": _schema(route.body, components)}},
+        }
     ok: dict[str, Any] = {"description": "OK"}
     if route.response is not None:
         ok["content"] = {"application/json": {"schema": _schema(route.response, components)}}
@@ -61,11 +71,18 @@ def _toolkit_enums(components: dict[str, Any], catalog: Catalog) -> None:
             prop.update(rule)
     create = components.get("AuthConfigCreate")
     if create is not None and needing:
-        create["oneOf"] = [{"properties": {
-            "toolkit": {"const": slug},
-            "auth_scheme": {"enum": [s.type for s in toolkit.auth_schemes if s.type != "none"] + [None]},
-            "restrict_to_tools": {"anyOf": [{"type": "array", "items": {"enum": sorted(toolkit.tools)}},
-                                            {"type": "null"}]}}} for slug, toolkit in needing.items()]
+        create["oneOf"] = [
+            {
+                "properties": {
+                    "toolkit": {"const": slug},
+                    "auth_scheme": {"enum": [s.type for s in toolkit.auth_schemes if s.type != "none"] + [None]},
+                    "restrict_to_tools": {
+                        "anyOf": [{"type": "array", "items": {"enum": sorted(toolkit.tools)}}, {"type": "null"}]
+                    },
+                }
+            }
+            for slug, toolkit in needing.items()
+        ]
 
 
 def _exactly_one(component: dict[str, Any], names: tuple[str, ...]) -> None:
@@ -89,8 +106,11 @@ def _session_rules(components: dict[str, Any]) -> None:
     for name in ("SessionCreate", "SessionUpdate"):
         model = components.get(name)
         if model is not None and "workbench" in model["properties"]:
-            model["properties"]["sandbox"] = {**model["properties"]["workbench"], "deprecated": True,
-                                              "description": "alias of `workbench` (give one, not both)"}
+            model["properties"]["sandbox"] = {
+                **model["properties"]["workbench"],
+                "deprecated": True,
+                "description": "alias of `workbench` (give one, not both)",
+            }
             model["not"] = {"required": ["workbench", "sandbox"]}
     if "TagSelector" in components:
         _shorthand(components["TagSelector"], {"type": "array", "items": {"type": "string"}})
@@ -102,28 +122,37 @@ def _session_rules(components: dict[str, Any]) -> None:
         _exactly_one(components["ToolSelector"], ("enable", "disable", "tags"))
 
 
-def build_openapi(table: list[ApiRoute], prefix: str, extra_paths: dict[str, Any],
-                  catalog: Catalog | None = None) -> dict[str, Any]:
+def build_openapi(
+    table: list[ApiRoute], prefix: str, extra_paths: dict[str, Any], catalog: Catalog | None = None
+) -> dict[str, Any]:
     components: dict[str, Any] = {}
     error = {"description": "error", "content": {"application/json": {"schema": _schema(ErrorOut, components)}}}
     paths: dict[str, Any] = {}
     for route in table:
-        paths.setdefault(prefix + route.path.replace(":path}", "}"), {})[route.method.lower()] = \
-            _operation(route, components, error)
+        paths.setdefault(prefix + route.path.replace(":path}", "}"), {})[route.method.lower()] = _operation(
+            route, components, error
+        )
     paths.update(extra_paths)
     _session_rules(components)
     if catalog is not None:
         _toolkit_enums(components, catalog)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Concierge REST API", "version": "0.1.0",
-                 "description": "Sessions, toolkits and tools of a Concierge server. Every call needs the admin "
-                                "API key as `Authorization: Bearer <key>` or `x-api-key: <key>`. Every error "
-                                "is `{\"error\": {code, message, details}}`; 429 carries `Retry-After`."},
+        "info": {
+            "title": "Concierge REST API",
+            "version": "0.1.0",
+            "description": "Sessions, toolkits and tools of a Concierge server. Every call needs the admin "
+            "API key as `Authorization: Bearer <key>` or `x-api-key: <key>`. Every error "
+            'is `{"error": {code, message, details}}`; 429 carries `Retry-After`.',
+        },
         "paths": paths,
-        "components": {"schemas": components, "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"},
-            "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}}},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            },
+        },
     }
 
 

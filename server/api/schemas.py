@@ -178,9 +178,11 @@ class AuthConfigOut(BaseModel):
     status: str
     is_managed: bool = Field(description="always false: Concierge ships no OAuth apps; every app is the operator's")
     is_default: bool = Field(description="made by Concierge for the toolkit (no auth config was chosen)")
-    app_source: str | None = Field(description="where the OAuth app comes from: oauth_apps_config ([oauth_apps.<slug>] "
-                                               "in the config), auth_config (stored in this config), or null (none: a "
-                                               "token scheme, or no app configured yet)")
+    app_source: str | None = Field(
+        description="where the OAuth app comes from: oauth_apps_config ([oauth_apps.<slug>] "
+        "in the config), auth_config (stored in this config), or null (none: a "
+        "token scheme, or no app configured yet)"
+    )
     is_disabled: bool
     scopes: list[str] | None
     authorize_params: dict[str, str]
@@ -223,8 +225,10 @@ class FileListOut(BaseModel):
 
 
 class UpstreamCreate(UpstreamConfig):
-    name: str = Field(pattern=TOOLKIT_SLUG, description="becomes the toolkit slug (lower-case letters, digits, "
-                      "'_'); tools are NAME_TOOL")
+    name: str = Field(
+        pattern=TOOLKIT_SLUG,
+        description="becomes the toolkit slug (lower-case letters, digits, '_'); tools are NAME_TOOL",
+    )
 
 
 class UpstreamOut(BaseModel):

@@ -36,12 +36,19 @@ async def session_out(state: ApiState, session: Session, with_clients: bool = Fa
     if session.user_id == "default":
         warnings.append("user_id 'default' shares one user's accounts with every caller")
     return SessionOut(
-        id=session.id, session_id=session.id, user_id=session.user_id, config=session.config(),
-        config_version=session.config_version, created_at=session.created_at, updated_at=session.updated_at,
+        id=session.id,
+        session_id=session.id,
+        user_id=session.user_id,
+        config=session.config(),
+        config_version=session.config_version,
+        created_at=session.created_at,
+        updated_at=session.updated_at,
         mcp=McpInfo(url=f"{runtime.settings.base_url}/mcp/{session.id}", headers=mcp_headers(state, session.id)),
         tools=[item.name for item in state.surface.listings(session)],
-        allowed_tool_count=len(session.allowed), warnings=warnings,
-        clients=[McpClientOut(**{k: v for k, v in c.to_dict().items() if k != "session_id"}) for c in clients])
+        allowed_tool_count=len(session.allowed),
+        warnings=warnings,
+        clients=[McpClientOut(**{k: v for k, v in c.to_dict().items() if k != "session_id"}) for c in clients],
+    )
 
 
 MAX_OFFSET = 1_000_000_000
@@ -100,8 +107,7 @@ async def list_sessions(request: Request, state: ApiState) -> SessionListOut:
 
 async def tools(request: Request, state: ApiState) -> ToolListingsOut:
     session = await state.runtime.sessions.get(request.path_params["session_id"])
-    return ToolListingsOut(items=[ToolListingOut(**asdict(item))
-                                  for item in state.surface.listings(session)])
+    return ToolListingsOut(items=[ToolListingOut(**asdict(item)) for item in state.surface.listings(session)])
 
 
 async def call_tool(request: Request, state: ApiState) -> EnvelopeOut:

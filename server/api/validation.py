@@ -20,8 +20,7 @@ from server.errors import InvalidInput, Unprocessable, describe_validation_error
 class BodySchema:
     def __init__(self, model: type[BaseModel], document: dict[str, Any]) -> None:
         self.model = model
-        schema = {"$ref": f"#/components/schemas/{model.__name__}",
-                  "components": document["components"]}
+        schema = {"$ref": f"#/components/schemas/{model.__name__}", "components": document["components"]}
         self.validator = Draft202012Validator(schema)
 
     def check(self, data: dict[str, Any]) -> None:

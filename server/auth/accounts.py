@@ -55,8 +55,10 @@ class AccountService:
             for ref in [refs] if isinstance(refs, str) else refs:
                 account = await self.store.get(ref)
                 if account is None or account.user_id != user_id:
-                    raise Forbidden(f"connected_accounts.{toolkit}: {ref} is not an account of user {user_id!r}",
-                                    {"field": f"connected_accounts.{toolkit}", "account": ref})
+                    raise Forbidden(
+                        f"connected_accounts.{toolkit}: {ref} is not an account of user {user_id!r}",
+                        {"field": f"connected_accounts.{toolkit}", "account": ref},
+                    )
                 if account.toolkit != toolkit:
                     raise InvalidInput(f"connected_accounts.{toolkit}: {ref} is a {account.toolkit} account")
 
@@ -71,27 +73,38 @@ class AccountService:
             accounts.sort(key=lambda a: pinned_ids.index(a.id))
         if ref is not None:
             if not options.multi_account.enable and ref not in pinned_ids:
-                raise InvalidInput("choosing an account per call needs the session option multi_account.enable; "
-                                   "or pin the account with connected_accounts")
-            match = [a for a in accounts
-                     if ref in (a.id, a.alias) and a.status not in (AccountStatus.FAILED, AccountStatus.REVOKED)]
+                raise InvalidInput(
+                    "choosing an account per call needs the session option multi_account.enable; "
+                    "or pin the account with connected_accounts"
+                )
+            match = [
+                a
+                for a in accounts
+                if ref in (a.id, a.alias) and a.status not in (AccountStatus.FAILED, AccountStatus.REVOKED)
+            ]
             if not match:
                 names = [a.alias or a.id for a in accounts if a.status == AccountStatus.ACTIVE]
-                raise NotFound(f"no {toolkit.slug} account {ref!r} for this user; available: {names or 'none'}",
-                               {"available": names})
+                raise NotFound(
+                    f"no {toolkit.slug} account {ref!r} for this user; available: {names or 'none'}",
+                    {"available": names},
+                )
             return self._usable(match[0])
         active = [a for a in accounts if a.status == AccountStatus.ACTIVE and not a.is_disabled]
         if len(active) > 1 and options.multi_account.enable and options.multi_account.require_explicit_selection:
-            raise InvalidInput(f"this user has {len(active)} {toolkit.slug} accounts; pass `account` (id or alias) "
-                               "with the call", {"accounts": [{"id": a.id, "alias": a.alias} for a in active]})
+            raise InvalidInput(
+                f"this user has {len(active)} {toolkit.slug} accounts; pass `account` (id or alias) with the call",
+                {"accounts": [{"id": a.id, "alias": a.alias} for a in active]},
+            )
         return active[0] if active else None
 
     def _usable(self, account: AccountRow) -> AccountRow:
         if account.status != AccountStatus.ACTIVE or account.is_disabled:
             state = "disabled" if account.is_disabled else account.status
-            raise ConnectionRequired(f"{account.toolkit} account {account.alias or account.id} is {state}"
-                                     + (f": {account.status_reason}" if account.status_reason else ""),
-                                     {"connected_account_id": account.id, "status": state})
+            raise ConnectionRequired(
+                f"{account.toolkit} account {account.alias or account.id} is {state}"
+                + (f": {account.status_reason}" if account.status_reason else ""),
+                {"connected_account_id": account.id, "status": state},
+            )
         return account
 
     def secret(self, account: AccountRow) -> dict[str, Any]:

@@ -44,13 +44,24 @@ class AuthConfig:
 
     def public(self) -> dict[str, Any]:
         # Concierge ships no OAuth apps of its own: every app is the operator's, so nothing is "managed".
-        return {"id": self.id, "toolkit": self.toolkit, "name": self.name, "auth_scheme": self.auth_scheme.upper(),
-                "type": self.type, "status": self.status, "is_managed": False, "is_default": self.type == "default",
-                "app_source": self.app_source,
-                "is_disabled": self.status == "DISABLED", "scopes": self.scopes,
-                "authorize_params": self.authorize_params, "restrict_to_following_tools": self.restrict_to_tools,
-                "has_app_credentials": self.has_app_credentials, "created_at": self.created_at,
-                "updated_at": self.updated_at}
+        return {
+            "id": self.id,
+            "toolkit": self.toolkit,
+            "name": self.name,
+            "auth_scheme": self.auth_scheme.upper(),
+            "type": self.type,
+            "status": self.status,
+            "is_managed": False,
+            "is_default": self.type == "default",
+            "app_source": self.app_source,
+            "is_disabled": self.status == "DISABLED",
+            "scopes": self.scopes,
+            "authorize_params": self.authorize_params,
+            "restrict_to_following_tools": self.restrict_to_tools,
+            "has_app_credentials": self.has_app_credentials,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
 
 
 TOKEN_SCHEMES = ("bearer_token", "api_key", "basic")
@@ -65,8 +76,9 @@ def _fill(url: str, params: dict[str, str], toolkit: str) -> str:
     try:
         return url.format_map({k: quote(v, safe="") for k, v in params.items()})
     except KeyError as exc:
-        raise ConnectionRequired(f"the OAuth URL {url} needs {exc.args[0]!r}: set it in [oauth_apps.{toolkit}]",
-                                 {"toolkit": toolkit}) from None
+        raise ConnectionRequired(
+            f"the OAuth URL {url} needs {exc.args[0]!r}: set it in [oauth_apps.{toolkit}]", {"toolkit": toolkit}
+        ) from None
 
 
 class AuthConfigService:
@@ -82,9 +94,21 @@ class AuthConfigService:
             source = "auth_config"
         elif row.auth_scheme == "oauth2" and row.toolkit in self.settings.oauth_apps:
             source = "oauth_apps_config"
-        return AuthConfig(row.id, row.toolkit, row.name, row.auth_scheme, row.type, row.status, _loads(row.scopes),
-                          _loads(row.authorize_params) or {}, _loads(row.restrict_to_tools), source is not None,
-                          row.created_at, row.updated_at, source)
+        return AuthConfig(
+            row.id,
+            row.toolkit,
+            row.name,
+            row.auth_scheme,
+            row.type,
+            row.status,
+            _loads(row.scopes),
+            _loads(row.authorize_params) or {},
+            _loads(row.restrict_to_tools),
+            source is not None,
+            row.created_at,
+            row.updated_at,
+            source,
+        )
 
     def toolkit(self, slug: str) -> Toolkit:
         toolkit = self.catalog.toolkits.get(slug)
@@ -96,8 +120,10 @@ class AuthConfigService:
         for scheme in toolkit.auth_schemes:
             if scheme.type == name.lower():
                 return scheme
-        raise InvalidInput(f"toolkit {toolkit.slug} does not support auth scheme {name!r}; it supports "
-                           f"{', '.join(s.type for s in toolkit.auth_schemes)}")
+        raise InvalidInput(
+            f"toolkit {toolkit.slug} does not support auth scheme {name!r}; it supports "
+            f"{', '.join(s.type for s in toolkit.auth_schemes)}"
+        )
 
     def default_scheme(self, toolkit: Toolkit) -> AuthSchemeFile:
         """The toolkit's first scheme; but when that is OAuth and the operator configured no OAuth app, its
@@ -120,15 +146,28 @@ class AuthConfigService:
                 raise InvalidInput(f"restrict_to_tools: unknown tools of {toolkit.slug}: {unknown}")
         ts = now()
         row = AuthConfigRow(
-            id="ac_" + secrets.token_urlsafe(12), toolkit=toolkit.slug,
-            name=body.name or f"{toolkit.name} ({kind})", auth_scheme=scheme.type, type=kind, status="ENABLED",
-            credentials=self.box.seal({"client_id": body.credentials.client_id,
-                                       "client_secret": body.credentials.client_secret.get_secret_value()})
-            if body.credentials else None,
+            id="ac_" + secrets.token_urlsafe(12),
+            toolkit=toolkit.slug,
+            name=body.name or f"{toolkit.name} ({kind})",
+            auth_scheme=scheme.type,
+            type=kind,
+            status="ENABLED",
+            credentials=self.box.seal(
+                {
+                    "client_id": body.credentials.client_id,
+                    "client_secret": body.credentials.client_secret.get_secret_value(),
+                }
+            )
+            if body.credentials
+            else None,
             scopes=json.dumps(body.scopes) if body.scopes is not None else None,
             authorize_params=json.dumps(body.authorize_params) if body.authorize_params else None,
-            restrict_to_tools=json.dumps([t.upper() for t in body.restrict_to_tools]) if body.restrict_to_tools
-            else None, created_at=ts, updated_at=ts)
+            restrict_to_tools=json.dumps([t.upper() for t in body.restrict_to_tools])
+            if body.restrict_to_tools
+            else None,
+            created_at=ts,
+            updated_at=ts,
+        )
         await self.store.insert(row)
         return self._view(row)
 
@@ -150,9 +189,16 @@ class AuthConfigService:
         if "name" in fields and body.name:
             changes["name"] = body.name
         if "credentials" in fields:
-            changes["credentials"] = self.box.seal({
-                "client_id": body.credentials.client_id,
-                "client_secret": body.credentials.client_secret.get_secret_value()}) if body.credentials else None
+            changes["credentials"] = (
+                self.box.seal(
+                    {
+                        "client_id": body.credentials.client_id,
+                        "client_secret": body.credentials.client_secret.get_secret_value(),
+                    }
+                )
+                if body.credentials
+                else None
+            )
         for name in ("scopes", "authorize_params", "restrict_to_tools"):
             if name in fields:
                 value = getattr(body, name)
@@ -164,8 +210,10 @@ class AuthConfigService:
     async def delete(self, config_id: str) -> None:
         await self.get(config_id)
         if await self.store.in_use(config_id):
-            raise Conflict(f"auth config {config_id} is used by active connected accounts; revoke or delete them "
-                           "first, or disable the config")
+            raise Conflict(
+                f"auth config {config_id} is used by active connected accounts; revoke or delete them "
+                "first, or disable the config"
+            )
         await self.store.delete(config_id)
 
     async def resolve(self, toolkit: Toolkit, chosen: str | None) -> AuthConfig:
@@ -176,15 +224,27 @@ class AuthConfigService:
                 raise InvalidInput(f"auth config {chosen} belongs to toolkit {config.toolkit}, not {toolkit.slug}")
         else:
             scheme = self.default_scheme(toolkit)
-            existing = [c for c in await self.list(toolkit.slug)
-                        if c.type == "default" and c.auth_scheme == scheme.type]
-            config = existing[0] if existing else await self.create(AuthConfigCreate(
-                toolkit=toolkit.slug, auth_scheme=scheme.type,
-                name=f"{toolkit.name} (default{'' if scheme.type == 'oauth2' else ', ' + scheme.type})"),
-                kind="default")
+            existing = [
+                c for c in await self.list(toolkit.slug) if c.type == "default" and c.auth_scheme == scheme.type
+            ]
+            config = (
+                existing[0]
+                if existing
+                else await self.create(
+                    AuthConfigCreate(
+                        toolkit=toolkit.slug,
+                        auth_scheme=scheme.type,
+                        name=f"{toolkit.name} (default{'' if scheme.type == 'oauth2' else ', ' + scheme.type})",
+                    ),
+                    kind="default",
+                )
+            )
         if config.status != "ENABLED":
-            raise ConnectionRequired(f"auth config {config.id} for {toolkit.slug} is disabled; the operator must "
-                                     "enable it or choose another", {"auth_config_id": config.id})
+            raise ConnectionRequired(
+                f"auth config {config.id} for {toolkit.slug} is disabled; the operator must "
+                "enable it or choose another",
+                {"auth_config_id": config.id},
+            )
         return config
 
     async def oauth_app(self, config: AuthConfig) -> OAuthApp:
@@ -204,11 +264,18 @@ class AuthConfigService:
             raise ConnectionRequired(
                 f"no OAuth app is configured for {toolkit.slug}: the operator must set [oauth_apps.{toolkit.slug}] "
                 "client_id/client_secret in the config, or create an auth config with credentials "
-                "(POST /api/v1/auth_configs)", {"toolkit": toolkit.slug, "auth_config_id": config.id})
+                "(POST /api/v1/auth_configs)",
+                {"toolkit": toolkit.slug, "auth_config_id": config.id},
+            )
         params = {**scheme.oauth2.url_params, **configured_params}
         urls = ("authorize_url", "token_url", "revoke_url", "refresh_url")
-        endpoints = scheme.oauth2.model_copy(update={
-            name: _fill(url, params, toolkit.slug) for name in urls if (url := getattr(scheme.oauth2, name))})
-        return OAuthApp(client_id, client_secret, endpoints,
-                        tuple(config.scopes if config.scopes is not None else endpoints.default_scopes),
-                        {**endpoints.authorize_params, **config.authorize_params})
+        endpoints = scheme.oauth2.model_copy(
+            update={name: _fill(url, params, toolkit.slug) for name in urls if (url := getattr(scheme.oauth2, name))}
+        )
+        return OAuthApp(
+            client_id,
+            client_secret,
+            endpoints,
+            tuple(config.scopes if config.scopes is not None else endpoints.default_scopes),
+            {**endpoints.authorize_params, **config.authorize_params},
+        )

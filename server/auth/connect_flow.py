@@ -54,8 +54,13 @@ class ConnectRequest:
     status: AccountStatus = AccountStatus.INITIATED
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.connected_account_id, "connected_account_id": self.connected_account_id,
-                "redirect_url": self.redirect_url, "expires_at": self.expires_at, "status": self.status}
+        return {
+            "id": self.connected_account_id,
+            "connected_account_id": self.connected_account_id,
+            "redirect_url": self.redirect_url,
+            "expires_at": self.expires_at,
+            "status": self.status,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +76,10 @@ def form_fields(scheme: AuthSchemeFile) -> tuple[FieldSpec, ...]:
     base = {
         "api_key": [FieldSpec(name="api_key", label=scheme.label or "API key")],
         "bearer_token": [FieldSpec(name="token", label=scheme.label or "Access token")],
-        "basic": [FieldSpec(name="username", label="Username", secret=False),
-                  FieldSpec(name="password", label="Password")],
+        "basic": [
+            FieldSpec(name="username", label="Username", secret=False),
+            FieldSpec(name="password", label="Password"),
+        ],
     }.get(scheme.type, [])
     return tuple(base + list(scheme.fields))
 
@@ -83,8 +90,11 @@ def instruction(toolkit: Toolkit, scheme: AuthSchemeFile, url: str, then: str = 
         return f"Ask the user to open this link to connect their {toolkit.name} account, then {then}: {url}"
     fields = form_fields(scheme)
     secret = fields[0].label if fields else "credentials"
-    return (f"Ask the user to open this link and enter their {toolkit.name} {secret}"
-            + (f" ({scheme.help.rstrip('.')})" if scheme.help else "") + f", then {then}: {url}")
+    return (
+        f"Ask the user to open this link and enter their {toolkit.name} {secret}"
+        + (f" ({scheme.help.rstrip('.')})" if scheme.help else "")
+        + f", then {then}: {url}"
+    )
 
 
 def with_query(url: str, params: dict[str, str]) -> str:
@@ -115,8 +125,16 @@ class ConnectFlow:
     def _url(self, token: str) -> str:
         return f"{self.base_url}/connect/{token}"
 
-    async def initiate(self, user_id: str, toolkit: Toolkit, *, session: Session | None = None,
-                       alias: str | None = None, callback_url: str | None = None, actor: str = "api") -> ConnectRequest:
+    async def initiate(
+        self,
+        user_id: str,
+        toolkit: Toolkit,
+        *,
+        session: Session | None = None,
+        alias: str | None = None,
+        callback_url: str | None = None,
+        actor: str = "api",
+    ) -> ConnectRequest:
         if not toolkit.needs_auth:
             raise InvalidInput(f"toolkit {toolkit.slug} needs no authentication; its tools run without a connection")
         chosen = (session.options.auth_configs or {}).get(toolkit.slug) if session else None
@@ -124,22 +142,47 @@ class ConnectFlow:
         if config.auth_scheme == "oauth2":
             await self.configs.oauth_app(config)  # no app configured: say so now, not after the user clicks
         if session is not None and session.options.multi_account.enable:
-            live = await self.store.find(user_id=user_id, toolkit=toolkit.slug,
-                                         statuses=(AccountStatus.ACTIVE, AccountStatus.INITIATED))
+            live = await self.store.find(
+                user_id=user_id, toolkit=toolkit.slug, statuses=(AccountStatus.ACTIVE, AccountStatus.INITIATED)
+            )
             limit = session.options.multi_account.max_accounts_per_toolkit
             if len(live) >= limit:
-                raise Conflict(f"user already has {len(live)} {toolkit.slug} accounts (max_accounts_per_toolkit is "
-                               f"{limit}); delete or revoke one first")
+                raise Conflict(
+                    f"user already has {len(live)} {toolkit.slug} accounts (max_accounts_per_toolkit is "
+                    f"{limit}); delete or revoke one first"
+                )
         if callback_url is None and session is not None:
             callback_url = session.options.manage_connections.callback_url
         token, ts = secrets.token_urlsafe(32), now()
         account = AccountRow(
-            id="ca_" + secrets.token_urlsafe(12), user_id=user_id, toolkit=toolkit.slug, auth_config_id=config.id,
-            alias=alias, status=AccountStatus.INITIATED, status_reason=None, is_disabled=0, scopes=None,
-            credential=None, credential_preview=None, expires_at=None, created_at=ts, updated_at=ts)
-        link = LinkRow(token_hash=fingerprint(token), token=self.box.seal(token), account_id=account.id,
-                       session_id=session.id if session else None, callback_url=callback_url, state_hash=None,
-                       pkce_verifier=None, expires_at=ts + self.ttl, opened_at=None, used_at=None, created_at=ts)
+            id="ca_" + secrets.token_urlsafe(12),
+            user_id=user_id,
+            toolkit=toolkit.slug,
+            auth_config_id=config.id,
+            alias=alias,
+            status=AccountStatus.INITIATED,
+            status_reason=None,
+            is_disabled=0,
+            scopes=None,
+            credential=None,
+            credential_preview=None,
+            expires_at=None,
+            created_at=ts,
+            updated_at=ts,
+        )
+        link = LinkRow(
+            token_hash=fingerprint(token),
+            token=self.box.seal(token),
+            account_id=account.id,
+            session_id=session.id if session else None,
+            callback_url=callback_url,
+            state_hash=None,
+            pkce_verifier=None,
+            expires_at=ts + self.ttl,
+            opened_at=None,
+            used_at=None,
+            created_at=ts,
+        )
         try:
             await self.store.insert(account, link, "initiated", actor)
         except AlreadyExists:
@@ -150,8 +193,9 @@ class ConnectFlow:
         """A live Connect Link for this user and toolkit: the pending one if there is one, else a new one,
         so asking twice does not pile up half-made accounts."""
         if not fresh:
-            for account in await self.store.find(user_id=session.user_id, toolkit=toolkit.slug,
-                                                 statuses=(AccountStatus.INITIATED,)):
+            for account in await self.store.find(
+                user_id=session.user_id, toolkit=toolkit.slug, statuses=(AccountStatus.INITIATED,)
+            ):
                 link = await self.store.live_link(account.id)
                 if link is not None:
                     return ConnectRequest(account.id, self._url(self.box.open(link.token)), link.expires_at)
@@ -162,14 +206,21 @@ class ConnectFlow:
         try:
             request = await self.link_for(session, toolkit)
         except ConciergeError as exc:
-            return ConnectionRequired(f"{reason}; and no Connect Link could be made: {exc.message}",
-                                      {"toolkit": toolkit.slug})
+            return ConnectionRequired(
+                f"{reason}; and no Connect Link could be made: {exc.message}", {"toolkit": toolkit.slug}
+            )
         _, scheme = await self._scheme(await self.accounts.get(request.connected_account_id))
         return ConnectionRequired(
             f"{reason}. {instruction(toolkit, scheme, request.redirect_url, 'retry')}",
-            {"toolkit": toolkit.slug, "redirect_url": request.redirect_url, "auth_scheme": scheme.type.upper(),
-             "credential_help": scheme.help, "connected_account_id": request.connected_account_id,
-             "expires_at": request.expires_at})
+            {
+                "toolkit": toolkit.slug,
+                "redirect_url": request.redirect_url,
+                "auth_scheme": scheme.type.upper(),
+                "credential_help": scheme.help,
+                "connected_account_id": request.connected_account_id,
+                "expires_at": request.expires_at,
+            },
+        )
 
     async def scheme_for(self, account_id: str) -> AuthSchemeFile:
         """The auth scheme a pending or connected account uses (its auth config's)."""
@@ -183,12 +234,19 @@ class ConnectFlow:
         if account is None:
             raise LinkProblem("This connection was deleted. Ask for a new link.", {"reason": "deleted"})
         if link.used_at is not None or account.status != AccountStatus.INITIATED:
-            raise LinkProblem("This connection link was already used. Each link works once; ask for a new one.",
-                              {"reason": "used", "status": account.status})
+            raise LinkProblem(
+                "This connection link was already used. Each link works once; ask for a new one.",
+                {"reason": "used", "status": account.status},
+            )
         if now() > _deadline(link):
-            await self.store.set_status(account.id, AccountStatus.EXPIRED,
-                                        "the Connect Link expired before it was completed", "expired", "system",
-                                        only_if=(AccountStatus.INITIATED,))
+            await self.store.set_status(
+                account.id,
+                AccountStatus.EXPIRED,
+                "the Connect Link expired before it was completed",
+                "expired",
+                "system",
+                only_if=(AccountStatus.INITIATED,),
+            )
             raise LinkProblem("This connection link has expired. Ask for a new one.", {"reason": "expired"})
         return link, account
 
@@ -216,8 +274,9 @@ class ConnectFlow:
     async def submit(self, token: str, state: str, values: dict[str, str]) -> tuple[AccountRow, str | None]:
         link, account = await self._live(await self.store.link_by_token(fingerprint(token)))
         if not state or link.state_hash != fingerprint(state):
-            raise LinkProblem("This form is out of date or was tampered with. Reload the link and try again.",
-                              {"reason": "state"})
+            raise LinkProblem(
+                "This form is out of date or was tampered with. Reload the link and try again.", {"reason": "state"}
+            )
         _, scheme = await self._scheme(account)
         secret: dict[str, str] = {}
         for spec in form_fields(scheme):
@@ -229,46 +288,70 @@ class ConnectFlow:
         if not await self.store.use_link(link.token_hash):
             raise LinkProblem("This connection link was already used.", {"reason": "used"})
         main = next((secret[f.name] for f in form_fields(scheme) if f.secret and f.name in secret), "")
-        await self.store.set_status(account.id, AccountStatus.ACTIVE, None, "activated", "user",
-                                    credential=self.box.seal(secret), preview=preview(main),
-                                    only_if=(AccountStatus.INITIATED,))
+        await self.store.set_status(
+            account.id,
+            AccountStatus.ACTIVE,
+            None,
+            "activated",
+            "user",
+            credential=self.box.seal(secret),
+            preview=preview(main),
+            only_if=(AccountStatus.INITIATED,),
+        )
         return await self._activated(account.id, scheme, secret), link.callback_url
 
     async def callback(self, params: dict[str, str]) -> tuple[AccountRow, str | None]:
         """OAuth redirect back from the provider (RFC 6749 §4.1.2): exchange the code, or record the error."""
         state = params.get("state")
         if not state:
-            raise LinkProblem("The provider's answer has no state; the connection cannot be matched.",
-                              {"reason": "state"})
+            raise LinkProblem(
+                "The provider's answer has no state; the connection cannot be matched.", {"reason": "state"}
+            )
         link = await self.store.link_by_state(fingerprint(state))
         if link is None or link.opened_at is None:
-            raise LinkProblem("This sign-in answer does not match any pending connection (unknown or tampered "
-                              "state). Start again from your app.", {"reason": "state"})
+            raise LinkProblem(
+                "This sign-in answer does not match any pending connection (unknown or tampered "
+                "state). Start again from your app.",
+                {"reason": "state"},
+            )
         link, account = await self._live(link)
         if not await self.store.use_link(link.token_hash):
             raise LinkProblem("This sign-in answer was already used.", {"reason": "used"})
         if "error" in params or not params.get("code"):
             reason = params.get("error", "no authorization code") + (
-                f": {params['error_description']}" if params.get("error_description") else "")
-            await self.store.set_status(account.id, AccountStatus.FAILED, reason, "failed", "provider",
-                                        only_if=(AccountStatus.INITIATED,))
+                f": {params['error_description']}" if params.get("error_description") else ""
+            )
+            await self.store.set_status(
+                account.id, AccountStatus.FAILED, reason, "failed", "provider", only_if=(AccountStatus.INITIATED,)
+            )
             return await self.accounts.get(account.id), link.callback_url
         try:
             app = await self.configs.oauth_app(await self.configs.get(account.auth_config_id or ""))
-            tokens = await oauth2.exchange_code(app, self.callback_uri, params["code"],
-                                                self.box.open(link.pkce_verifier or b""))
+            tokens = await oauth2.exchange_code(
+                app, self.callback_uri, params["code"], self.box.open(link.pkce_verifier or b"")
+            )
             secret = tokens.secret()
             _, scheme = await self._scheme(account)
             if scheme.after_connect is not None:
-                secret[scheme.after_connect.field] = await oauth2.after_connect(scheme.after_connect,
-                                                                                tokens.access_token)
+                secret[scheme.after_connect.field] = await oauth2.after_connect(
+                    scheme.after_connect, tokens.access_token
+                )
         except (AuthFlowError, ConnectionRequired) as exc:
-            await self.store.set_status(account.id, AccountStatus.FAILED, exc.message, "failed", "provider",
-                                        only_if=(AccountStatus.INITIATED,))
+            await self.store.set_status(
+                account.id, AccountStatus.FAILED, exc.message, "failed", "provider", only_if=(AccountStatus.INITIATED,)
+            )
             return await self.accounts.get(account.id), link.callback_url
         scopes = json.dumps(tokens.scope.replace(",", " ").split()) if tokens.scope else None
-        await self.store.set_status(account.id, AccountStatus.ACTIVE, None, "activated", "user",
-                                    credential=self.box.seal(secret), preview=preview(tokens.access_token),
-                                    expires_at=tokens.expires_at, scopes=scopes,
-                                    only_if=(AccountStatus.INITIATED,))
+        await self.store.set_status(
+            account.id,
+            AccountStatus.ACTIVE,
+            None,
+            "activated",
+            "user",
+            credential=self.box.seal(secret),
+            preview=preview(tokens.access_token),
+            expires_at=tokens.expires_at,
+            scopes=scopes,
+            only_if=(AccountStatus.INITIATED,),
+        )
         return await self._activated(account.id, scheme, secret), link.callback_url

@@ -46,15 +46,25 @@ def build_credential(account: AccountRow, scheme: AuthSchemeFile, secret: dict[s
     if scheme.type == "oauth2":
         # Always RFC 6750 Bearer: providers label tokens by kind, not scheme (Slack's authed_user says "user",
         # its bot token "bot"), and no other scheme (MAC, DPoP) could be sent without signing each request.
-        return Credential(account.id, headers={"Authorization": f"Bearer {secret['access_token']}"},
-                          fields=extra, access_token=secret["access_token"], base_url=base)
+        return Credential(
+            account.id,
+            headers={"Authorization": f"Bearer {secret['access_token']}"},
+            fields=extra,
+            access_token=secret["access_token"],
+            base_url=base,
+        )
     if scheme.type == "bearer_token":
-        return Credential(account.id, headers={"Authorization": f"Bearer {secret['token']}"}, fields=extra,
-                          base_url=base)
+        return Credential(
+            account.id, headers={"Authorization": f"Bearer {secret['token']}"}, fields=extra, base_url=base
+        )
     if scheme.type == "basic":
         raw = f"{secret['username']}:{secret.get('password', '')}".encode()
-        return Credential(account.id, headers={"Authorization": "Basic " + base64.b64encode(raw).decode()},
-                          fields=extra, base_url=base)
+        return Credential(
+            account.id,
+            headers={"Authorization": "Basic " + base64.b64encode(raw).decode()},
+            fields=extra,
+            base_url=base,
+        )
     key = scheme.api_key_prefix + secret["api_key"]
     if scheme.api_key_in == "query":
         return Credential(account.id, query={scheme.api_key_name: key}, fields=extra, base_url=base)
@@ -75,8 +85,9 @@ class AccountCredentials:
             return Credential(account_id=None)
         row = await self.accounts.select(session, toolkit, account)
         if row is None:
-            raise await self.flow.connection_required(session, toolkit, f"{toolkit.name} is not connected for "
-                                                      "this user")
+            raise await self.flow.connection_required(
+                session, toolkit, f"{toolkit.name} is not connected for this user"
+            )
         scheme = await self._scheme(toolkit, row)
         secret = self.accounts.secret(row)
         if scheme.type == "oauth2" and needs_refresh(row.expires_at, secret.get("issued_at")):
@@ -95,8 +106,9 @@ class AccountCredentials:
         config = await self.configs.get(row.auth_config_id or "")
         return self.configs.scheme(toolkit, config.auth_scheme)
 
-    async def _refresh(self, session: Session, toolkit: Toolkit, row: AccountRow,
-                       used_token: str) -> tuple[AccountRow, dict[str, Any]]:
+    async def _refresh(
+        self, session: Session, toolkit: Toolkit, row: AccountRow, used_token: str
+    ) -> tuple[AccountRow, dict[str, Any]]:
         lock = self._locks.setdefault(row.id, anyio.Lock())
         async with lock:
             fresh = await self.accounts.get(row.id)
@@ -104,11 +116,13 @@ class AccountCredentials:
             if fresh.status == AccountStatus.ACTIVE and secret.get("access_token") != used_token:
                 return fresh, secret
             if fresh.status != AccountStatus.ACTIVE:
-                raise await self.flow.connection_required(session, toolkit, f"{toolkit.name} account "
-                                                          f"{fresh.alias or fresh.id} is {fresh.status}")
+                raise await self.flow.connection_required(
+                    session, toolkit, f"{toolkit.name} account {fresh.alias or fresh.id} is {fresh.status}"
+                )
             if not secret.get("refresh_token"):
-                return await self._expire(session, toolkit, fresh, "the access token expired and there is no "
-                                          "refresh token")
+                return await self._expire(
+                    session, toolkit, fresh, "the access token expired and there is no refresh token"
+                )
             try:
                 app = await self.configs.oauth_app(await self.configs.get(fresh.auth_config_id or ""))
                 tokens = await oauth2.refresh(app, secret["refresh_token"])
@@ -118,18 +132,35 @@ class AccountCredentials:
             kept = {k: v for k, v in secret.items() if k not in MAIN_SECRETS}  # after-connect fields (cloud id)
             new_secret = {**kept, **tokens.secret()}
             if not await self.accounts.store.set_status(
-                    fresh.id, AccountStatus.ACTIVE, None, "refreshed", "system",
-                    credential=self.accounts.box.seal(new_secret), preview=preview(tokens.access_token),
-                    expires_at=tokens.expires_at, scopes=scopes, only_if=(AccountStatus.ACTIVE,)):
-                raise await self.flow.connection_required(session, toolkit, f"{toolkit.name} account "
-                                                          f"{fresh.alias or fresh.id} was revoked or deleted")
+                fresh.id,
+                AccountStatus.ACTIVE,
+                None,
+                "refreshed",
+                "system",
+                credential=self.accounts.box.seal(new_secret),
+                preview=preview(tokens.access_token),
+                expires_at=tokens.expires_at,
+                scopes=scopes,
+                only_if=(AccountStatus.ACTIVE,),
+            ):
+                raise await self.flow.connection_required(
+                    session, toolkit, f"{toolkit.name} account {fresh.alias or fresh.id} was revoked or deleted"
+                )
             return await self.accounts.get(fresh.id), new_secret
 
     async def _expire(self, session: Session, toolkit: Toolkit, row: AccountRow, reason: str) -> Any:
-        await self.accounts.store.set_status(row.id, AccountStatus.EXPIRED, reason, "expired", "system",
-                                             keep_credential=False, only_if=(AccountStatus.ACTIVE,))
-        raise await self.flow.connection_required(session, toolkit, f"{toolkit.name} account {row.alias or row.id} "
-                                                  f"expired ({reason}); it must be reconnected")
+        await self.accounts.store.set_status(
+            row.id,
+            AccountStatus.EXPIRED,
+            reason,
+            "expired",
+            "system",
+            keep_credential=False,
+            only_if=(AccountStatus.ACTIVE,),
+        )
+        raise await self.flow.connection_required(
+            session, toolkit, f"{toolkit.name} account {row.alias or row.id} expired ({reason}); it must be reconnected"
+        )
 
     async def revoke(self, row: AccountRow, actor: str) -> str | None:
         """Revoke at the provider when it has an endpoint (RFC 7009), then locally; returns a warning if the
@@ -146,6 +177,7 @@ class AccountCredentials:
                     await oauth2.revoke(app, token, "refresh_token" if secret.get("refresh_token") else "access_token")
                 except (AuthFlowError, ConnectionRequired) as exc:
                     warning = f"the provider did not confirm the revocation: {exc.message}"
-        await self.accounts.store.set_status(row.id, AccountStatus.REVOKED, warning, "revoked", actor,
-                                             keep_credential=False)
+        await self.accounts.store.set_status(
+            row.id, AccountStatus.REVOKED, warning, "revoked", actor, keep_credential=False
+        )
         return warning

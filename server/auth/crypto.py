@@ -32,8 +32,10 @@ class SecretBox:
         try:
             self._fernet = MultiFernet([Fernet(k) for k in keys])
         except (ValueError, TypeError):
-            raise StorageError("encryption_key is not a valid Fernet key (32 url-safe base64 bytes); generate one "
-                               "with `concierge keys generate`") from None
+            raise StorageError(
+                "encryption_key is not a valid Fernet key (32 url-safe base64 bytes); generate one "
+                "with `concierge keys generate`"
+            ) from None
 
     @classmethod
     def from_settings(cls, configured: str | None, data_dir: Path) -> SecretBox:
@@ -60,8 +62,10 @@ class SecretBox:
         try:
             return self._fernet.rotate(blob)
         except InvalidToken:
-            raise StorageError("a stored secret cannot be decrypted with any configured key; nothing was "
-                               "re-encrypted (give the old key too: encryption_key = \"NEW,OLD\")") from None
+            raise StorageError(
+                "a stored secret cannot be decrypted with any configured key; nothing was "
+                're-encrypted (give the old key too: encryption_key = "NEW,OLD")'
+            ) from None
 
     def check_canary(self, stored: str | None) -> str | None:
         """Verifies the key against the stored canary; returns a new canary to store on first start."""
@@ -72,6 +76,8 @@ class SecretBox:
         except StorageError:
             ok = False
         if not ok:
-            raise StorageError("the encryption key does not match this database (wrong CONCIERGE_ENCRYPTION_KEY "
-                               "or secret.key?); refusing to start so no secret is lost or corrupted")
+            raise StorageError(
+                "the encryption key does not match this database (wrong CONCIERGE_ENCRYPTION_KEY "
+                "or secret.key?); refusing to start so no secret is lost or corrupted"
+            )
         return None

@@ -46,8 +46,12 @@ class TokenSet:
     token_type: str = "Bearer"
 
     def secret(self) -> dict[str, Any]:
-        return {"access_token": self.access_token, "refresh_token": self.refresh_token,
-                "token_type": self.token_type, "issued_at": time.time()}
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": self.token_type,
+            "issued_at": time.time(),
+        }
 
 
 def new_verifier() -> str:
@@ -107,10 +111,16 @@ def _client(app: OAuthApp, redirect_uri: str | None = None) -> AsyncOAuth2Client
     ep = app.endpoints
     extra: dict[str, Any] = {"transport": _JsonTokenBody()} if ep.token_request_format == "json" else {}
     client = AsyncOAuth2Client(
-        client_id=app.client_id, client_secret=app.client_secret, scope=ep.scope_separator.join(app.scopes) or None,
-        redirect_uri=redirect_uri, token_endpoint_auth_method=ep.token_endpoint_auth_method,
+        client_id=app.client_id,
+        client_secret=app.client_secret,
+        scope=ep.scope_separator.join(app.scopes) or None,
+        redirect_uri=redirect_uri,
+        token_endpoint_auth_method=ep.token_endpoint_auth_method,
         revocation_endpoint_auth_method=ep.token_endpoint_auth_method,
-        code_challenge_method="S256" if ep.pkce else None, timeout=TIMEOUT, **extra)
+        code_challenge_method="S256" if ep.pkce else None,
+        timeout=TIMEOUT,
+        **extra,
+    )
     hook = _normalise(ep)
     client.register_compliance_hook("access_token_response", hook)
     client.register_compliance_hook("refresh_token_response", hook)
@@ -121,28 +131,41 @@ def _token_set(raw: dict[str, Any], previous_refresh: str | None = None) -> Toke
     expires_at = raw.get("expires_at")
     if expires_at is None and raw.get("expires_in") not in (None, ""):
         expires_at = time.time() + float(raw["expires_in"])
-    return TokenSet(access_token=raw["access_token"], refresh_token=raw.get("refresh_token") or previous_refresh,
-                    expires_at=float(expires_at) if expires_at else None, scope=raw.get("scope"),
-                    token_type=raw.get("token_type") or "Bearer")
+    return TokenSet(
+        access_token=raw["access_token"],
+        refresh_token=raw.get("refresh_token") or previous_refresh,
+        expires_at=float(expires_at) if expires_at else None,
+        scope=raw.get("scope"),
+        token_type=raw.get("token_type") or "Bearer",
+    )
 
 
 def authorization_url(app: OAuthApp, redirect_uri: str, state: str, verifier: str) -> str:
     client = _client(app, redirect_uri)
-    url, _ = client.create_authorization_url(app.endpoints.authorize_url, state=state,
-                                             code_verifier=verifier if app.endpoints.pkce else None,
-                                             **app.authorize_params)
+    url, _ = client.create_authorization_url(
+        app.endpoints.authorize_url,
+        state=state,
+        code_verifier=verifier if app.endpoints.pkce else None,
+        **app.authorize_params,
+    )
     return url
 
 
 async def exchange_code(app: OAuthApp, redirect_uri: str, code: str, verifier: str) -> TokenSet:
     async with _client(app, redirect_uri) as client:
         try:
-            raw = await client.fetch_token(app.endpoints.token_url, code=code, grant_type="authorization_code",
-                                           code_verifier=verifier if app.endpoints.pkce else None,
-                                           **app.endpoints.extra_token_params)
+            raw = await client.fetch_token(
+                app.endpoints.token_url,
+                code=code,
+                grant_type="authorization_code",
+                code_verifier=verifier if app.endpoints.pkce else None,
+                **app.endpoints.extra_token_params,
+            )
         except (OAuthError, OAuth2Error) as exc:
-            raise AuthFlowError(f"the provider refused the authorization code: {exc.error}"
-                                + (f" ({exc.description})" if exc.description else "")) from None
+            raise AuthFlowError(
+                f"the provider refused the authorization code: {exc.error}"
+                + (f" ({exc.description})" if exc.description else "")
+            ) from None
         except httpx2.HTTPError as exc:
             raise AuthFlowError(f"could not reach the provider's token endpoint: {type(exc).__name__}") from None
     return _token_set(dict(raw))
@@ -151,8 +174,9 @@ async def exchange_code(app: OAuthApp, redirect_uri: str, code: str, verifier: s
 async def refresh(app: OAuthApp, refresh_token: str) -> TokenSet:
     async with _client(app) as client:
         try:
-            raw = await client.refresh_token(app.endpoints.refresh_url or app.endpoints.token_url,
-                                             refresh_token=refresh_token)
+            raw = await client.refresh_token(
+                app.endpoints.refresh_url or app.endpoints.token_url, refresh_token=refresh_token
+            )
         except (OAuthError, OAuth2Error) as exc:
             raise AuthFlowError(f"token refresh refused: {exc.error}", {"oauth_error": exc.error}) from None
         except httpx2.HTTPError as exc:
@@ -176,8 +200,9 @@ async def after_connect(step: AfterConnect, access_token: str) -> str:
     """The value an after-connect lookup names (Atlassian: `0.id` of accessible-resources = the cloud id)."""
     try:
         async with httpx2.AsyncClient(timeout=TIMEOUT) as client:
-            response = await client.get(step.url, headers={"Authorization": f"Bearer {access_token}",
-                                                           "Accept": "application/json"})
+            response = await client.get(
+                step.url, headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+            )
     except httpx2.HTTPError as exc:
         raise AuthFlowError(f"could not reach {step.url} to look up {step.field}: {type(exc).__name__}") from None
     if response.status_code >= 400:
@@ -187,10 +212,20 @@ async def after_connect(step: AfterConnect, access_token: str) -> str:
     except ValueError:
         value = None
     if value is None or isinstance(value, dict | list) or value == "":
-        raise AuthFlowError(f"the answer from {step.url} has no {step.path} for {step.field} (does the account "
-                            "have access to any site?)")
+        raise AuthFlowError(
+            f"the answer from {step.url} has no {step.path} for {step.field} (does the account "
+            "have access to any site?)"
+        )
     return str(value)
 
 
-__all__ = ["OAuthApp", "TokenSet", "after_connect", "authorization_url", "exchange_code", "new_verifier", "refresh",
-           "revoke"]
+__all__ = [
+    "OAuthApp",
+    "TokenSet",
+    "after_connect",
+    "authorization_url",
+    "exchange_code",
+    "new_verifier",
+    "refresh",
+    "revoke",
+]

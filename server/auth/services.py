@@ -32,7 +32,8 @@ class AuthServices:
     @classmethod
     async def start(cls, settings: Settings, store: Store, catalog: Catalog) -> AuthServices:
         box = SecretBox.from_settings(
-            settings.encryption_key.get_secret_value() if settings.encryption_key else None, settings.data_dir)
+            settings.encryption_key.get_secret_value() if settings.encryption_key else None, settings.data_dir
+        )
         canary = box.check_canary(await store.meta.get(CANARY_KEY))
         if canary is not None:
             await store.meta.set(CANARY_KEY, canary)
@@ -57,27 +58,49 @@ class AuthServices:
         if account is not None:
             return account, f"{toolkit.name} is connected ({account.alias or account.id}); its tools can run."
         recent = await self.accounts.store.find(user_id=session.user_id, toolkit=toolkit.slug)
-        why = f" (last attempt: {recent[0].status.lower()}" + (f": {recent[0].status_reason})" if
-                                                              recent[0].status_reason else ")") if recent else ""
-        return None, (f"{toolkit.name} is not connected for this user{why}. Call COMPOSIO_MANAGE_CONNECTIONS with "
-                      f"toolkits=['{toolkit.slug}'] and show the user the link.")
+        why = (
+            f" (last attempt: {recent[0].status.lower()}"
+            + (f": {recent[0].status_reason})" if recent[0].status_reason else ")")
+            if recent
+            else ""
+        )
+        return None, (
+            f"{toolkit.name} is not connected for this user{why}. Call COMPOSIO_MANAGE_CONNECTIONS with "
+            f"toolkits=['{toolkit.slug}'] and show the user the link."
+        )
 
     async def status_for_search(self, session: Session, toolkit: Toolkit) -> dict[str, Any]:
         """One `toolkit_connection_statuses` entry of COMPOSIO_SEARCH_TOOLS."""
         if not toolkit.needs_auth:
-            return {"toolkit": toolkit.slug, "description": toolkit.description, "has_active_connection": True,
-                    "connection_details": {"auth_scheme": "NO_AUTH"},
-                    "status_message": f"{toolkit.name} needs no authentication; its tools can run right away."}
+            return {
+                "toolkit": toolkit.slug,
+                "description": toolkit.description,
+                "has_active_connection": True,
+                "connection_details": {"auth_scheme": "NO_AUTH"},
+                "status_message": f"{toolkit.name} needs no authentication; its tools can run right away.",
+            }
         account, message = await self.connection_state(session, toolkit)
         details: dict[str, Any] | None = None
         if account is not None:
-            details = {"connected_account_id": account.id, "alias": account.alias, "status": account.status,
-                       "auth_config_id": account.auth_config_id}
+            details = {
+                "connected_account_id": account.id,
+                "alias": account.alias,
+                "status": account.status,
+                "auth_config_id": account.auth_config_id,
+            }
         if session.options.multi_account.enable:
-            details = (details or {}) | {"accounts": [
-                {"id": a.id, "alias": a.alias, "status": a.status}
-                for a in await self.accounts.store.find(user_id=session.user_id, toolkit=toolkit.slug,
-                                                        statuses=(AccountStatus.ACTIVE,))]}
-        return {"toolkit": toolkit.slug, "description": toolkit.description,
-                "has_active_connection": account is not None, "connection_details": details,
-                "status_message": message}
+            details = (details or {}) | {
+                "accounts": [
+                    {"id": a.id, "alias": a.alias, "status": a.status}
+                    for a in await self.accounts.store.find(
+                        user_id=session.user_id, toolkit=toolkit.slug, statuses=(AccountStatus.ACTIVE,)
+                    )
+                ]
+            }
+        return {
+            "toolkit": toolkit.slug,
+            "description": toolkit.description,
+            "has_active_connection": account is not None,
+            "connection_details": details,
+            "status_message": message,
+        }

@@ -60,21 +60,28 @@ class Unavailable:
     @property
     def message(self) -> str:
         if self.app:
-            return (f"{self.app} is not available: no tool in this catalog covers it, so this step "
-                    f"('{self.intent}') cannot be done here.")
+            return (
+                f"{self.app} is not available: no tool in this catalog covers it, so this step "
+                f"('{self.intent}') cannot be done here."
+            )
         return f"No tool in this catalog can do this step ('{self.intent}'); it is not available."
 
 
 def _is_value(token: str) -> bool:
     """Arguments rather than words of the action: numbers, #channels, @handles, addresses, paths."""
-    return (any(c.isdigit() for c in token) or token[0] in "#@" or "@" in token or "/" in token)
+    return any(c.isdigit() for c in token) or token[0] in "#@" or "@" in token or "/" in token
 
 
 class AbsenceDetector:
     """Built with the search index from its vocabulary; `check` reads only."""
 
-    def __init__(self, vocabulary: Mapping[str, int], idf: Collection[float],
-                 toolkit_phrases: Collection[tuple[str, ...]], name_words: Collection[str]) -> None:
+    def __init__(
+        self,
+        vocabulary: Mapping[str, int],
+        idf: Collection[float],
+        toolkit_phrases: Collection[tuple[str, ...]],
+        name_words: Collection[str],
+    ) -> None:
         self._vocabulary = vocabulary
         self._idf = list(idf)
         self._unknown_idf = max(self._idf, default=1.0)
@@ -135,4 +142,3 @@ class AbsenceDetector:
         if unknown > UNKNOWN_SHARE * found and best < WEAK_MATCH * self._unknown_idf:
             return Unavailable(intent, None)
         return None
-

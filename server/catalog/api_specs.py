@@ -182,10 +182,18 @@ def _params(raw: list[Any], resolver: Resolver) -> list[Param]:
         p = resolver.resolve(item)
         if not isinstance(p, dict) or "name" not in p:
             continue
-        schema = p.get("schema") or {k: v for k, v in p.items() if k in ("type", "enum", "items", "format",
-                                                                         "default", "minimum", "maximum")}
-        out.append(Param(str(p["name"]), str(p.get("in", "query")), bool(p.get("required")) or p.get("in") == "path",
-                         schema if isinstance(schema, dict) else {}, str(p.get("description") or "")))
+        schema = p.get("schema") or {
+            k: v for k, v in p.items() if k in ("type", "enum", "items", "format", "default", "minimum", "maximum")
+        }
+        out.append(
+            Param(
+                str(p["name"]),
+                str(p.get("in", "query")),
+                bool(p.get("required")) or p.get("in") == "path",
+                schema if isinstance(schema, dict) else {},
+                str(p.get("description") or ""),
+            )
+        )
     return out
 
 
@@ -205,9 +213,15 @@ def from_openapi(document: dict[str, Any]) -> ApiDescription:
             own = _params(raw.get("parameters") or [], resolver)
             names = {(p.name, p.location) for p in own}
             params = own + [p for p in _params(shared, resolver) if (p.name, p.location) not in names]
-            op = Operation(method.upper(), path, str(raw.get("operationId") or ""), str(raw.get("summary") or ""),
-                           str(raw.get("description") or ""), [str(t) for t in raw.get("tags") or []],
-                           deprecated=bool(raw.get("deprecated")))
+            op = Operation(
+                method.upper(),
+                path,
+                str(raw.get("operationId") or ""),
+                str(raw.get("summary") or ""),
+                str(raw.get("description") or ""),
+                [str(t) for t in raw.get("tags") or []],
+                deprecated=bool(raw.get("deprecated")),
+            )
             if swagger:
                 body = next((p for p in params if p.location == "body"), None)
                 if body is not None:
@@ -215,8 +229,11 @@ def from_openapi(document: dict[str, Any]) -> ApiDescription:
                 op.params = [p for p in params if p.location != "body"]
                 consumes = raw.get("consumes") or document.get("consumes") or []
                 if any(p.location == "formData" for p in op.params):
-                    op.body_media = "application/x-www-form-urlencoded" if not any(
-                        "multipart" in c for c in consumes) else "multipart/form-data"
+                    op.body_media = (
+                        "application/x-www-form-urlencoded"
+                        if not any("multipart" in c for c in consumes)
+                        else "multipart/form-data"
+                    )
             else:
                 op.params = params
                 request = resolver.resolve(raw.get("requestBody")) if raw.get("requestBody") else None
@@ -234,9 +251,14 @@ def from_openapi(document: dict[str, Any]) -> ApiDescription:
         servers = [str(s.get("url", "")) for s in document.get("servers") or [] if isinstance(s, dict)]
         schemes = (document.get("components") or {}).get("securitySchemes") or {}
     info = document.get("info") or {}
-    return ApiDescription("swagger" if swagger else "openapi", str(info.get("title") or ""), servers, operations,
-                          {k: resolver.resolve(v) for k, v in schemes.items()},
-                          description=str(info.get("description") or ""))
+    return ApiDescription(
+        "swagger" if swagger else "openapi",
+        str(info.get("title") or ""),
+        servers,
+        operations,
+        {k: resolver.resolve(v) for k, v in schemes.items()},
+        description=str(info.get("description") or ""),
+    )
 
 
 def from_discovery(document: dict[str, Any]) -> ApiDescription:
@@ -248,18 +270,35 @@ def from_discovery(document: dict[str, Any]) -> ApiDescription:
 
     def walk(resource: dict[str, Any], tags: list[str]) -> None:
         for method in (resource.get("methods") or {}).values():
-            path = (service.rstrip("/") + "/" + str(method.get("path", "")).lstrip("/"))
+            path = service.rstrip("/") + "/" + str(method.get("path", "")).lstrip("/")
             params = []
             for name, p in (method.get("parameters") or {}).items():
-                schema = {k: v for k, v in p.items() if k in ("type", "enum", "items", "format", "default",
-                                                              "minimum", "maximum")}
+                schema = {
+                    k: v
+                    for k, v in p.items()
+                    if k in ("type", "enum", "items", "format", "default", "minimum", "maximum")
+                }
                 if p.get("repeated"):
                     schema = {"type": "array", "items": schema}
-                params.append(Param(name, str(p.get("location", "query")), bool(p.get("required")), schema,
-                                    str(p.get("description") or "")))
-            op = Operation(str(method.get("httpMethod", "GET")).upper(), path, str(method.get("id") or ""), "",
-                           str(method.get("description") or ""), list(tags), params,
-                           deprecated=bool(method.get("deprecated")))
+                params.append(
+                    Param(
+                        name,
+                        str(p.get("location", "query")),
+                        bool(p.get("required")),
+                        schema,
+                        str(p.get("description") or ""),
+                    )
+                )
+            op = Operation(
+                str(method.get("httpMethod", "GET")).upper(),
+                path,
+                str(method.get("id") or ""),
+                "",
+                str(method.get("description") or ""),
+                list(tags),
+                params,
+                deprecated=bool(method.get("deprecated")),
+            )
             request = method.get("request")
             if isinstance(request, dict) and "$ref" in request:
                 op.body = resolver.resolve({"$ref": request["$ref"]})
@@ -271,7 +310,12 @@ def from_discovery(document: dict[str, Any]) -> ApiDescription:
     walk(document, [])
     root = str(document.get("rootUrl") or "").rstrip("/")
     oauth = ((document.get("auth") or {}).get("oauth2") or {}).get("scopes") or {}
-    return ApiDescription("google_discovery", str(document.get("title") or document.get("name") or ""),
-                          [root + service], operations,
-                          {"oauth2": {"type": "oauth2", "scopes": sorted(oauth)}} if oauth else {},
-                          set(document.get("parameters") or {}), str(document.get("description") or ""))
+    return ApiDescription(
+        "google_discovery",
+        str(document.get("title") or document.get("name") or ""),
+        [root + service],
+        operations,
+        {"oauth2": {"type": "oauth2", "scopes": sorted(oauth)}} if oauth else {},
+        set(document.get("parameters") or {}),
+        str(document.get("description") or ""),
+    )

@@ -47,8 +47,11 @@ def apply_override(toolkit: Toolkit, override: Mapping[str, Any] | None) -> Tool
             update["after_connect"] = scheme.after_connect.model_copy(update={"url": after_url})
         return scheme.model_copy(update=update) if update else scheme
 
-    return replace(toolkit, base_url=override.get("base_url") or toolkit.base_url,
-                   auth_schemes=tuple(changed(s) for s in toolkit.auth_schemes))
+    return replace(
+        toolkit,
+        base_url=override.get("base_url") or toolkit.base_url,
+        auth_schemes=tuple(changed(s) for s in toolkit.auth_schemes),
+    )
 
 
 class Catalog:
@@ -58,7 +61,8 @@ class Catalog:
         self._semantic = semantic
         self.tags: frozenset[str] = frozenset(
             {tag for t in self.tools.values() for tag in t.tags}
-            | {c for tk in self.toolkits.values() for c in tk.categories})
+            | {c for tk in self.toolkits.values() for c in tk.categories}
+        )
 
     @cached_property
     def index(self) -> SearchIndex:
@@ -66,9 +70,13 @@ class Catalog:
         return SearchIndex(list(self.toolkits.values()), semantic=self._semantic)
 
     @classmethod
-    def load(cls, paths: Sequence[Path], builtin: bool = True,
-             overrides: Mapping[str, Mapping[str, Any]] | None = None,
-             semantic: bool | None | TextEncoder = False) -> Catalog:
+    def load(
+        cls,
+        paths: Sequence[Path],
+        builtin: bool = True,
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        semantic: bool | None | TextEncoder = False,
+    ) -> Catalog:
         roots = ([BUILTIN_TOOLKITS] if builtin else []) + list(paths)
         toolkits = load_toolkits(roots)
         unknown = sorted(set(overrides or {}) - {tk.slug for tk in toolkits})
@@ -97,8 +105,10 @@ class Catalog:
 
     def _changed(self) -> None:
         self.__dict__.pop("index", None)
-        self.tags = frozenset({tag for t in self.tools.values() for tag in t.tags}
-                              | {c for tk in self.toolkits.values() for c in tk.categories})
+        self.tags = frozenset(
+            {tag for t in self.tools.values() for tag in t.tags}
+            | {c for tk in self.toolkits.values() for c in tk.categories}
+        )
 
     def tool(self, slug: str) -> Tool | None:
         return self.tools.get(slug) or self.tools.get(slug.upper())

@@ -53,16 +53,23 @@ def _unit(rows: np.ndarray) -> np.ndarray:
 class OpenAIEncoder:
     """`POST {base_url}/embeddings` with `{"model", "input": [...]}`; reads `data[i].embedding` by `index`."""
 
-    def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 5.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"[search] base_url must be an http(s) URL, got {base_url!r}")
         if not model:
-            raise ConfigError("[search] embeddings = \"openai\" needs `model` (the served model's name)")
+            raise ConfigError('[search] embeddings = "openai" needs `model` (the served model\'s name)')
         self.model = model
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(base_url=base_url.rstrip("/") + "/", headers=headers, timeout=timeout,
-                                    transport=transport)
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/") + "/", headers=headers, timeout=timeout, transport=transport
+        )
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -97,7 +104,7 @@ class OpenAIEncoder:
 
     def encode_corpus(self, texts: Sequence[str]) -> np.ndarray:
         """A catalog's texts in batches (services cap the inputs per request)."""
-        parts = [self._request(texts[lo:lo + BATCH_SIZE]) for lo in range(0, len(texts), BATCH_SIZE)]
+        parts = [self._request(texts[lo : lo + BATCH_SIZE]) for lo in range(0, len(texts), BATCH_SIZE)]
         return np.vstack(parts) if parts else np.zeros((0, 0), np.float32)
 
 
@@ -109,6 +116,8 @@ def load_local(name_or_path: str) -> TextEncoder:
         import torch
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
-        raise ConfigError("[search] embeddings = \"local\" needs sentence-transformers and torch: "
-                          "pip install torch==2.13.0 && pip install -e '.[semantic]'") from exc
+        raise ConfigError(
+            '[search] embeddings = "local" needs sentence-transformers and torch: '
+            "pip install torch==2.13.0 && pip install -e '.[semantic]'"
+        ) from exc
     return Encoder(SentenceTransformer(name_or_path, device="cpu"), torch, name=name_or_path)

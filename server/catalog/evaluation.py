@@ -51,12 +51,19 @@ def evaluate_negatives(index: SearchIndex, negatives: Sequence[NegativeQuery]) -
         if q.possible:
             mixed += 1
             mixed_found += bool(q.possible & {h.slug for h in result.offered})
-    return NegativeReport(len(negatives), 100 * said / (len(negatives) or 1), naming, 100 * named / (naming or 1),
-                          mixed, 100 * mixed_found / (mixed or 1))
+    return NegativeReport(
+        len(negatives),
+        100 * said / (len(negatives) or 1),
+        naming,
+        100 * named / (naming or 1),
+        mixed,
+        100 * mixed_found / (mixed or 1),
+    )
 
 
-def hit_by_toolkit(rankings: Sequence[Sequence[str]], queries: Sequence[LabelledQuery],
-                   toolkit_of: Mapping[str, str]) -> dict[str, float]:
+def hit_by_toolkit(
+    rankings: Sequence[Sequence[str]], queries: Sequence[LabelledQuery], toolkit_of: Mapping[str, str]
+) -> dict[str, float]:
     """Hit@5 per toolkit, a query counting for each toolkit its relevant tools belong to."""
     hits: dict[str, list[float]] = {}
     for ranked, q in zip(rankings, queries, strict=True):
@@ -113,8 +120,9 @@ def score_rankings(rankings: Sequence[Sequence[str]], queries: Sequence[Labelled
     }
 
 
-def evaluate(data: RetrievalSet, split: str | None = None, semantic: bool | None = None,
-             progress: Progress = None) -> EvalReport:
+def evaluate(
+    data: RetrievalSet, split: str | None = None, semantic: bool | None = None, progress: Progress = None
+) -> EvalReport:
     """Build the index over the set's toolkits, rank every query of `split` (all when None), score.
 
     `progress` gets a line before the index build and after each batch of queries."""
@@ -131,20 +139,26 @@ def evaluate(data: RetrievalSet, split: str | None = None, semantic: bool | None
     refused = 0
     shown: list[list[str]] = []  # what the meta tool offers: nothing when it says every step is unavailable
     for lo in range(0, len(queries), WARM_BATCH):
-        chunk = queries[lo:lo + WARM_BATCH]
+        chunk = queries[lo : lo + WARM_BATCH]
         index.warm(q.text for q in chunk)
         results = [index.search_use_case(q.text, limit=RANK_DEPTH) for q in chunk]
         rankings += [[h.slug for h in r.merged] for r in results]
         shown += [[h.slug for h in r.offered] for r in results]
         refused += sum(r.nothing_fits for r in results)
-        say(f"{data.name}: ranked {len(rankings):,} of {len(queries):,} queries "
-            f"({time.perf_counter() - started:.0f} s)")
+        say(
+            f"{data.name}: ranked {len(rankings):,} of {len(queries):,} queries ({time.perf_counter() - started:.0f} s)"
+        )
     elapsed = time.perf_counter() - started
     toolkit_of = {t.slug: t.toolkit for t in index.tools}
     return EvalReport(
-        dataset=data.name, split=split or "all", tools=len(index), queries=len(queries),
-        semantic=index.semantic, **score_rankings(rankings, queries),
-        queries_per_second=len(queries) / elapsed if elapsed > 0 else float("inf"), index_build_seconds=built,
+        dataset=data.name,
+        split=split or "all",
+        tools=len(index),
+        queries=len(queries),
+        semantic=index.semantic,
+        **score_rankings(rankings, queries),
+        queries_per_second=len(queries) / elapsed if elapsed > 0 else float("inf"),
+        index_build_seconds=built,
         hit_at_5_with_absence=score_rankings(shown, queries)["hit_at_5"],
         said_unavailable=100 * refused / len(queries),
         hit_at_5_by_toolkit=hit_by_toolkit(shown, queries, toolkit_of),
@@ -152,8 +166,9 @@ def evaluate(data: RetrievalSet, split: str | None = None, semantic: bool | None
     )
 
 
-def run_evaluation(data: Path | None, split: str | None = None, semantic: bool | None = None,
-                   progress: Progress = None) -> list[EvalReport]:
+def run_evaluation(
+    data: Path | None, split: str | None = None, semantic: bool | None = None, progress: Progress = None
+) -> list[EvalReport]:
     """One report per set under `data`: a public-format directory, a directory of such directories
     (e.g. `tool-retrieval/` holding `sealtools/` and `metatool/`), or a labelled-queries `.jsonl`
     over the built-in toolkits; None means the built-in toolkits with `tests/data/search_queries.jsonl`."""
@@ -171,23 +186,40 @@ def _aligned(cells: Sequence[str], widths: Sequence[int]) -> str:
 def format_report(reports: Sequence[EvalReport]) -> str:
     """A plain-text table, one row per report."""
     head = ["set", "split", "tools", "queries", "semantic", *(c for c, _ in _COLUMNS), "n/a%", "q/s", "build s"]
-    rows = [[r.dataset, r.split, str(r.tools), str(r.queries), "yes" if r.semantic else "no",
-             *(f"{getattr(r, attr):.1f}" for _, attr in _COLUMNS), f"{r.said_unavailable:.1f}",
-             f"{r.queries_per_second:.0f}", f"{r.index_build_seconds:.2f}"] for r in reports]
+    rows = [
+        [
+            r.dataset,
+            r.split,
+            str(r.tools),
+            str(r.queries),
+            "yes" if r.semantic else "no",
+            *(f"{getattr(r, attr):.1f}" for _, attr in _COLUMNS),
+            f"{r.said_unavailable:.1f}",
+            f"{r.queries_per_second:.0f}",
+            f"{r.index_build_seconds:.2f}",
+        ]
+        for r in reports
+    ]
     widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
     lines = [_aligned(row, widths) for row in [head, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for r in reports:
         if r.negatives is not None:
-            lines.append(f"\n{r.dataset}: Hit@5 {r.hit_at_5_with_absence:.1f} with the absence logic (a query "
-                         f"answered 'not available' counts as a miss), {r.hit_at_5:.1f} without")
+            lines.append(
+                f"\n{r.dataset}: Hit@5 {r.hit_at_5_with_absence:.1f} with the absence logic (a query "
+                f"answered 'not available' counts as a miss), {r.hit_at_5:.1f} without"
+            )
             n = r.negatives
-            lines.append(f"{r.dataset} negatives: {n.queries} requests, {n.said_unavailable:.1f}% answered "
-                         f"'not available'; app named in {n.app_named:.1f}% of the {n.naming_an_app} naming one; "
-                         f"mixed requests with the possible step's tool in the top 5: "
-                         f"{n.mixed_possible_step_found:.1f}% of {n.mixed}")
-            lines.append(f"{r.dataset} Hit@5 by toolkit: " + ", ".join(
-                f"{kit} {value:.0f}" for kit, value in r.hit_at_5_by_toolkit.items()))
+            lines.append(
+                f"{r.dataset} negatives: {n.queries} requests, {n.said_unavailable:.1f}% answered "
+                f"'not available'; app named in {n.app_named:.1f}% of the {n.naming_an_app} naming one; "
+                f"mixed requests with the possible step's tool in the top 5: "
+                f"{n.mixed_possible_step_found:.1f}% of {n.mixed}"
+            )
+            lines.append(
+                f"{r.dataset} Hit@5 by toolkit: "
+                + ", ".join(f"{kit} {value:.0f}" for kit, value in r.hit_at_5_by_toolkit.items())
+            )
     return "\n".join(lines)
 
 

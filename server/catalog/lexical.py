@@ -20,16 +20,18 @@ K1 = 1.2  # term-frequency saturation: the usual BM25 value (2.0 measured 0.5 ND
 class LexicalIndex:
     """`docs[i]` maps field name -> text; `weights`/`length_norm` give each field's weight and BM25 `b`."""
 
-    def __init__(self, docs: Sequence[Mapping[str, str]], weights: Mapping[str, float],
-                 length_norm: Mapping[str, float]) -> None:
+    def __init__(
+        self, docs: Sequence[Mapping[str, str]], weights: Mapping[str, float], length_norm: Mapping[str, float]
+    ) -> None:
         self.fields = list(weights)
         self.vocabulary: dict[str, int] = {}
         n = len(docs)
         width = max(n, 1)
         pair_keys, tf_weights, field_bits = [], [], []
         for f, field in enumerate(self.fields):
-            per_doc = [[self.vocabulary.setdefault(t, len(self.vocabulary)) for t in terms(d.get(field, ""))]
-                       for d in docs]
+            per_doc = [
+                [self.vocabulary.setdefault(t, len(self.vocabulary)) for t in terms(d.get(field, ""))] for d in docs
+            ]
             counts = np.array([len(ids) for ids in per_doc], dtype=np.int64)
             average = counts.mean() if counts.any() else 1.0
             b = length_norm[field]

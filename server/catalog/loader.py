@@ -22,8 +22,9 @@ SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when pres
 # An installed wheel carries the toolkits inside the package (setup.py copies them there); a source
 # checkout or editable install reads `toolkits/` at the repository root.
 _PACKAGED_TOOLKITS = Path(__file__).resolve().parents[1] / "builtin_toolkits"
-BUILTIN_TOOLKITS = (_PACKAGED_TOOLKITS if _PACKAGED_TOOLKITS.is_dir()
-                    else Path(__file__).resolve().parents[2] / "toolkits")
+BUILTIN_TOOLKITS = (
+    _PACKAGED_TOOLKITS if _PACKAGED_TOOLKITS.is_dir() else Path(__file__).resolve().parents[2] / "toolkits"
+)
 
 
 def _describe(exc: ValidationError) -> str:
@@ -64,15 +65,17 @@ def _load_module(folder: Path, filename: str, slug: str) -> ModuleType:
     return module
 
 
-def _function(spec: ToolkitFile, folder: Path | None, module: ModuleType | None, where: str,
-              name: str | None) -> Callable[..., Any] | None:
+def _function(
+    spec: ToolkitFile, folder: Path | None, module: ModuleType | None, where: str, name: str | None
+) -> Callable[..., Any] | None:
     if name is None:
         return None
     found = getattr(module, name, None) if module is not None else None
     if not callable(found):
         handlers = folder / spec.handlers if folder else spec.handlers
-        raise ConfigError(f"{folder / TOOLKIT_FILE if folder else spec.slug}: {where}: no function {name!r} in "
-                          f"{handlers}")
+        raise ConfigError(
+            f"{folder / TOOLKIT_FILE if folder else spec.slug}: {where}: no function {name!r} in {handlers}"
+        )
     return cast(Callable[..., Any], found)
 
 
@@ -81,18 +84,35 @@ def build_toolkit(spec: ToolkitFile, folder: Path | None = None, module: ModuleT
     for i, t in enumerate(spec.tools):
         http = t.http
         tools[t.slug] = Tool(
-            slug=t.slug, name=t.name, description=t.description.strip(), toolkit=spec.slug, tags=tuple(t.tags),
-            input_schema=t.input_schema, output_schema=t.output_schema, output_description=t.output_description,
-            http=http, handler=_function(spec, folder, module, f"tools[{i}].python", t.python), inline=t.inline,
+            slug=t.slug,
+            name=t.name,
+            description=t.description.strip(),
+            toolkit=spec.slug,
+            tags=tuple(t.tags),
+            input_schema=t.input_schema,
+            output_schema=t.output_schema,
+            output_description=t.output_description,
+            http=http,
+            handler=_function(spec, folder, module, f"tools[{i}].python", t.python),
+            inline=t.inline,
             schema_chars=len(json.dumps(t.input_schema)),
             prepare=_function(spec, folder, module, f"tools[{i}].http.prepare", http.prepare if http else None),
             transform=_function(spec, folder, module, f"tools[{i}].http.transform", http.transform if http else None),
         )
     return Toolkit(
-        slug=spec.slug, name=spec.name, description=spec.description.strip(), categories=tuple(spec.categories),
-        aliases=tuple(spec.aliases), auth_schemes=tuple(spec.auth_schemes), base_url=spec.base_url,
-        tools=tools, folder=folder, default_headers=dict(spec.default_headers), errors=spec.errors,
-        retry=spec.retry, api_spec=spec.api_spec,
+        slug=spec.slug,
+        name=spec.name,
+        description=spec.description.strip(),
+        categories=tuple(spec.categories),
+        aliases=tuple(spec.aliases),
+        auth_schemes=tuple(spec.auth_schemes),
+        base_url=spec.base_url,
+        tools=tools,
+        folder=folder,
+        default_headers=dict(spec.default_headers),
+        errors=spec.errors,
+        retry=spec.retry,
+        api_spec=spec.api_spec,
     )
 
 
@@ -114,7 +134,9 @@ def load_toolkits(paths: Iterable[Path]) -> list[Toolkit]:
         for folder in sorted(p for p in root.iterdir() if (p / TOOLKIT_FILE).is_file()):
             toolkit = load_toolkit_folder(folder)
             if toolkit.slug in found:
-                raise ConfigError(f"{folder / TOOLKIT_FILE}: toolkit {toolkit.slug!r} is already defined "
-                                  f"in {found[toolkit.slug].folder}")
+                raise ConfigError(
+                    f"{folder / TOOLKIT_FILE}: toolkit {toolkit.slug!r} is already defined "
+                    f"in {found[toolkit.slug].folder}"
+                )
             found[toolkit.slug] = toolkit
     return list(found.values())

@@ -28,11 +28,28 @@ MAX_SLUG = 64
 MAX_DESCRIPTION = 600
 MAX_PARAM_DESCRIPTION = 300
 MAX_DEPTH = 4
-GOOGLE_OAUTH = {"authorize_url": "https://accounts.google.com/o/oauth2/v2/auth",
-                "token_url": "https://oauth2.googleapis.com/token", "revoke_url": "https://oauth2.googleapis.com/revoke",
-                "authorize_params": {"access_type": "offline", "prompt": "consent"}}
-_KEEP = {"type", "enum", "format", "default", "minimum", "maximum", "minLength", "maxLength", "pattern", "minItems",
-         "maxItems", "uniqueItems", "const", "multipleOf"}
+GOOGLE_OAUTH = {
+    "authorize_url": "https://accounts.google.com/o/oauth2/v2/auth",
+    "token_url": "https://oauth2.googleapis.com/token",
+    "revoke_url": "https://oauth2.googleapis.com/revoke",
+    "authorize_params": {"access_type": "offline", "prompt": "consent"},
+}
+_KEEP = {
+    "type",
+    "enum",
+    "format",
+    "default",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "const",
+    "multipleOf",
+}
 _ARTICLES = {"a", "an", "the"}
 
 
@@ -56,7 +73,7 @@ def trim(text: str, limit: int = MAX_DESCRIPTION, sentences: int = 3) -> str:
             break
         out = f"{out} {part}".strip()
     if len(out) > limit:
-        out = out[:limit - 1].rsplit(" ", 1)[0] + "…"
+        out = out[: limit - 1].rsplit(" ", 1)[0] + "…"
     return out
 
 
@@ -88,7 +105,7 @@ def unique_slug(prefix: str, action: str, taken: set[str]) -> str:
     slug, n = base, 2
     while slug in taken:
         suffix = f"_{n}"
-        slug = base[:MAX_SLUG - len(suffix)].rstrip("_") + suffix
+        slug = base[: MAX_SLUG - len(suffix)].rstrip("_") + suffix
         n += 1
     taken.add(slug)
     return slug
@@ -102,8 +119,15 @@ def clean_schema(schema: Any, depth: int = 0) -> dict[str, Any]:
     out: dict[str, Any] = {k: v for k, v in schema.items() if k in _KEEP}
     if out.get("type") == "file":  # Swagger 2.0 uploads
         out["type"] = "string"
-    if isinstance(out.get("type"), str) and out["type"] not in ("string", "number", "integer", "boolean", "array",
-                                                                "object", "null"):
+    if isinstance(out.get("type"), str) and out["type"] not in (
+        "string",
+        "number",
+        "integer",
+        "boolean",
+        "array",
+        "object",
+        "null",
+    ):
         out.pop("type")
     if schema.get("nullable") is True and isinstance(out.get("type"), str):
         out["type"] = [out["type"], "null"]
@@ -127,8 +151,11 @@ def clean_schema(schema: Any, depth: int = 0) -> dict[str, Any]:
         out["items"] = clean_schema(schema["items"], depth + 1)
     props = schema.get("properties")
     if isinstance(props, dict):
-        out["properties"] = {name: clean_schema(p, depth + 1) for name, p in props.items()
-                             if isinstance(p, dict) and not p.get("readOnly")}
+        out["properties"] = {
+            name: clean_schema(p, depth + 1)
+            for name, p in props.items()
+            if isinstance(p, dict) and not p.get("readOnly")
+        }
         required = [r for r in schema.get("required") or [] if r in out["properties"]]
         if required:
             out["required"] = required
@@ -182,8 +209,11 @@ def _selected(op: api_specs.Operation, include: list[str]) -> bool:
 
 
 def _hints(method: str) -> list[str]:
-    return {"GET": ["readOnlyHint", "idempotentHint"], "DELETE": ["destructiveHint", "idempotentHint"],
-            "PUT": ["idempotentHint"]}.get(method, []) + ["openWorldHint"]
+    return {
+        "GET": ["readOnlyHint", "idempotentHint"],
+        "DELETE": ["destructiveHint", "idempotentHint"],
+        "PUT": ["idempotentHint"],
+    }.get(method, []) + ["openWorldHint"]
 
 
 def _sentence(text: str) -> str:
@@ -196,7 +226,7 @@ def _tool(op: api_specs.Operation, slug: str, base_path: str, title: str) -> tup
         return None, f"its body is {op.body_media} (file upload); write a python handler for it"
     properties: dict[str, Any] = {}
     required: list[str] = []
-    path = op.path[len(base_path):] if base_path and op.path.startswith(base_path) else op.path
+    path = op.path[len(base_path) :] if base_path and op.path.startswith(base_path) else op.path
     path = "/" + path.lstrip("/")
     query: list[str] = []
     headers: dict[str, str] = {}
@@ -258,11 +288,19 @@ def _tool(op: api_specs.Operation, slug: str, base_path: str, title: str) -> tup
     if len(description) < 60:  # a bare "Send a message": say where and how, so search and the agent can place it
         description = f"{description} ({title}: {op.method} {op.path})".strip()
     name = trim(op.summary, 120, 1) if op.summary else " ".join(w.capitalize() for w in slug.split("_")[1:])
-    tool = {"slug": slug, "name": name[:120] or slug, "description": description,
-            "tags": _hints(op.method) + [t for t in dict.fromkeys(x.lower() for x in op.tags)][:3],
-            "http": http,
-            "input_schema": {"type": "object", "additionalProperties": False, "properties": properties,
-                             **({"required": list(dict.fromkeys(required))} if required else {})}}
+    tool = {
+        "slug": slug,
+        "name": name[:120] or slug,
+        "description": description,
+        "tags": _hints(op.method) + [t for t in dict.fromkeys(x.lower() for x in op.tags)][:3],
+        "http": http,
+        "input_schema": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": properties,
+            **({"required": list(dict.fromkeys(required))} if required else {}),
+        },
+    }
     return tool, ""
 
 
@@ -285,19 +323,32 @@ def _auth(api: api_specs.ApiDescription) -> list[dict[str, Any]]:
                     entry["refresh_url"] = flow["refreshUrl"]
                 oauth.append({"type": "oauth2", "oauth2": entry})
         elif kind == "http" and str(scheme.get("scheme", "")).lower() == "bearer" or kind == "bearer":
-            tokens.append({"type": "bearer_token", "label": "Access token",
-                           "help": trim(str(scheme.get("description") or ""), 300, 1) or None})
+            tokens.append(
+                {
+                    "type": "bearer_token",
+                    "label": "Access token",
+                    "help": trim(str(scheme.get("description") or ""), 300, 1) or None,
+                }
+            )
         elif kind == "basic" or (kind == "http" and str(scheme.get("scheme", "")).lower() == "basic"):
             tokens.append({"type": "basic", "help": trim(str(scheme.get("description") or ""), 300, 1) or None})
         elif kind == "apikey" and scheme.get("in") in ("header", "query"):
-            tokens.append({"type": "api_key", "api_key_in": scheme["in"], "api_key_name": scheme.get("name", name),
-                           "label": "API key", "help": trim(str(scheme.get("description") or ""), 300, 1) or None})
+            tokens.append(
+                {
+                    "type": "api_key",
+                    "api_key_in": scheme["in"],
+                    "api_key_name": scheme.get("name", name),
+                    "label": "API key",
+                    "help": trim(str(scheme.get("description") or ""), 300, 1) or None,
+                }
+            )
     schemes = oauth[:1] + tokens
     return [{k: v for k, v in s.items() if v is not None} for s in schemes] or [{"type": "none"}]
 
 
-def build(path: Path, slug: str, include: list[str] | None = None,
-          specs_root: Path | None = None) -> tuple[dict[str, Any], list[str]]:
+def build(
+    path: Path, slug: str, include: list[str] | None = None, specs_root: Path | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """The toolkit.yaml content for the description at `path`, and the operations left out (with why)."""
     if not re.fullmatch(r"[a-z][a-z0-9_]{1,63}", slug):
         raise InvalidInput(f"--slug {slug!r}: use 2-64 lower-case letters, digits and '_', starting with a letter")
@@ -306,8 +357,9 @@ def build(path: Path, slug: str, include: list[str] | None = None,
     api = api_specs.load(path.resolve(), kind)
     operations = [op for op in api.operations.values() if _selected(op, include or []) and not op.deprecated]
     if not operations:
-        raise InvalidInput(f"no operation of {path.name} matches --include {include}; use tag names or path "
-                           "prefixes (starting with /)")
+        raise InvalidInput(
+            f"no operation of {path.name} matches --include {include}; use tag names or path prefixes (starting with /)"
+        )
     base_url = api.servers[0] if api.servers else ""
     base_path = ""
     if kind == "google_discovery":
@@ -321,26 +373,35 @@ def build(path: Path, slug: str, include: list[str] | None = None,
     tools: list[dict[str, Any]] = []
     skipped: list[str] = []
     for op in sorted(operations, key=lambda o: (o.path, o.method)):
-        tool, why = _tool(op, unique_slug(prefix, action_name(op, kind == "google_discovery"), taken), base_path,
-                          api.title or slug)
+        tool, why = _tool(
+            op, unique_slug(prefix, action_name(op, kind == "google_discovery"), taken), base_path, api.title or slug
+        )
         if tool is None:
             skipped.append(f"{op.method} {op.path}: {why}")
         else:
             tools.append(tool)
     if not tools:
-        raise InvalidInput(f"none of the {len(operations)} selected operations can be a declarative tool: "
-                           + "; ".join(skipped[:3]))
+        raise InvalidInput(
+            f"none of the {len(operations)} selected operations can be a declarative tool: " + "; ".join(skipped[:3])
+        )
     title = api.title or slug
     toolkit: dict[str, Any] = {
-        "slug": slug, "name": title,
-        "description": trim(api.description, 400, 2) if len(trim(api.description, 400, 2)) >= 10
+        "slug": slug,
+        "name": title,
+        "description": trim(api.description, 400, 2)
+        if len(trim(api.description, 400, 2)) >= 10
         else f"{title}: tools imported from its published API description.",
-        "base_url": base_url, "auth_schemes": _auth(api)}
+        "base_url": base_url,
+        "auth_schemes": _auth(api),
+    }
     root = (specs_root or DEFAULT_SPECS).resolve()
     try:
         relative = path.resolve().relative_to(root)
-        toolkit["api_spec"] = {"file": relative.as_posix(), "format": kind,
-                               **({"base_path": base_path} if base_path else {})}
+        toolkit["api_spec"] = {
+            "file": relative.as_posix(),
+            "format": kind,
+            **({"base_path": base_path} if base_path else {}),
+        }
     except ValueError:
         pass
     toolkit["tools"] = tools
@@ -353,17 +414,21 @@ def _server_vars(document: dict[str, Any]) -> dict[str, str]:
     return {k: str(v.get("default", "")) for k, v in variables.items() if isinstance(v, dict)}
 
 
-def import_spec(path: Path, slug: str, include: list[str] | None, out: Path,
-                specs_root: Path | None = None) -> ImportResult:
+def import_spec(
+    path: Path, slug: str, include: list[str] | None, out: Path, specs_root: Path | None = None
+) -> ImportResult:
     """Write `out/<slug>/toolkit.yaml` and load it back (a folder that does not load is never left behind)."""
     toolkit, skipped = build(path, slug, include, specs_root)
     folder = out / slug
     if (folder / TOOLKIT_FILE).exists():
         raise InvalidInput(f"{folder / TOOLKIT_FILE} already exists; remove it or choose another --out")
     folder.mkdir(parents=True, exist_ok=True)
-    header = (f"# Imported by `concierge toolkits import-openapi` from {path.name}"
-              + (f" (--include {' '.join(include)})" if include else "") + ".\n"
-              "# Review descriptions, hints and auth; add `paginate:` blocks and `max_results` to list tools.\n")
+    header = (
+        f"# Imported by `concierge toolkits import-openapi` from {path.name}"
+        + (f" (--include {' '.join(include)})" if include else "")
+        + ".\n"
+        "# Review descriptions, hints and auth; add `paginate:` blocks and `max_results` to list tools.\n"
+    )
     text = header + yaml.safe_dump(toolkit, sort_keys=False, allow_unicode=True, width=120)
     (folder / TOOLKIT_FILE).write_text(text, encoding="utf-8")
     try:

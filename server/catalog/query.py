@@ -12,8 +12,10 @@ MIN_INTENT_TERMS = 2  # a fragment with fewer content words is context for its n
 MAX_INTENTS = 8  # a longer request keeps its first intents; the whole text is searched as well
 
 # Sentence ends, and the words people use to chain steps ("..., then ...", "Finally, ...").
-_STEP = (r"(?:and\s+)?(?:then|after\s+that|afterwards|next|finally|lastly|additionally|also|furthermore|"
-         r"moreover|besides)\b,?\s*")
+_STEP = (
+    r"(?:and\s+)?(?:then|after\s+that|afterwards|next|finally|lastly|additionally|also|furthermore|"
+    r"moreover|besides)\b,?\s*"
+)
 _BOUNDARY = re.compile(rf"(?:(?<=[.!?;])\s+|\n+|^\s*)(?:{_STEP})?|,?\s+{_STEP}", re.IGNORECASE)
 _AND = re.compile(r"(?:,?\s+and\s+|,\s*)(\w+)", re.IGNORECASE)
 
@@ -108,5 +110,5 @@ class ToolkitMentions:
         found: set[str] = set()
         for size in range(1, self._longest + 1):
             for i in range(len(seq) - size + 1):
-                found |= self._phrases.get(tuple(seq[i:i + size]), set())
+                found |= self._phrases.get(tuple(seq[i : i + size]), set())
         return found

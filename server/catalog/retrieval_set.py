@@ -28,8 +28,16 @@ NEGATIVES_NAME = "search_negatives.jsonl"  # beside a labelled-queries file: req
 PLACEHOLDER_HANDLER = "retrieval_set_placeholder"
 _MIN_DESCRIPTION = 10  # ToolFile/ToolkitFile refuse shorter descriptions
 # Source sets write Python type names; JSON Schema has its own.
-_JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "list": "array",
-               "dict": "object", "tuple": "array", "none": "null"}
+_JSON_TYPES = {
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "list": "array",
+    "dict": "object",
+    "tuple": "array",
+    "none": "null",
+}
 _VALID_TYPES = {"string", "integer", "number", "boolean", "array", "object", "null"}
 
 
@@ -173,14 +181,20 @@ def corpus_toolkits(rows: list[dict[str, Any]], set_name: str) -> tuple[list[Too
             free, tags, output = _other_fields(row)
             if free:
                 schema["description"] = free
-            tools.append(ToolFile(
-                slug=slug, name=str(row["name"])[:120],
-                description=_padded(str(row.get("description") or ""), str(row["name"])),
-                tags=([subfield.rsplit("/", 1)[-1]] if subfield else []) + tags,
-                input_schema=schema, python=PLACEHOLDER_HANDLER, output_description=output,
-            ))
-        spec = ToolkitFile(slug=tk_slug, name=names[tk_slug],
-                           description=_padded(f"{names[tk_slug]} tools", "Tools"), tools=tools)
+            tools.append(
+                ToolFile(
+                    slug=slug,
+                    name=str(row["name"])[:120],
+                    description=_padded(str(row.get("description") or ""), str(row["name"])),
+                    tags=([subfield.rsplit("/", 1)[-1]] if subfield else []) + tags,
+                    input_schema=schema,
+                    python=PLACEHOLDER_HANDLER,
+                    output_description=output,
+                )
+            )
+        spec = ToolkitFile(
+            slug=tk_slug, name=names[tk_slug], description=_padded(f"{names[tk_slug]} tools", "Tools"), tools=tools
+        )
         toolkits.append(build_toolkit(spec, module=_PLACEHOLDER_MODULE))
     return toolkits, slug_of
 
@@ -200,9 +214,11 @@ def load_retrieval_set(data_dir: Path) -> RetrievalSet:
         for row in csv.DictReader(fh, delimiter="\t"):
             if float(row["score"]) > 0 and row["corpus-id"] in slug_of:
                 relevant[row["query-id"]].add(slug_of[row["corpus-id"]])
-    queries = [LabelledQuery(str(q["_id"]), str(q["text"]), str(q.get("split") or "all"),
-                             frozenset(relevant[str(q["_id"])]))
-               for q in _jsonl(data_dir / "queries.jsonl") if relevant.get(str(q["_id"]))]
+    queries = [
+        LabelledQuery(str(q["_id"]), str(q["text"]), str(q.get("split") or "all"), frozenset(relevant[str(q["_id"])]))
+        for q in _jsonl(data_dir / "queries.jsonl")
+        if relevant.get(str(q["_id"]))
+    ]
     return RetrievalSet(data_dir.name, toolkits, queries)
 
 
@@ -215,16 +231,26 @@ def load_builtin_set(queries_path: Path = BUILTIN_QUERIES, toolkits_dir: Path = 
         unknown = sorted(set(row["relevant"]) - known)
         if unknown:
             raise ConfigError(f"{queries_path}: query {row['_id']!r} labels unknown tools {unknown}")
-        queries.append(LabelledQuery(str(row["_id"]), str(row["text"]), str(row.get("split") or "builtin"),
-                                     frozenset(row["relevant"])))
+        queries.append(
+            LabelledQuery(
+                str(row["_id"]), str(row["text"]), str(row.get("split") or "builtin"), frozenset(row["relevant"])
+            )
+        )
     negatives_path = queries_path.parent / NEGATIVES_NAME
     negatives = []
     for row in _jsonl(negatives_path) if negatives_path.is_file() else []:
         unknown = sorted(set(row.get("possible") or []) - known)
         if unknown:
             raise ConfigError(f"{negatives_path}: {row['_id']!r} labels unknown tools {unknown}")
-        negatives.append(NegativeQuery(str(row["_id"]), str(row["text"]), str(row["kind"]), row.get("app"),
-                                       frozenset(row.get("possible") or [])))
+        negatives.append(
+            NegativeQuery(
+                str(row["_id"]),
+                str(row["text"]),
+                str(row["kind"]),
+                row.get("app"),
+                frozenset(row.get("possible") or []),
+            )
+        )
     return RetrievalSet("builtin", toolkits, queries, negatives)
 
 
@@ -237,6 +263,8 @@ def load_sets(data: Path) -> list[RetrievalSet]:
         return [load_retrieval_set(data)]
     found = sorted(d for d in data.iterdir() if (d / "corpus.jsonl").is_file()) if data.is_dir() else []
     if not found:
-        raise ConfigError(f"{data}: expected a directory with corpus.jsonl, queries.jsonl and qrels.tsv (or "
-                          "a directory of such), or a .jsonl file of labelled queries over the built-in toolkits")
+        raise ConfigError(
+            f"{data}: expected a directory with corpus.jsonl, queries.jsonl and qrels.tsv (or "
+            "a directory of such), or a .jsonl file of labelled queries over the built-in toolkits"
+        )
     return [load_retrieval_set(d) for d in found]

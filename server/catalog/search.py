@@ -88,7 +88,7 @@ def _schema_text(schema: Mapping[str, Any], depth: int = 0) -> list[str]:
     """Every name, description, enum value and example of a JSON Schema's properties, nested ones too."""
     out: list[str] = []
     props = schema.get("properties")
-    for key, value in (props.items() if isinstance(props, Mapping) else ()):
+    for key, value in props.items() if isinstance(props, Mapping) else ():
         out.append(slug_words(str(key)))
         if not isinstance(value, Mapping):
             continue
@@ -139,16 +139,24 @@ class SearchIndex:
         by_slug = {tk.slug: tk for tk in toolkits}
         self.tools: list[Tool] = [t for tk in toolkits for t in tk.tools.values()]
         self._position = {t.slug: i for i, t in enumerate(self.tools)}
-        self._lexical = LexicalIndex([tool_fields(t, by_slug[t.toolkit]) for t in self.tools], FIELD_WEIGHTS,
-                                     LENGTH_NORM)
+        self._lexical = LexicalIndex(
+            [tool_fields(t, by_slug[t.toolkit]) for t in self.tools], FIELD_WEIGHTS, LENGTH_NORM
+        )
         # Copies of one toolkit (two upstream servers, a fork) carry the same name, action and description:
         # one signature id per distinct (toolkit name without digits, action, description), so copies
         # don't fill a result list.
         signatures: dict[tuple[str, str, str], int] = {}
         family = {slug: " ".join(words(re.sub(r"\d+", " ", tk.name))) for slug, tk in by_slug.items()}
-        self._twin = np.array([signatures.setdefault(
-            (family[t.toolkit], t.slug.removeprefix(t.toolkit.upper() + "_"), " ".join(words(t.description))),
-            len(signatures)) for t in self.tools], dtype=np.int64)
+        self._twin = np.array(
+            [
+                signatures.setdefault(
+                    (family[t.toolkit], t.slug.removeprefix(t.toolkit.upper() + "_"), " ".join(words(t.description))),
+                    len(signatures),
+                )
+                for t in self.tools
+            ],
+            dtype=np.int64,
+        )
         self._has_twins = len(signatures) < len(self.tools)
         self._toolkit_slugs = list(by_slug)
         toolkit_ids = {slug: i for i, slug in enumerate(self._toolkit_slugs)}
@@ -156,10 +164,15 @@ class SearchIndex:
         self._mentions = ToolkitMentions(toolkits)
         self._names = ToolkitMentions(toolkits, aliases=False)
         self._actions = action_words(t.name for t in self.tools)
-        self._absence = AbsenceDetector(self._lexical.vocabulary, self._lexical.idf, self._mentions.phrases,
-                                        [w for t in self.tools for w in (t.name, slug_words(t.slug))])
-        self._encoder: TextEncoder | None = (semantic if not isinstance(semantic, bool | None) else
-                                             load_encoder() if semantic is not False else None)
+        self._absence = AbsenceDetector(
+            self._lexical.vocabulary,
+            self._lexical.idf,
+            self._mentions.phrases,
+            [w for t in self.tools for w in (t.name, slug_words(t.slug))],
+        )
+        self._encoder: TextEncoder | None = (
+            semantic if not isinstance(semantic, bool | None) else load_encoder() if semantic is not False else None
+        )
         if semantic is True and self._encoder is None:
             raise ConfigError("semantic search needs the extra: pip install 'concierge[semantic]'")
         self._provider_down_logged = False
@@ -181,8 +194,11 @@ class SearchIndex:
     def _provider_down(self, exc: Exception) -> None:
         if not self._provider_down_logged:
             self._provider_down_logged = True
-            log.warning("embedding provider %s failed, ranking lexically until it answers: %s",
-                        getattr(self._encoder, "model", "?"), exc)
+            log.warning(
+                "embedding provider %s failed, ranking lexically until it answers: %s",
+                getattr(self._encoder, "model", "?"),
+                exc,
+            )
 
     def toolkits_named(self, text: str) -> set[str]:
         """Toolkits the text names by slug or name (not by alias: "calendar" names no one app)."""
@@ -231,8 +247,10 @@ class SearchIndex:
         boosts = self._boosts(use_case, toolkit_boost, positions)
         whole, *per_intent = self._scores([use_case, *intents], positions, boosts)
         hits = [self._hits(s, positions, limit, text) for text, s in zip(intents, per_intent, strict=True)]
-        missing = [self._absence.check(text, self._term_check(h), self._raw_best(text, positions))
-                   for text, h in zip(intents, hits, strict=True)]
+        missing = [
+            self._absence.check(text, self._term_check(h), self._raw_best(text, positions))
+            for text, h in zip(intents, hits, strict=True)
+        ]
         unavailable = [m for m in missing if m is not None] if check_absence else []
         merged = self._hits(self._merge(whole, per_intent, len(intents) == 1), positions, limit, use_case)
         if not unavailable:
@@ -280,8 +298,9 @@ class SearchIndex:
     def _frozen_positions(self, allowed: frozenset[str]) -> np.ndarray:
         return self._positions_of(allowed)
 
-    def _scores(self, texts: Sequence[str], positions: np.ndarray | None,
-                boosts: np.ndarray | float) -> list[np.ndarray]:
+    def _scores(
+        self, texts: Sequence[str], positions: np.ndarray | None, boosts: np.ndarray | float
+    ) -> list[np.ndarray]:
         """One score per (allowed) tool for each text, scaled so each text's best tool scores 1."""
         lexical = [self._lexical.scores(self._lexical.term_ids(terms(t))) for t in texts]
         if positions is not None:
@@ -302,8 +321,10 @@ class SearchIndex:
         similarity = [np.einsum("ij,j->i", vectors, query) for query in queries]
         if positions is not None:
             similarity = [sim[positions] for sim in similarity]
-        return [_scaled(np.exp((1.0 - SEMANTIC_SHARE) * _z(lex) + SEMANTIC_SHARE * _z(sim)) * boosts)
-                for lex, sim in zip(lexical, similarity, strict=True)]
+        return [
+            _scaled(np.exp((1.0 - SEMANTIC_SHARE) * _z(lex) + SEMANTIC_SHARE * _z(sim)) * boosts)
+            for lex, sim in zip(lexical, similarity, strict=True)
+        ]
 
     def _query_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of `texts`; for [whole request, *intents] the whole is the mean of its intents.
@@ -318,8 +339,9 @@ class SearchIndex:
         whole = parts.mean(axis=0)
         return np.vstack([whole / (np.linalg.norm(whole) or 1.0), parts])
 
-    def _boosts(self, text: str, toolkit_boost: Mapping[str, float] | None,
-                positions: np.ndarray | None) -> np.ndarray | float:
+    def _boosts(
+        self, text: str, toolkit_boost: Mapping[str, float] | None, positions: np.ndarray | None
+    ) -> np.ndarray | float:
         """Per-tool multipliers: the caller's toolkit boosts times the boost for toolkits the text names."""
         factors = dict.fromkeys(self._mentions.find(text), TOOLKIT_MENTION_BOOST)
         for slug, factor in (toolkit_boost or {}).items():

@@ -51,8 +51,13 @@ class Encoder:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
             if missing:
-                vectors = self._model.encode(missing, batch_size=BATCH_SIZE, normalize_embeddings=True,
-                                             convert_to_numpy=True, show_progress_bar=False)
+                vectors = self._model.encode(
+                    missing,
+                    batch_size=BATCH_SIZE,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
                 for text, vector in zip(missing, vectors.astype(np.float32), strict=True):
                     self._cache[text] = vector
             rows = [self._cache[t] for t in texts]
@@ -69,8 +74,13 @@ class Encoder:
         with self._lock:
             self._torch.set_num_threads(self._build_threads)
             try:
-                vectors = self._model.encode(list(texts), batch_size=BATCH_SIZE, normalize_embeddings=True,
-                                             convert_to_numpy=True, show_progress_bar=False)
+                vectors = self._model.encode(
+                    list(texts),
+                    batch_size=BATCH_SIZE,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
             finally:
                 self._torch.set_num_threads(QUERY_THREADS)
         return vectors.astype(np.float32)
@@ -88,7 +98,5 @@ def load_encoder() -> Encoder | None:
     try:
         return Encoder(load_model(device="cpu"), torch)
     except Exception as exc:  # a broken optional install must not stop the server; say why, rank lexically
-        log.warning("semantic search disabled: the embedding model failed to load: %s: %s",
-                    type(exc).__name__, exc)
+        log.warning("semantic search disabled: the embedding model failed to load: %s: %s", type(exc).__name__, exc)
         return None
-

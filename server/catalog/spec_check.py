@@ -24,8 +24,20 @@ from server.errors import ConfigError
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPECS = REPO_ROOT.parent / "shared" / "data" / "api-specs"
 # Query parameters that carry credentials or transport options, never a tool's business.
-_TRANSPORT = {"token", "access_token", "key", "alt", "prettyPrint", "fields", "quotaUser", "callback", "$.xgafv",
-              "oauth_token", "upload_protocol", "uploadType"}
+_TRANSPORT = {
+    "token",
+    "access_token",
+    "key",
+    "alt",
+    "prettyPrint",
+    "fields",
+    "quotaUser",
+    "callback",
+    "$.xgafv",
+    "oauth_token",
+    "upload_protocol",
+    "uploadType",
+}
 
 
 @dataclass(slots=True)
@@ -60,16 +72,20 @@ class ToolkitReport:
         return self.checked / self.http_tools if self.http_tools else 1.0
 
     def line(self) -> str:
-        return (f"{self.toolkit}: {self.checked}/{self.http_tools} HTTP tools checked against {self.spec} "
-                f"({self.coverage:.0%}), {len(self.mismatches)} mismatches")
+        return (
+            f"{self.toolkit}: {self.checked}/{self.http_tools} HTTP tools checked against {self.spec} "
+            f"({self.coverage:.0%}), {len(self.mismatches)} mismatches"
+        )
 
 
 def specs_dir(explicit: Path | None = None) -> Path:
     """The api-specs folder: given, or ../shared/data/api-specs beside the repository."""
     folder = explicit or DEFAULT_SPECS
     if not folder.is_dir():
-        raise ConfigError(f"the providers' API descriptions are not at {folder}; the spec check needs them (the "
-                          "shared data folder ../shared/data/api-specs next to the repository, or --specs DIR)")
+        raise ConfigError(
+            f"the providers' API descriptions are not at {folder}; the spec check needs them (the "
+            "shared data folder ../shared/data/api-specs next to the repository, or --specs DIR)"
+        )
     return folder
 
 
@@ -117,8 +133,11 @@ def _check_http(tool: Tool, toolkit: Toolkit, api: api_specs.ApiDescription, bas
     op = api.find(http.method, full)
     if op is None:
         others = sorted(m for (m, p) in api.operations if p == api_specs.template(full))
-        why = (f"the provider has {full} only as {', '.join(others)}" if others
-               else f"{http.method} {full} is not in the provider's description")
+        why = (
+            f"the provider has {full} only as {', '.join(others)}"
+            if others
+            else f"{http.method} {full} is not in the provider's description"
+        )
         return ToolResult(tool.slug, True, [why])
     result = ToolResult(tool.slug, True, operation=f"{op.method} {op.path}")
     problems = result.problems
@@ -195,8 +214,7 @@ def _body_names(tool: Tool) -> set[str]:
 
 
 def _credential_param(toolkit: Toolkit, name: str) -> bool:
-    return any(s.type == "api_key" and s.api_key_in == "query" and s.api_key_name == name
-               for s in toolkit.auth_schemes)
+    return any(s.type == "api_key" and s.api_key_in == "query" and s.api_key_name == name for s in toolkit.auth_schemes)
 
 
 def _spec_enum(op: api_specs.Operation, name: str, body_names: set[str]) -> list[Any] | None:
@@ -245,8 +263,11 @@ def _check_graphql(tool: Tool, schema: Any) -> ToolResult:
     result.problems.extend(f"GraphQL: {e.message}" for e in validate(schema, document))
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     result.operation = " ".join(
-        f"{op.operation.value} {sel.name.value}" for op in operations for sel in op.selection_set.selections
-        if hasattr(sel, "name"))
+        f"{op.operation.value} {sel.name.value}"
+        for op in operations
+        for sel in op.selection_set.selections
+        if hasattr(sel, "name")
+    )
     required = set(tool.input_schema.get("required") or [])
     passed = set(http.graphql.variables)
     unsent = sorted(set(tool.input_schema.get("properties") or {}) - http.mapped - {"max_results"})
@@ -257,8 +278,12 @@ def _check_graphql(tool: Tool, schema: Any) -> ToolResult:
             name = var.variable.name.value
             if name not in passed:
                 result.problems.append(f"GraphQL variable ${name} is declared but not in graphql.variables")
-            elif isinstance(var.type, NonNullTypeNode) and var.default_value is None and name not in required \
-                    and tool.prepare is None:
+            elif (
+                isinstance(var.type, NonNullTypeNode)
+                and var.default_value is None
+                and name not in required
+                and tool.prepare is None
+            ):
                 result.problems.append(f"GraphQL variable ${name} is non-null; argument {name!r} must be required")
         declared = {v.variable.name.value for v in op.variable_definitions or []}
         for name in sorted(passed - declared):

@@ -13,10 +13,15 @@ from server.catalog.model import Tool, Toolkit
 from server.catalog.spec_check import ToolkitReport
 from server.catalog.toolkit_file import TOOL_HINTS, AuthSchemeFile
 
-HINT_WORDS = {"readOnlyHint": "read-only", "destructiveHint": "destructive", "idempotentHint": "idempotent",
-              "openWorldHint": "open-world", "createHint": "creates", "updateHint": "updates"}
-AUTH_WORDS = {"none": "none", "oauth2": "OAuth 2.0", "bearer_token": "token", "api_key": "API key",
-              "basic": "basic"}
+HINT_WORDS = {
+    "readOnlyHint": "read-only",
+    "destructiveHint": "destructive",
+    "idempotentHint": "idempotent",
+    "openWorldHint": "open-world",
+    "createHint": "creates",
+    "updateHint": "updates",
+}
+AUTH_WORDS = {"none": "none", "oauth2": "OAuth 2.0", "bearer_token": "token", "api_key": "API key", "basic": "basic"}
 
 
 def _cell(text: str) -> str:
@@ -62,8 +67,10 @@ def render(toolkits: Sequence[Toolkit], reports: Sequence[ToolkitReport]) -> str
     ]
     for tk in ordered:
         auth = ", ".join(_auth(s) for s in tk.auth_schemes)
-        lines.append(f"| [{tk.slug}](#{tk.slug}) | {_cell(tk.name)} | {auth} | {len(tk.tools)} | "
-                     f"{_coverage(by_slug.get(tk.slug))} |")
+        lines.append(
+            f"| [{tk.slug}](#{tk.slug}) | {_cell(tk.name)} | {auth} | {len(tk.tools)} | "
+            f"{_coverage(by_slug.get(tk.slug))} |"
+        )
     for tk in ordered:
         lines += ["", f"## {tk.slug}", "", _cell(tk.description), ""]
         for scheme in tk.auth_schemes:
@@ -76,8 +83,9 @@ def render(toolkits: Sequence[Toolkit], reports: Sequence[ToolkitReport]) -> str
                 line += f". {_cell(scheme.help)}"
             lines.append(line)
         if tk.api_spec is not None:
-            lines.append(f"- Checked against `{tk.api_spec.file}` ({tk.api_spec.format}): "
-                         f"{_coverage(by_slug.get(tk.slug))}")
+            lines.append(
+                f"- Checked against `{tk.api_spec.file}` ({tk.api_spec.format}): {_coverage(by_slug.get(tk.slug))}"
+            )
         lines += ["", "| tool | what it does | hints | call |", "| --- | --- | --- | --- |"]
         for tool in sorted(tk.tools.values(), key=lambda t: t.slug):
             hints = ", ".join(HINT_WORDS[h] for h in TOOL_HINTS if h in tool.tags) or "—"

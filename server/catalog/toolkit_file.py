@@ -53,13 +53,20 @@ class PaginateBlock(_Strict):
     """
 
     style: Literal["link_header", "cursor", "page_token", "graphql", "offset"]
-    items: str | None = Field(None, description="dotted path of the list gathered across pages (default: the "
-                                                "http block's result_path)")
-    cursor_param: str | None = Field(None, description="argument that carries the next cursor (defaults: "
-                                                       "link_header page, page_token pageToken, graphql after, "
-                                                       "offset offset)")
-    next_cursor: str | None = Field(None, description="dotted path of the next cursor in the body (\"\"/null = done; "
-                                                      "default for page_token: nextPageToken)")
+    items: str | None = Field(
+        None, description="dotted path of the list gathered across pages (default: the http block's result_path)"
+    )
+    cursor_param: str | None = Field(
+        None,
+        description="argument that carries the next cursor (defaults: "
+        "link_header page, page_token pageToken, graphql after, "
+        "offset offset)",
+    )
+    next_cursor: str | None = Field(
+        None,
+        description='dotted path of the next cursor in the body (""/null = done; '
+        "default for page_token: nextPageToken)",
+    )
     has_more: str | None = Field(None, description="dotted path of a boolean that says whether more pages exist")
     limit_param: str | None = Field(None, description="page-size argument, capped by max_results")
     total_path: str | None = Field(None, description="offset style: dotted path of the total item count")
@@ -111,11 +118,16 @@ class HttpBlock(_Strict):
     body_format: Literal["json", "form"] = "json"
     result_path: str | None = Field(None, description="dotted path of the part of the response to return")
     paginate: PaginateBlock | Literal["link_header", "none"] = Field(
-        "none", description="how further pages are fetched; `link_header` is short for {style: link_header}")
-    prepare: str | None = Field(None, description="function in the toolkit's handlers file, (arguments) -> "
-                                                  "arguments, run before the request is built")
-    transform: str | None = Field(None, description="function in the toolkit's handlers file, (data) -> data, "
-                                                    "run on the result")
+        "none", description="how further pages are fetched; `link_header` is short for {style: link_header}"
+    )
+    prepare: str | None = Field(
+        None,
+        description="function in the toolkit's handlers file, (arguments) -> "
+        "arguments, run before the request is built",
+    )
+    transform: str | None = Field(
+        None, description="function in the toolkit's handlers file, (data) -> data, run on the result"
+    )
     graphql: GraphQLBlock | None = None
 
     @property
@@ -145,13 +157,20 @@ class HttpBlock(_Strict):
         if self.graphql is not None and (self.method != "POST" or self.body is not None):
             raise ValueError("a graphql tool is a POST with no `body:` (its variables are the body)")
         page = self.pagination
-        if page is not None and page.style != "link_header" and page.cursor_param not in self.mapped \
-                and self.body != "*":
-            raise ValueError(f"paginate.cursor_param {page.cursor_param!r} must be sent somewhere: list it in "
-                             "query, body or graphql.variables")
+        if (
+            page is not None
+            and page.style != "link_header"
+            and page.cursor_param not in self.mapped
+            and self.body != "*"
+        ):
+            raise ValueError(
+                f"paginate.cursor_param {page.cursor_param!r} must be sent somewhere: list it in "
+                "query, body or graphql.variables"
+            )
         if page is not None and page.limit_param and page.limit_param not in self.mapped and self.body != "*":
-            raise ValueError(f"paginate.limit_param {page.limit_param!r} must be listed in query, body or "
-                             "graphql.variables")
+            raise ValueError(
+                f"paginate.limit_param {page.limit_param!r} must be listed in query, body or graphql.variables"
+            )
         return self
 
 
@@ -169,11 +188,14 @@ class OAuth2Fields(_Strict):
     token_response_path: str | None = Field(
         None, description="dotted path to the token object when the provider nests it (Slack: authed_user)"
     )
-    extra_token_params: dict[str, str] = Field(default_factory=dict,
-                                               description="sent to the token endpoint with every code exchange")
+    extra_token_params: dict[str, str] = Field(
+        default_factory=dict, description="sent to the token endpoint with every code exchange"
+    )
     url_params: dict[str, str] = Field(
-        default_factory=dict, description="defaults for `{name}` placeholders in the endpoint URLs; the operator's "
-                                          "[oauth_apps.<slug>] table overrides them (Microsoft: tenant = common)")
+        default_factory=dict,
+        description="defaults for `{name}` placeholders in the endpoint URLs; the operator's "
+        "[oauth_apps.<slug>] table overrides them (Microsoft: tenant = common)",
+    )
 
     @model_validator(mode="after")
     def _placeholders_known(self) -> OAuth2Fields:
@@ -212,8 +234,11 @@ class AuthSchemeFile(_Strict):
     fields: list[FieldSpec] = Field(default_factory=list, description="extra fields asked on the Connect page")
     label: str | None = Field(None, description="what the Connect page calls the secret, e.g. `Bot token`")
     help: str | None = Field(None, max_length=400, description="one line: where a person gets this credential")
-    base_url: str | None = Field(None, description="this scheme's API base URL when it differs from the "
-                                                   "toolkit's; `{field}` placeholders take account fields")
+    base_url: str | None = Field(
+        None,
+        description="this scheme's API base URL when it differs from the "
+        "toolkit's; `{field}` placeholders take account fields",
+    )
     after_connect: AfterConnect | None = None
 
     @model_validator(mode="after")
@@ -231,19 +256,25 @@ class ErrorsBlock(_Strict):
     ok_field: str | None = Field(None, description="a 200 whose body has this field false is an error (Slack: ok)")
     message_paths: list[str] = Field(
         default_factory=lambda: ["message", "error_description", "error.message", "error"],
-        description="dotted paths tried in order; a list value is joined with '; '")
-    error_if_present: str | None = Field(None, description="a non-empty value here is an error even on 200 "
-                                                           "(GraphQL: errors)")
-    code_path: str | None = Field(None, description="dotted path of the provider's error code, matched against "
-                                                    "retry.body_errors (GraphQL: errors.0.extensions.code)")
+        description="dotted paths tried in order; a list value is joined with '; '",
+    )
+    error_if_present: str | None = Field(
+        None, description="a non-empty value here is an error even on 200 (GraphQL: errors)"
+    )
+    code_path: str | None = Field(
+        None,
+        description="dotted path of the provider's error code, matched against "
+        "retry.body_errors (GraphQL: errors.0.extensions.code)",
+    )
 
 
 class RetryBlock(_Strict):
     """Rate-limit retries; 429 with Retry-After is always retried, these add to it."""
 
     statuses: list[int] = Field(default_factory=lambda: [429])
-    body_errors: list[str] = Field(default_factory=list,
-                                   description="provider error codes that mean rate limited (Slack: ratelimited)")
+    body_errors: list[str] = Field(
+        default_factory=list, description="provider error codes that mean rate limited (Slack: ratelimited)"
+    )
     max_attempts: int = Field(3, ge=1, le=10)
     budget_seconds: float = Field(20, ge=0, le=300, description="total time spent waiting, never exceeded")
 
@@ -257,8 +288,11 @@ class ToolFile(_Strict):
     output_schema: dict[str, Any] | None = None
     output_description: str = ""
     python: str | None = Field(None, description="function name in the toolkit's handler module")
-    inline: bool = Field(False, description="run a sync `python:` handler on the event loop instead of a worker "
-                                            "thread; only for handlers that do no I/O and finish in microseconds")
+    inline: bool = Field(
+        False,
+        description="run a sync `python:` handler on the event loop instead of a worker "
+        "thread; only for handlers that do no I/O and finish in microseconds",
+    )
     http: HttpBlock | None = None
 
     @field_validator("input_schema")
@@ -288,11 +322,14 @@ class ApiSpec(_Strict):
 
     file: str = Field(pattern=r"^[^/].*")
     format: Literal["openapi", "swagger", "google_discovery", "graphql"]
-    base_path: str = Field("", description="prefix of the spec's paths that the toolkit's base_url already holds, "
-                                           "e.g. /gmail/v1")
-    not_in_spec: dict[str, str] = Field(default_factory=dict,
-                                        description="tool slug -> why the description cannot cover it (a subset, "
-                                                    "a method newer than the file); counted as unchecked")
+    base_path: str = Field(
+        "", description="prefix of the spec's paths that the toolkit's base_url already holds, e.g. /gmail/v1"
+    )
+    not_in_spec: dict[str, str] = Field(
+        default_factory=dict,
+        description="tool slug -> why the description cannot cover it (a subset, "
+        "a method newer than the file); counted as unchecked",
+    )
 
 
 class ToolkitFile(_Strict):
@@ -304,12 +341,18 @@ class ToolkitFile(_Strict):
     auth_schemes: list[AuthSchemeFile] = Field(default_factory=lambda: [AuthSchemeFile(type="none")])
     base_url: str | None = None
     default_headers: dict[str, str] = Field(default_factory=dict)
-    handlers: str = Field("tools.py", description="Python file in the toolkit folder holding `python:` handlers "
-                                                  "and http `prepare`/`transform` functions")
+    handlers: str = Field(
+        "tools.py",
+        description="Python file in the toolkit folder holding `python:` handlers "
+        "and http `prepare`/`transform` functions",
+    )
     errors: ErrorsBlock = Field(default_factory=ErrorsBlock)
     retry: RetryBlock = Field(default_factory=RetryBlock)
-    api_spec: ApiSpec | None = Field(None, description="the provider's published API description this toolkit is "
-                                                       "checked against (tests/test_spec_check.py)")
+    api_spec: ApiSpec | None = Field(
+        None,
+        description="the provider's published API description this toolkit is "
+        "checked against (tests/test_spec_check.py)",
+    )
     tools: list[ToolFile] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -33,9 +33,16 @@ class AsyncConcierge(ClientCore):
 
     _http: httpx.AsyncClient
 
-    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
-                 provider: providers.Provider | None = None, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-                 max_retries: int = DEFAULT_MAX_RETRIES, http_client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        provider: providers.Provider | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
         super().__init__(base_url, api_key, max_retries, provider)
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
         self.sessions = AsyncSessions(self)
@@ -70,8 +77,9 @@ class AsyncConcierge(ClientCore):
     async def __aenter__(self) -> AsyncConcierge:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.aclose()
 
 
@@ -151,6 +159,7 @@ class AsyncSession(SessionBase):
     def _runner(self) -> adapters.Runner:
         async def acall(name: str, arguments: dict[str, Any]) -> str:
             return providers.result_text(await self.execute(name, arguments))
+
         return adapters.Runner(call=None, acall=acall)
 
     async def call(self, name: str, arguments: dict[str, Any] | None = None) -> EnvelopeOut:
@@ -159,20 +168,21 @@ class AsyncSession(SessionBase):
     async def search(self, query: str | Sequence[str]) -> dict[str, Any]:
         return await self._client._run(self._search(query))
 
-    async def execute(self, name: str, arguments: dict[str, Any] | None = None, *,
-                      account: str | None = None) -> ToolResult:
+    async def execute(
+        self, name: str, arguments: dict[str, Any] | None = None, *, account: str | None = None
+    ) -> ToolResult:
         return await self._client._run(self._execute(name, arguments or {}, account))
 
     async def handle_tool_calls(self, response: Any) -> list[dict[str, Any]]:
         return await self._client._run(self._handle_tool_calls(response))
 
-    async def authorize(self, toolkit: str, *, callback_url: str | None = None,
-                        alias: str | None = None) -> AsyncConnectionRequest:
+    async def authorize(
+        self, toolkit: str, *, callback_url: str | None = None, alias: str | None = None
+    ) -> AsyncConnectionRequest:
         request = await self._client._run(self._authorize(toolkit, callback_url, alias))
         return AsyncConnectionRequest(self._client, request)
 
-    async def toolkits(self, *, search: str | None = None,
-                       is_connected: bool | None = None) -> list[SessionToolkitOut]:
+    async def toolkits(self, *, search: str | None = None, is_connected: bool | None = None) -> list[SessionToolkitOut]:
         return await self._client._run(self._toolkits(search, is_connected))
 
 
@@ -183,6 +193,9 @@ class AsyncConnectionRequest(ConnectionRequestBase):
 
     # `timeout` (not anyio.fail_after) keeps the sync signature, and expiry raises WaitTimeoutError
     # carrying the account's last state, which a cancelled scope could not.
-    async def wait_for_connection(self, timeout: float = 120.0,  # noqa: ASYNC109
-                                  poll_interval: float = 1.0) -> AccountOut:
+    async def wait_for_connection(
+        self,
+        timeout: float = 120.0,  # noqa: ASYNC109
+        poll_interval: float = 1.0,
+    ) -> AccountOut:
         return await self._client._run(self._wait(timeout, poll_interval))

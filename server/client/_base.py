@@ -99,7 +99,7 @@ class RetryPolicy:
         retry_after = outcome.headers.get("retry-after", "") if isinstance(outcome, httpx.Response) else ""
         if retry_after.isdigit():
             return min(float(retry_after), self.max_backoff)
-        return min(self.backoff * 2 ** attempt, self.max_backoff) * random.uniform(0.75, 1.25)
+        return min(self.backoff * 2**attempt, self.max_backoff) * random.uniform(0.75, 1.25)
 
     @staticmethod
     def _retryable(idempotent: bool, outcome: httpx.Response | httpx.TransportError) -> bool:
@@ -131,8 +131,9 @@ class ClientCore:
 
     _http: httpx.Client | httpx.AsyncClient
 
-    def __init__(self, base_url: str | None, api_key: str | None, max_retries: int,
-                 provider: providers.Provider | None) -> None:
+    def __init__(
+        self, base_url: str | None, api_key: str | None, max_retries: int, provider: providers.Provider | None
+    ) -> None:
         try:
             providers.check_provider(provider)
         except ValueError as exc:
@@ -141,8 +142,9 @@ class ClientCore:
         base = base_url or os.environ.get("CONCIERGE_BASE_URL") or DEFAULT_BASE_URL
         key = api_key or os.environ.get("CONCIERGE_API_KEY")
         if not key:
-            raise ConfigurationError("no API key: pass api_key= or set CONCIERGE_API_KEY to the admin key "
-                                     "`concierge serve` printed")
+            raise ConfigurationError(
+                "no API key: pass api_key= or set CONCIERGE_API_KEY to the admin key `concierge serve` printed"
+            )
         self.base_url = base.rstrip("/")
         self._headers = {"Authorization": f"Bearer {key}", "User-Agent": "concierge-python"}
         self.retry = RetryPolicy(max_retries=max_retries)
@@ -150,12 +152,12 @@ class ClientCore:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
-    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                 json: Any = None) -> Op[Any]:
+    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None) -> Op[Any]:
         """One REST call with retries: the parsed JSON body, None for 204, or a typed exception."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        request = self._http.build_request(method, f"{self.base_url}{API_PREFIX}{path}", params=query or None,
-                                           json=json, headers=self._headers)
+        request = self._http.build_request(
+            method, f"{self.base_url}{API_PREFIX}{path}", params=query or None, json=json, headers=self._headers
+        )
         attempt = 0
         outcome = yield request
         while (delay := self.retry.delay(method, attempt, outcome)) is not None:
@@ -168,8 +170,9 @@ class ClientCore:
         if isinstance(outcome, httpx.TimeoutException):
             raise APITimeoutError(f"{self.base_url} did not answer in time: {outcome!r}") from outcome
         if isinstance(outcome, httpx.TransportError):
-            raise APIConnectionError(f"cannot reach Concierge at {self.base_url}: {outcome!r}; is "
-                                     "`concierge serve` running?") from outcome
+            raise APIConnectionError(
+                f"cannot reach Concierge at {self.base_url}: {outcome!r}; is `concierge serve` running?"
+            ) from outcome
         if outcome.is_success:
             return outcome.json() if outcome.content else None
         raise _api_error(outcome)
@@ -192,8 +195,9 @@ class _Resource:
 
 class SessionsBase(_Resource):
     def _list(self, user_id: str, limit: int, offset: int) -> Op[list[SessionOut]]:
-        data = yield from self._client._request("GET", "/sessions",
-                                                params={"user_id": user_id, "limit": limit, "offset": offset})
+        data = yield from self._client._request(
+            "GET", "/sessions", params={"user_id": user_id, "limit": limit, "offset": offset}
+        )
         return SessionListOut.model_validate(data).items
 
     def _delete(self, session_id: str) -> Op[None]:
@@ -202,8 +206,9 @@ class SessionsBase(_Resource):
 
 class ConnectedAccountsBase(_Resource):
     def _list(self, user_id: str | None, toolkit: str | None) -> Op[list[AccountOut]]:
-        data = yield from self._client._request("GET", "/connected_accounts",
-                                                params={"user_id": user_id, "toolkit": toolkit})
+        data = yield from self._client._request(
+            "GET", "/connected_accounts", params={"user_id": user_id, "toolkit": toolkit}
+        )
         return AccountListOut.model_validate(data).items
 
     def _get(self, account_id: str) -> Op[AccountOut]:
@@ -247,8 +252,7 @@ class SessionBase:
         self.data = data
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(id={self.id!r}, user_id={self.user_id!r}, "
-                f"config_version={self.config_version})")
+        return f"{type(self).__name__}(id={self.id!r}, user_id={self.user_id!r}, config_version={self.config_version})"
 
     @property
     def id(self) -> str:
@@ -306,8 +310,9 @@ class SessionBase:
         return ToolListingsOut.model_validate(data).items
 
     def _call(self, name: str, arguments: dict[str, Any]) -> Op[EnvelopeOut]:
-        data = yield from self._client._request("POST", f"{self._path}/tools/{segment(name)}",
-                                                json={"arguments": arguments})
+        data = yield from self._client._request(
+            "POST", f"{self._path}/tools/{segment(name)}", json={"arguments": arguments}
+        )
         return EnvelopeOut.model_validate(data)
 
     def _search(self, query: str | Sequence[str]) -> Op[dict[str, Any]]:
@@ -333,8 +338,9 @@ class SessionBase:
         first = results[0]
         if first.get("response") is not None:
             return ToolResult.model_validate(first["response"])
-        return ToolResult(data=None, error=first.get("error"), successful=False,
-                          error_details=first.get("error_details"))
+        return ToolResult(
+            data=None, error=first.get("error"), successful=False, error_details=first.get("error_details")
+        )
 
     def _handle_tool_calls(self, response: Any) -> Op[list[dict[str, Any]]]:
         calls = providers.tool_calls(response)
@@ -347,14 +353,16 @@ class SessionBase:
         return providers.result_messages(calls, results)
 
     def _authorize(self, toolkit: str, callback_url: str | None, alias: str | None) -> Op[ConnectionRequestOut]:
-        body = {k: v for k, v in {"toolkit": toolkit, "callback_url": callback_url, "alias": alias}.items()
-                if v is not None}
+        body = {
+            k: v for k, v in {"toolkit": toolkit, "callback_url": callback_url, "alias": alias}.items() if v is not None
+        }
         data = yield from self._client._request("POST", f"{self._path}/authorize", json=body)
         return ConnectionRequestOut.model_validate(data)
 
     def _toolkits(self, search: str | None, is_connected: bool | None) -> Op[list[SessionToolkitOut]]:
-        data = yield from self._client._request("GET", f"{self._path}/toolkits",
-                                                params={"search": search, "is_connected": is_connected})
+        data = yield from self._client._request(
+            "GET", f"{self._path}/toolkits", params={"search": search, "is_connected": is_connected}
+        )
         return SessionToolkitListOut.model_validate(data).items
 
 

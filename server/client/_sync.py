@@ -38,9 +38,16 @@ class Concierge(ClientCore):
 
     _http: httpx.Client
 
-    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
-                 provider: providers.Provider | None = None, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-                 max_retries: int = DEFAULT_MAX_RETRIES, http_client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        provider: providers.Provider | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.Client | None = None,
+    ) -> None:
         super().__init__(base_url, api_key, max_retries, provider)
         self._http = http_client or httpx.Client(timeout=timeout)
         self.sessions = Sessions(self)
@@ -79,8 +86,9 @@ class Concierge(ClientCore):
     def __enter__(self) -> Concierge:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
@@ -175,6 +183,7 @@ class Session(SessionBase):
 
         async def acall(name: str, arguments: dict[str, Any]) -> str:
             return await anyio.to_thread.run_sync(call, name, arguments)
+
         return adapters.Runner(call=call, acall=acall)
 
     def call(self, name: str, arguments: dict[str, Any] | None = None) -> EnvelopeOut:
@@ -185,8 +194,7 @@ class Session(SessionBase):
         """COMPOSIO_SEARCH_TOOLS for one use case (or several): ranked tools, schemas, connection status."""
         return self._client._run(self._search(query))
 
-    def execute(self, name: str, arguments: dict[str, Any] | None = None, *,
-                account: str | None = None) -> ToolResult:
+    def execute(self, name: str, arguments: dict[str, Any] | None = None, *, account: str | None = None) -> ToolResult:
         """Run a meta tool by name or a catalog tool by slug. A failing tool is a result with
         `successful=False`, not an exception: it is information for the agent."""
         return self._client._run(self._execute(name, arguments or {}, account))
@@ -201,8 +209,9 @@ class Session(SessionBase):
         """
         return self._client._run(self._handle_tool_calls(response))
 
-    def authorize(self, toolkit: str, *, callback_url: str | None = None,
-                  alias: str | None = None) -> ConnectionRequest:
+    def authorize(
+        self, toolkit: str, *, callback_url: str | None = None, alias: str | None = None
+    ) -> ConnectionRequest:
         """Start connecting `toolkit` for this session's user; show `redirect_url` to the user."""
         return ConnectionRequest(self._client, self._client._run(self._authorize(toolkit, callback_url, alias)))
 

@@ -36,8 +36,9 @@ class APIError(ConciergeClientError):
     `{data, error, successful}` envelope (HTTP 200).
     """
 
-    def __init__(self, message: str, *, code: str, status_code: int | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str, status_code: int | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -109,13 +110,19 @@ _BY_CODE: dict[str, type[APIError]] = {
     "tool_error": ToolExecutionError,
 }
 _BY_STATUS: dict[int, type[APIError]] = {
-    400: InvalidRequestError, 401: AuthenticationError, 403: PermissionDeniedError, 404: NotFoundError,
-    409: ConflictError, 413: InvalidRequestError, 422: ToolExecutionError,
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: InvalidRequestError,
+    422: ToolExecutionError,
 }
 
 
-def error_for(code: str, message: str, details: dict[str, Any] | None = None,
-              status_code: int | None = None) -> APIError:
+def error_for(
+    code: str, message: str, details: dict[str, Any] | None = None, status_code: int | None = None
+) -> APIError:
     """The exception for a server error, by its code first and its HTTP status second."""
     cls = _BY_CODE.get(code) or _BY_STATUS.get(status_code or 0)
     if cls is None:

@@ -18,8 +18,9 @@ from server.client.models import ToolListingOut, ToolResult
 Format = Literal["openai", "openai_responses", "anthropic"]
 FORMATS: tuple[Format, ...] = ("openai", "openai_responses", "anthropic")
 # Frameworks get their own tool objects (server.client.adapters); Gemini's calls come back as messages.
-Provider = Literal["openai", "openai_responses", "anthropic", "langchain", "openai_agents", "gemini", "llamaindex",
-                   "crewai"]
+Provider = Literal[
+    "openai", "openai_responses", "anthropic", "langchain", "openai_agents", "gemini", "llamaindex", "crewai"
+]
 PROVIDERS: tuple[Provider, ...] = (*FORMATS, "langchain", "openai_agents", "gemini", "llamaindex", "crewai")
 
 
@@ -28,13 +29,26 @@ def format_tools(listings: Sequence[ToolListingOut], provider: Format | None) ->
     if provider is None:
         return [t.model_dump() for t in listings]
     if provider == "openai":
-        return [{"type": "function", "function": {"name": t.name, "description": t.description,
-                                                  "parameters": t.input_schema}} for t in listings]
+        return [
+            {
+                "type": "function",
+                "function": {"name": t.name, "description": t.description, "parameters": t.input_schema},
+            }
+            for t in listings
+        ]
     if provider == "openai_responses":
         # The Responses API makes function tools strict by default, and strict mode rejects schemas
         # with optional properties, which most tools have.
-        return [{"type": "function", "name": t.name, "description": t.description, "parameters": t.input_schema,
-                 "strict": False} for t in listings]
+        return [
+            {
+                "type": "function",
+                "name": t.name,
+                "description": t.description,
+                "parameters": t.input_schema,
+                "strict": False,
+            }
+            for t in listings
+        ]
     if provider == "anthropic":
         return [{"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in listings]
     raise ValueError(f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)} or None")
@@ -93,8 +107,10 @@ def _items(response: Any) -> list[Any]:
     if isinstance(response, list | tuple):
         return list(response)
     if not isinstance(response, dict):
-        raise TypeError(f"cannot read tool calls from {type(response).__name__}; pass a model response, "
-                        "message or list of tool calls (dict or openai/anthropic SDK object)")
+        raise TypeError(
+            f"cannot read tool calls from {type(response).__name__}; pass a model response, "
+            "message or list of tool calls (dict or openai/anthropic SDK object)"
+        )
     if isinstance(response.get("candidates"), list):  # Gemini: the first candidate is the one acted on
         candidates = response["candidates"] or [{}]
         return list((candidates[0].get("content") or {}).get("parts") or [])
@@ -144,8 +160,15 @@ def result_messages(calls: Sequence[ToolCall], results: Sequence[ToolResult]) ->
         return [{"type": "function_call_output", "call_id": c.id, "output": result_text(r)} for c, r in pairs]
     if provider == "gemini":  # Gemini reads `output` as the result and `error` as a failure
         return [{"role": "user", "parts": [{"function_response": _gemini_response(c, r)} for c, r in pairs]}]
-    return [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": c.id, "content": result_text(r),
-                                          "is_error": not r.successful} for c, r in pairs]}]
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": c.id, "content": result_text(r), "is_error": not r.successful}
+                for c, r in pairs
+            ],
+        }
+    ]
 
 
 def _gemini_response(call: ToolCall, result: ToolResult) -> dict[str, Any]:

@@ -40,8 +40,10 @@ class CredentialProvider(Protocol):
 class NoAuthProvider:
     async def credential_for(self, session: Session, toolkit: Toolkit, account: str | None) -> Credential:
         if toolkit.needs_auth:
-            raise ConnectionRequired(f"toolkit {toolkit.slug} needs a connected account; connections are not "
-                                     "configured on this server", {"toolkit": toolkit.slug})
+            raise ConnectionRequired(
+                f"toolkit {toolkit.slug} needs a connected account; connections are not configured on this server",
+                {"toolkit": toolkit.slug},
+            )
         return Credential(account_id=None)
 
     async def after_unauthorized(self, session: Session, toolkit: Toolkit, credential: Credential) -> Credential | None:

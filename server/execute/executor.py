@@ -65,10 +65,19 @@ def new_log_id() -> str:
 
 
 class Executor:
-    def __init__(self, catalog: Catalog, executions: ExecutionStore, data_dir: Path, http: httpx.AsyncClient,
-                 http_tools: aiohttp.ClientSession, *, timeout: float = 60, max_response_bytes: int = 5 * 1024 * 1024,
-                 toolkit_settings: dict[str, dict[str, Any]] | None = None,
-                 credentials: CredentialProvider | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        executions: ExecutionStore,
+        data_dir: Path,
+        http: httpx.AsyncClient,
+        http_tools: aiohttp.ClientSession,
+        *,
+        timeout: float = 60,
+        max_response_bytes: int = 5 * 1024 * 1024,
+        toolkit_settings: dict[str, dict[str, Any]] | None = None,
+        credentials: CredentialProvider | None = None,
+    ) -> None:
         self.catalog = catalog
         self.executions = executions
         self.data_dir = data_dir
@@ -85,13 +94,17 @@ class Executor:
         tool = self.catalog.tool(slug)
         if tool is None:
             suggestions = near_matches(slug, session.allowed)
-            raise NotFound(f"tool {slug!r} does not exist" + (f"; did you mean {', '.join(suggestions)}?"
-                                                                 if suggestions else "; use COMPOSIO_SEARCH_TOOLS"),
-                           {"tool_slug": slug, "suggestions": suggestions})
+            raise NotFound(
+                f"tool {slug!r} does not exist"
+                + (f"; did you mean {', '.join(suggestions)}?" if suggestions else "; use COMPOSIO_SEARCH_TOOLS"),
+                {"tool_slug": slug, "suggestions": suggestions},
+            )
         if tool.slug not in session.allowed:
-            raise ToolNotAllowed(f"tool {tool.slug} is not available in this session (its filter does not allow "
-                                 f"toolkit {tool.toolkit!r} or this tool); search within the session's tools instead",
-                                 {"tool_slug": tool.slug, "toolkit": tool.toolkit})
+            raise ToolNotAllowed(
+                f"tool {tool.slug} is not available in this session (its filter does not allow "
+                f"toolkit {tool.toolkit!r} or this tool); search within the session's tools instead",
+                {"tool_slug": tool.slug, "toolkit": tool.toolkit},
+            )
         return tool
 
     def validator(self, tool: Tool) -> ArgumentValidator:
@@ -110,15 +123,19 @@ class Executor:
             return tool
         errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
         if errors:
-            problems = [{"field": ".".join(str(p) for p in e.absolute_path) or "(arguments)", "problem": e.message}
-                        for e in errors[:5]]
+            problems = [
+                {"field": ".".join(str(p) for p in e.absolute_path) or "(arguments)", "problem": e.message}
+                for e in errors[:5]
+            ]
             raise InvalidInput(
                 f"{tool.slug}: invalid arguments: " + "; ".join(f"{p['field']}: {p['problem']}" for p in problems),
-                {"tool_slug": tool.slug, "problems": problems, "input_schema": tool.input_schema})
+                {"tool_slug": tool.slug, "problems": problems, "input_schema": tool.input_schema},
+            )
         return tool
 
-    async def execute(self, session: Session, slug: str, arguments: Any, *, account: str | None = None,
-                      source: str = "mcp") -> Outcome:
+    async def execute(
+        self, session: Session, slug: str, arguments: Any, *, account: str | None = None, source: str = "mcp"
+    ) -> Outcome:
         """check() + run(), for callers with a single call (workbench helpers, REST)."""
         try:
             tool = self.check(session, slug, arguments)
@@ -126,8 +143,15 @@ class Executor:
             return Outcome(None, False, "", exc)
         return await self.run(session, tool, arguments, account=account, source=source)
 
-    async def run(self, session: Session, tool: Tool, arguments: dict[str, Any], *, account: str | None = None,
-                  source: str = "mcp") -> Outcome:
+    async def run(
+        self,
+        session: Session,
+        tool: Tool,
+        arguments: dict[str, Any],
+        *,
+        account: str | None = None,
+        source: str = "mcp",
+    ) -> Outcome:
         log_id = new_log_id()
         started = time.time()
         t0 = time.perf_counter()
@@ -145,25 +169,38 @@ class Executor:
         except ConciergeError as exc:
             error = exc
         except TimeoutError:
-            error = ToolError(f"{tool.slug} did not finish within {self.timeout:g} s",
-                              {"timeout_seconds": self.timeout})
+            error = ToolError(
+                f"{tool.slug} did not finish within {self.timeout:g} s", {"timeout_seconds": self.timeout}
+            )
         except (httpx.HTTPError, *http_tool.TRANSPORT_ERRORS) as exc:
             error = ToolError(f"{tool.slug}: request failed: {type(exc).__name__}: {exc}")
         except Exception as exc:
             log.exception("tool %s crashed (log %s)", tool.slug, log_id)
             error = ToolError(f"{tool.slug} failed with an internal error ({type(exc).__name__}); see log {log_id}")
         duration = (time.perf_counter() - t0) * 1000
-        await self.executions.record(ExecutionRow(
-            id=log_id, session_id=session.id, user_id=session.user_id, tool_slug=tool.slug, toolkit=tool.toolkit,
-            account_id=credential.account_id if credential else None, arguments_digest=arguments_digest(arguments),
-            status="success" if error is None else "error", error=error.message if error else None,
-            started_at=started, duration_ms=duration, source=source))
+        await self.executions.record(
+            ExecutionRow(
+                id=log_id,
+                session_id=session.id,
+                user_id=session.user_id,
+                tool_slug=tool.slug,
+                toolkit=tool.toolkit,
+                account_id=credential.account_id if credential else None,
+                arguments_digest=arguments_digest(arguments),
+                status="success" if error is None else "error",
+                error=error.message if error else None,
+                started_at=started,
+                duration_ms=duration,
+                source=source,
+            )
+        )
         return Outcome(data, error is None, log_id, error)
 
     async def _invoke(self, session: Session, tool: Tool, arguments: dict[str, Any], credential: Credential) -> Any:
         if tool.handler is not None:
-            ctx = ToolContext(session.id, session.user_id, self.data_dir, self.http,
-                              self.toolkit_settings.get(tool.toolkit, {}))
+            ctx = ToolContext(
+                session.id, session.user_id, self.data_dir, self.http, self.toolkit_settings.get(tool.toolkit, {})
+            )
             if inspect.iscoroutinefunction(tool.handler):
                 return await tool.handler(arguments, ctx)
             if tool.inline:
@@ -196,7 +233,8 @@ class Executor:
 
         return await http_tool.run(tool, toolkit, arguments, exchange)
 
-    async def _send(self, tool: Tool, arguments: dict[str, Any], credential: Credential,
-                    url: str | None) -> http_tool.HttpResponse:
+    async def _send(
+        self, tool: Tool, arguments: dict[str, Any], credential: Credential, url: str | None
+    ) -> http_tool.HttpResponse:
         request = http_tool.build_request(tool, self.catalog.toolkit_of(tool), arguments, credential, url)
         return await http_tool.send(self.http_tools, request, self.max_response_bytes)

@@ -57,21 +57,26 @@ Exchange = Callable[[dict[str, Any], str | None], Awaitable[HttpResponse]]
 the executor's, which also refreshes the credential once on a 401."""
 
 
-def build_request(tool: Tool, toolkit: Toolkit, arguments: dict[str, Any], credential: Credential,
-                  url: str | None = None) -> HttpRequest:
+def build_request(
+    tool: Tool, toolkit: Toolkit, arguments: dict[str, Any], credential: Credential, url: str | None = None
+) -> HttpRequest:
     """The request for these arguments; with `url` (a Link header's next page) that URL instead, which
     must stay on the API's own origin so the credential never travels elsewhere."""
     spec = tool.http
     assert spec is not None
     base = _base_url(tool, credential.base_url or toolkit.base_url or "", credential.fields).rstrip("/")
-    headers = {**toolkit.default_headers,
-               **{header: str(arguments[name]) for name, header in spec.headers.items() if name in arguments},
-               **credential.headers}
+    headers = {
+        **toolkit.default_headers,
+        **{header: str(arguments[name]) for name, header in spec.headers.items() if name in arguments},
+        **credential.headers,
+    }
     credential_query = {k: str(v) for k, v in credential.query.items()}
     if url is not None:
         if _origin(url) != _origin(base):
-            raise UpstreamError(f"{tool.slug}: the provider's next-page link points to another site "
-                                f"({_origin(url)}); not following it with the account's credential")
+            raise UpstreamError(
+                f"{tool.slug}: the provider's next-page link points to another site "
+                f"({_origin(url)}); not following it with the account's credential"
+            )
         return HttpRequest(spec.method, url, credential_query, headers)
     path = spec.path
     for name in spec.path_params:
@@ -113,8 +118,10 @@ def _base_url(tool: Tool, template: str, fields: dict[str, str]) -> str:
     try:
         return template.format_map({name: _host_part(tool, name, fields[name]) for name in _fields_in(template)})
     except KeyError as exc:
-        raise ToolError(f"{tool.slug}: the connected account lacks the field {exc.args[0]!r} that the "
-                        "toolkit's base_url needs; reconnect it") from None
+        raise ToolError(
+            f"{tool.slug}: the connected account lacks the field {exc.args[0]!r} that the "
+            "toolkit's base_url needs; reconnect it"
+        ) from None
 
 
 def _fields_in(template: str) -> list[str]:
@@ -123,8 +130,10 @@ def _fields_in(template: str) -> list[str]:
 
 def _host_part(tool: Tool, name: str, value: str) -> str:
     if not _HOST_TEXT.fullmatch(value):
-        raise ToolError(f"{tool.slug}: the connected account's {name!r} ({value[:64]!r}) is not a valid host name "
-                        "part (letters, digits, '-' and '.'); reconnect it with the right value")
+        raise ToolError(
+            f"{tool.slug}: the connected account's {name!r} ({value[:64]!r}) is not a valid host name "
+            "part (letters, digits, '-' and '.'); reconnect it with the right value"
+        )
     return value
 
 
@@ -138,30 +147,47 @@ def _scalar(value: Any) -> str:
 
 def new_client(timeout_seconds: float) -> aiohttp.ClientSession:
     """The pool declarative tools share: no cookies kept between users' calls, no redirects followed."""
-    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_seconds),
-                                 cookie_jar=aiohttp.DummyCookieJar(), headers={"User-Agent": "concierge/0.1"},
-                                 connector=aiohttp.TCPConnector(limit=100, limit_per_host=0))
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=timeout_seconds),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        headers={"User-Agent": "concierge/0.1"},
+        connector=aiohttp.TCPConnector(limit=100, limit_per_host=0),
+    )
 
 
 async def send(client: aiohttp.ClientSession, request: HttpRequest, max_bytes: int) -> HttpResponse:
     """The response, read up to `max_bytes` (a larger one is refused, not truncated)."""
-    async with client.request(request.method, request.url, params=request.params, headers=request.headers,
-                              json=request.json, data=request.form, allow_redirects=False) as response:
+    async with client.request(
+        request.method,
+        request.url,
+        params=request.params,
+        headers=request.headers,
+        json=request.json,
+        data=request.form,
+        allow_redirects=False,
+    ) as response:
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(65536):
             size += len(chunk)
             if size > max_bytes:
-                raise UpstreamError(f"response from {response.url.host} is larger than {max_bytes} bytes",
-                                    {"limit_bytes": max_bytes})
+                raise UpstreamError(
+                    f"response from {response.url.host} is larger than {max_bytes} bytes", {"limit_bytes": max_bytes}
+                )
             chunks.append(chunk)
         following = response.links.get("next")
-        return HttpResponse(response.status, response.reason or "", {k.lower(): v for k, v in response.headers.items()},
-                            str(following["url"]) if following and "url" in following else None, b"".join(chunks))
+        return HttpResponse(
+            response.status,
+            response.reason or "",
+            {k.lower(): v for k, v in response.headers.items()},
+            str(following["url"]) if following and "url" in following else None,
+            b"".join(chunks),
+        )
 
 
-async def fetch(tool: Tool, toolkit: Toolkit, exchange: Exchange, arguments: dict[str, Any],
-                url: str | None = None) -> tuple[HttpResponse, Any]:
+async def fetch(
+    tool: Tool, toolkit: Toolkit, exchange: Exchange, arguments: dict[str, Any], url: str | None = None
+) -> tuple[HttpResponse, Any]:
     """One page, retried while the provider rate-limits and the toolkit's budget allows the wait."""
     policy = toolkit.retry
     waited = 0.0
@@ -181,8 +207,14 @@ async def fetch(tool: Tool, toolkit: Toolkit, exchange: Exchange, arguments: dic
                 f"{toolkit.name} is rate limiting {tool.slug} (HTTP {response.status}"
                 f"{': ' + said if said else ''}); gave up after {attempt} attempt{'s' if attempt > 1 else ''} "
                 f"and {waited:.1f} s of waiting; {again}.",
-                {"status": response.status, "retry_after": response.headers.get("retry-after"),
-                 "rate_limited": True, "attempts": attempt, "waited_seconds": round(waited, 3)})
+                {
+                    "status": response.status,
+                    "retry_after": response.headers.get("retry-after"),
+                    "rate_limited": True,
+                    "attempts": attempt,
+                    "waited_seconds": round(waited, 3),
+                },
+            )
         await anyio.sleep(wait)
         waited += wait
 
@@ -196,8 +228,10 @@ def interpret(tool: Tool, toolkit: Toolkit, response: HttpResponse, body: Any) -
         raise kind(sentence, {"status": response.status})
     problem = provider_errors.body_error(toolkit, body, tool.http.graphql is not None)
     if problem is not None:
-        raise ToolError(provider_errors.sentence(f"{toolkit.name} refused {tool.slug}", problem),
-                        {"status": response.status, "provider_error": problem})
+        raise ToolError(
+            provider_errors.sentence(f"{toolkit.name} refused {tool.slug}", problem),
+            {"status": response.status, "provider_error": problem},
+        )
     return body
 
 
@@ -220,8 +254,9 @@ async def run(tool: Tool, toolkit: Toolkit, arguments: dict[str, Any], exchange:
     return data
 
 
-async def _gather(tool: Tool, toolkit: Toolkit, page: PaginateBlock, arguments: dict[str, Any], exchange: Exchange,
-                  wanted: int | None) -> dict[str, Any]:
+async def _gather(
+    tool: Tool, toolkit: Toolkit, page: PaginateBlock, arguments: dict[str, Any], exchange: Exchange, wanted: int | None
+) -> dict[str, Any]:
     assert tool.http is not None
     schema = dict(tool.input_schema)
     items: list[Any] = []
@@ -231,8 +266,9 @@ async def _gather(tool: Tool, toolkit: Toolkit, page: PaginateBlock, arguments: 
         if wanted is not None:
             pagination.page_size(page, arguments, schema, wanted - len(items))
         response, body = await fetch(tool, toolkit, exchange, arguments, url)
-        found = pagination.read_page(page, interpret(tool, toolkit, response, body), tool.http.result_path,
-                                     arguments, response.next_url)
+        found = pagination.read_page(
+            page, interpret(tool, toolkit, response, body), tool.http.result_path, arguments, response.next_url
+        )
         items.extend(found.items)
         cursor = found.cursor
         if wanted is None or len(items) >= wanted or cursor is None or cursor in seen or not found.items:

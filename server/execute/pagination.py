@@ -37,8 +37,9 @@ def page_size(page: PaginateBlock, arguments: dict[str, Any], input_schema: dict
     arguments[page.limit_param] = max(1, size)
 
 
-def read_page(page: PaginateBlock, body: Any, items_path: str | None, arguments: dict[str, Any],
-              next_url: str | None) -> Page:
+def read_page(
+    page: PaginateBlock, body: Any, items_path: str | None, arguments: dict[str, Any], next_url: str | None
+) -> Page:
     found = dig(body, page.items or items_path)
     items = found if isinstance(found, list) else ([] if found is None else [found])
     if page.style == "link_header":

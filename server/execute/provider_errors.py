@@ -111,7 +111,8 @@ def http_sentence(toolkit: Toolkit, slug: str, status: int, reason: str, body: A
     """`GitHub refused GITHUB_GET_ISSUE (HTTP 404 Not Found): Not Found.` plus what to do for auth failures."""
     where = f"(HTTP {status}{' ' + reason if reason else ''})"
     head = f"{toolkit.name} failed on {slug} {where}" if status >= 500 else f"{toolkit.name} refused {slug} {where}"
-    hint = {401: " The connected account's credentials were rejected; reconnect it.",
-            403: " The connected account lacks permission (scope or role) for this.",
-            }.get(status, " Try again later." if status >= 500 else "")
+    hint = {
+        401: " The connected account's credentials were rejected; reconnect it.",
+        403: " The connected account lacks permission (scope or role) for this.",
+    }.get(status, " Try again later." if status >= 500 else "")
     return sentence(head, message(toolkit, body), hint)

@@ -36,6 +36,8 @@ def check_depth(value: Any, limit: int) -> None:
 def check_argument_size(arguments: Any, limit: int) -> None:
     size = len(jsontext.dumps_bytes(arguments))
     if size > limit:
-        raise PayloadTooLarge(f"tool arguments are {size} bytes as JSON, more than {limit} "
-                              "(max_tool_argument_bytes); put large inputs in a workbench file instead",
-                              {"limit_bytes": limit, "size_bytes": size})
+        raise PayloadTooLarge(
+            f"tool arguments are {size} bytes as JSON, more than {limit} "
+            "(max_tool_argument_bytes); put large inputs in a workbench file instead",
+            {"limit_bytes": limit, "size_bytes": size},
+        )

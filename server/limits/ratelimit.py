@@ -50,15 +50,17 @@ class RateLimiter:
             bucket.tokens -= 1
             return
         wait = (1 - bucket.tokens) / self.rate
-        raise RateLimited(f"too many requests for this {self.what} (limit {self.rate:g}/s, burst {self.burst:g}); "
-                          f"retry after {wait:.2f} s", {"retry_after_seconds": round(wait, 3), "scope": self.what})
+        raise RateLimited(
+            f"too many requests for this {self.what} (limit {self.rate:g}/s, burst {self.burst:g}); "
+            f"retry after {wait:.2f} s",
+            {"retry_after_seconds": round(wait, 3), "scope": self.what},
+        )
 
 
 class Throttles:
     """The two limits the server applies, with a hook that counts refusals (metrics)."""
 
-    def __init__(self, per_api_key: float, per_session: float, burst: int,
-                 on_refusal: Callable[[str], None]) -> None:
+    def __init__(self, per_api_key: float, per_session: float, burst: int, on_refusal: Callable[[str], None]) -> None:
         self.api_key = RateLimiter(per_api_key, burst, "API key")
         self.session = RateLimiter(per_session, burst, "session")
         self._on_refusal = on_refusal

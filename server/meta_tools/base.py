@@ -86,16 +86,22 @@ class MetaTool:
 
     @property
     def annotations(self) -> dict[str, Any]:
-        return {"title": self.title, "readOnlyHint": self.read_only, "destructiveHint": self.destructive,
-                "openWorldHint": self.open_world, "idempotentHint": self.idempotent}
+        return {
+            "title": self.title,
+            "readOnlyHint": self.read_only,
+            "destructiveHint": self.destructive,
+            "openWorldHint": self.open_world,
+            "idempotentHint": self.idempotent,
+        }
 
     def parse(self, arguments: dict[str, Any] | None) -> MetaInput:
         try:
             return self.input_model.model_validate(arguments or {})
         except ValidationError as exc:
             message, problems = describe_validation_error(exc, self.vocabulary)
-            raise InvalidInput(f"{self.name}: invalid arguments: {message}",
-                               {"problems": problems, "input_schema": self.input_schema}) from None
+            raise InvalidInput(
+                f"{self.name}: invalid arguments: {message}", {"problems": problems, "input_schema": self.input_schema}
+            ) from None
 
 
 def ok(data: dict[str, Any]) -> dict[str, Any]:

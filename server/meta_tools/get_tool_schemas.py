@@ -28,13 +28,21 @@ Slugs that do not exist or are not available in this session are listed in `not_
 `suggestions` each."""
 
 
-OUTPUT_SCHEMA = envelope(obj({
-    "tool_schemas": mapping(obj({"tool_slug": STR, "toolkit": STR, "name": STR, "description": STR, "tags": STRS},
-                                {"input_schema": OBJ, "output_schema": OBJ})),
-    "not_found": STRS,
-    "suggestions": mapping(STRS),
-    "not_found_message": OPT_STR,
-}))
+OUTPUT_SCHEMA = envelope(
+    obj(
+        {
+            "tool_schemas": mapping(
+                obj(
+                    {"tool_slug": STR, "toolkit": STR, "name": STR, "description": STR, "tags": STRS},
+                    {"input_schema": OBJ, "output_schema": OBJ},
+                )
+            ),
+            "not_found": STRS,
+            "suggestions": mapping(STRS),
+            "not_found_message": OPT_STR,
+        }
+    )
+)
 
 
 async def handle(ctx: MetaContext, params: SchemasInput) -> dict[str, Any]:
@@ -48,23 +56,38 @@ async def handle(ctx: MetaContext, params: SchemasInput) -> dict[str, Any]:
             not_found.append(slug)
             suggestions[slug] = near_matches(slug, allowed)
             continue
-        entry: dict[str, Any] = {"tool_slug": tool.slug, "toolkit": tool.toolkit, "name": tool.name,
-                                 "description": tool.description, "tags": list(tool.tags)}
+        entry: dict[str, Any] = {
+            "tool_slug": tool.slug,
+            "toolkit": tool.toolkit,
+            "name": tool.name,
+            "description": tool.description,
+            "tags": list(tool.tags),
+        }
         if "input_schema" in params.include:
             entry["input_schema"] = tool.input_schema
         if "output_schema" in params.include:
-            entry["output_schema"] = tool.output_schema or {"description": tool.output_description or
-                                                            "JSON object; shape not declared"}
+            entry["output_schema"] = tool.output_schema or {
+                "description": tool.output_description or "JSON object; shape not declared"
+            }
         schemas[tool.slug] = entry
     message = None
     if not_found:
-        message = (f"{len(not_found)} slug(s) do not exist or are not available in this session: "
-                   f"{', '.join(not_found)}. Use COMPOSIO_SEARCH_TOOLS to find the right ones.")
-    return ok({"tool_schemas": schemas, "not_found": not_found, "suggestions": suggestions,
-               "not_found_message": message})
+        message = (
+            f"{len(not_found)} slug(s) do not exist or are not available in this session: "
+            f"{', '.join(not_found)}. Use COMPOSIO_SEARCH_TOOLS to find the right ones."
+        )
+    return ok(
+        {"tool_schemas": schemas, "not_found": not_found, "suggestions": suggestions, "not_found_message": message}
+    )
 
 
 TOOL = MetaTool(
-    name="COMPOSIO_GET_TOOL_SCHEMAS", title="Get tool schemas", description=DESCRIPTION, input_model=SchemasInput,
-    handler=handle, output_schema=OUTPUT_SCHEMA, read_only=True, idempotent=True,
+    name="COMPOSIO_GET_TOOL_SCHEMAS",
+    title="Get tool schemas",
+    description=DESCRIPTION,
+    input_model=SchemasInput,
+    handler=handle,
+    output_schema=OUTPUT_SCHEMA,
+    read_only=True,
+    idempotent=True,
 )

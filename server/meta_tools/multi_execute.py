@@ -26,11 +26,13 @@ class ToolCall(BaseModel):
 
 
 class MultiExecuteInput(MetaInput):
-    tools: list[ToolCall] = Field(min_length=1, max_length=50,
-                                  description="1 to 50 calls; independent ones run in parallel")
+    tools: list[ToolCall] = Field(
+        min_length=1, max_length=50, description="1 to 50 calls; independent ones run in parallel"
+    )
     sync_response_to_workbench: bool = Field(False, description="Write every full result to the workbench")
     memory: dict[str, list[str]] | None = Field(
-        None, description="Facts to remember for later searches, per toolkit: {'slack': ['#general is C0123']}")
+        None, description="Facts to remember for later searches, per toolkit: {'slack': ['#general is C0123']}"
+    )
 
 
 DESCRIPTION = """Execute one or more tools found with COMPOSIO_SEARCH_TOOLS, with the session user's connected \
@@ -44,15 +46,24 @@ facts (ids, names) you will need again."""
 
 
 # Kept shallow: MCP clients validate every result against it, and this is the tool agents call most.
-RESPONSE = {"type": ["object", "null"],
-            "description": "the tool's own result: {data, error, error_details, successful, log_id}; null if not run"}
-OUTPUT_SCHEMA = envelope(obj({
-    "results": arr(obj({"index": INT, "tool_slug": STR, "response": RESPONSE, "error": OPT_STR},
-                       {"error_details": OBJ})),
-    "total_count": INT, "success_count": INT, "error_count": INT,
-    "remote_file_info": {"type": ["array", "null"], "items": OBJ},
-    "next_steps": STRS,
-}))
+RESPONSE = {
+    "type": ["object", "null"],
+    "description": "the tool's own result: {data, error, error_details, successful, log_id}; null if not run",
+}
+OUTPUT_SCHEMA = envelope(
+    obj(
+        {
+            "results": arr(
+                obj({"index": INT, "tool_slug": STR, "response": RESPONSE, "error": OPT_STR}, {"error_details": OBJ})
+            ),
+            "total_count": INT,
+            "success_count": INT,
+            "error_count": INT,
+            "remote_file_info": {"type": ["array", "null"], "items": OBJ},
+            "next_steps": STRS,
+        }
+    )
+)
 
 
 async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
@@ -69,9 +80,11 @@ async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
     outcomes: list[Outcome | None] = [None] * len(params.tools)
     files: list[dict[str, Any] | None] = [None] * len(params.tools)
     if not problems:
+
         async def run_one(i: int) -> None:
-            outcome = await executor.run(session, checked[i], params.tools[i].arguments,
-                                         account=params.tools[i].account)
+            outcome = await executor.run(
+                session, checked[i], params.tools[i].arguments, account=params.tools[i].account
+            )
             outcomes[i], files[i] = await offload(services, session, outcome, params.sync_response_to_workbench)
 
         if len(params.tools) == 1:
@@ -90,25 +103,47 @@ async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
     for i, call in enumerate(params.tools):
         outcome = outcomes[i]
         if outcome is not None:
-            results.append({"index": i + 1, "tool_slug": checked[i].slug, "response": outcome.to_dict(),
-                            "error": outcome.error.message if outcome.error else None})
+            results.append(
+                {
+                    "index": i + 1,
+                    "tool_slug": checked[i].slug,
+                    "response": outcome.to_dict(),
+                    "error": outcome.error.message if outcome.error else None,
+                }
+            )
             continue
         error = problems.get(i) or InvalidInput(
-            "not run: another call in this batch is invalid; fix it and send the batch again")
-        results.append({"index": i + 1, "tool_slug": call.tool_slug, "response": None, "error": error.message,
-                        "error_details": error.to_dict()})
+            "not run: another call in this batch is invalid; fix it and send the batch again"
+        )
+        results.append(
+            {
+                "index": i + 1,
+                "tool_slug": call.tool_slug,
+                "response": None,
+                "error": error.message,
+                "error_details": error.to_dict(),
+            }
+        )
     if params.memory and not problems:
         await services.memory.remember(session.user_id, session.id, params.memory)
     success = sum(1 for o in outcomes if o is not None and o.successful)
     data: dict[str, Any] = {
-        "results": results, "total_count": len(results), "success_count": success,
+        "results": results,
+        "total_count": len(results),
+        "success_count": success,
         "error_count": len(results) - success,
         "remote_file_info": [f for f in files if f] or None,
         "next_steps": _next_steps(problems, outcomes),
     }
-    return ok(data) if success == len(results) else {
-        "data": data, "error": f"{len(results) - success} of {len(results)} call(s) failed; see results[].error",
-        "successful": False}
+    return (
+        ok(data)
+        if success == len(results)
+        else {
+            "data": data,
+            "error": f"{len(results) - success} of {len(results)} call(s) failed; see results[].error",
+            "successful": False,
+        }
+    )
 
 
 def _next_steps(problems: dict[int, ConciergeError], outcomes: list[Outcome | None]) -> list[str]:
@@ -123,7 +158,13 @@ def _next_steps(problems: dict[int, ConciergeError], outcomes: list[Outcome | No
 
 
 TOOL = MetaTool(
-    name="COMPOSIO_MULTI_EXECUTE_TOOL", title="Execute tools", description=DESCRIPTION,
-    input_model=MultiExecuteInput, handler=handle, output_schema=OUTPUT_SCHEMA, destructive=True, open_world=True,
+    name="COMPOSIO_MULTI_EXECUTE_TOOL",
+    title="Execute tools",
+    description=DESCRIPTION,
+    input_model=MultiExecuteInput,
+    handler=handle,
+    output_schema=OUTPUT_SCHEMA,
+    destructive=True,
+    open_world=True,
     aliases=("COMPOSIO_MULTI_EXECUTE",),
 )

@@ -27,8 +27,11 @@ def preview(data: Any) -> dict[str, Any]:
         shape: dict[str, Any] = {}
         for key, value in list(data.items())[:50]:
             if isinstance(value, list):
-                shape[key] = {"type": "array", "length": len(value),
-                              "first_items": [_short(x) for x in value[:SAMPLE_ITEMS]]}
+                shape[key] = {
+                    "type": "array",
+                    "length": len(value),
+                    "first_items": [_short(x) for x in value[:SAMPLE_ITEMS]],
+                }
             elif isinstance(value, dict):
                 shape[key] = {"type": "object", "keys": list(value)[:20]}
             else:
@@ -43,8 +46,9 @@ def threshold(services: MetaServices, session: Session) -> int | None:
     return session.options.workbench.auto_offload_threshold or services.limits.auto_offload_threshold
 
 
-async def offload(services: MetaServices, session: Session, outcome: Outcome,
-                  force: bool) -> tuple[Outcome, dict[str, Any] | None]:
+async def offload(
+    services: MetaServices, session: Session, outcome: Outcome, force: bool
+) -> tuple[Outcome, dict[str, Any] | None]:
     """Returns the outcome to show (a preview when offloaded) and the file info, or the outcome as is."""
     limit = threshold(services, session)
     if limit is None or not outcome.successful:
@@ -56,7 +60,11 @@ async def offload(services: MetaServices, session: Session, outcome: Outcome,
     path = f"results/{outcome.log_id}.json"
     await services.workbench.write_file(session.id, path, text.encode())
     info = {"file_path": path, "size_chars": len(text), "log_id": outcome.log_id}
-    shown = {"offloaded_to_workbench": True, **info, "preview": preview(outcome.data),
-             "how_to_use": f"In COMPOSIO_REMOTE_WORKBENCH: data = load_result('{path}') — then filter or "
-                           "aggregate it in Python instead of reading it all."}
+    shown = {
+        "offloaded_to_workbench": True,
+        **info,
+        "preview": preview(outcome.data),
+        "how_to_use": f"In COMPOSIO_REMOTE_WORKBENCH: data = load_result('{path}') — then filter or "
+        "aggregate it in Python instead of reading it all.",
+    }
     return replace(outcome, data=shown), info

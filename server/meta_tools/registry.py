@@ -22,9 +22,15 @@ from server.meta_tools import (
 from server.meta_tools.base import MetaContext, MetaServices, MetaTool, failed, ok
 from server.values import Session
 
-CORE_META_TOOLS: tuple[MetaTool, ...] = (search_tools.TOOL, get_tool_schemas.TOOL, multi_execute.TOOL,
-                                         manage_connections.TOOL, wait_for_connections.TOOL,
-                                         workbench.PYTHON_TOOL, workbench.BASH_TOOL)
+CORE_META_TOOLS: tuple[MetaTool, ...] = (
+    search_tools.TOOL,
+    get_tool_schemas.TOOL,
+    multi_execute.TOOL,
+    manage_connections.TOOL,
+    wait_for_connections.TOOL,
+    workbench.PYTHON_TOOL,
+    workbench.BASH_TOOL,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,23 +62,41 @@ class ToolSurface:
     def listings(self, session: Session) -> list[Listing]:
         out: list[Listing] = []
         if session.options.session_preset != "direct_tools":
-            out += [Listing(t.name, t.title, t.description, t.input_schema, t.annotations, t.output_schema)
-                    for t in self.meta_tools if t.available(self.services, session)]
+            out += [
+                Listing(t.name, t.title, t.description, t.input_schema, t.annotations, t.output_schema)
+                for t in self.meta_tools
+                if t.available(self.services, session)
+            ]
         for slug in self._direct_slugs(session):
             tool = self.services.catalog.tools[slug]
             tags = set(tool.tags)
-            out.append(Listing(tool.slug, tool.name, tool.description, dict(tool.input_schema), {
-                "title": tool.name, "readOnlyHint": "readOnlyHint" in tags,
-                "destructiveHint": "destructiveHint" in tags, "openWorldHint": "openWorldHint" in tags,
-                "idempotentHint": "idempotentHint" in tags}))
+            out.append(
+                Listing(
+                    tool.slug,
+                    tool.name,
+                    tool.description,
+                    dict(tool.input_schema),
+                    {
+                        "title": tool.name,
+                        "readOnlyHint": "readOnlyHint" in tags,
+                        "destructiveHint": "destructiveHint" in tags,
+                        "openWorldHint": "openWorldHint" in tags,
+                        "idempotentHint": "idempotentHint" in tags,
+                    },
+                )
+            )
         return out
 
-    async def call(self, session: Session, name: str, arguments: dict[str, Any] | None,
-                   source: str = "mcp") -> dict[str, Any]:
+    async def call(
+        self, session: Session, name: str, arguments: dict[str, Any] | None, source: str = "mcp"
+    ) -> dict[str, Any]:
         """Always an envelope `{data, error, successful}`; only unknown tool names raise."""
         meta = self._by_name.get(name)
-        if (meta is not None and session.options.session_preset != "direct_tools"
-                and meta.available(self.services, session)):
+        if (
+            meta is not None
+            and session.options.session_preset != "direct_tools"
+            and meta.available(self.services, session)
+        ):
             try:
                 params = meta.parse(arguments)
                 return await meta.handler(MetaContext(self.services, session), params)

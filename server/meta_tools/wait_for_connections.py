@@ -26,12 +26,20 @@ links from COMPOSIO_MANAGE_CONNECTIONS). Returns per toolkit ACTIVE, INITIATED (
 NOT_FOUND (no connection was started). Bounded by `timeout_seconds` (max 300)."""
 
 
-OUTPUT_SCHEMA = envelope(obj({
-    "results": mapping(obj({"status": {"enum": ["ACTIVE", "INITIATED", "FAILED", "NOT_FOUND"]}},
-                           {"connected_account_id": OPT_STR, "message": OPT_STR})),
-    "completed": BOOL,
-    "timed_out": BOOL,
-}))
+OUTPUT_SCHEMA = envelope(
+    obj(
+        {
+            "results": mapping(
+                obj(
+                    {"status": {"enum": ["ACTIVE", "INITIATED", "FAILED", "NOT_FOUND"]}},
+                    {"connected_account_id": OPT_STR, "message": OPT_STR},
+                )
+            ),
+            "completed": BOOL,
+            "timed_out": BOOL,
+        }
+    )
+)
 
 
 async def _states(ctx: MetaContext, slugs: list[str]) -> dict[str, dict[str, Any]]:
@@ -52,8 +60,7 @@ async def _states(ctx: MetaContext, slugs: list[str]) -> dict[str, dict[str, Any
         status: str = "NOT_FOUND"
         if recent:
             status = AccountStatus.FAILED if recent[0].status.final else recent[0].status
-        out[slug] = {"status": status,
-                     "connected_account_id": recent[0].id if recent else None, "message": message}
+        out[slug] = {"status": status, "connected_account_id": recent[0].id if recent else None, "message": message}
     return out
 
 
@@ -71,7 +78,12 @@ async def handle(ctx: MetaContext, params: WaitInput) -> dict[str, Any]:
 
 
 TOOL = MetaTool(
-    name="COMPOSIO_WAIT_FOR_CONNECTIONS", title="Wait for connections", description=DESCRIPTION,
-    input_model=WaitInput, handler=handle, output_schema=OUTPUT_SCHEMA, read_only=True,
+    name="COMPOSIO_WAIT_FOR_CONNECTIONS",
+    title="Wait for connections",
+    description=DESCRIPTION,
+    input_model=WaitInput,
+    handler=handle,
+    output_schema=OUTPUT_SCHEMA,
+    read_only=True,
     available=lambda services, session: session.options.manage_connections.wait_for_connections,
 )

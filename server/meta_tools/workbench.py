@@ -13,8 +13,11 @@ from server.workbench import HELPERS_DOC
 
 
 class PythonInput(MetaInput):
-    code_to_execute: str = Field(min_length=1, max_length=200_000, description="Python code; the value of a "
-                                 "trailing expression is returned like a notebook cell")
+    code_to_execute: str = Field(
+        min_length=1,
+        max_length=200_000,
+        description="Python code; the value of a trailing expression is returned like a notebook cell",
+    )
     timeout_seconds: float | None = Field(None, gt=0, description="Default 180; bounded by the server's limit")
 
 
@@ -39,14 +42,34 @@ head, python3, jq-like one-liners). No network access. Returns stdout, stderr an
 
 
 _OUTPUT_FILES = {"notice": OPT_STR, "stdout_file_path": OPT_STR, "stderr_file_path": OPT_STR}
-PYTHON_OUTPUT_SCHEMA = envelope(obj({
-    "stdout": STR, "stderr": STR, "results": OPT_STR,
-    "error": nullable(obj({"type": STR, "message": STR, "traceback": STR})),
-    "files": STRS, "execution_time": NUM, "fresh_process": BOOL, "fresh_reason": OPT_STR, "timed_out": BOOL,
-}, {**_OUTPUT_FILES, "results_file_path": OPT_STR}))
-BASH_OUTPUT_SCHEMA = envelope(obj({
-    "stdout": STR, "stderr": STR, "exit_code": OPT_INT, "timed_out": BOOL, "execution_time": NUM,
-}, {"files": STRS, **_OUTPUT_FILES}))
+PYTHON_OUTPUT_SCHEMA = envelope(
+    obj(
+        {
+            "stdout": STR,
+            "stderr": STR,
+            "results": OPT_STR,
+            "error": nullable(obj({"type": STR, "message": STR, "traceback": STR})),
+            "files": STRS,
+            "execution_time": NUM,
+            "fresh_process": BOOL,
+            "fresh_reason": OPT_STR,
+            "timed_out": BOOL,
+        },
+        {**_OUTPUT_FILES, "results_file_path": OPT_STR},
+    )
+)
+BASH_OUTPUT_SCHEMA = envelope(
+    obj(
+        {
+            "stdout": STR,
+            "stderr": STR,
+            "exit_code": OPT_INT,
+            "timed_out": BOOL,
+            "execution_time": NUM,
+        },
+        {"files": STRS, **_OUTPUT_FILES},
+    )
+)
 
 
 def available(services: MetaServices, session: Session) -> bool:
@@ -73,11 +96,24 @@ async def run_bash(ctx: MetaContext, params: BashInput) -> dict[str, Any]:
 
 
 PYTHON_TOOL = MetaTool(
-    name="COMPOSIO_REMOTE_WORKBENCH", title="Python workbench", description=PYTHON_DESCRIPTION,
-    input_model=PythonInput, handler=run_python, output_schema=PYTHON_OUTPUT_SCHEMA, destructive=True,
-    open_world=True, available=available,
+    name="COMPOSIO_REMOTE_WORKBENCH",
+    title="Python workbench",
+    description=PYTHON_DESCRIPTION,
+    input_model=PythonInput,
+    handler=run_python,
+    output_schema=PYTHON_OUTPUT_SCHEMA,
+    destructive=True,
+    open_world=True,
+    available=available,
 )
 BASH_TOOL = MetaTool(
-    name="COMPOSIO_REMOTE_BASH_TOOL", title="Workbench shell", description=BASH_DESCRIPTION, input_model=BashInput,
-    handler=run_bash, output_schema=BASH_OUTPUT_SCHEMA, destructive=True, open_world=True, available=available,
+    name="COMPOSIO_REMOTE_BASH_TOOL",
+    title="Workbench shell",
+    description=BASH_DESCRIPTION,
+    input_model=BashInput,
+    handler=run_bash,
+    output_schema=BASH_OUTPUT_SCHEMA,
+    destructive=True,
+    open_world=True,
+    available=available,
 )

@@ -26,20 +26,38 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("concierge_http_requests", "HTTP requests answered, by route template and status",
-                                ["method", "route", "status"], registry=r)
-        self.request_seconds = Histogram("concierge_http_request_duration_seconds", "HTTP request latency",
-                                         ["route"], buckets=LATENCY_BUCKETS, registry=r)
-        self.tool_seconds = Histogram("concierge_meta_tool_duration_seconds", "Meta tool call latency",
-                                      ["tool", "source"], buckets=LATENCY_BUCKETS, registry=r)
-        self.executions = Counter("concierge_executions", "Tool executions logged, by status and source",
-                                  ["status", "source"], registry=r)
-        self.refreshes = Counter("concierge_token_refreshes", "OAuth token refreshes, by outcome", ["outcome"],
-                                 registry=r)
-        self.rate_limited = Counter("concierge_rate_limit_refusals", "Requests refused by a rate limit",
-                                    ["scope"], registry=r)
-        self.workbench_processes = Gauge("concierge_workbench_processes",
-                                         "Child processes of the server (workbench sandboxes)", registry=r)
+        self.requests = Counter(
+            "concierge_http_requests",
+            "HTTP requests answered, by route template and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "concierge_http_request_duration_seconds",
+            "HTTP request latency",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.tool_seconds = Histogram(
+            "concierge_meta_tool_duration_seconds",
+            "Meta tool call latency",
+            ["tool", "source"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.executions = Counter(
+            "concierge_executions", "Tool executions logged, by status and source", ["status", "source"], registry=r
+        )
+        self.refreshes = Counter(
+            "concierge_token_refreshes", "OAuth token refreshes, by outcome", ["outcome"], registry=r
+        )
+        self.rate_limited = Counter(
+            "concierge_rate_limit_refusals", "Requests refused by a rate limit", ["scope"], registry=r
+        )
+        self.workbench_processes = Gauge(
+            "concierge_workbench_processes", "Child processes of the server (workbench sandboxes)", registry=r
+        )
         self.workbench_processes.set_function(child_processes)
 
     def observe_executions(self, store: Any) -> None:
@@ -57,8 +75,9 @@ class Metrics:
         `expired` because its refresh failed."""
         set_status = accounts_store.set_status
 
-        async def counted(account_id: str, status: str, reason: str | None, event: str, actor: str,
-                          **kwargs: Any) -> bool:
+        async def counted(
+            account_id: str, status: str, reason: str | None, event: str, actor: str, **kwargs: Any
+        ) -> bool:
             changed = await set_status(account_id, status, reason, event, actor, **kwargs)
             if event == "refreshed":
                 self.refreshes.labels("ok").inc()

@@ -64,8 +64,17 @@ class RequestContext:
             self.metrics.requests.labels(scope["method"], route, str(status)).inc()
             self.metrics.request_seconds.labels(route).observe(elapsed)
             if self.access_lines:
-                access_log.info("%s %s %d", scope["method"], scope["path"], status,
-                                extra={"method": scope["method"], "path": scope["path"], "status": status,
-                                       "duration_ms": round(elapsed * 1000, 2)})
+                access_log.info(
+                    "%s %s %d",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
             context.session_id.reset(sid_token)
             context.request_id.reset(rid_token)

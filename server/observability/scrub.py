@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 
 MASK = "[redacted]"
-_SECRET_NAMES = (r"access_token|refresh_token|id_token|client_secret|code_verifier|code|state|token|api_key|key|sig|"
-                 r"signature|access_key|"
-                 r"apikey|password|secret|authorization|x-api-key|cookie|set-cookie")
+_SECRET_NAMES = (
+    r"access_token|refresh_token|id_token|client_secret|code_verifier|code|state|token|api_key|key|sig|"
+    r"signature|access_key|"
+    r"apikey|password|secret|authorization|x-api-key|cookie|set-cookie"
+)
 _PATTERNS = [
     # key=value in query strings, form bodies and `k=v` log fields
     (re.compile(rf"(?i)(?<![\w-])({_SECRET_NAMES})=([^&\s\"'<>,;]+)"), rf"\1={MASK}"),

@@ -21,8 +21,9 @@ class McpClients:
         self.store = store
         self._known: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
-    async def register(self, client_id: str, session_id: str, name: str | None, version: str | None,
-                       protocol_version: str | None) -> None:
+    async def register(
+        self, client_id: str, session_id: str, name: str | None, version: str | None, protocol_version: str | None
+    ) -> None:
         """`NotFound` (store `ReferenceMissing`) when the session was deleted meanwhile."""
         await self.store.register(client_id, session_id, name, version, protocol_version)
         self._remember(client_id, session_id)

@@ -17,27 +17,37 @@ def _unknown(kind: str, names: list[str], pool: list[str], field: str) -> None:
     if missing:
         suggestions = {m: near_matches(m, pool) for m in missing}
         hint = "; ".join(f"{m!r} (did you mean {', '.join(s)}?)" if s else repr(m) for m, s in suggestions.items())
-        raise InvalidInput(f"{field}: unknown {kind}: {hint}", {"field": field, "unknown": missing,
-                                                                "suggestions": suggestions})
+        raise InvalidInput(
+            f"{field}: unknown {kind}: {hint}", {"field": field, "unknown": missing, "suggestions": suggestions}
+        )
 
 
 def validate(catalog: Catalog, options: SessionOptions) -> None:
     toolkit_pool = sorted(catalog.toolkits)
     if options.toolkits is not None:
         _unknown("toolkit", options.toolkits.enable or options.toolkits.disable or [], toolkit_pool, "toolkits")
-    for field, mapping in (("tools", options.tools), ("auth_configs", options.auth_configs),
-                           ("connected_accounts", options.connected_accounts)):
+    for field, mapping in (
+        ("tools", options.tools),
+        ("auth_configs", options.auth_configs),
+        ("connected_accounts", options.connected_accounts),
+    ):
         if mapping:
             _unknown("toolkit", list(mapping), toolkit_pool, field)
     for toolkit, selector in (options.tools or {}).items():
         if options.toolkits is not None and (
             toolkit not in (options.toolkits.enable or catalog.toolkits) or toolkit in (options.toolkits.disable or [])
         ):
-            raise InvalidInput(f"tools.{toolkit}: toolkit {toolkit!r} is not enabled by `toolkits`; "
-                               "add it there or drop this entry", {"field": f"tools.{toolkit}"})
+            raise InvalidInput(
+                f"tools.{toolkit}: toolkit {toolkit!r} is not enabled by `toolkits`; add it there or drop this entry",
+                {"field": f"tools.{toolkit}"},
+            )
         pool = sorted(catalog.toolkits[toolkit].tools)
-        _unknown(f"tool of {toolkit}", [s.upper() for s in (selector.enable or selector.disable or [])], pool,
-                 f"tools.{toolkit}")
+        _unknown(
+            f"tool of {toolkit}",
+            [s.upper() for s in (selector.enable or selector.disable or [])],
+            pool,
+            f"tools.{toolkit}",
+        )
         if selector.tags:
             _unknown("tag", selector.tags, sorted(catalog.tags), f"tools.{toolkit}.tags")
     if options.tags is not None:
@@ -62,7 +72,10 @@ def resolve_allowed(catalog: Catalog, options: SessionOptions) -> frozenset[str]
             allowed.update(t for t, tool in tools.items() if wanted & catalog.tool_tags(tool))
     if options.tags is not None:
         keep, drop = set(options.tags.enable), set(options.tags.disable)
-        allowed = {s for s in allowed
-                   if (not keep or keep & catalog.tool_tags(catalog.tools[s]))
-                   and not (drop & catalog.tool_tags(catalog.tools[s]))}
+        allowed = {
+            s
+            for s in allowed
+            if (not keep or keep & catalog.tool_tags(catalog.tools[s]))
+            and not (drop & catalog.tool_tags(catalog.tools[s]))
+        }
     return frozenset(allowed)

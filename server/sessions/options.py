@@ -103,8 +103,9 @@ class SessionOptions(_Option):
     connected_accounts: dict[str, str | list[str]] | None = None
     manage_connections: ManageConnections = Field(default_factory=ManageConnections)
     multi_account: MultiAccount = Field(default_factory=MultiAccount)
-    workbench: WorkbenchOptions = Field(default_factory=WorkbenchOptions, alias="workbench",
-                                        validation_alias="workbench")
+    workbench: WorkbenchOptions = Field(
+        default_factory=WorkbenchOptions, alias="workbench", validation_alias="workbench"
+    )
     preload: Preload | None = None
     session_preset: Literal["direct_tools"] | None = None
 
@@ -127,8 +128,9 @@ class SessionOptions(_Option):
         return slug not in (self.toolkits.disable or [])
 
     def stored(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True, by_alias=True,
-                               exclude={"user_id", "expected_config_version"})
+        return self.model_dump(
+            mode="json", exclude_none=True, by_alias=True, exclude={"user_id", "expected_config_version"}
+        )
 
 
 class SessionCreate(SessionOptions):

@@ -42,8 +42,9 @@ class SessionWorkbench(Protocol):
 
 
 class SessionService:
-    def __init__(self, store: SessionStore, catalog: Catalog, clients: McpClients,
-                 allow_default_user: bool = False) -> None:
+    def __init__(
+        self, store: SessionStore, catalog: Catalog, clients: McpClients, allow_default_user: bool = False
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.clients = clients
@@ -59,8 +60,15 @@ class SessionService:
 
     def _build(self, row: SessionRow) -> Session:
         options = SessionOptions.model_validate(row.config)
-        return Session(row.id, row.user_id, options, row.config_version, row.created_at, row.updated_at,
-                       filters.resolve_allowed(self.catalog, options))
+        return Session(
+            row.id,
+            row.user_id,
+            options,
+            row.config_version,
+            row.created_at,
+            row.updated_at,
+            filters.resolve_allowed(self.catalog, options),
+        )
 
     def _remember(self, session: Session) -> Session:
         """Caches the session, unless it was deleted while the caller was reading or writing it."""
@@ -83,9 +91,12 @@ class SessionService:
                 raise InvalidInput(
                     "user_id 'default' is refused: in production it would share one user's accounts with "
                     "everyone. Use your app's user id, or set allow_default_user = true for local testing.",
-                    {"field": "user_id"})
-            log.warning("session created for user_id 'default' (allow_default_user is on): "
-                        "every caller shares this user's accounts")
+                    {"field": "user_id"},
+                )
+            log.warning(
+                "session created for user_id 'default' (allow_default_user is on): "
+                "every caller shares this user's accounts"
+            )
 
     async def create(self, body: dict[str, Any]) -> Session:
         request: SessionCreate = parse(SessionCreate, body)
@@ -112,15 +123,21 @@ class SessionService:
         """Partial update. Without `expected_config_version` a concurrent change is merged by retrying
         on the fresh row; with it, a concurrent change is a 409 (`Conflict`)."""
         request: SessionUpdate = parse(SessionUpdate, body)
-        changes = {k: v for k, v in request.model_dump(mode="json", by_alias=True).items()
-                   if k in request.model_fields_set and k != "expected_config_version"}
+        changes = {
+            k: v
+            for k, v in request.model_dump(mode="json", by_alias=True).items()
+            if k in request.model_fields_set and k != "expected_config_version"
+        }
         for _ in range(3):
             current = await self.get(session_id)
             merged = {k: v for k, v in (current.options.stored() | changes).items() if v is not None}
             options = parse(SessionOptions, merged)
             await self._validate(current.user_id, options)
-            expected = (request.expected_config_version if request.expected_config_version is not None
-                        else current.config_version)
+            expected = (
+                request.expected_config_version
+                if request.expected_config_version is not None
+                else current.config_version
+            )
             self._cache.pop(session_id, None)
             try:
                 row = await self.store.update(session_id, options.stored(), expected)

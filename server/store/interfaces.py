@@ -50,13 +50,25 @@ class AccountStore(Protocol):
 
     async def get(self, account_id: str) -> AccountRow | None: ...
 
-    async def find(self, user_id: str | None = None, toolkit: str | None = None,
-                   statuses: tuple[AccountStatus, ...] | None = None) -> list[AccountRow]: ...
+    async def find(
+        self, user_id: str | None = None, toolkit: str | None = None, statuses: tuple[AccountStatus, ...] | None = None
+    ) -> list[AccountRow]: ...
 
-    async def set_status(self, account_id: str, status: AccountStatus, reason: str | None, event: str, actor: str,
-                         *, credential: bytes | None = None, preview: str | None = None,
-                         expires_at: float | None = None, scopes: str | None = None, keep_credential: bool = True,
-                         only_if: tuple[AccountStatus, ...] = ()) -> bool:
+    async def set_status(
+        self,
+        account_id: str,
+        status: AccountStatus,
+        reason: str | None,
+        event: str,
+        actor: str,
+        *,
+        credential: bytes | None = None,
+        preview: str | None = None,
+        expires_at: float | None = None,
+        scopes: str | None = None,
+        keep_credential: bool = True,
+        only_if: tuple[AccountStatus, ...] = (),
+    ) -> bool:
         """One transition with its credential and audit event, all or nothing; False when `only_if` did not hold."""
         ...
 
@@ -116,8 +128,14 @@ class MemoryStore(Protocol):
 
 
 class McpClientStore(Protocol):
-    async def register(self, mcp_session_id: str, session_id: str, client_name: str | None,
-                       client_version: str | None, protocol_version: str | None) -> None:
+    async def register(
+        self,
+        mcp_session_id: str,
+        session_id: str,
+        client_name: str | None,
+        client_version: str | None,
+        protocol_version: str | None,
+    ) -> None:
         """`ReferenceMissing` when the session is gone (deleted concurrently)."""
         ...
 

@@ -67,8 +67,10 @@ class Target:
 
 @contextlib.asynccontextmanager
 async def _http_transport(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
-    async with (create_mcp_http_client(headers=headers) as http,
-                streamable_http_client(url, http_client=http) as streams):
+    async with (
+        create_mcp_http_client(headers=headers) as http,
+        streamable_http_client(url, http_client=http) as streams,
+    ):
         yield streams
 
 
@@ -96,8 +98,9 @@ class Connection:
             env = dict(config.env)
             if secret is not None and config.auth.env:
                 env[config.auth.env] = secret
-            params = StdioServerParameters(command=config.command, args=config.args, env=env,
-                                           cwd=str(config.cwd) if config.cwd else None)
+            params = StdioServerParameters(
+                command=config.command, args=config.args, env=env, cwd=str(config.cwd) if config.cwd else None
+            )
             return stdio_client(params, errlog=errlog) if errlog is not None else stdio_client(params)
         assert config.url is not None
         return _http_transport(config.url, self.target.http_headers())
@@ -163,17 +166,25 @@ class Connection:
             if call in done:
                 return call.result()
             if gone in done:
-                raise UpstreamError(f"upstream MCP server {name!r} went away during the call "
-                                    f"({_reason(self.error)}); the next call reconnects", {"upstream": name})
-            raise UpstreamError(f"upstream MCP server {name!r} did not answer {tool_name!r} within {limit_seconds:g} s",
-                                {"upstream": name, "timeout_seconds": limit_seconds})
+                raise UpstreamError(
+                    f"upstream MCP server {name!r} went away during the call "
+                    f"({_reason(self.error)}); the next call reconnects",
+                    {"upstream": name},
+                )
+            raise UpstreamError(
+                f"upstream MCP server {name!r} did not answer {tool_name!r} within {limit_seconds:g} s",
+                {"upstream": name, "timeout_seconds": limit_seconds},
+            )
         except UpstreamError:
             raise
         except Exception as exc:
             if _connection_lost(exc):  # the next call must not reuse a dead session
                 self.closing.set()
-                raise UpstreamError(f"upstream MCP server {name!r} went away during the call ({_reason(exc)}); "
-                                    "the next call reconnects", {"upstream": name}) from None
+                raise UpstreamError(
+                    f"upstream MCP server {name!r} went away during the call ({_reason(exc)}); "
+                    "the next call reconnects",
+                    {"upstream": name},
+                ) from None
             raise UpstreamError(f"upstream MCP server {name!r} failed: {_reason(exc)}", {"upstream": name}) from None
         finally:
             for task in (call, gone):
@@ -202,7 +213,8 @@ class Connection:
 
 def _connection_lost(exc: BaseException) -> bool:
     return (isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED) or isinstance(
-        exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError))
+        exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError)
+    )
 
 
 def _open_log(folder: Path, upstream: str) -> TextIO:
@@ -235,8 +247,9 @@ class ConnectionPool:
         self._reaper = asyncio.create_task(self._reap_forever(), name="upstream reaper")
         # calls to HTTP upstreams: no cookies kept between users, no redirects followed (a credential
         # must not follow a redirect to another host)
-        self._http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
-                                           connector=aiohttp.TCPConnector(limit=100, limit_per_host=0))
+        self._http = aiohttp.ClientSession(
+            cookie_jar=aiohttp.DummyCookieJar(), connector=aiohttp.TCPConnector(limit=100, limit_per_host=0)
+        )
 
     def counts_of(self, upstream: str | None = None) -> dict[str, int]:
         live = [c for c in self._connections.values() if c.alive and upstream in (None, c.target.upstream)]
@@ -272,12 +285,16 @@ class ConnectionPool:
             await asyncio.wait_for(asyncio.shield(conn.ready.wait()), timeout=self.settings.connect_timeout_seconds)
         except TimeoutError:
             await self._drop(conn)
-            raise UpstreamError(f"upstream MCP server {name!r} did not finish connecting within "
-                                f"{self.settings.connect_timeout_seconds:g} s", {"upstream": name}) from None
+            raise UpstreamError(
+                f"upstream MCP server {name!r} did not finish connecting within "
+                f"{self.settings.connect_timeout_seconds:g} s",
+                {"upstream": name},
+            ) from None
         if conn.client is None:
             await self._drop(conn)
-            raise UpstreamError(f"upstream MCP server {name!r} cannot be reached: {_reason(conn.error)}",
-                                {"upstream": name})
+            raise UpstreamError(
+                f"upstream MCP server {name!r} cannot be reached: {_reason(conn.error)}", {"upstream": name}
+            )
 
     async def _make_room(self) -> None:
         """Called under the lock: close the least recently used idle process, or wait for one to free."""
@@ -295,8 +312,10 @@ class ConnectionPool:
             try:
                 await asyncio.wait_for(self._freed.wait(), timeout=max(0.0, deadline - time.monotonic()))
             except TimeoutError:
-                raise UpstreamError(f"all {self.settings.max_processes} upstream MCP processes are busy; "
-                                    "try again shortly or raise upstream_pool.max_processes") from None
+                raise UpstreamError(
+                    f"all {self.settings.max_processes} upstream MCP processes are busy; "
+                    "try again shortly or raise upstream_pool.max_processes"
+                ) from None
             finally:
                 await self._lock.acquire()
 
@@ -316,8 +335,9 @@ class ConnectionPool:
         caller = self._callers.get(target.key)
         if caller is None:
             assert self._http is not None and target.config.url is not None
-            caller = self._callers[target.key] = HttpCaller(self._http, target.upstream, target.config.url,
-                                                            target.http_headers(), self.eras.get(target.upstream))
+            caller = self._callers[target.key] = HttpCaller(
+                self._http, target.upstream, target.config.url, target.http_headers(), self.eras.get(target.upstream)
+            )
         elif caller.era is None:
             caller.era = self.eras.get(target.upstream)
         caller.in_flight += 1

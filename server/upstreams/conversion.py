@@ -25,8 +25,11 @@ PERMISSIVE_SCHEMA: Mapping[str, Any] = {"type": "object"}
 
 def _is_bearer(config: UpstreamConfig) -> bool:
     """A stdio upstream takes the bare credential in its environment: asked for as a token."""
-    return config.command is not None or config.auth.type == "oauth" or (
-        config.auth.header == "Authorization" and config.auth.prefix == "Bearer ")
+    return (
+        config.command is not None
+        or config.auth.type == "oauth"
+        or (config.auth.header == "Authorization" and config.auth.prefix == "Bearer ")
+    )
 
 
 def auth_schemes(config: UpstreamConfig, oauth2: OAuth2Fields | None = None) -> tuple[AuthSchemeFile, ...]:
@@ -37,8 +40,16 @@ def auth_schemes(config: UpstreamConfig, oauth2: OAuth2Fields | None = None) -> 
         return (AuthSchemeFile(type="oauth2", oauth2=oauth2),)
     if _is_bearer(config):
         return (AuthSchemeFile(type="bearer_token", label=auth.label, help=auth.help or None),)
-    return (AuthSchemeFile(type="api_key", api_key_in="header", api_key_name=auth.header, api_key_prefix=auth.prefix,
-                           label=auth.label, help=auth.help or None),)
+    return (
+        AuthSchemeFile(
+            type="api_key",
+            api_key_in="header",
+            api_key_name=auth.header,
+            api_key_prefix=auth.prefix,
+            label=auth.label,
+            help=auth.help or None,
+        ),
+    )
 
 
 def secret_of(config: UpstreamConfig, credential: Credential) -> str | None:
@@ -47,7 +58,7 @@ def secret_of(config: UpstreamConfig, credential: Credential) -> str | None:
     prefix = "Bearer " if _is_bearer(config) else config.auth.prefix
     if value is None:
         return None
-    return value[len(prefix):] if prefix and value.startswith(prefix) else value
+    return value[len(prefix) :] if prefix and value.startswith(prefix) else value
 
 
 def _input_schema(raw: Any) -> Mapping[str, Any]:
@@ -62,8 +73,9 @@ def _input_schema(raw: Any) -> Mapping[str, Any]:
     return {"type": "object", **raw}
 
 
-def toolkit_from(name: str, config: UpstreamConfig, tools: list[dict[str, Any]],
-                 oauth2: OAuth2Fields | None = None) -> Toolkit:
+def toolkit_from(
+    name: str, config: UpstreamConfig, tools: list[dict[str, Any]], oauth2: OAuth2Fields | None = None
+) -> Toolkit:
     """`tools` is the upstream's `tools/list` answer in wire form (camelCase), as stored."""
     out: dict[str, Tool] = {}
     for raw in tools:
@@ -76,14 +88,28 @@ def toolkit_from(name: str, config: UpstreamConfig, tools: list[dict[str, Any]],
         description = (raw.get("description") or raw.get("title") or annotations.get("title") or tool_name).strip()
         schema = _input_schema(raw.get("inputSchema"))
         out[slug] = Tool(
-            slug=slug, name=str(raw.get("title") or annotations.get("title") or tool_name), description=description,
-            toolkit=name, tags=(*hints, "mcp"), input_schema=schema,
+            slug=slug,
+            name=str(raw.get("title") or annotations.get("title") or tool_name),
+            description=description,
+            toolkit=name,
+            tags=(*hints, "mcp"),
+            input_schema=schema,
             output_schema=raw.get("outputSchema") if isinstance(raw.get("outputSchema"), dict) else None,
-            schema_chars=len(str(schema)), upstream_name=tool_name)
+            schema_chars=len(str(schema)),
+            upstream_name=tool_name,
+        )
     where = config.url or " ".join([config.command or "", *config.args]).strip()
     description = config.description or f"Tools of the MCP server {name!r} ({where})."
-    return Toolkit(slug=name, name=name, description=description, categories=("mcp",), aliases=(),
-                   auth_schemes=auth_schemes(config, oauth2), base_url=None, tools=out)
+    return Toolkit(
+        slug=name,
+        name=name,
+        description=description,
+        categories=("mcp",),
+        aliases=(),
+        auth_schemes=auth_schemes(config, oauth2),
+        base_url=None,
+        tools=out,
+    )
 
 
 def result_data(upstream: str, tool_name: str, result: CallToolResult) -> Any:
@@ -91,8 +117,9 @@ def result_data(upstream: str, tool_name: str, result: CallToolResult) -> Any:
     returned as its text, or its JSON when it is JSON). Images and resources keep their wire form."""
     if result.is_error:
         text = " ".join(c.text for c in result.content if isinstance(c, TextContent)).strip()
-        raise ToolError(f"upstream {upstream!r} tool {tool_name!r} failed: {text or 'no message'}",
-                        {"upstream": upstream})
+        raise ToolError(
+            f"upstream {upstream!r} tool {tool_name!r} failed: {text or 'no message'}", {"upstream": upstream}
+        )
     if result.structured_content is not None:
         return result.structured_content
     blocks = result.content

@@ -29,8 +29,9 @@ class HttpCaller:
     """Calls as one credential to one HTTP upstream; `era` is the protocol version the upstream speaks
     (learnt by its listing session), None until known (then the handshake era is used)."""
 
-    def __init__(self, http: aiohttp.ClientSession, upstream: str, url: str, headers: dict[str, str],
-                 era: str | None) -> None:
+    def __init__(
+        self, http: aiohttp.ClientSession, upstream: str, url: str, headers: dict[str, str], era: str | None
+    ) -> None:
         self.http = http
         self.upstream = upstream
         self.url = url
@@ -53,17 +54,21 @@ class HttpCaller:
             async with asyncio.timeout(limit_seconds):
                 message = await self._request("tools/call", params, tool_name)
         except TimeoutError:
-            raise UpstreamError(f"upstream MCP server {self.upstream!r} did not answer {tool_name!r} within "
-                                f"{limit_seconds:g} s", {"upstream": self.upstream, "timeout_seconds": limit_seconds}
-                                ) from None
+            raise UpstreamError(
+                f"upstream MCP server {self.upstream!r} did not answer {tool_name!r} within {limit_seconds:g} s",
+                {"upstream": self.upstream, "timeout_seconds": limit_seconds},
+            ) from None
         except aiohttp.ClientError as exc:
-            raise UpstreamError(f"upstream MCP server {self.upstream!r} cannot be reached: {type(exc).__name__}: "
-                                f"{exc}", {"upstream": self.upstream}) from None
+            raise UpstreamError(
+                f"upstream MCP server {self.upstream!r} cannot be reached: {type(exc).__name__}: {exc}",
+                {"upstream": self.upstream},
+            ) from None
         if "error" in message:
             error = message["error"] or {}
-            raise UpstreamError(f"upstream MCP server {self.upstream!r} refused the call: "
-                                f"{error.get('message') or error}", {"upstream": self.upstream,
-                                                                     "jsonrpc_code": error.get("code")})
+            raise UpstreamError(
+                f"upstream MCP server {self.upstream!r} refused the call: {error.get('message') or error}",
+                {"upstream": self.upstream, "jsonrpc_code": error.get("code")},
+            )
         return CallToolResult.model_validate(message.get("result") or {})
 
     async def _request(self, method: str, params: dict[str, Any], name: str | None = None) -> dict[str, Any]:
@@ -75,8 +80,9 @@ class HttpCaller:
             await self._initialize()
             answer = await self._post(method, params, name)
         if answer is None:
-            raise UpstreamError(f"upstream MCP server {self.upstream!r} does not know this session",
-                                {"upstream": self.upstream})
+            raise UpstreamError(
+                f"upstream MCP server {self.upstream!r} does not know this session", {"upstream": self.upstream}
+            )
         return answer
 
     async def _initialize(self) -> None:
@@ -84,13 +90,14 @@ class HttpCaller:
             if self._handshake is not None:
                 return
             self.session_id = None
-            params = {"protocolVersion": HANDSHAKE_PROTOCOL_VERSIONS[-1], "capabilities": {},
-                      "clientInfo": CLIENT_INFO}
+            params = {"protocolVersion": HANDSHAKE_PROTOCOL_VERSIONS[-1], "capabilities": {}, "clientInfo": CLIENT_INFO}
             answer = await self._post("initialize", params, handshake=True)
             result = (answer or {}).get("result")
             if not isinstance(result, dict):
-                raise UpstreamError(f"upstream MCP server {self.upstream!r} refused the handshake: "
-                                    f"{(answer or {}).get('error')}", {"upstream": self.upstream})
+                raise UpstreamError(
+                    f"upstream MCP server {self.upstream!r} refused the handshake: {(answer or {}).get('error')}",
+                    {"upstream": self.upstream},
+                )
             self._handshake = str(result.get("protocolVersion") or HANDSHAKE_PROTOCOL_VERSIONS[-1])
             await self._post("notifications/initialized", None)
 
@@ -106,8 +113,9 @@ class HttpCaller:
                 headers["mcp-session-id"] = self.session_id
         return headers
 
-    async def _post(self, method: str, params: dict[str, Any] | None, name: str | None = None, *,
-                    handshake: bool = False) -> dict[str, Any] | None:
+    async def _post(
+        self, method: str, params: dict[str, Any] | None, name: str | None = None, *, handshake: bool = False
+    ) -> dict[str, Any] | None:
         """The JSON-RPC answer to one request (None: the upstream does not know our session; {} for a
         notification)."""
         body: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
@@ -117,25 +125,35 @@ class HttpCaller:
         if params is not None:
             body["params"] = params
             if self.modern:
-                body["params"] = {**params, "_meta": {"io.modelcontextprotocol/protocolVersion": self.era,
-                                                      "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
-                                                      "io.modelcontextprotocol/clientCapabilities": {}}}
-        async with self.http.post(self.url, data=dumps_bytes(body), headers=self._headers(method, name),
-                                  allow_redirects=False) as response:
+                body["params"] = {
+                    **params,
+                    "_meta": {
+                        "io.modelcontextprotocol/protocolVersion": self.era,
+                        "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
+                        "io.modelcontextprotocol/clientCapabilities": {},
+                    },
+                }
+        async with self.http.post(
+            self.url, data=dumps_bytes(body), headers=self._headers(method, name), allow_redirects=False
+        ) as response:
             if handshake and "mcp-session-id" in response.headers:
                 self.session_id = response.headers["mcp-session-id"]
             if response.status == 404 and self.session_id and not handshake:
                 return None
             if response.status in (401, 403):
-                raise UpstreamError(f"upstream MCP server {self.upstream!r} refused the credential "
-                                    f"(HTTP {response.status}); reconnect the account",
-                                    {"upstream": self.upstream, "status": response.status})
+                raise UpstreamError(
+                    f"upstream MCP server {self.upstream!r} refused the credential "
+                    f"(HTTP {response.status}); reconnect the account",
+                    {"upstream": self.upstream, "status": response.status},
+                )
             if request_id is None:
                 return {}
             if response.status >= 400 and "json" not in response.headers.get("content-type", ""):
                 text = (await response.text())[:300]
-                raise UpstreamError(f"upstream MCP server {self.upstream!r} answered HTTP {response.status}: "
-                                    f"{text}", {"upstream": self.upstream, "status": response.status})
+                raise UpstreamError(
+                    f"upstream MCP server {self.upstream!r} answered HTTP {response.status}: {text}",
+                    {"upstream": self.upstream, "status": response.status},
+                )
             if response.headers.get("content-type", "").startswith("text/event-stream"):
                 return await _answer_in_stream(response, request_id)
             message = loads(await response.read())
@@ -156,7 +174,10 @@ async def _answer_in_stream(response: aiohttp.ClientResponse, request_id: int) -
                 message = loads(payload)
             except ValueError:  # a priming event (an id and no data) or a comment
                 continue
-            if isinstance(message, dict) and message.get("id") == request_id and (
-                    "result" in message or "error" in message):
+            if (
+                isinstance(message, dict)
+                and message.get("id") == request_id
+                and ("result" in message or "error" in message)
+            ):
                 return message
     return {"error": {"message": "the upstream closed the stream without answering"}}

@@ -35,10 +35,16 @@ from server.upstreams.oauth_discovery import AuthServer
 def _oauth2_fields(server: AuthServer) -> OAuth2Fields:
     """The toolkit's oauth2 scheme: PKCE, and the RFC 8707 `resource` on authorization and token requests
     (the MCP authorization specification requires both)."""
-    return OAuth2Fields(authorize_url=server.authorization_endpoint, token_url=server.token_endpoint,
-                        revoke_url=server.revocation_endpoint, default_scopes=list(server.scopes), pkce=True,
-                        authorize_params={"resource": server.resource},
-                        extra_token_params={"resource": server.resource})
+    return OAuth2Fields(
+        authorize_url=server.authorization_endpoint,
+        token_url=server.token_endpoint,
+        revoke_url=server.revocation_endpoint,
+        default_scopes=list(server.scopes),
+        pkce=True,
+        authorize_params={"resource": server.resource},
+        extra_token_params={"resource": server.resource},
+    )
+
 
 log = logging.getLogger("concierge.upstreams")
 
@@ -67,9 +73,16 @@ class OAuthContext:
 
 
 class UpstreamService:
-    def __init__(self, configured: dict[str, UpstreamConfig], pool_settings: UpstreamPoolConfig,
-                 store: UpstreamStore, catalog: Catalog, data_dir: Path,
-                 on_catalog_change: Callable[[], None], oauth: OAuthContext) -> None:
+    def __init__(
+        self,
+        configured: dict[str, UpstreamConfig],
+        pool_settings: UpstreamPoolConfig,
+        store: UpstreamStore,
+        catalog: Catalog,
+        data_dir: Path,
+        on_catalog_change: Callable[[], None],
+        oauth: OAuthContext,
+    ) -> None:
         self.settings = pool_settings
         self.store = store
         self.catalog = catalog
@@ -85,8 +98,10 @@ class UpstreamService:
         upstream is then asked again in the background, and start waits briefly for ones never listed."""
         for name in self.upstreams:
             if not re.fullmatch(TOOLKIT_SLUG, name) or name in self.catalog.toolkits:
-                raise ConfigError(f"config: upstreams.{name}: the name must be a free toolkit slug (lower-case "
-                                  "letters, digits, '_'), not one of the catalog's toolkits")
+                raise ConfigError(
+                    f"config: upstreams.{name}: the name must be a free toolkit slug (lower-case "
+                    "letters, digits, '_'), not one of the catalog's toolkits"
+                )
         for row in await self.store.list_all():
             if row.definition is not None and row.name not in self.upstreams:
                 self.upstreams[row.name] = Upstream(row.name, UpstreamConfig.model_validate(row.definition), "api")
@@ -109,8 +124,11 @@ class UpstreamService:
 
     def _check_name(self, name: str) -> None:
         if not re.fullmatch(TOOLKIT_SLUG, name):
-            raise InvalidInput(f"upstream name {name!r} must be lower-case letters, digits and '_' (2-64 "
-                               "characters, starting with a letter); it becomes the toolkit slug", {"upstream": name})
+            raise InvalidInput(
+                f"upstream name {name!r} must be lower-case letters, digits and '_' (2-64 "
+                "characters, starting with a letter); it becomes the toolkit slug",
+                {"upstream": name},
+            )
         if name in self.upstreams:
             raise Conflict(f"upstream {name!r} already exists", {"upstream": name})
         if name in self.catalog.toolkits:
@@ -133,8 +151,9 @@ class UpstreamService:
         upstream.auth_server = server
         if client is not None and upstream.name not in self.oauth.apps:
             registered = self.oauth.box.open(client)
-            self.oauth.apps[upstream.name] = OAuthApp(client_id=registered["client_id"],
-                                                      client_secret=SecretStr(registered["client_secret"]))
+            self.oauth.apps[upstream.name] = OAuthApp(
+                client_id=registered["client_id"], client_secret=SecretStr(registered["client_secret"])
+            )
 
     async def _sign_in_known(self, upstream: Upstream) -> None:
         """MCP authorization: find the upstream's authorization server, and register a client there unless
@@ -145,8 +164,9 @@ class UpstreamService:
         server = await oauth_discovery.discover(self.oauth.http, upstream.name, upstream.config.url)
         sealed = None
         if upstream.name not in self.oauth.apps:
-            client_id, secret = await oauth_discovery.register(self.oauth.http, upstream.name, server,
-                                                               self.oauth.callback_uri, "Concierge")
+            client_id, secret = await oauth_discovery.register(
+                self.oauth.http, upstream.name, server, self.oauth.callback_uri, "Concierge"
+            )
             sealed = self.oauth.box.seal({"client_id": client_id, "client_secret": secret})
         await self.store.save_oauth(upstream.name, server.to_dict(), sealed)
         self._use_auth_server(upstream, server, sealed)
@@ -214,9 +234,12 @@ class UpstreamService:
     async def add(self, name: str, config: UpstreamConfig, *, from_api: bool) -> Upstream:
         """Register, list its tools (it must answer), store. Nothing is kept if listing fails."""
         if from_api and config.command is not None and not self.settings.allow_commands_from_api:
-            raise Forbidden("registering a stdio upstream at run time starts a program as the server's user; "
-                            "declare it under [upstreams.<name>] in the config file, or set "
-                            "upstream_pool.allow_commands_from_api = true", {"upstream": name})
+            raise Forbidden(
+                "registering a stdio upstream at run time starts a program as the server's user; "
+                "declare it under [upstreams.<name>] in the config file, or set "
+                "upstream_pool.allow_commands_from_api = true",
+                {"upstream": name},
+            )
         self._check_name(name)
         if not await self.store.add(name, config.model_dump(mode="json", exclude_defaults=True)):
             raise Conflict(f"upstream {name!r} already exists", {"upstream": name})
@@ -258,12 +281,20 @@ class UpstreamService:
 
     def describe(self, upstream: Upstream) -> dict[str, Any]:
         config = upstream.config
-        return {"name": upstream.name, "source": upstream.source,
-                "transport": "stdio" if config.command else "streamable_http",
-                "url": config.url, "command": config.command, "args": config.args,
-                "auth": config.auth.type, "tool_count": len(upstream.tools or []),
-                "tools": sorted(self.catalog.toolkits[upstream.name].tools) if upstream.name in self.catalog.toolkits
-                else [], "last_error": upstream.last_error}
+        return {
+            "name": upstream.name,
+            "source": upstream.source,
+            "transport": "stdio" if config.command else "streamable_http",
+            "url": config.url,
+            "command": config.command,
+            "args": config.args,
+            "auth": config.auth.type,
+            "tool_count": len(upstream.tools or []),
+            "tools": sorted(self.catalog.toolkits[upstream.name].tools)
+            if upstream.name in self.catalog.toolkits
+            else [],
+            "last_error": upstream.last_error,
+        }
 
     async def close(self) -> None:
         for task in list(self._tasks):

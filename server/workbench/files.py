@@ -99,8 +99,9 @@ def write_file(base: Path, relpath: str, data: bytes, owner: Owner, staging: Pat
         staging_fd = os.open(staging, _DIR_FLAGS)
         temp = f"{secrets.token_hex(8)}.tmp"
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
-                         dir_fd=staging_fd)
+            fd = os.open(
+                temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=staging_fd
+            )
             try:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)

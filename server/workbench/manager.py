@@ -662,6 +662,7 @@ def _alive(pid: int) -> bool:
 
 def _remove_tree(path: Path) -> None:
     """Removes a workbench folder, including read-only folders sandboxed code may have left in it."""
+
     def writable_then_retry(func: Callable[..., Any], failed: str, _exc: Any) -> None:
         parent = os.path.dirname(failed)
         with contextlib.suppress(OSError):

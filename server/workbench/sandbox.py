@@ -59,7 +59,7 @@ class SandboxUnavailable(ConfigError):
             f"workbench: OFF, no sandbox can run on this host ({problems}); COMPOSIO_REMOTE_WORKBENCH and "
             "COMPOSIO_REMOTE_BASH_TOOL are not offered and large results are not saved to files. To turn it on, "
             "install bubblewrap (`apt-get install bubblewrap`) or allow user namespaces, or set "
-            "workbench.isolation = \"rlimit-only\" to run it unconfined (trusted users only); "
+            'workbench.isolation = "rlimit-only" to run it unconfined (trusted users only); '
             "see docs/workbench.md, 'What each host gets'"
         )
 

@@ -19,8 +19,13 @@ from server.client.models import ToolListingOut
 
 Framework = Literal["langchain", "openai_agents", "gemini", "llamaindex", "crewai"]
 FRAMEWORKS: tuple[Framework, ...] = ("langchain", "openai_agents", "gemini", "llamaindex", "crewai")
-PACKAGES: dict[Framework, str] = {"langchain": "langchain-core", "openai_agents": "openai-agents",
-                                  "gemini": "google-genai", "llamaindex": "llama-index-core", "crewai": "crewai"}
+PACKAGES: dict[Framework, str] = {
+    "langchain": "langchain-core",
+    "openai_agents": "openai-agents",
+    "gemini": "google-genai",
+    "llamaindex": "llama-index-core",
+    "crewai": "crewai",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,7 @@ class Runner:
 
         def run(**arguments: Any) -> str:
             return call(name, arguments)
+
         return run
 
     def coroutine(self, name: str) -> Callable[..., Awaitable[str]]:
@@ -48,6 +54,7 @@ class Runner:
 
         async def run(**arguments: Any) -> str:
             return await acall(name, arguments)
+
         return run
 
 
@@ -55,8 +62,9 @@ def framework_tools(framework: Framework, listings: Sequence[ToolListingOut], ru
     try:
         module = importlib.import_module(f"server.client.adapters.{framework}")
     except ImportError as exc:
-        raise ImportError(f"tools for {framework!r} need the {PACKAGES[framework]} package: "
-                          f"pip install {PACKAGES[framework]} ({exc})") from exc
+        raise ImportError(
+            f"tools for {framework!r} need the {PACKAGES[framework]} package: pip install {PACKAGES[framework]} ({exc})"
+        ) from exc
     tools: list[Any] = module.tools(listings, runner)
     return tools
 

@@ -16,6 +16,8 @@ from server.client.models import ToolListingOut
 
 
 def tools(listings: Sequence[ToolListingOut], runner: Runner) -> list[types.Tool]:
-    declarations = [types.FunctionDeclaration(name=t.name, description=t.description,
-                                              parameters_json_schema=t.input_schema) for t in listings]
+    declarations = [
+        types.FunctionDeclaration(name=t.name, description=t.description, parameters_json_schema=t.input_schema)
+        for t in listings
+    ]
     return [types.Tool(function_declarations=declarations)]

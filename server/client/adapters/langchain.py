@@ -16,5 +16,13 @@ from server.client.models import ToolListingOut
 
 
 def tools(listings: Sequence[ToolListingOut], runner: Runner) -> list[StructuredTool]:
-    return [StructuredTool(name=t.name, description=t.description, args_schema=t.input_schema,
-                           func=runner.sync(t.name), coroutine=runner.coroutine(t.name)) for t in listings]
+    return [
+        StructuredTool(
+            name=t.name,
+            description=t.description,
+            args_schema=t.input_schema,
+            func=runner.sync(t.name),
+            coroutine=runner.coroutine(t.name),
+        )
+        for t in listings
+    ]

@@ -18,15 +18,18 @@ from server.client.models import ToolListingOut
 def tools(listings: Sequence[ToolListingOut], runner: Runner) -> list[FunctionTool]:
     built = []
     for t in listings:
-        metadata = ToolMetadata(name=t.name, description=t.description,
-                                fn_schema=schema_model(t.name, t.input_schema))
+        metadata = ToolMetadata(name=t.name, description=t.description, fn_schema=schema_model(t.name, t.input_schema))
         coroutine = runner.coroutine(t.name)
-        built.append(FunctionTool.from_defaults(fn=runner.sync(t.name) or _sync_unavailable(t.name),
-                                                async_fn=coroutine, tool_metadata=metadata))
+        built.append(
+            FunctionTool.from_defaults(
+                fn=runner.sync(t.name) or _sync_unavailable(t.name), async_fn=coroutine, tool_metadata=metadata
+            )
+        )
     return built
 
 
 def _sync_unavailable(name: str) -> Any:
     def run(**arguments: Any) -> str:
         raise RuntimeError(f"{name} comes from an AsyncSession: use `await tool.acall(...)` or an async agent")
+
     return run

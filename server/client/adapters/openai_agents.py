@@ -39,5 +39,10 @@ def _tool(listing: ToolListingOut, runner: Runner) -> FunctionTool:
             return arguments
         return await runner.acall(name, arguments)
 
-    return FunctionTool(name=name, description=listing.description, params_json_schema=listing.input_schema,
-                        on_invoke_tool=invoke, strict_json_schema=is_strict(listing.input_schema))
+    return FunctionTool(
+        name=name,
+        description=listing.description,
+        params_json_schema=listing.input_schema,
+        on_invoke_tool=invoke,
+        strict_json_schema=is_strict(listing.input_schema),
+    )

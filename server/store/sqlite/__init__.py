@@ -40,23 +40,33 @@ class SqliteStore:
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
         db = await Database.open(path)
-        return cls(db, SqliteSessionStore(db), SqliteAccountStore(db), SqliteAuthConfigStore(db),
-                   SqliteExecutionStore(db), SqliteMemoryStore(db), SqliteMcpClientStore(db),
-                   SqliteServerMetaStore(db), SqliteUpstreamStore(db))
+        return cls(
+            db,
+            SqliteSessionStore(db),
+            SqliteAccountStore(db),
+            SqliteAuthConfigStore(db),
+            SqliteExecutionStore(db),
+            SqliteMemoryStore(db),
+            SqliteMcpClientStore(db),
+            SqliteServerMetaStore(db),
+            SqliteUpstreamStore(db),
+        )
 
     async def reencrypt(self, rotate: Callable[[bytes], bytes], meta_keys: Iterable[str] = ()) -> int:
         count = 0
         async with self.db.transaction() as tx:
             for table, key, column in ENCRYPTED_COLUMNS:
                 for row_id, blob in await tx.fetchall(
-                        f"SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL"):
+                    f"SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL"
+                ):
                     await tx.execute(f"UPDATE {table} SET {column} = ? WHERE {key} = ?", (rotate(blob), row_id))
                     count += 1
             for name in meta_keys:
                 row = await tx.fetchone("SELECT value FROM server_meta WHERE key = ?", (name,))
                 if row is not None:
-                    await tx.execute("UPDATE server_meta SET value = ? WHERE key = ?",
-                                     (rotate(row[0].encode()).decode(), name))
+                    await tx.execute(
+                        "UPDATE server_meta SET value = ? WHERE key = ?", (rotate(row[0].encode()).decode(), name)
+                    )
         return count
 
     async def integrity_problems(self) -> list[str]:

@@ -42,8 +42,9 @@ class SqliteAccountStore:
         r = await self.db.fetchone(f"SELECT {ACCOUNT_COLS} FROM connected_accounts WHERE id = ?", (account_id,))
         return _account(r) if r else None
 
-    async def find(self, user_id: str | None = None, toolkit: str | None = None,
-                   statuses: tuple[AccountStatus, ...] | None = None) -> list[AccountRow]:
+    async def find(
+        self, user_id: str | None = None, toolkit: str | None = None, statuses: tuple[AccountStatus, ...] | None = None
+    ) -> list[AccountRow]:
         where, params = [], []
         for column, value in (("user_id", user_id), ("toolkit", toolkit)):
             if value is not None:
@@ -54,13 +55,25 @@ class SqliteAccountStore:
             params.extend(statuses)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = await self.db.fetchall(
-            f"SELECT {ACCOUNT_COLS} FROM connected_accounts {clause} ORDER BY created_at DESC, id", params)
+            f"SELECT {ACCOUNT_COLS} FROM connected_accounts {clause} ORDER BY created_at DESC, id", params
+        )
         return [_account(r) for r in rows]
 
-    async def set_status(self, account_id: str, status: AccountStatus, reason: str | None, event: str, actor: str,
-                         *, credential: bytes | None = None, preview: str | None = None,
-                         expires_at: float | None = None, scopes: str | None = None, keep_credential: bool = True,
-                         only_if: tuple[AccountStatus, ...] = ()) -> bool:
+    async def set_status(
+        self,
+        account_id: str,
+        status: AccountStatus,
+        reason: str | None,
+        event: str,
+        actor: str,
+        *,
+        credential: bytes | None = None,
+        preview: str | None = None,
+        expires_at: float | None = None,
+        scopes: str | None = None,
+        keep_credential: bool = True,
+        only_if: tuple[AccountStatus, ...] = (),
+    ) -> bool:
         """One transition plus its audit event; `only_if` guards against racing transitions."""
         sets = ["status = ?", "status_reason = ?", "updated_at = ?"]
         params: list[Any] = [status, reason, now()]
@@ -72,19 +85,23 @@ class SqliteAccountStore:
             params.append(scopes)
         guard = f" AND status IN ({', '.join('?' * len(only_if))})" if only_if else ""
         async with self.db.transaction() as tx:
-            changed = await tx.execute(f"UPDATE connected_accounts SET {', '.join(sets)} WHERE id = ?{guard}",
-                                       (*params, account_id, *only_if))
+            changed = await tx.execute(
+                f"UPDATE connected_accounts SET {', '.join(sets)} WHERE id = ?{guard}", (*params, account_id, *only_if)
+            )
             if changed == 0:
                 return False
-            account = _account(await tx.fetchone(f"SELECT {ACCOUNT_COLS} FROM connected_accounts WHERE id = ?",
-                                                 (account_id,)))
+            account = _account(
+                await tx.fetchone(f"SELECT {ACCOUNT_COLS} FROM connected_accounts WHERE id = ?", (account_id,))
+            )
             await self._event(tx, account, event, actor, reason)
         return True
 
     async def set_disabled(self, account_id: str, disabled: bool, actor: str) -> None:
         async with self.db.transaction() as tx:
-            await tx.execute("UPDATE connected_accounts SET is_disabled = ?, updated_at = ? WHERE id = ?",
-                             (int(disabled), now(), account_id))
+            await tx.execute(
+                "UPDATE connected_accounts SET is_disabled = ?, updated_at = ? WHERE id = ?",
+                (int(disabled), now(), account_id),
+            )
             row = await tx.fetchone(f"SELECT {ACCOUNT_COLS} FROM connected_accounts WHERE id = ?", (account_id,))
             if row is not None:
                 await self._event(tx, _account(row), "disabled" if disabled else "enabled", actor, None)
@@ -100,11 +117,13 @@ class SqliteAccountStore:
         await tx.execute(
             "INSERT INTO auth_events (account_id, user_id, toolkit, event, actor, detail, at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (account.id, account.user_id, account.toolkit, event, actor, detail, now()))
+            (account.id, account.user_id, account.toolkit, event, actor, detail, now()),
+        )
 
     async def events(self, account_id: str) -> list[dict[str, Any]]:
         rows = await self.db.fetchall(
-            "SELECT event, actor, detail, at FROM auth_events WHERE account_id = ? ORDER BY at, id", (account_id,))
+            "SELECT event, actor, detail, at FROM auth_events WHERE account_id = ? ORDER BY at, id", (account_id,)
+        )
         return [dict(r) for r in rows]
 
     async def link_by_token(self, token_hash: str) -> LinkRow | None:
@@ -118,7 +137,9 @@ class SqliteAccountStore:
     async def live_link(self, account_id: str) -> LinkRow | None:
         r = await self.db.fetchone(
             f"SELECT {LINK_COLS} FROM connect_links WHERE account_id = ? AND opened_at IS NULL AND used_at IS NULL "
-            "AND expires_at > ? ORDER BY created_at DESC LIMIT 1", (account_id, now()))
+            "AND expires_at > ? ORDER BY created_at DESC LIMIT 1",
+            (account_id, now()),
+        )
         return build(LinkRow, r) if r else None
 
     async def open_link(self, token_hash: str, state_hash: str | None, verifier: bytes | None) -> bool:
@@ -126,20 +147,23 @@ class SqliteAccountStore:
         async with self.db.transaction() as tx:
             changed = await tx.execute(
                 "UPDATE connect_links SET opened_at = ?, state_hash = ?, pkce_verifier = ? "
-                "WHERE token_hash = ? AND opened_at IS NULL AND used_at IS NULL", (now(), state_hash, verifier,
-                                                                                     token_hash))
+                "WHERE token_hash = ? AND opened_at IS NULL AND used_at IS NULL",
+                (now(), state_hash, verifier, token_hash),
+            )
             return changed == 1
 
     async def use_link(self, token_hash: str) -> bool:
         async with self.db.transaction() as tx:
-            changed = await tx.execute("UPDATE connect_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL",
-                                       (now(), token_hash))
+            changed = await tx.execute(
+                "UPDATE connect_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL", (now(), token_hash)
+            )
             return changed == 1
 
     async def set_form_state(self, token_hash: str, state_hash: str) -> None:
         """The CSRF token of the latest rendering of a Connect form; older renderings stop working."""
-        await self.db.execute("UPDATE connect_links SET state_hash = ? WHERE token_hash = ? AND used_at IS NULL",
-                              (state_hash, token_hash))
+        await self.db.execute(
+            "UPDATE connect_links SET state_hash = ? WHERE token_hash = ? AND used_at IS NULL", (state_hash, token_hash)
+        )
 
     async def expire_stale(self) -> list[str]:
         """INITIATED accounts whose every link has expired unused become EXPIRED (never INITIATED forever)."""
@@ -148,13 +172,17 @@ class SqliteAccountStore:
             "SELECT id FROM connected_accounts a WHERE status = ? AND NOT EXISTS ("
             "SELECT 1 FROM connect_links l WHERE l.account_id = a.id AND l.used_at IS NULL AND "
             "(l.expires_at > ? OR (l.opened_at IS NOT NULL AND l.opened_at > ?)))",
-            (AccountStatus.INITIATED, ts, ts - 900))
+            (AccountStatus.INITIATED, ts, ts - 900),
+        )
         expired = []
         for (account_id,) in rows:
-            if await self.set_status(account_id, AccountStatus.EXPIRED,
-                                     "the Connect Link expired before it was completed", "expired", "system",
-                                     only_if=(AccountStatus.INITIATED,)):
+            if await self.set_status(
+                account_id,
+                AccountStatus.EXPIRED,
+                "the Connect Link expired before it was completed",
+                "expired",
+                "system",
+                only_if=(AccountStatus.INITIATED,),
+            ):
                 expired.append(account_id)
         return expired
-
-

@@ -26,7 +26,8 @@ class SqliteAuthConfigStore:
     async def find(self, toolkit: str | None = None) -> list[AuthConfigRow]:
         if toolkit:
             rows = await self.db.fetchall(
-                f"SELECT {COLS} FROM auth_configs WHERE toolkit = ? ORDER BY created_at", (toolkit,))
+                f"SELECT {COLS} FROM auth_configs WHERE toolkit = ? ORDER BY created_at", (toolkit,)
+            )
         else:
             rows = await self.db.fetchall(f"SELECT {COLS} FROM auth_configs ORDER BY created_at")
         return [build(AuthConfigRow, r) for r in rows]
@@ -34,8 +35,10 @@ class SqliteAuthConfigStore:
     async def update(self, row: AuthConfigRow) -> AuthConfigRow:
         row = replace(row, updated_at=now())
         names = [c for c in columns(AuthConfigRow) if c not in ("id", "created_at")]
-        await self.db.execute(f"UPDATE auth_configs SET {', '.join(n + ' = ?' for n in names)} WHERE id = ?",
-                              (*(getattr(row, n) for n in names), row.id))
+        await self.db.execute(
+            f"UPDATE auth_configs SET {', '.join(n + ' = ?' for n in names)} WHERE id = ?",
+            (*(getattr(row, n) for n in names), row.id),
+        )
         return row
 
     async def delete(self, config_id: str) -> None:
@@ -44,5 +47,6 @@ class SqliteAuthConfigStore:
     async def in_use(self, config_id: str) -> int:
         r = await self.db.fetchone(
             "SELECT COUNT(*) FROM connected_accounts WHERE auth_config_id = ? AND status IN (?, ?)",
-            (config_id, AccountStatus.ACTIVE, AccountStatus.INITIATED))
+            (config_id, AccountStatus.ACTIVE, AccountStatus.INITIATED),
+        )
         return int(r[0]) if r else 0

@@ -97,7 +97,8 @@ class SqliteExecutionStore:
         await self.flush()
         rows = await self.db.fetchall(
             f"SELECT {_COLUMNS} FROM executions WHERE session_id = ? ORDER BY started_at DESC LIMIT ?",
-            (session_id, limit))
+            (session_id, limit),
+        )
         return [ExecutionRow(*r) for r in rows]
 
     async def used_toolkits(self, session_id: str) -> dict[str, int]:
@@ -106,8 +107,9 @@ class SqliteExecutionStore:
         if used is None:
             await self.flush()
             rows = await self.db.fetchall(
-                "SELECT toolkit, COUNT(*) FROM executions WHERE session_id = ? AND status = 'success' "
-                "GROUP BY toolkit", (session_id,))
+                "SELECT toolkit, COUNT(*) FROM executions WHERE session_id = ? AND status = 'success' GROUP BY toolkit",
+                (session_id,),
+            )
             used = self._used[session_id] = Counter({r[0]: r[1] for r in rows})
             while len(self._used) > self.USED_CACHE:
                 self._used.popitem(last=False)

@@ -11,14 +11,21 @@ class SqliteMcpClientStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def register(self, mcp_session_id: str, session_id: str, client_name: str | None,
-                       client_version: str | None, protocol_version: str | None) -> None:
+    async def register(
+        self,
+        mcp_session_id: str,
+        session_id: str,
+        client_name: str | None,
+        client_version: str | None,
+        protocol_version: str | None,
+    ) -> None:
         ts = now()
         try:
             await self.db.execute(
                 "INSERT INTO mcp_clients (mcp_session_id, session_id, client_name, client_version, protocol_version, "
                 "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (mcp_session_id, session_id, client_name, client_version, protocol_version, ts, ts))
+                (mcp_session_id, session_id, client_name, client_version, protocol_version, ts, ts),
+            )
         except ReferenceMissing:
             raise ReferenceMissing(f"session {session_id} not found; it was deleted. Create a new one.") from None
 
@@ -30,10 +37,12 @@ class SqliteMcpClientStore:
         await self.db.execute("UPDATE mcp_clients SET last_seen = ? WHERE mcp_session_id = ?", (ts, mcp_session_id))
 
     async def terminate(self, mcp_session_id: str) -> None:
-        await self.db.execute("UPDATE mcp_clients SET terminated_at = ? WHERE mcp_session_id = ?",
-                              (now(), mcp_session_id))
+        await self.db.execute(
+            "UPDATE mcp_clients SET terminated_at = ? WHERE mcp_session_id = ?", (now(), mcp_session_id)
+        )
 
     async def list_by_session(self, session_id: str) -> list[McpClientRow]:
         rows = await self.db.fetchall(
-            "SELECT * FROM mcp_clients WHERE session_id = ? ORDER BY last_seen DESC", (session_id,))
+            "SELECT * FROM mcp_clients WHERE session_id = ? ORDER BY last_seen DESC", (session_id,)
+        )
         return [McpClientRow(*r) for r in rows]

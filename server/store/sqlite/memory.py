@@ -23,7 +23,9 @@ class SqliteMemoryStore:
                 for fact in items:
                     added += await tx.execute(
                         "INSERT OR IGNORE INTO tool_memory (user_id, session_id, toolkit, fact, created_at) "
-                        "VALUES (?, ?, ?, ?, ?)", (user_id, session_id, toolkit, fact, ts))
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (user_id, session_id, toolkit, fact, ts),
+                    )
         return added
 
     async def recall(self, user_id: str, toolkits: Iterable[str]) -> dict[str, list[str]]:
@@ -33,7 +35,9 @@ class SqliteMemoryStore:
         marks = ", ".join("?" * len(wanted))
         rows = await self.db.fetchall(
             f"SELECT toolkit, fact FROM tool_memory WHERE user_id = ? AND toolkit IN ({marks}) "
-            "ORDER BY created_at DESC, id DESC", (user_id, *wanted))
+            "ORDER BY created_at DESC, id DESC",
+            (user_id, *wanted),
+        )
         out: dict[str, list[str]] = {}
         for toolkit, fact in rows:
             bucket = out.setdefault(toolkit, [])

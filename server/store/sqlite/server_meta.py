@@ -16,4 +16,5 @@ class SqliteServerMetaStore:
     async def set(self, key: str, value: str) -> None:
         await self.db.execute(
             "INSERT INTO server_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value))
+            (key, value),
+        )

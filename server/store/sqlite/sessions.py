@@ -12,8 +12,9 @@ from server.store.sqlite.db import Database
 
 
 def _row(r: Any) -> SessionRow:
-    return SessionRow(r["id"], r["user_id"], json.loads(r["config"]), r["config_version"], r["created_at"],
-                      r["updated_at"])
+    return SessionRow(
+        r["id"], r["user_id"], json.loads(r["config"]), r["config_version"], r["created_at"], r["updated_at"]
+    )
 
 
 class SqliteSessionStore:
@@ -24,7 +25,9 @@ class SqliteSessionStore:
         ts = now()
         await self.db.execute(
             "INSERT INTO sessions (id, user_id, config, config_version, created_at, updated_at) "
-            "VALUES (?, ?, ?, 1, ?, ?)", (session_id, user_id, json.dumps(config, sort_keys=True), ts, ts))
+            "VALUES (?, ?, ?, 1, ?, ?)",
+            (session_id, user_id, json.dumps(config, sort_keys=True), ts, ts),
+        )
         return SessionRow(session_id, user_id, config, 1, ts, ts)
 
     async def get(self, session_id: str) -> SessionRow | None:
@@ -36,7 +39,8 @@ class SqliteSessionStore:
         updated = await self.db.execute(
             "UPDATE sessions SET config = ?, config_version = config_version + 1, updated_at = ? "
             "WHERE id = ? AND config_version = ? RETURNING *",
-            (json.dumps(config, sort_keys=True), now(), session_id, expected_version))
+            (json.dumps(config, sort_keys=True), now(), session_id, expected_version),
+        )
         if updated:
             return _row(updated[0])
         current = await self.db.fetchone("SELECT config_version FROM sessions WHERE id = ?", (session_id,))
@@ -45,7 +49,8 @@ class SqliteSessionStore:
         raise VersionConflict(
             f"session {session_id} changed concurrently: config_version is {current[0]}, "
             f"expected {expected_version}; reload it and retry",
-            {"config_version": current[0], "expected_config_version": expected_version})
+            {"config_version": current[0], "expected_config_version": expected_version},
+        )
 
     async def delete(self, session_id: str) -> bool:
         return bool(await self.db.execute("DELETE FROM sessions WHERE id = ? RETURNING id", (session_id,)))
@@ -53,11 +58,14 @@ class SqliteSessionStore:
     async def list_by_user(self, user_id: str, limit: int = 100, offset: int = 0) -> list[SessionRow]:
         rows = await self.db.fetchall(
             "SELECT * FROM sessions WHERE user_id = ? ORDER BY created_at DESC LIMIT ? OFFSET ?",
-            (user_id, limit, offset))
+            (user_id, limit, offset),
+        )
         return [_row(r) for r in rows]
 
     async def history(self, session_id: str) -> list[dict[str, Any]]:
         rows = await self.db.fetchall(
             "SELECT config_version, config, changed_at FROM session_config_history WHERE session_id = ? "
-            "ORDER BY config_version", (session_id,))
+            "ORDER BY config_version",
+            (session_id,),
+        )
         return [{"config_version": r[0], "config": json.loads(r[1]), "changed_at": r[2]} for r in rows]

@@ -35,8 +35,9 @@ def _reader(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     reader = _READERS.get(cls)
     if reader is None:
         names = columns(cls)
-        reader = _READERS[cls] = ((lambda row: (getattr(row, names[0]),)) if len(names) == 1
-                                  else operator.attrgetter(*names))
+        reader = _READERS[cls] = (
+            (lambda row: (getattr(row, names[0]),)) if len(names) == 1 else operator.attrgetter(*names)
+        )
     return reader
 
 

@@ -135,8 +135,12 @@ def _build_dev(root: str, shm_bytes: int) -> None:
         if os.path.exists(host) and stat.S_ISCHR(os.stat(host).st_mode):
             os.close(os.open(f"{dev}/{name}", os.O_CREAT | os.O_WRONLY, 0o666))
             _mount(host, f"{dev}/{name}", None, _MS_BIND)
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                         ("stderr", "/proc/self/fd/2")):
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
         os.symlink(target, f"{dev}/{name}")
     os.mkdir(f"{dev}/shm", 0o755)
     _mount("tmpfs", f"{dev}/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, f"mode=1777,size={shm_bytes}")
