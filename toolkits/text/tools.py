@@ -128,7 +128,8 @@ def find_replace(arguments: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     use_regex = bool(arguments.get("regex", False))
     case_sensitive = bool(arguments.get("case_sensitive", True))
     whole_word = bool(arguments.get("whole_word", False))
-    limit = int(arguments.get("max_replacements", 0))
+    # a text of n characters has at most n + 1 matches; a larger limit (any JSON integer) means "all"
+    limit = min(int(arguments.get("max_replacements", 0)), len(text) + 1)
     flags = 0 if case_sensitive else re.IGNORECASE
     if use_regex:
         pattern = rf"\b(?:{find})\b" if whole_word else find
