@@ -7,6 +7,9 @@ import pytest
 
 from tests.live import LiveServer
 
+# fixtures shared by several test modules, registered here so no module imports them by name
+pytest_plugins = ["tests.standins.google"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

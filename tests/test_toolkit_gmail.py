@@ -17,27 +17,19 @@ from tests.live import LiveServer
 from tests.mcp_helpers import call
 from tests.standins.cloud_base import connect_oauth, live_server
 from tests.standins.cloud_base import run_tools as run
-from tests.standins.google import SCOPE, GoogleStandIn, rate_limited
+from tests.standins.google import (
+    SCOPE,
+    GoogleStandIn,
+    rate_limited,
+    serving,
+)
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def google() -> Iterator[GoogleStandIn]:
-    stand_in = GoogleStandIn().start()
-    try:
-        yield stand_in
-    finally:
-        stand_in.stop()
-
-
-@pytest.fixture
 def server(tmp_path: Path, google: GoogleStandIn) -> Iterator[LiveServer]:
-    live = live_server(tmp_path / "data", google, {"gmail": google.base("gmail")})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from serving(tmp_path / "data", google, "gmail", "gmail")
 
 
 async def test_google_oauth_quirks_offline_access_and_refresh_without_rotation(

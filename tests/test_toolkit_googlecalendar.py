@@ -10,29 +10,21 @@ from mcp import Client
 
 from tests.live import LiveServer
 from tests.mcp_helpers import call
-from tests.standins.cloud_base import connect_oauth, live_server
+from tests.standins.cloud_base import connect_oauth
 from tests.standins.cloud_base import run_tools as run
-from tests.standins.google import SCOPE, GoogleStandIn, google_error
+from tests.standins.google import (
+    SCOPE,
+    GoogleStandIn,
+    google_error,
+    serving,
+)
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def google() -> Iterator[GoogleStandIn]:
-    stand_in = GoogleStandIn().start()
-    try:
-        yield stand_in
-    finally:
-        stand_in.stop()
-
-
-@pytest.fixture
 def server(tmp_path: Path, google: GoogleStandIn) -> Iterator[LiveServer]:
-    live = live_server(tmp_path / "data", google, {"googlecalendar": google.base("calendar")})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from serving(tmp_path / "data", google, "googlecalendar", "calendar")
 
 
 async def test_schedule_a_meeting_with_a_meet_link_then_reschedule_and_cancel(

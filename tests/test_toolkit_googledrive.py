@@ -10,29 +10,23 @@ import pytest
 from mcp import Client
 
 from tests.live import LiveServer
-from tests.standins.cloud_base import connect_oauth, live_server
+from tests.standins.cloud_base import connect_oauth
 from tests.standins.cloud_base import run_tools as run
-from tests.standins.google import DOC, FOLDER, SCOPE, GoogleStandIn, google_error
+from tests.standins.google import (
+    DOC,
+    FOLDER,
+    SCOPE,
+    GoogleStandIn,
+    google_error,
+    serving,
+)
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def google() -> Iterator[GoogleStandIn]:
-    stand_in = GoogleStandIn().start()
-    try:
-        yield stand_in
-    finally:
-        stand_in.stop()
-
-
-@pytest.fixture
 def server(tmp_path: Path, google: GoogleStandIn) -> Iterator[LiveServer]:
-    live = live_server(tmp_path / "data", google, {"googledrive": google.base("drive")})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from serving(tmp_path / "data", google, "googledrive", "drive")
 
 
 async def test_find_read_organise_and_share_files(server: LiveServer, google: GoogleStandIn) -> None:

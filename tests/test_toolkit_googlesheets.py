@@ -10,29 +10,20 @@ import pytest
 from mcp import Client
 
 from tests.live import LiveServer
-from tests.standins.cloud_base import connect_oauth, live_server
+from tests.standins.cloud_base import connect_oauth
 from tests.standins.cloud_base import run_tools as run
-from tests.standins.google import GoogleStandIn, google_error
+from tests.standins.google import (
+    GoogleStandIn,
+    google_error,
+    serving,
+)
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def google() -> Iterator[GoogleStandIn]:
-    stand_in = GoogleStandIn().start()
-    try:
-        yield stand_in
-    finally:
-        stand_in.stop()
-
-
-@pytest.fixture
 def server(tmp_path: Path, google: GoogleStandIn) -> Iterator[LiveServer]:
-    live = live_server(tmp_path / "data", google, {"googlesheets": google.base("sheets")})
-    try:
-        yield live
-    finally:
-        live.stop()
+    yield from serving(tmp_path / "data", google, "googlesheets", "sheets")
 
 
 async def test_build_a_spreadsheet_write_append_read_and_edit(server: LiveServer, google: GoogleStandIn) -> None:

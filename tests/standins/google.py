@@ -20,17 +20,20 @@ import base64
 import binascii
 import email
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 from email.policy import SMTP
 from email.policy import default as default_policy
+from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tests.standins.cloud_base import ApiError, CloudStandIn, Grant, Handler, OAuthRules, json_body
+from tests.live import LiveServer
+from tests.standins.cloud_base import ApiError, CloudStandIn, Grant, Handler, OAuthRules, json_body, live_server
 
 SCOPE = "https://www.googleapis.com/auth/"
 GMAIL_SCOPES = frozenset({"https://mail.google.com/", SCOPE + "gmail.modify"})
@@ -1223,3 +1226,22 @@ def _find_replace(book: dict[str, Any], request: Mapping[str, Any]) -> dict[str,
                 sheets.add(sheet["properties"]["sheetId"])
     return {"valuesChanged": changed_values, "occurrencesChanged": occurrences, "rowsChanged": len(rows),
             "sheetsChanged": len(sheets), "formulasChanged": 0}
+
+
+@pytest.fixture
+def google() -> Iterator[GoogleStandIn]:
+    """The stand-in for one test (imported by each Google toolkit's test module)."""
+    stand_in = GoogleStandIn().start()
+    try:
+        yield stand_in
+    finally:
+        stand_in.stop()
+
+
+def serving(data_dir: Path, google: GoogleStandIn, toolkit: str, service: str) -> Iterator[LiveServer]:
+    """A Concierge server whose `toolkit` talks to the stand-in's `service`; stopped after the test."""
+    live = live_server(data_dir, google, {toolkit: google.base(service)})
+    try:
+        yield live
+    finally:
+        live.stop()
