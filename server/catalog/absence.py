@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
+from server.catalog.known_apps import AMBIGUOUS, APP_VERBS, APPS, CAPABILITIES
 from server.catalog.terms import STOPWORDS, terms
 
 # Things that live inside an app: a word right before one of these names the app ("zoom meeting").
@@ -30,7 +31,8 @@ _APP_OBJECTS = """
 account accounts app apps base board boards call calls campaign campaigns card cards channel dyno envelope
 feed instance instances item items meeting meetings message messages order orders payment payments payout
 payouts playlist playlists post posts profile project projects record records recording store task tasks
-ticket tickets video videos workspace invoice invoices opportunity opportunities
+ticket tickets video videos workspace invoice invoices opportunity opportunities webinar webinars
+dashboard dashboards deal deals
 """
 APP_OBJECTS = frozenset(_APP_OBJECTS.split())
 # A step is unavailable when the IDF mass of its words the catalog never saw is more than this
@@ -38,12 +40,16 @@ APP_OBJECTS = frozenset(_APP_OBJECTS.split())
 # `WEAK_MATCH` times the IDF of a word seen once (what one rare matching word would score).
 UNKNOWN_SHARE = 2.0
 WEAK_MATCH = 1.0
+# An everyday capability word its best tool lacks makes a step unavailable only when that tool
+# matches the rest of the step weakly: below this many times the IDF of a word seen once.
+CAPABILITY_MATCH = 1.5
 _BEFORE_APP = frozenset({"on", "via", "using", "through"})
 # "in salesforce", but also "in Osaka": only for words the catalog never saw
 _INSIDE = frozenset({"in", "into"})
 # "… to X" names a place to put things only after these verbs ("upload the video to youtube");
 # after others it is as often a person ("assign it to kim").
 _PUT_VERBS = frozenset({"save", "upload", "post", "publish", "export", "sync", "add", "share", "backup"})
+_SEND = frozenset({"send", "write", "draft"})
 _FILLER = frozenset({"my", "our", "the", "a", "an", "your", "their", "his", "her"})
 _TOKEN = re.compile(r"[A-Za-z0-9#@][\w.@'\-]*[\w]|[A-Za-z0-9]")
 _END = frozenset({"and", "then", "for", "to", "with", "about", "saying", "that", "in", "on", "at"})
@@ -85,12 +91,66 @@ class AbsenceDetector:
         self._vocabulary = vocabulary
         self._idf = list(idf)
         self._unknown_idf = max(self._idf, default=1.0)
+        self._toolkit_phrases = set(toolkit_phrases)
         self._toolkit_words = {w for phrase in toolkit_phrases for w in phrase}
         self._name_terms = {t for w in name_words for t in terms(w)}
 
     def app_named(self, intent: str) -> str | None:
-        """The app this step names that the catalog does not have, as written; None when it names none."""
-        tokens = _TOKEN.findall(intent.split(":", 1)[0])  # after a colon comes the content, not the app
+        """The app this step names that the catalog does not have; None when it names none."""
+        head = intent.split(":", 1)[0]  # after a colon comes the content, not the app
+        words = [w.strip(".,;!?'\"()[]") for w in head.split()]
+        return self._well_known_app([w for w in words if w]) or self._app_by_position(_TOKEN.findall(head))
+
+    def _well_known_app(self, tokens: list[str]) -> str | None:
+        """A well-known app (known_apps.py) the catalog lacks; an ordinary-word name only where apps stand."""
+        lowered = [t.lower() for t in tokens]
+        for size in (3, 2, 1):
+            for i in range(len(tokens) - size + 1):
+                phrase = tuple(lowered[i : i + size])
+                name = APPS.get(phrase)
+                if name is None:
+                    continue
+                placed = self._app_position(tokens, i, i + size - 1)
+                if self._covered(phrase, placed):
+                    continue
+                if any(_is_value(t) for t in tokens[i : i + size]):
+                    continue
+                spelled = " ".join(phrase)
+                if spelled in AMBIGUOUS and not placed:
+                    continue
+                if spelled in APP_VERBS and not self._acted_on(tokens, i):
+                    continue
+                if phrase == ("x",) and tokens[i] != "X":
+                    continue
+                return name
+        return None
+
+    def _covered(self, phrase: tuple[str, ...], placed: bool) -> bool:
+        """A catalog toolkit's slug, name or alias, or (unless it stands where an app name goes) a word of
+        a tool name: the catalog has that app after all ("teams" in GITHUB_LIST_TEAMS, but "the teams channel")."""
+        stems = tuple(s for w in phrase for s in terms(w))
+        if stems in self._toolkit_phrases:
+            return True
+        known = self._toolkit_words if placed else self._toolkit_words | self._name_terms
+        return len(phrase) == 1 and bool(stems) and all(s in known for s in stems)
+
+    def _app_position(self, tokens: list[str], first: int, last: int) -> bool:
+        """Whether tokens[first..last] stand where an app name goes ("on X", "a zoom meeting", "to box")."""
+        prev = next((t for t in reversed(tokens[:first]) if t.lower() not in _FILLER), "").lower()
+        after = tokens[last + 1].lower() if last + 1 < len(tokens) else ""
+        at_end = not after or after in _END
+        put = prev == "to" and tokens[0].lower() in _PUT_VERBS
+        branded = first > 0 and tokens[first][:1].isupper() and tokens[first].lower() not in ("i", "x")
+        return branded or after in APP_OBJECTS or (at_end and (prev in _BEFORE_APP or prev in _INSIDE or put))
+
+    @staticmethod
+    def _acted_on(tokens: list[str], at: int) -> bool:
+        """"tweet about the launch", "post a tweet": the word is the step's verb or the object of its verb."""
+        prev = next((t for t in reversed(tokens[:at]) if t.lower() not in _FILLER), "").lower()
+        return at == 0 or prev in {"and", "then"} or (prev == tokens[0].lower() and prev in _PUT_VERBS | _SEND)
+
+    def _app_by_position(self, tokens: list[str]) -> str | None:
+        """An unknown word (or one written as a brand) standing where an app name goes."""
         for i, token in enumerate(tokens):
             if _is_value(token) or token.lower() in STOPWORDS or len(token) < 2 and token != "X":
                 continue
@@ -141,4 +201,19 @@ class AbsenceDetector:
         found, unknown = self.coverage(intent, has_term)
         if unknown > UNKNOWN_SHARE * found and best < WEAK_MATCH * self._unknown_idf:
             return Unavailable(intent, None)
+        if found < CAPABILITY_MATCH * self._unknown_idf and self._needs_missing_capability(intent, has_term):
+            return Unavailable(intent, None)
         return None
+
+    def _needs_missing_capability(self, intent: str, has_term: Callable[[int], bool]) -> bool:
+        """The step asks for an everyday capability (weather, a flight, music) that its best tool does not hold."""
+        for token in _TOKEN.findall(intent.split(":", 1)[0]):
+            word = token.lower()
+            if word not in CAPABILITIES or _is_value(token):
+                continue
+            stems = terms(word)
+            if stems and not any(s in self._name_terms for s in stems):
+                tids = [self._vocabulary.get(s) for s in stems]
+                if not any(t is not None and has_term(t) for t in tids):
+                    return True
+        return False

@@ -26,7 +26,7 @@ add analyze archive book calculate cancel check compare compute convert copy cou
 draft edit email estimate export fetch find forward generate get invite list look lookup make merge move
 notify open order parse pay plan post predict publish read remove rename reply request reserve
 retrieve run save schedule search send set share show sort start stop submit summarize tell track
-translate update upload validate write
+translate tweet update upload validate write
 """
 COMMON_ACTIONS = frozenset(_COMMON_ACTIONS.split())
 

@@ -48,6 +48,8 @@ TOOLKIT_MENTION_BOOST = 1.1
 SEMANTIC_SHARE = 0.7
 # Candidates looked at per listed tool when the catalog holds copies of a toolkit.
 TWIN_LOOKAHEAD = 4
+# Where a request naming a missing app may be cut into steps without a step word ("... and tweet it").
+_AND_SPLIT = re.compile(r"\s*(?:,\s*)?\band\b\s*|\s*,\s*then\s+", re.IGNORECASE)
 # Below this share of the catalog, an `allowed` filter is applied before the vector product.
 _SUBSET_FIRST = 0.125
 
@@ -243,7 +245,8 @@ class SearchIndex:
         a tool that is top for one step ranks high even when other steps dominate the wording.
         """
         positions = self._allowed_positions(allowed)
-        intents = self.split_intents(use_case)
+        intents = self._split_around_missing_apps(self.split_intents(use_case)) if check_absence else None
+        intents = intents or self.split_intents(use_case)
         boosts = self._boosts(use_case, toolkit_boost, positions)
         whole, *per_intent = self._scores([use_case, *intents], positions, boosts)
         hits = [self._hits(s, positions, limit, text) for text, s in zip(intents, per_intent, strict=True)]
@@ -255,10 +258,26 @@ class SearchIndex:
         merged = self._hits(self._merge(whole, per_intent, len(intents) == 1), positions, limit, use_case)
         if not unavailable:
             return UseCaseResult([IntentHits(t, h) for t, h in zip(intents, hits, strict=True)], merged, [], merged)
+        # What can be done is ranked by its own steps only: the whole text's words would pull in tools
+        # for the missing step ("create a zoom meeting" is not a calendar event).
         kept = [s for s, m in zip(per_intent, missing, strict=True) if m is None]
-        offered = self._hits(self._merge(whole, kept, len(intents) == 1), positions, limit, use_case) if kept else []
+        offered = self._hits(np.max(kept, axis=0), positions, limit, use_case) if kept else []
         shown = [IntentHits(t, h if m is None else []) for t, h, m in zip(intents, hits, missing, strict=True)]
         return UseCaseResult(shown, merged, unavailable, offered)
+
+    def _split_around_missing_apps(self, intents: list[str]) -> list[str] | None:
+        """Intents with a step that names a missing app cut off at its "and" ("post it on slack and
+        tweet it"), when the split leaves the rest a step of its own; None when nothing was cut."""
+        out: list[str] = []
+        for intent in intents:
+            pieces = _AND_SPLIT.split(intent)
+            if len(pieces) > 1 and self._absence.app_named(intent):
+                with_app = [i for i, p in enumerate(pieces) if self._absence.app_named(p)]
+                if with_app and len(with_app) < len(pieces):
+                    out.extend(p for p in pieces if p.strip())
+                    continue
+            out.append(intent)
+        return out if len(out) > len(intents) else None
 
     @staticmethod
     def _merge(whole: np.ndarray, per_intent: Sequence[np.ndarray], one_intent: bool) -> np.ndarray:
