@@ -122,3 +122,13 @@ async def test_memory_meta_reencryption_and_integrity(store: Store) -> None:
     assert changed == 1 and link is not None and link.token == b"SEALED"
     assert await store.meta.get("canary") == "V1"
     assert await store.integrity_problems() == []
+
+
+async def test_vectors_are_kept_by_model_and_digest(store: Store) -> None:
+    first = {f"d{i:03d}": bytes([i % 256]) * 1536 for i in range(600)}  # more digests than one query binds
+    assert await store.vectors.put_many("minilm", first) == 600
+    assert await store.vectors.put_many("minilm", {"d000": b"\xff" * 1536, "new": b"\x01" * 1536}) == 1
+    got = await store.vectors.get_many("minilm", [*first, "new", "absent"])
+    assert set(got) == {*first, "new"} and got["d000"] == first["d000"] and got["d599"] == first["d599"]
+    assert await store.vectors.get_many("other-model", list(first)) == {}  # a model's vectors are its own
+    assert await store.vectors.get_many("minilm", []) == {}

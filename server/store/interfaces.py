@@ -10,7 +10,7 @@ Contract every backend keeps:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from server.store.records import (
@@ -170,6 +170,18 @@ class UpstreamStore(Protocol):
     async def remove(self, name: str) -> bool: ...
 
 
+class VectorStore(Protocol):
+    """Embedding vectors of texts, keyed by (model, text digest), so a restart does not re-embed a catalog."""
+
+    async def get_many(self, model: str, digests: Sequence[str]) -> dict[str, bytes]:
+        """The stored vectors (float32 bytes) among `digests`, by digest; missing ones are left out."""
+        ...
+
+    async def put_many(self, model: str, vectors: Mapping[str, bytes]) -> int:
+        """Store vectors by digest (a digest stored before keeps its vector); returns how many were new."""
+        ...
+
+
 class Store(Protocol):
     """One open backend: every concept's store over one database."""
 
@@ -196,6 +208,9 @@ class Store(Protocol):
 
     @property
     def upstreams(self) -> UpstreamStore: ...
+
+    @property
+    def vectors(self) -> VectorStore: ...
 
     async def reencrypt(self, rotate: Callable[[bytes], bytes], meta_keys: Iterable[str] = ()) -> int:
         """Every encrypted value (and the named server-meta values) rewritten by `rotate`, in one

@@ -15,6 +15,7 @@ from server.store.sqlite.memory import SqliteMemoryStore
 from server.store.sqlite.server_meta import SqliteServerMetaStore
 from server.store.sqlite.sessions import SqliteSessionStore
 from server.store.sqlite.upstreams import SqliteUpstreamStore
+from server.store.sqlite.vectors import SqliteVectorStore
 
 ENCRYPTED_COLUMNS = (
     ("auth_configs", "id", "credentials"),
@@ -36,6 +37,7 @@ class SqliteStore:
     mcp_clients: SqliteMcpClientStore
     meta: SqliteServerMetaStore
     upstreams: SqliteUpstreamStore
+    vectors: SqliteVectorStore
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -50,6 +52,7 @@ class SqliteStore:
             SqliteMcpClientStore(db),
             SqliteServerMetaStore(db),
             SqliteUpstreamStore(db),
+            SqliteVectorStore(db),
         )
 
     async def reencrypt(self, rotate: Callable[[bytes], bytes], meta_keys: Iterable[str] = ()) -> int:

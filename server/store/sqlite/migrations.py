@@ -147,6 +147,16 @@ MIGRATIONS: list[str] = [
         created_at REAL NOT NULL
     );
     """,
+    # embedding vectors of catalog texts, by model and text digest (server/catalog/vector_cache.py)
+    """
+    CREATE TABLE embedding_vectors (
+        model TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (model, digest)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
