@@ -15,6 +15,7 @@ import httpx
 from server.auth.services import AuthServices
 from server.catalog.catalog import Catalog
 from server.catalog.embeddings import OpenAIEncoder, TextEncoder, load_local
+from server.catalog.vector_cache import build_index_with_stored_vectors
 from server.config import SearchConfig, Settings
 from server.execute import http_tool
 from server.execute.executor import Executor
@@ -98,6 +99,7 @@ class Runtime:
         catalog = catalog or load_catalog(settings)
         store = await open_store(sqlite_url(settings.db_path))
         try:
+            await build_index_with_stored_vectors(catalog, store.vectors)
             auth = await AuthServices.start(settings, store, catalog)
         except BaseException:
             await store.aclose()

@@ -43,6 +43,9 @@ WEAK_MATCH = 1.0
 # An everyday capability word its best tool lacks makes a step unavailable only when that tool
 # matches the rest of the step weakly: below this many times the IDF of a word seen once.
 CAPABILITY_MATCH = 1.5
+# ... and only in a step of at most this many content words: in a long request such a word is more
+# often a detail ("find houses with a garage and natural light") than the thing asked for.
+CAPABILITY_STEP_TERMS = 8
 _BEFORE_APP = frozenset({"on", "via", "using", "through"})
 # "in salesforce", but also "in Osaka": only for words the catalog never saw
 _INSIDE = frozenset({"in", "into"})
@@ -95,13 +98,15 @@ class AbsenceDetector:
         self._toolkit_words = {w for phrase in toolkit_phrases for w in phrase}
         self._name_terms = {t for w in name_words for t in terms(w)}
 
-    def app_named(self, intent: str) -> str | None:
-        """The app this step names that the catalog does not have; None when it names none."""
+    def app_named(self, intent: str, said: Callable[[str], bool] = lambda _: False) -> str | None:
+        """The app this step names that the catalog does not have; None when it names none.
+
+        `said`: whether a tool found for the step names a phrase (a tool that speaks of the app covers it)."""
         head = intent.split(":", 1)[0]  # after a colon comes the content, not the app
         words = [w.strip(".,;!?'\"()[]") for w in head.split()]
-        return self._well_known_app([w for w in words if w]) or self._app_by_position(_TOKEN.findall(head))
+        return self._well_known_app([w for w in words if w], said) or self._app_by_position(_TOKEN.findall(head))
 
-    def _well_known_app(self, tokens: list[str]) -> str | None:
+    def _well_known_app(self, tokens: list[str], said: Callable[[str], bool]) -> str | None:
         """A well-known app (known_apps.py) the catalog lacks; an ordinary-word name only where apps stand."""
         lowered = [t.lower() for t in tokens]
         for size in (3, 2, 1):
@@ -111,7 +116,7 @@ class AbsenceDetector:
                 if name is None:
                     continue
                 placed = self._app_position(tokens, i, i + size - 1)
-                if self._covered(phrase, placed):
+                if self._covered(phrase, placed) or (" ".join(phrase) not in APP_VERBS and said(" ".join(phrase))):
                     continue
                 if any(_is_value(t) for t in tokens[i : i + size]):
                     continue
@@ -191,9 +196,20 @@ class AbsenceDetector:
                     found += self._idf[tid]
         return found, unknown
 
-    def check(self, intent: str, has_term: Callable[[int], bool] | None, best: float) -> Unavailable | None:
-        """Why this step cannot be done here, or None when some tool plausibly does it."""
-        app = self.app_named(intent)
+    def check(
+        self,
+        intent: str,
+        has_term: Callable[[int], bool] | None,
+        best: float,
+        found_tools_say: Callable[[str], bool] | None = None,
+    ) -> Unavailable | None:
+        """Why this step cannot be done here, or None when some tool plausibly does it.
+
+        `has_term` asks the step's best tool whether it holds a term; `found_tools_say` asks any of its
+        first few tools whether its name or description says a phrase: an app that one of them speaks
+        of ("summarise a YouTube video") is not missing."""
+        said = found_tools_say or (lambda _: False)
+        app = self.app_named(intent, said)
         if app is not None:
             return Unavailable(intent, app)
         if has_term is None:
@@ -201,15 +217,18 @@ class AbsenceDetector:
         found, unknown = self.coverage(intent, has_term)
         if unknown > UNKNOWN_SHARE * found and best < WEAK_MATCH * self._unknown_idf:
             return Unavailable(intent, None)
-        if found < CAPABILITY_MATCH * self._unknown_idf and self._needs_missing_capability(intent, has_term):
+        weak = len(terms(intent)) <= CAPABILITY_STEP_TERMS and found < CAPABILITY_MATCH * self._unknown_idf
+        if weak and self._needs_missing_capability(intent, has_term, said):
             return Unavailable(intent, None)
         return None
 
-    def _needs_missing_capability(self, intent: str, has_term: Callable[[int], bool]) -> bool:
+    def _needs_missing_capability(
+        self, intent: str, has_term: Callable[[int], bool], said: Callable[[str], bool]
+    ) -> bool:
         """The step asks for an everyday capability (weather, a flight, music) that its best tool does not hold."""
         for token in _TOKEN.findall(intent.split(":", 1)[0]):
             word = token.lower()
-            if word not in CAPABILITIES or _is_value(token):
+            if word not in CAPABILITIES or _is_value(token) or said(word):
                 continue
             stems = terms(word)
             if stems and not any(s in self._name_terms for s in stems):

@@ -129,6 +129,11 @@ def tool_fields(tool: Tool, toolkit: Toolkit) -> dict[str, str]:
     }
 
 
+def embedded_text(tool: Tool) -> str:
+    """The text of a tool that the semantic signal embeds: its description says what it does."""
+    return tool.description
+
+
 class SearchIndex:
     """Built once per catalog (a new catalog gets a new index); searches only read it.
 
@@ -181,7 +186,7 @@ class SearchIndex:
         self._vectors: np.ndarray | None = None
         if self._encoder is not None:
             try:
-                self._vectors = self._encoder.encode_corpus([t.description for t in self.tools])
+                self._vectors = self._encoder.encode_corpus([embedded_text(t) for t in self.tools])
             except ProviderDown as exc:
                 self._provider_down(exc)
 
@@ -245,17 +250,22 @@ class SearchIndex:
         a tool that is top for one step ranks high even when other steps dominate the wording.
         """
         positions = self._allowed_positions(allowed)
-        intents = self._split_around_missing_apps(self.split_intents(use_case)) if check_absence else None
-        intents = intents or self.split_intents(use_case)
+        steps = self.split_intents(use_case)
+        # A step naming a missing app may be cut further for the absence check; the ranking of the
+        # whole request keeps the ordinary split.
+        intents = (self._split_around_missing_apps(steps) if check_absence else None) or steps
         boosts = self._boosts(use_case, toolkit_boost, positions)
         whole, *per_intent = self._scores([use_case, *intents], positions, boosts)
+        per_step = per_intent if intents is steps else self._scores(steps, positions, boosts)
         hits = [self._hits(s, positions, limit, text) for text, s in zip(intents, per_intent, strict=True)]
         missing = [
-            self._absence.check(text, self._term_check(h), self._raw_best(text, positions))
+            self._absence.check(
+                text, self._term_check(h[:1]), self._raw_best(text, positions), self._says(h[:5])
+            )
             for text, h in zip(intents, hits, strict=True)
         ]
         unavailable = [m for m in missing if m is not None] if check_absence else []
-        merged = self._hits(self._merge(whole, per_intent, len(intents) == 1), positions, limit, use_case)
+        merged = self._hits(self._merge(whole, per_step, len(steps) == 1), positions, limit, use_case)
         if not unavailable:
             return UseCaseResult([IntentHits(t, h) for t, h in zip(intents, hits, strict=True)], merged, [], merged)
         # What can be done is ranked by its own steps only: the whole text's words would pull in tools
@@ -292,12 +302,18 @@ class SearchIndex:
             scores = scores[positions]
         return float(scores.max()) if len(scores) else 0.0
 
+    def _says(self, hits: Sequence[SearchHit]) -> Callable[[str], bool]:
+        """Does any of these tools name a phrase (whole words) in its name or description?"""
+        tools = [self.tools[self._position[h.slug]] for h in hits]
+        texts = [f" {' '.join(words(t.name))} {' '.join(words(t.description))} " for t in tools]
+        return lambda phrase: any(f" {' '.join(words(phrase))} " in t for t in texts)
+
     def _term_check(self, hits: Sequence[SearchHit]) -> Callable[[int], bool] | None:
-        """For the best tool of a step: does it hold a given term? None when the step found no tool."""
+        """Does any of these tools hold a given term (any field)? None when the step found no tool."""
         if not hits:
             return None
-        doc = self._position[hits[0].slug]
-        return lambda term_id: self._lexical.has_term(term_id, doc)
+        docs = [self._position[h.slug] for h in hits]
+        return lambda term_id: any(self._lexical.has_term(term_id, doc) for doc in docs)
 
     # -- internals ---------------------------------------------------------------------------
 
