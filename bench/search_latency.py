@@ -6,7 +6,7 @@ numbers are the ranking's own cost without HTTP or MCP around it. Every request 
 unique, so the embedding cache never answers for the model.
 
     python bench/search_latency.py [--tools 5000] [--searches 500] [--no-semantic]
-        [--openai-url http://127.0.0.1:11434/v1 --openai-model nomic-embed-text]
+        [--openai-url http://127.0.0.1:11434/v1 --openai-model nomic-embed-text | --openai-standin]
 
 Targets: p99 <= 10 ms lexical, <= 40 ms with the semantic extra; with an OpenAI-compatible embedding
 service, one round trip plus <= 10 ms (reported as the p99 of the search time minus its round trip).
@@ -121,7 +121,14 @@ def main() -> int:
     parser.add_argument("--no-semantic", action="store_true", help="skip the run with the semantic extra")
     parser.add_argument("--openai-url", help="an OpenAI-compatible embeddings API root to measure as well")
     parser.add_argument("--openai-model", default="", help="the model name that service serves")
+    parser.add_argument("--openai-standin", action="store_true",
+                        help="measure a local OpenAI-compatible stand-in (bench/embeddings_standin.py)")
     args = parser.parse_args()
+    if args.openai_standin:
+        from bench import embeddings_standin
+
+        args.openai_url, _ = embeddings_standin.start()
+        args.openai_model = embeddings_standin.MODEL
     if args.openai_url:
         print("\n| openai-compatible provider | p50 ms | p99 ms |\n| --- | ---: | ---: |")
         for name, p50, p99 in measure_remote(args.tools, args.searches, args.openai_url, args.openai_model):

@@ -304,9 +304,13 @@ class SearchIndex:
 
     def _says(self, hits: Sequence[SearchHit]) -> Callable[[str], bool]:
         """Does any of these tools name a phrase (whole words) in its name or description?"""
-        tools = [self.tools[self._position[h.slug]] for h in hits]
-        texts = [f" {' '.join(words(t.name))} {' '.join(words(t.description))} " for t in tools]
+        texts = [self._spoken(self._position[h.slug]) for h in hits]
         return lambda phrase: any(f" {' '.join(words(phrase))} " in t for t in texts)
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - lives as long as the index
+    def _spoken(self, doc: int) -> str:
+        tool = self.tools[doc]
+        return f" {' '.join(words(tool.name))} {' '.join(words(tool.description))} "
 
     def _term_check(self, hits: Sequence[SearchHit]) -> Callable[[int], bool] | None:
         """Does any of these tools hold a given term (any field)? None when the step found no tool."""
