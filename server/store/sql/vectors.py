@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from server.store.records import now
-from server.store.sqlite.db import Database
+from server.store.sql.database import Database
 
-_CHUNK = 500  # digests per query: SQLite caps the number of bound parameters
+_CHUNK = 500  # digests per query: backends cap the number of bound parameters
 
 
-class SqliteVectorStore:
+class SqlVectorStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -33,7 +33,8 @@ class SqliteVectorStore:
         async with self.db.transaction() as tx:
             for digest, vector in vectors.items():
                 added += await tx.execute(
-                    "INSERT OR IGNORE INTO embedding_vectors (model, digest, vector, created_at) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO embedding_vectors (model, digest, vector, created_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     (model, digest, vector, ts),
                 )
         return added
