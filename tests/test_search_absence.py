@@ -74,7 +74,8 @@ def test_mixed_request_keeps_the_possible_step(index: SearchIndex) -> None:
                                   "file a linear ticket: login button broken on safari",
                                   "create a google calendar event for the launch party on june 3",
                                   "square root of 1764", "character count for this tweet",
-                                  "get the details of the kubernetes/kubernetes repo", "notify the team on slack"])
+                                  "get the details of the kubernetes/kubernetes repo", "notify the team on slack",
+                                  "email Bob the figma link"])
 def test_catalog_apps_and_values_are_not_mistaken_for_missing_apps(index: SearchIndex, text: str) -> None:
     result = index.search_use_case(text)
     assert result.unavailable == [] and not result.nothing_fits and result.offered == result.merged

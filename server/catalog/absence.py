@@ -1,20 +1,21 @@
 """Saying plainly what the catalog cannot do: an app it does not have, or a request no tool covers.
 
-Two general signals, no list of known apps (docs/search.md, "Absence"):
+Three signals (docs/search.md, "Absence"):
 
-1. **An app named in the request that the catalog does not know.** A word is taken as an app name
+1. **A well-known app the catalog lacks** (known_apps.py), unless a toolkit, a tool name or one of
+   the step's first tools speaks of it; names that are ordinary words only where app names stand.
+2. **An app named by position that the catalog does not know.** A word is taken as an app name
    when it stands where people put app names: right before a thing that lives inside an app
    ("a zoom *meeting*", "my trello *card*", "the shopify *store*") or after "on / via / using /
-   through" at the end of a step ("post it on twitter"); "in / to / from" are left out, they name
-   places and people as often as apps, and so is what follows a colon (the message, not the app).
+   through" at the end of a step ("post it on twitter"); "in / to" only at the end of a step for
+   a lower-case word the catalog never saw; what follows a colon is the message, not the app.
    It counts only when it is not a catalog toolkit's slug, name or alias, not a word of any tool's
    name, and either unknown to the catalog's vocabulary or written as a brand (camelCase, a dotted
    name like monday.com, a lone "X").
-2. **A step nothing covers.** The step has content words the catalog has never seen and its best
-   tool holds none of the others. Proper names and values (Capitalised words, numbers, #channels,
-   addresses) are left out: they are arguments, not the action. Measured stricter rules (a
-   threshold on the share of IDF mass the best tool holds) flagged chatty positive requests
-   too often; see docs/search.md.
+3. **A step nothing covers.** The step has content words the catalog has never seen and its best
+   tool holds none of the others, or a short, weakly matched step asks for an everyday capability
+   (weather, a flight, music) its best tool does not hold. Proper names and values (Capitalised
+   words, numbers, #channels, addresses) are left out: they are arguments, not the action.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ _INSIDE = frozenset({"in", "into"})
 # "… to X" names a place to put things only after these verbs ("upload the video to youtube");
 # after others it is as often a person ("assign it to kim").
 _PUT_VERBS = frozenset({"save", "upload", "post", "publish", "export", "sync", "add", "share", "backup"})
+# Words after an app name that make it a reference handed on, not the place the step happens.
+_REFERENCES = frozenset({"link", "links", "url", "urls", "invite", "id", "handle", "username", "password"})
+_MAKE = frozenset({"create", "make", "generate", "new", "add", "set", "get"})
 _SEND = frozenset({"send", "write", "draft"})
 _FILLER = frozenset({"my", "our", "the", "a", "an", "your", "their", "his", "her"})
 _TOKEN = re.compile(r"[A-Za-z0-9#@][\w.@'\-]*[\w]|[A-Za-z0-9]")
@@ -119,6 +123,10 @@ class AbsenceDetector:
                 if self._covered(phrase, placed) or (" ".join(phrase) not in APP_VERBS and said(" ".join(phrase))):
                     continue
                 if any(_is_value(t) for t in tokens[i : i + size]):
+                    continue
+                after = tokens[i + size].lower() if i + size < len(tokens) else ""
+                # "email Bob the figma link" hands on a value from the app; "create a calendly link" works in it
+                if after in _REFERENCES and tokens[0].lower() not in _MAKE:
                     continue
                 spelled = " ".join(phrase)
                 if spelled in AMBIGUOUS and not placed:
