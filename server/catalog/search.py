@@ -146,21 +146,26 @@ class SearchIndex:
         by_slug = {tk.slug: tk for tk in toolkits}
         self.tools: list[Tool] = [t for tk in toolkits for t in tk.tools.values()]
         self._position = {t.slug: i for i, t in enumerate(self.tools)}
-        self._lexical = LexicalIndex(
-            [tool_fields(t, by_slug[t.toolkit]) for t in self.tools], FIELD_WEIGHTS, LENGTH_NORM
-        )
-        # Copies of one toolkit (two upstream servers, a fork) carry the same name, action and description:
-        # one signature id per distinct (toolkit name without digits, action, description), so copies
-        # don't fill a result list.
-        signatures: dict[tuple[str, str, str], int] = {}
+        fields = [tool_fields(t, by_slug[t.toolkit]) for t in self.tools]
+        self._lexical = LexicalIndex(fields, FIELD_WEIGHTS, LENGTH_NORM)
+        # Copies of one toolkit (two upstream servers, a fork) carry the same name, action, description and
+        # parameters: one signature id per distinct (toolkit name without digits, action, description,
+        # parameter and free text), so copies don't fill a result list. Tools that only share a name and a
+        # description but take other parameters (two APIs' "Get quote") are not copies.
+        signatures: dict[tuple[str, str, str, str], int] = {}
         family = {slug: " ".join(words(re.sub(r"\d+", " ", tk.name))) for slug, tk in by_slug.items()}
         self._twin = np.array(
             [
                 signatures.setdefault(
-                    (family[t.toolkit], t.slug.removeprefix(t.toolkit.upper() + "_"), " ".join(words(t.description))),
+                    (
+                        family[t.toolkit],
+                        t.slug.removeprefix(t.toolkit.upper() + "_"),
+                        " ".join(words(t.description)),
+                        " ".join(words(f"{f['parameters']} {f['text']}")),
+                    ),
                     len(signatures),
                 )
-                for t in self.tools
+                for t, f in zip(self.tools, fields, strict=True)
             ],
             dtype=np.int64,
         )
