@@ -74,11 +74,11 @@ APP_VERBS = frozenset({"tweet", "tweets", "retweet", "tweeting"})
 # What people ask an assistant for that lives outside any app of a tool catalog. A step counts as
 # unavailable when one of these is its subject and no tool found for it holds the word.
 _CAPABILITIES = """
-weather forecast temperature rain snow sunny flight flights airline hotel hotels airbnb taxi ride rides
-stock stocks shares share-price portfolio crypto bitcoin pizza sushi burger groceries grocery delivery takeout
+weather forecast temperature rain snow sunny flight flights airline airfare nonstop layover hotel hotels airbnb taxi ride rides
+stock stocks shares share-price trading portfolio crypto bitcoin pizza sushi burger groceries grocery delivery takeout
 restaurant recipe music song songs playlist podcast radio alarm timer lights light thermostat
 lock unlock door garage vacuum printer print screenshot webcam camera photo photos image images
-picture drawing video videos transcribe transcript voice memo dictate sms translate translation
+picture drawing gif audio video videos transcribe transcript voice memo dictate sms translate translation
 bank balance transfer package parcel shipment fedex ups dhl usps traffic commute
 directions map maps route horoscope lottery movie movies tickets concert
 """
