@@ -50,7 +50,7 @@ def _time(case: str, call: Callable[[str], object], texts: list[str]) -> tuple[f
         call(f"{text} (warm-up, {case})")
     samples = []
     for n, text in enumerate(texts):
-        unique = f"{text} ({case}, request {n})"
+        unique = f"{text} ({case} call {n})"
         started = time.perf_counter()
         call(unique)
         samples.append((time.perf_counter() - started) * 1000)
@@ -100,7 +100,7 @@ def measure_remote(tools: int, searches: int, url: str, model: str) -> list[tupl
                               ("search_use_case, multi-step", MULTI_STEP, index.search_use_case)):
         trips, totals, own = [], [], []
         for n in range(searches + WARMUP):
-            text = f"{texts[n % len(texts)]} (remote, request {n})"
+            text = f"{texts[n % len(texts)]} (remote call {n})"
             started = time.perf_counter()
             call(text)
             total = (time.perf_counter() - started) * 1000

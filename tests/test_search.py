@@ -194,6 +194,13 @@ def test_same_named_tools_with_other_parameters_are_not_copies() -> None:
         "MARKETS1_GET_QUOTE", "MARKETS2_GET_QUOTE", "NEWS_GET_HEADLINES"]
 
 
+def test_a_fragment_of_values_is_context_not_a_step() -> None:
+    """"44.35 N, 110.5 W" would rank the tools whose examples hold those numbers as a step of its own."""
+    assert split_intents("for coordinates 44.35 N, 110.5 W, get the elevation") == [
+        "for coordinates 44.35 N, 110.5 W, get the elevation"]
+    assert split_intents("create issue 42 then close issue 43") == ["create issue 42", "close issue 43"]
+
+
 def test_a_list_of_actions_without_step_words_splits() -> None:
     assert split_intents("check my calendar for tomorrow, email Bob the agenda, post it in #general") == [
         "check my calendar for tomorrow", "email Bob the agenda", "post it in #general"]

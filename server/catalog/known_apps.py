@@ -74,7 +74,8 @@ APP_VERBS = frozenset({"tweet", "tweets", "retweet", "tweeting"})
 # What people ask an assistant for that lives outside any app of a tool catalog. A step counts as
 # unavailable when one of these is its subject and no tool found for it holds the word.
 _CAPABILITIES = """
-weather forecast temperature rain snow sunny flight flights airline airfare nonstop layover hotel hotels airbnb taxi ride rides
+weather forecast temperature rain snow sunny flight flights airline airfare nonstop layover
+hotel hotels airbnb taxi ride rides
 stock stocks shares share-price trading portfolio crypto bitcoin pizza sushi burger groceries grocery delivery takeout
 restaurant recipe music song songs playlist podcast radio alarm timer lights light thermostat
 lock unlock door garage vacuum printer print screenshot webcam camera photo photos image images
