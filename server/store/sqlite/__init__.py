@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.store.sqlite.accounts import SqliteAccountStore
+from server.store.sqlite.audit import SqliteAuditStore
 from server.store.sqlite.auth_configs import SqliteAuthConfigStore
+from server.store.sqlite.console_logins import SqliteConsoleLoginStore
 from server.store.sqlite.db import Database
 from server.store.sqlite.executions import SqliteExecutionStore
 from server.store.sqlite.mcp_clients import SqliteMcpClientStore
@@ -36,6 +38,8 @@ class SqliteStore:
     mcp_clients: SqliteMcpClientStore
     meta: SqliteServerMetaStore
     upstreams: SqliteUpstreamStore
+    audit: SqliteAuditStore
+    console_logins: SqliteConsoleLoginStore
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -50,6 +54,8 @@ class SqliteStore:
             SqliteMcpClientStore(db),
             SqliteServerMetaStore(db),
             SqliteUpstreamStore(db),
+            SqliteAuditStore(db),
+            SqliteConsoleLoginStore(db),
         )
 
     async def reencrypt(self, rotate: Callable[[bytes], bytes], meta_keys: Iterable[str] = ()) -> int:

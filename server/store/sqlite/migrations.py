@@ -147,6 +147,51 @@ MIGRATIONS: list[str] = [
         created_at REAL NOT NULL
     );
     """,
+    # 5: the admin console: keyset-ordered listings, the toolkits each session's config names (kept
+    # by triggers, so the toolkit filter is an index range), operator audit events, console logins
+    """
+    DROP INDEX sessions_user;
+    CREATE INDEX sessions_user ON sessions(user_id, created_at, id);
+    CREATE INDEX sessions_created ON sessions(created_at, id);
+    CREATE TABLE session_toolkits (
+        toolkit TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        PRIMARY KEY (toolkit, created_at, session_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX session_toolkits_session ON session_toolkits(session_id);
+    INSERT INTO session_toolkits (toolkit, created_at, session_id)
+        SELECT t.value, s.created_at, s.id FROM sessions s, json_each(s.config, '$.toolkits.enable') t
+        WHERE t.type = 'text'
+        UNION SELECT t.key, s.created_at, s.id FROM sessions s, json_each(s.config, '$.tools') t;
+    CREATE TRIGGER session_toolkits_on_insert AFTER INSERT ON sessions BEGIN
+        INSERT INTO session_toolkits (toolkit, created_at, session_id)
+            SELECT value, NEW.created_at, NEW.id FROM json_each(NEW.config, '$.toolkits.enable') WHERE type = 'text'
+            UNION SELECT key, NEW.created_at, NEW.id FROM json_each(NEW.config, '$.tools');
+    END;
+    CREATE TRIGGER session_toolkits_on_update AFTER UPDATE OF config ON sessions BEGIN
+        DELETE FROM session_toolkits WHERE session_id = NEW.id;
+        INSERT INTO session_toolkits (toolkit, created_at, session_id)
+            SELECT value, NEW.created_at, NEW.id FROM json_each(NEW.config, '$.toolkits.enable') WHERE type = 'text'
+            UNION SELECT key, NEW.created_at, NEW.id FROM json_each(NEW.config, '$.tools');
+    END;
+    CREATE INDEX connected_accounts_created ON connected_accounts(created_at, id);
+    CREATE INDEX auth_events_at ON auth_events(at);
+    CREATE TABLE audit_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        event TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        target TEXT,
+        detail TEXT
+    );
+    CREATE INDEX audit_events_at ON audit_events(at);
+    CREATE TABLE console_logins (
+        token_hash TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
