@@ -25,6 +25,8 @@ from server.api.routes import API_ROUTES, starlette_routes
 from server.api.validation import BodySchema
 from server.catalog.catalog import Catalog
 from server.config import Settings
+from server.console.login import ConsoleAuth
+from server.console.routes import console_routes
 from server.errors import ConciergeError
 from server.limits.ratelimit import Throttles
 from server.mcp_app import McpEndpoint, McpRoute, build_mcp_server, security_settings
@@ -123,6 +125,7 @@ def build_app(
             document = build_openapi(API_ROUTES, API_PREFIX, {}, current.catalog)
             schemas = {r.body: BodySchema(r.body, document) for r in API_ROUTES if r.body is not None}
             app.state.api = ApiState(current, surface, key_hash, throttles, metrics, document, schemas, token_secret)
+            app.state.console = ConsoleAuth(current.store.console_logins, settings.public_url)
             server = build_mcp_server(current, surface, lambda ctx: ctx.request.path_params["session_id"], metrics)
             manager = StreamableHTTPSessionManager(
                 app=server,
@@ -157,6 +160,7 @@ def build_app(
         Mount(API_PREFIX, routes=starlette_routes(API_ROUTES)),
         Route("/mcp/{session_id}", McpRoute(), methods=["GET", "POST", "DELETE"]),
         Route("/s/{session_id}/mcp", McpRoute(), methods=["GET", "POST", "DELETE"]),
+        *console_routes(),
     ]
     if settings.metrics != "off":
         routes.append(Route("/metrics", metrics_endpoint(settings), methods=["GET"]))

@@ -1,0 +1,121 @@
+"""Who may use the console: a login with the admin key opens a server-side login (its cookie holds a
+random token; the database keeps only the token's hash, so logout ends it everywhere), and every form
+carries a CSRF token derived from that login.
+
+Cookies are `HttpOnly`, `SameSite=Strict`, scoped to `/admin`, and `Secure` whenever the console is
+reached over HTTPS (the request's scheme, which uvicorn takes from `X-Forwarded-Proto` of a trusted
+proxy, or a `public_url` starting with https://).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.auth.crypto import fingerprint
+from server.limits.ratelimit import RateLimiter
+from server.store.interfaces import ConsoleLoginStore
+from server.store.records import now
+
+LOGIN_COOKIE = "concierge_console"
+FORM_COOKIE = "concierge_console_form"  # pre-login CSRF: the login form's token is derived from it
+COOKIE_PATH = "/admin"
+LOGIN_SECONDS = 8 * 3600
+FORM_SECONDS = 3600
+# one failed or successful try every 10 s per client address, 5 at once: guessing a 256-bit key is
+# hopeless anyway; this keeps a script from flooding the log and the audit list
+LOGIN_RATE = 0.1
+LOGIN_BURST = 5
+
+
+def _derive(secret: str, purpose: str) -> str:
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+
+
+def same(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def key_matches(presented: str, expected_hash: str) -> bool:
+    """Constant-time comparison of the presented key's hash with the stored admin key hash."""
+    return hmac.compare_digest(fingerprint(presented), expected_hash)
+
+
+def is_https(request: Request, public_url: str | None) -> bool:
+    return request.url.scheme == "https" or bool(public_url and public_url.startswith("https://"))
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@dataclass(frozen=True)
+class Login:
+    """A valid console login: the CSRF token every form of this login must send back."""
+
+    token_hash: str
+    csrf: str
+
+
+class ConsoleAuth:
+    def __init__(self, store: ConsoleLoginStore, public_url: str | None) -> None:
+        self.store = store
+        self.public_url = public_url
+        self.limiter = RateLimiter(LOGIN_RATE, LOGIN_BURST, "console login address")
+
+    async def current(self, request: Request) -> Login | None:
+        token = request.cookies.get(LOGIN_COOKIE)
+        if not token or len(token) > 128:
+            return None
+        token_hash = fingerprint(token)
+        if not await self.store.alive(token_hash, now()):
+            return None
+        return Login(token_hash, _derive(token, "csrf"))
+
+    async def open(self, response: Response, request: Request) -> None:
+        token = secrets.token_urlsafe(32)
+        await self.store.open(fingerprint(token), now() + LOGIN_SECONDS)
+        self._set(response, request, LOGIN_COOKIE, token, LOGIN_SECONDS)
+        self._forget(response, request, FORM_COOKIE)
+
+    async def close(self, response: Response, request: Request, login: Login) -> None:
+        await self.store.close(login.token_hash)
+        self._forget(response, request, LOGIN_COOKIE)
+
+    def form_token(self, request: Request) -> tuple[str, str | None]:
+        """The login form's CSRF token, derived from a random cookie, so a form posted from another site
+        (which cannot read or set that cookie) never matches; and the new cookie value to set, if any."""
+        seed = request.cookies.get(FORM_COOKIE)
+        fresh = None
+        if not seed or len(seed) > 128:
+            seed = fresh = secrets.token_urlsafe(32)
+        return _derive(seed, "login-form"), fresh
+
+    def set_form_cookie(self, response: Response, request: Request, seed: str) -> None:
+        self._set(response, request, FORM_COOKIE, seed, FORM_SECONDS)
+
+    def form_token_valid(self, request: Request, given: str | None) -> bool:
+        seed = request.cookies.get(FORM_COOKIE)
+        return bool(seed) and len(seed or "") <= 128 and same(given, _derive(seed or "", "login-form"))
+
+    def secure(self, request: Request) -> bool:
+        return is_https(request, self.public_url)
+
+    def _set(self, response: Response, request: Request, name: str, value: str, seconds: int) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=seconds,
+            path=COOKIE_PATH,
+            secure=self.secure(request),
+            httponly=True,
+            samesite="strict",
+        )
+
+    def _forget(self, response: Response, request: Request, name: str) -> None:
+        response.delete_cookie(name, path=COOKIE_PATH, secure=self.secure(request), httponly=True, samesite="strict")
