@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from server.auth.crypto import fingerprint
+from server.errors import RateLimited
 from server.limits.ratelimit import RateLimiter
 from server.store.interfaces import ConsoleLoginStore
 from server.store.records import now
@@ -27,10 +29,11 @@ FORM_COOKIE = "concierge_console_form"  # pre-login CSRF: the login form's token
 COOKIE_PATH = "/admin"
 LOGIN_SECONDS = 8 * 3600
 FORM_SECONDS = 3600
-# one failed or successful try every 10 s per client address, 5 at once: guessing a 256-bit key is
-# hopeless anyway; this keeps a script from flooding the log and the audit list
-LOGIN_RATE = 0.1
-LOGIN_BURST = 5
+# failed tries per client address: 10 at once, then one every 5 s; guessing a 256-bit key is hopeless
+# anyway, this keeps a script from flooding the audit list
+LOGIN_RATE = 0.2
+LOGIN_BURST = 10
+KEPT_BLOCKS = 10_000
 
 
 def _derive(secret: str, purpose: str) -> str:
@@ -66,7 +69,24 @@ class ConsoleAuth:
     def __init__(self, store: ConsoleLoginStore, public_url: str | None) -> None:
         self.store = store
         self.public_url = public_url
-        self.limiter = RateLimiter(LOGIN_RATE, LOGIN_BURST, "console login address")
+        self.failures = RateLimiter(LOGIN_RATE, LOGIN_BURST, "client address")
+        self._blocked: dict[str, float] = {}
+
+    def blocked_for(self, address: str) -> float:
+        """Seconds until `address` may try again after too many failed logins (0: it may now)."""
+        left = self._blocked.get(address, 0.0) - time.monotonic()
+        if left <= 0:
+            self._blocked.pop(address, None)
+        return max(left, 0.0)
+
+    def failed(self, address: str) -> None:
+        """Counts a failed login; past the burst, the address is refused until a token is back."""
+        try:
+            self.failures.take(address)
+        except RateLimited as exc:
+            if len(self._blocked) > KEPT_BLOCKS:
+                self._blocked = {a: t for a, t in self._blocked.items() if t > time.monotonic()}
+            self._blocked[address] = time.monotonic() + float(exc.details["retry_after_seconds"])
 
     async def current(self, request: Request) -> Login | None:
         token = request.cookies.get(LOGIN_COOKIE)

@@ -15,7 +15,7 @@ from server.console import paging
 from server.console.guard import Console, action, console_of, form_fields, page
 from server.console.login import client_address, key_matches
 from server.console.render import render
-from server.errors import NotFound, RateLimited
+from server.errors import NotFound
 from server.runtime import Runtime
 from server.store.records import SessionFilter
 from server.values import AccountStatus
@@ -338,14 +338,14 @@ def _login_page(request: Request, problem: str | None, status: int) -> Response:
 async def login_submit(request: Request) -> Response:
     runtime, auth = console_of(request)
     address = client_address(request)
-    try:
-        auth.limiter.take(address)
-    except RateLimited as exc:
-        return _login_page(request, f"Too many login attempts from this address; {exc.message.split('; ')[-1]}.", 429)
+    wait = auth.blocked_for(address)
+    if wait:
+        return _login_page(request, f"Too many failed logins from this address; try again in {wait:.0f} s.", 429)
     fields = await form_fields(request)
     if not auth.form_token_valid(request, fields.get("csrf")):
         return _login_page(request, "The form expired or was not sent from this page. Try again.", 403)
     if not key_matches(fields.get("admin_key", ""), request.app.state.api.admin_key_hash):
+        auth.failed(address)
         await runtime.store.audit.record("console.login_failed", "console", None, f"from {address}")
         return _login_page(request, "That is not the admin key.", 401)
     await runtime.store.audit.record("console.login", "console", None, f"from {address}")

@@ -190,7 +190,8 @@ class SqliteAccountStore:
     async def page(
         self, user_id: str | None, toolkit: str | None, after: PageKey | None, limit: int
     ) -> list[AccountListing]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         for column, value in (("user_id", user_id), ("toolkit", toolkit)):
             if value is not None:
                 where.append(f"a.{column} = ?")

@@ -74,7 +74,8 @@ class SqliteSessionStore:
         """With a toolkit, the walk is over `session_toolkits` (toolkit, created_at) and joins the sessions;
         without, over `sessions_user` or `sessions_created`: an index range either way."""
         alias = "t" if where.toolkit is not None else "s"
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if where.toolkit is not None:
             clauses.append("t.toolkit = ?")
             params.append(where.toolkit)
