@@ -35,6 +35,8 @@ from server.meta_tools.registry import CORE_META_TOOLS, ToolSurface
 from server.observability.metrics import Metrics
 from server.observability.middleware import RequestContext, RouteLabels
 from server.runtime import Runtime
+from server.web import csrf as web_csrf
+from server.web.pages import STATIC_PATH, Web, static_files
 
 log = logging.getLogger("concierge")
 API_PREFIX = "/api/v1"
@@ -124,6 +126,13 @@ def build_app(
             )
             document = build_openapi(API_ROUTES, API_PREFIX, {}, current.catalog)
             schemas = {r.body: BodySchema(r.body, document) for r in API_ROUTES if r.body is not None}
+            app.state.web = Web(
+                web_csrf.Csrf(
+                    await session_token.load_secret(current.meta, current.auth.accounts.box, web_csrf.META_KEY),
+                    secure=settings.base_url.startswith("https://"),
+                ),
+                settings.pages.product_name,
+            )
             app.state.api = ApiState(current, surface, key_hash, throttles, metrics, document, schemas, token_secret)
             app.state.console = ConsoleAuth(current.store.console_logins, settings.public_url)
             server = build_mcp_server(current, surface, lambda ctx: ctx.request.path_params["session_id"], metrics)
@@ -156,6 +165,7 @@ def build_app(
             methods=["GET"],
         ),
         Route("/connect/{token}", connect.link_page, methods=["GET", "POST"]),
+        Mount(STATIC_PATH, static_files(), name="static"),
         Route(f"{API_PREFIX}/auth/callback", connect.oauth_callback, methods=["GET"]),
         Mount(API_PREFIX, routes=starlette_routes(API_ROUTES)),
         Route("/mcp/{session_id}", McpRoute(), methods=["GET", "POST", "DELETE"]),

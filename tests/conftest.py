@@ -8,7 +8,7 @@ import pytest
 from tests.live import LiveServer
 
 # fixtures shared by several test modules, registered here so no module imports them by name
-pytest_plugins = ["tests.standins.google", "tests.console_fixtures"]
+pytest_plugins = ["tests.standins.google", "tests.browser", "tests.console_fixtures"]
 
 
 @pytest.fixture
