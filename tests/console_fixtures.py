@@ -60,7 +60,8 @@ def hidden(html: str, name: str) -> str:
 def login(server: LiveServer, key: str = API_KEY) -> httpx.Client:
     client = httpx.Client(base_url=server.url, follow_redirects=False, timeout=30)
     form = client.get("/admin/login")
-    done = client.post("/admin/login", data={"csrf": hidden(form.text, "csrf"), "admin_key": key, "next": "/admin"})
+    token = hidden(form.text, "csrf_token")
+    done = client.post("/admin/login", data={"csrf_token": token, "admin_key": key, "next": "/admin"})
     assert done.status_code == 303 and done.headers["location"] == "/admin", done.text
     return client
 

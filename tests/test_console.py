@@ -27,7 +27,7 @@ def test_console_refuses_everything_without_a_login(console_server: LiveServer) 
     anonymous.cookies.set("concierge_console", "made-up-token", path="/admin")
     assert anonymous.get("/admin/sessions").status_code == 303
     for path in ["/admin/accounts/ca_x/revoke", "/admin/logout"]:
-        refused = anonymous.post(path, data={"csrf": "anything"})
+        refused = anonymous.post(path, data={"csrf_token": "anything"})
         assert refused.status_code == 401 and "Log in again" in refused.text, path
 
 
@@ -35,9 +35,9 @@ def test_login_sets_a_strict_httponly_cookie_and_logout_ends_it(console_server: 
     client = httpx.Client(base_url=console_server.url, follow_redirects=False, timeout=30)
     form = client.get("/admin/login?next=/admin/audit")
     assert form.headers["content-security-policy"].startswith("default-src 'none'")
-    wrong = client.post("/admin/login", data={"csrf": hidden(form.text, "csrf"), "admin_key": "ck_wrong"})
+    wrong = client.post("/admin/login", data={"csrf_token": hidden(form.text, "csrf_token"), "admin_key": "ck_wrong"})
     assert wrong.status_code == 401 and "not the admin key" in wrong.text
-    done = client.post("/admin/login", data={"csrf": hidden(form.text, "csrf"), "admin_key": API_KEY,
+    done = client.post("/admin/login", data={"csrf_token": hidden(form.text, "csrf_token"), "admin_key": API_KEY,
                                              "next": "/admin/audit"})
     assert done.status_code == 303 and done.headers["location"] == "/admin/audit"
     cookie = next(c for c in done.headers.get_list("set-cookie") if c.startswith("concierge_console="))
@@ -48,7 +48,7 @@ def test_login_sets_a_strict_httponly_cookie_and_logout_ends_it(console_server: 
     assert audit.status_code == 200 and "console.login_failed" in audit.text and "console.login" in audit.text
     token = client.cookies.get("concierge_console")
     assert token and token not in audit.text
-    out = client.post("/admin/logout", data={"csrf": hidden(audit.text, "csrf")})
+    out = client.post("/admin/logout", data={"csrf_token": hidden(audit.text, "csrf_token")})
     assert out.status_code == 303 and out.headers["location"] == "/admin/login"
     # the old cookie, replayed by someone who kept it, is dead on the server side
     replay = httpx.Client(base_url=console_server.url, follow_redirects=False, timeout=30)
@@ -61,12 +61,10 @@ def test_cookie_is_secure_behind_an_https_proxy(console_server: LiveServer) -> N
     client = httpx.Client(base_url=console_server.url, follow_redirects=False, timeout=30,
                           headers={"X-Forwarded-Proto": "https"})
     form = client.get("/admin/login")
-    assert "secure" in form.headers["set-cookie"].lower()
-    seed = form.headers["set-cookie"].split(";")[0]  # a Secure cookie: httpx keeps it for https only
-    done = client.post("/admin/login", data={"csrf": hidden(form.text, "csrf"), "admin_key": API_KEY},
-                       headers={"Cookie": seed})
+    done = client.post("/admin/login", data={"csrf_token": hidden(form.text, "csrf_token"), "admin_key": API_KEY})
     assert done.status_code == 303
-    assert all("secure" in c.lower() for c in done.headers.get_list("set-cookie"))
+    cookie = next(c for c in done.headers.get_list("set-cookie") if c.startswith("concierge_console="))
+    assert "; secure" in cookie.lower() and "samesite=strict" in cookie.lower()
 
 
 def test_missing_or_forged_csrf_is_refused_and_changes_nothing(console_server: LiveServer) -> None:
@@ -74,16 +72,16 @@ def test_missing_or_forged_csrf_is_refused_and_changes_nothing(console_server: L
     account = connect_key(console_server, session)
     # login form: no token, or a token from another browser's form cookie
     stranger = httpx.Client(base_url=console_server.url, follow_redirects=False, timeout=30)
-    theirs = hidden(stranger.get("/admin/login").text, "csrf")
+    theirs = hidden(stranger.get("/admin/login").text, "csrf_token")
     victim = httpx.Client(base_url=console_server.url, follow_redirects=False, timeout=30)
     victim.get("/admin/login")
-    for data in ({"admin_key": API_KEY}, {"admin_key": API_KEY, "csrf": theirs}):
+    for data in ({"admin_key": API_KEY}, {"admin_key": API_KEY, "csrf_token": theirs}):
         refused = victim.post("/admin/login", data=data)
         assert refused.status_code == 403 and "concierge_console=" not in refused.headers.get("set-cookie", "")
     # a logged-in console: revoke without the token, with a forged one, with another login's token
     client = login(console_server)
-    other = hidden(login(console_server).get("/admin").text, "csrf")
-    for data in ({}, {"csrf": "0" * 64}, {"csrf": other}):
+    other = hidden(login(console_server).get("/admin").text, "csrf_token")
+    for data in ({}, {"csrf_token": "1700000000.forged"}, {"csrf_token": other}):
         refused = client.post(f"/admin/accounts/{account}/revoke", data=data)
         assert refused.status_code == 403 and "security token" in refused.text
         assert client.post("/admin/logout", data=data).status_code == 403
@@ -100,8 +98,9 @@ def test_revoke_from_the_console_stops_the_account_for_its_sessions(console_serv
     client = login(console_server)
     listing = client.get("/admin/accounts?user_id=revoke-user")
     assert account in listing.text and "ACTIVE" in listing.text
+    back = "/admin/accounts?user_id=revoke-user"
     done = client.post(f"/admin/accounts/{account}/revoke",
-                       data={"csrf": hidden(listing.text, "csrf"), "back": "/admin/accounts?user_id=revoke-user"})
+                       data={"csrf_token": hidden(listing.text, "csrf_token"), "back": back})
     assert done.status_code == 303 and done.headers["location"].startswith("/admin/accounts?user_id=revoke-user")
     for session in (first, second):
         failed = run_keyed(console_server, session)
@@ -169,18 +168,18 @@ def test_no_console_page_contains_a_secret(console_server: LiveServer) -> None:
                  "/admin/login"]:
         text = client.get(path).text
         assert API_KEY not in text and KEY not in text and KEY[:12] not in text, path
-    assert "csrf" in client.get("/admin").text
+    assert "csrf_token" in client.get("/admin").text
 
 
 def test_login_attempts_are_rate_limited(tmp_path: Path) -> None:
     server = LiveServer(tmp_path / "data").start()
     try:
         client = httpx.Client(base_url=server.url, follow_redirects=False, timeout=30)
-        token = hidden(client.get("/admin/login").text, "csrf")
-        codes = [client.post("/admin/login", data={"csrf": token, "admin_key": f"ck_guess_{i}"}).status_code
+        token = hidden(client.get("/admin/login").text, "csrf_token")
+        codes = [client.post("/admin/login", data={"csrf_token": token, "admin_key": f"ck_guess_{i}"}).status_code
                  for i in range(12)]
         assert codes[:11] == [401] * 11 and codes[11:] == [429], codes
-        blocked = client.post("/admin/login", data={"csrf": token, "admin_key": API_KEY})
+        blocked = client.post("/admin/login", data={"csrf_token": token, "admin_key": API_KEY})
         assert blocked.status_code == 429 and "Too many failed logins" in blocked.text
     finally:
         server.stop()

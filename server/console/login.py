@@ -1,15 +1,14 @@
 """Who may use the console: a login with the admin key opens a server-side login (its cookie holds a
 random token; the database keeps only the token's hash, so logout ends it everywhere), and every form
-carries a CSRF token derived from that login.
+of a login carries a CSRF token (`server/web/csrf.py`) issued for that login alone.
 
-Cookies are `HttpOnly`, `SameSite=Strict`, scoped to `/admin`, and `Secure` whenever the console is
-reached over HTTPS (the request's scheme, which uvicorn takes from `X-Forwarded-Proto` of a trusted
+The login cookie is `HttpOnly`, `SameSite=Strict`, scoped to `/admin`, and `Secure` whenever the console
+is reached over HTTPS (the request's scheme, which uvicorn takes from `X-Forwarded-Proto` of a trusted
 proxy, or a `public_url` starting with https://).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
@@ -25,23 +24,14 @@ from server.store.interfaces import ConsoleLoginStore
 from server.store.records import now
 
 LOGIN_COOKIE = "concierge_console"
-FORM_COOKIE = "concierge_console_form"  # pre-login CSRF: the login form's token is derived from it
 COOKIE_PATH = "/admin"
 LOGIN_SECONDS = 8 * 3600
-FORM_SECONDS = 3600
+LOGIN_PURPOSE = "admin:login"  # the CSRF purpose of the login form
 # failed tries per client address: 10 at once, then one every 5 s; guessing a 256-bit key is hopeless
 # anyway, this keeps a script from flooding the audit list
 LOGIN_RATE = 0.2
 LOGIN_BURST = 10
 KEPT_BLOCKS = 10_000
-
-
-def _derive(secret: str, purpose: str) -> str:
-    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
-
-
-def same(given: str | None, expected: str) -> bool:
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def key_matches(presented: str, expected_hash: str) -> bool:
@@ -59,10 +49,14 @@ def client_address(request: Request) -> str:
 
 @dataclass(frozen=True)
 class Login:
-    """A valid console login: the CSRF token every form of this login must send back."""
+    """A valid console login, known by its token's hash."""
 
     token_hash: str
-    csrf: str
+
+    @property
+    def csrf_purpose(self) -> str:
+        """Forms of this login carry tokens for this purpose only: a token from another login never fits."""
+        return f"admin:{self.token_hash}"
 
 
 class ConsoleAuth:
@@ -95,33 +89,16 @@ class ConsoleAuth:
         token_hash = fingerprint(token)
         if not await self.store.alive(token_hash, now()):
             return None
-        return Login(token_hash, _derive(token, "csrf"))
+        return Login(token_hash)
 
     async def open(self, response: Response, request: Request) -> None:
         token = secrets.token_urlsafe(32)
         await self.store.open(fingerprint(token), now() + LOGIN_SECONDS)
         self._set(response, request, LOGIN_COOKIE, token, LOGIN_SECONDS)
-        self._forget(response, request, FORM_COOKIE)
 
     async def close(self, response: Response, request: Request, login: Login) -> None:
         await self.store.close(login.token_hash)
         self._forget(response, request, LOGIN_COOKIE)
-
-    def form_token(self, request: Request) -> tuple[str, str | None]:
-        """The login form's CSRF token, derived from a random cookie, so a form posted from another site
-        (which cannot read or set that cookie) never matches; and the new cookie value to set, if any."""
-        seed = request.cookies.get(FORM_COOKIE)
-        fresh = None
-        if not seed or len(seed) > 128:
-            seed = fresh = secrets.token_urlsafe(32)
-        return _derive(seed, "login-form"), fresh
-
-    def set_form_cookie(self, response: Response, request: Request, seed: str) -> None:
-        self._set(response, request, FORM_COOKIE, seed, FORM_SECONDS)
-
-    def form_token_valid(self, request: Request, given: str | None) -> bool:
-        seed = request.cookies.get(FORM_COOKIE)
-        return bool(seed) and len(seed or "") <= 128 and same(given, _derive(seed or "", "login-form"))
 
     def secure(self, request: Request) -> bool:
         return is_https(request, self.public_url)

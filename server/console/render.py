@@ -1,45 +1,28 @@
-"""Console pages from Jinja2 templates (autoescaped), with the headers every console page carries."""
+"""Console pages through the shared web layer (`server/web`): its Jinja2 environment, security headers
+and CSRF tokens. A logged-in page's forms carry a token bound to that login; the login form's token
+is bound to the browser only."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from server.console.login import Login
+from server.console.login import LOGIN_PURPOSE, Login
 from server.console.paging import when
-
-TEMPLATES = Path(__file__).parent / "templates"
-
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_env.filters["when"] = when
-
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
+from server.web import web_of
 
 
 def render(
     request: Request, template: str, context: dict[str, Any], login: Login | None, status: int = 200
 ) -> HTMLResponse:
-    html = _env.get_template(template).render(
-        {"request_path": request.url.path, "csrf": login.csrf if login else None, "logged_in": login is not None}
-        | context
+    web = web_of(request)
+    web.env.filters.setdefault("when", when)
+    return web.render(
+        request,
+        f"console/{template}",
+        {"request_path": request.url.path, "logged_in": login is not None} | context,
+        status=status,
+        csrf_purpose=login.csrf_purpose if login else LOGIN_PURPOSE,
     )
-    return HTMLResponse(html, status_code=status, headers=HEADERS)

@@ -12,13 +12,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from server.console import paging
-from server.console.guard import Console, action, console_of, form_fields, page
-from server.console.login import client_address, key_matches
+from server.console.guard import MAX_FORM_BYTES, Console, action, console_of, page, problem_page
+from server.console.login import LOGIN_PURPOSE, client_address, key_matches
 from server.console.render import render
-from server.errors import NotFound
+from server.errors import NotFound, PayloadTooLarge
 from server.runtime import Runtime
 from server.store.records import SessionFilter
 from server.values import AccountStatus
+from server.web import CsrfRefused, web_of
 
 EXECUTIONS_PAGE = 25
 TOOLS_PAGE = 100
@@ -51,7 +52,7 @@ async def overview(request: Request, console: Console) -> Response:
     catalog = console.runtime.catalog
     return render(
         request,
-        "console_overview.html",
+        "overview.html",
         {
             "title": "Overview",
             "live": live_counts(console.runtime),
@@ -84,7 +85,7 @@ async def sessions(request: Request, console: Console) -> Response:
     filters = {k: q.get(k) for k in ("user_id", "toolkit", "created_from", "created_to")}
     return render(
         request,
-        "console_sessions.html",
+        "sessions.html",
         {
             "title": "Sessions",
             "filters": {k: v or "" for k, v in filters.items()},
@@ -131,7 +132,7 @@ async def session_detail(request: Request, console: Console) -> Response:
     history = await runtime.store.sessions.history(session.id)
     return render(
         request,
-        "console_session.html",
+        "session.html",
         {
             "title": f"Session {session.id}",
             "session": session,
@@ -173,7 +174,7 @@ async def accounts(request: Request, console: Console) -> Response:
     filters = {"user_id": user_id, "toolkit": toolkit}
     return render(
         request,
-        "console_accounts.html",
+        "accounts.html",
         {
             "title": "Connected accounts",
             "filters": {k: v or "" for k, v in filters.items()},
@@ -227,7 +228,7 @@ async def revoke(request: Request, console: Console, fields: dict[str, str]) -> 
 @page
 async def auth_configs(request: Request, console: Console) -> Response:
     configs = [c.public() for c in await console.runtime.auth.configs.list()]
-    return render(request, "console_auth_configs.html", {"title": "Auth configs", "configs": configs}, console.login)
+    return render(request, "auth_configs.html", {"title": "Auth configs", "configs": configs}, console.login)
 
 
 @page
@@ -250,7 +251,7 @@ async def tools(request: Request, console: Console) -> Response:
     shown = toolkits[start : start + paging.PAGE_SIZE]
     return render(
         request,
-        "console_tools.html",
+        "tools.html",
         {
             "title": "Toolkits and tools",
             "query": query or "",
@@ -288,7 +289,7 @@ async def audit(request: Request, console: Console) -> Response:
     last = events[-1] if events else None
     return render(
         request,
-        "console_audit.html",
+        "audit.html",
         {
             "title": "Audit events",
             "events": events,
@@ -316,23 +317,13 @@ async def login_form(request: Request) -> Response:
 
 
 def _login_page(request: Request, problem: str | None, status: int) -> Response:
-    _, auth = console_of(request)
-    token, fresh = auth.form_token(request)
-    response = render(
+    return render(
         request,
-        "console_login.html",
-        {
-            "title": "Log in",
-            "problem": problem,
-            "next": _safe_next(request.query_params.get("next")),
-            "form_token": token,
-        },
+        "login.html",
+        {"title": "Log in", "problem": problem, "next": _safe_next(request.query_params.get("next"))},
         None,
         status,
     )
-    if fresh is not None:
-        auth.set_form_cookie(response, request, fresh)
-    return response
 
 
 async def login_submit(request: Request) -> Response:
@@ -341,9 +332,10 @@ async def login_submit(request: Request) -> Response:
     wait = auth.blocked_for(address)
     if wait:
         return _login_page(request, f"Too many failed logins from this address; try again in {wait:.0f} s.", 429)
-    fields = await form_fields(request)
-    if not auth.form_token_valid(request, fields.get("csrf")):
-        return _login_page(request, "The form expired or was not sent from this page. Try again.", 403)
+    try:
+        fields = await web_of(request).form(request, csrf_purpose=LOGIN_PURPOSE, max_bytes=MAX_FORM_BYTES)
+    except (CsrfRefused, PayloadTooLarge) as exc:
+        return problem_page(request, "Request refused", f"{exc.message} Nothing was changed.", None, exc.http_status)
     if not key_matches(fields.get("admin_key", ""), request.app.state.api.admin_key_hash):
         auth.failed(address)
         await runtime.store.audit.record("console.login_failed", "console", None, f"from {address}")
