@@ -316,11 +316,12 @@ async def login_form(request: Request) -> Response:
     return _login_page(request, None, 200)
 
 
-def _login_page(request: Request, problem: str | None, status: int) -> Response:
+def _login_page(request: Request, problem: str | None, status: int, next_path: str | None = None) -> Response:
+    """`next_path`: where to go after logging in (from the form when it is shown again after a failure)."""
     return render(
         request,
         "login.html",
-        {"title": "Log in", "problem": problem, "next": _safe_next(request.query_params.get("next"))},
+        {"title": "Log in", "problem": problem, "next": _safe_next(next_path or request.query_params.get("next"))},
         None,
         status,
     )
@@ -339,7 +340,7 @@ async def login_submit(request: Request) -> Response:
     if not key_matches(fields.get("admin_key", ""), request.app.state.api.admin_key_hash):
         auth.failed(address)
         await runtime.store.audit.record("console.login_failed", "console", None, f"from {address}")
-        return _login_page(request, "That is not the admin key.", 401)
+        return _login_page(request, "That is not the admin key.", 401, fields.get("next"))
     await runtime.store.audit.record("console.login", "console", None, f"from {address}")
     response = RedirectResponse(_safe_next(fields.get("next")), status_code=303)
     await auth.open(response, request)
