@@ -6,10 +6,20 @@ from __future__ import annotations
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser import Browser
 from tests.console_fixtures import KEY, connect_key, run_keyed
 from tests.live import API_KEY, LiveServer
+
+
+def _arrive(browser: Browser, path_and_query: str) -> None:
+    """Waits until a click's navigation has landed on this URL (the next page is loaded)."""
+    WebDriverWait(browser.driver, 30).until(expected_conditions.url_contains(path_and_query))
+    WebDriverWait(browser.driver, 30).until(
+        lambda driver: driver.execute_script("return document.readyState") == "complete"
+    )
 
 
 def _check(browser: Browser, name: str) -> None:
@@ -34,10 +44,11 @@ def test_console_in_a_real_browser(browser: Browser, console_server: LiveServer)
     _check(browser, "login")
     browser.fill("Admin key", "ck_not_the_key")
     browser.click("Log in")
-    assert "That is not the admin key" in browser.text
+    WebDriverWait(browser.driver, 30).until(lambda d: "That is not the admin key" in browser.text)
     # keyboard only: type the key and press Enter in the field
     browser.fill("Admin key", API_KEY)
     browser.find("#admin_key").send_keys(Keys.ENTER)
+    _arrive(browser, "/admin/accounts")
     assert browser.url.endswith("/admin/accounts"), "back where the person wanted to go"
     assert account in browser.text and "ACTIVE" in browser.text
     _check(browser, "accounts")
@@ -45,6 +56,7 @@ def test_console_in_a_real_browser(browser: Browser, console_server: LiveServer)
     browser.open(f"{base}/admin/tools")
     browser.fill("Search tools", "which api key does the service receive")
     browser.click("Search")
+    _arrive(browser, "q=which")
     first = browser.find("ol.results li code").text
     assert first == "KEYED_WHOAMI", browser.text
     _check(browser, "tools")
@@ -52,10 +64,12 @@ def test_console_in_a_real_browser(browser: Browser, console_server: LiveServer)
     browser.open(f"{base}/admin/sessions")
     browser.fill("User id", "browser-user")
     browser.click("Filter")
+    _arrive(browser, "user_id=browser-user")
     links = [a.text for a in browser.find_all("td a code")]
     assert links == [session["id"]]
     _check(browser, "sessions")
     browser.driver.find_element(By.LINK_TEXT, session["id"]).click()
+    _arrive(browser, f"/admin/sessions/{session['id']}")
     assert "KEYED_WHOAMI" in browser.text and "MATH_EVALUATE" in browser.text and "error" in browser.text
     _check(browser, "session")
 
@@ -70,6 +84,7 @@ def test_console_in_a_real_browser(browser: Browser, console_server: LiveServer)
     assert run_keyed(console_server, session)["successful"]
     browser.open(f"{base}/admin/accounts?user_id=browser-user")
     browser.find(f"form[action='/admin/accounts/{account}/revoke'] button").click()
+    _arrive(browser, "revoked=")
     assert f"Account {account} is revoked" in browser.text and "REVOKED" in browser.text
     failed = run_keyed(console_server, session)
     assert not failed["successful"] and failed["error_details"]["code"] == "connection_required"
@@ -80,6 +95,6 @@ def test_console_in_a_real_browser(browser: Browser, console_server: LiveServer)
     _check(browser, "audit")
 
     browser.click("Log out")
-    assert browser.url.endswith("/admin/login")
+    _arrive(browser, "/admin/login")
     browser.open(f"{base}/admin/audit")
     assert "/admin/login" in browser.url, "logged out for real"
