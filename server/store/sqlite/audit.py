@@ -8,11 +8,11 @@ from server.store.sqlite.db import Database
 # One list from two tables; each branch filters by the keyset itself so both walk their `at` index.
 _MERGED = (
     "SELECT * FROM ("
-    "SELECT 'account' AS source, id, at, event, actor, account_id AS target, user_id, toolkit, detail "
-    "FROM auth_events {account_where} ORDER BY at DESC, id DESC LIMIT ?) "
+    "SELECT CAST('account' AS TEXT) AS source, id, at, event, actor, account_id AS target, user_id, toolkit, detail "
+    "FROM auth_events {account_where} ORDER BY at DESC, id DESC LIMIT ?) AS a "
     "UNION ALL SELECT * FROM ("
-    "SELECT 'console', id, at, event, actor, target, NULL, NULL, detail "
-    "FROM audit_events {console_where} ORDER BY at DESC, id DESC LIMIT ?) "
+    "SELECT CAST('console' AS TEXT), id, at, event, actor, target, CAST(NULL AS TEXT), CAST(NULL AS TEXT), detail "
+    "FROM audit_events {console_where} ORDER BY at DESC, id DESC LIMIT ?) AS c "
     "ORDER BY at DESC, source DESC, id DESC LIMIT ?"
 )
 
@@ -34,8 +34,10 @@ class SqliteAuditStore:
             params: tuple[object, ...] = (limit, limit, limit)
         else:
             # rows strictly after the key in the order (at DESC, source DESC, id DESC)
-            account_where = "WHERE at < ? OR (at = ? AND (? > 'account' OR (? = 'account' AND id < ?)))"
-            console_where = "WHERE at < ? OR (at = ? AND ? = 'console' AND id < ?)"
+            account_where = (
+                "WHERE at < ? OR (at = ? AND (CAST(? AS TEXT) > 'account' OR (CAST(? AS TEXT) = 'account' AND id < ?)))"
+            )
+            console_where = "WHERE at < ? OR (at = ? AND CAST(? AS TEXT) = 'console' AND id < ?)"
             sql = _MERGED.format(account_where=account_where, console_where=console_where)
             params = (
                 after.at, after.at, after.source, after.source, after.id, limit,
