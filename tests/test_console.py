@@ -183,3 +183,16 @@ def test_login_attempts_are_rate_limited(tmp_path: Path) -> None:
         assert blocked.status_code == 429 and "Too many failed logins" in blocked.text
     finally:
         server.stop()
+
+
+def test_live_counts_see_a_running_workbench(console_server: LiveServer) -> None:
+    client = login(console_server)
+    before = client.get("/admin/live").json()
+    assert before["upstream_connections"] == 0 and before["upstream_processes"] == 0
+    session = console_server.create_session(user_id="live-user", toolkits=["math"])
+    ran = console_server.api("POST", f"/sessions/{session['id']}/tools/COMPOSIO_REMOTE_WORKBENCH",
+                             json={"arguments": {"code_to_execute": "kept = 41 + 1"}})
+    assert ran.status_code == 200 and ran.json()["successful"], ran.text
+    assert client.get("/admin/live").json()["workbench_processes"] == before["workbench_processes"] + 1
+    overview = client.get("/admin")
+    assert re.search(r"<dt>Workbench processes</dt><dd>\d+</dd>", overview.text)
