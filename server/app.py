@@ -26,6 +26,7 @@ from server.api.validation import BodySchema
 from server.catalog.catalog import Catalog
 from server.config import Settings
 from server.console.login import ConsoleAuth
+from server.console.routes import PATHS as CONSOLE_PATHS
 from server.console.routes import console_routes
 from server.errors import ConciergeError
 from server.limits.ratelimit import Throttles
@@ -174,7 +175,9 @@ def build_app(
     ]
     if settings.metrics != "off":
         routes.append(Route("/metrics", metrics_endpoint(settings), methods=["GET"]))
-    labels = RouteLabels([r.path for r in routes if isinstance(r, Route)] + [API_PREFIX + r.path for r in API_ROUTES])
+    labels = RouteLabels(
+        [r.path for r in routes if isinstance(r, Route)] + [API_PREFIX + r.path for r in API_ROUTES] + CONSOLE_PATHS
+    )
     return Starlette(
         routes=routes,
         lifespan=lifespan,

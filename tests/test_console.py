@@ -125,8 +125,10 @@ def test_sessions_filters_pages_and_a_sessions_runs(console_server: LiveServer) 
     today = client.get("/admin/sessions?user_id=pager&created_from=2000-01-01&created_to=2999-12-31")
     assert len(re.findall(r'href="/admin/sessions/(sess_[^"]+)"', today.text)) == 4
     assert "No sessions match" in client.get("/admin/sessions?user_id=pager&created_to=2000-01-01").text
+    uploaded = console_server.api("PUT", f"/sessions/{made[0]['id']}/files/inputs/report.csv", content=b"a,b\n1,2\n")
+    assert uploaded.status_code == 200, uploaded.text
     detail = client.get(f"/admin/sessions/{made[0]['id']}")
-    assert detail.status_code == 200
+    assert detail.status_code == 200 and "inputs/report.csv" in detail.text
     assert "MATH_EVALUATE" in detail.text and "error" in detail.text and "Version 1" in detail.text
     for bad in ("/admin/sessions?after=nonsense", "/admin/sessions?created_from=yesterday",
                 f"/admin/sessions/{made[0]['id']}?after=1.5", "/admin/audit?after=1~x~2", "/admin/tools?offset=-1"):

@@ -25,3 +25,5 @@ _PAGES: list[BaseRoute] = [
     Route("/tools", views.tools, methods=["GET"]),
     Route("/audit", views.audit, methods=["GET"]),
 ]
+
+PATHS = ["/admin" + r.path for r in _PAGES if isinstance(r, Route)]  # route templates for metrics
