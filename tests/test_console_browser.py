@@ -94,6 +94,16 @@ def test_console_in_a_real_browser(browser: Browser, console_server: LiveServer)
     assert "console.revoke" in browser.text and "console.login_failed" in browser.text
     _check(browser, "audit")
 
+    # dark mode (the shared stylesheet's colours): still zero serious/critical findings
+    browser.driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}
+    )
+    try:
+        browser.open(f"{base}/admin/accounts?user_id=browser-user")
+        _check(browser, "accounts-dark")
+    finally:
+        browser.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
     browser.click("Log out")
     _arrive(browser, "/admin/login")
     browser.open(f"{base}/admin/audit")
