@@ -10,6 +10,7 @@ import httpx
 
 from tests.console_fixtures import KEY, connect_key, hidden, login, run_keyed
 from tests.live import API_KEY, LiveServer
+from tests.mcp_helpers import initialize_body, raw_post
 
 PAGES = ["/admin", "/admin/sessions", "/admin/accounts", "/admin/auth-configs", "/admin/tools", "/admin/audit",
          "/admin/live"]
@@ -127,8 +128,11 @@ def test_sessions_filters_pages_and_a_sessions_runs(console_server: LiveServer) 
     assert "No sessions match" in client.get("/admin/sessions?user_id=pager&created_to=2000-01-01").text
     uploaded = console_server.api("PUT", f"/sessions/{made[0]['id']}/files/inputs/report.csv", content=b"a,b\n1,2\n")
     assert uploaded.status_code == 200, uploaded.text
+    opened = raw_post(made[0]["mcp"]["url"], initialize_body("console-probe"))
+    assert opened.status_code == 200, opened.text
     detail = client.get(f"/admin/sessions/{made[0]['id']}")
     assert detail.status_code == 200 and "inputs/report.csv" in detail.text
+    assert "console-probe 9.9" in detail.text and "2025-06-18" in detail.text
     assert "MATH_EVALUATE" in detail.text and "error" in detail.text and "Version 1" in detail.text
     for bad in ("/admin/sessions?after=nonsense", "/admin/sessions?created_from=yesterday",
                 f"/admin/sessions/{made[0]['id']}?after=1.5", "/admin/audit?after=1~x~2", "/admin/tools?offset=-1"):

@@ -25,6 +25,7 @@ EXECUTIONS_PAGE = 25
 TOOLS_PAGE = 100
 FILES_SHOWN = 200
 SEARCH_RESULTS = 25
+CLIENTS_SHOWN = 50
 
 
 def _named_toolkits(config: dict[str, Any]) -> list[str]:
@@ -130,6 +131,7 @@ async def session_detail(request: Request, console: Console) -> Response:
         files = [{"path": p, "size": size} for p, (size, _) in sorted(scan.files.items())[:FILES_SHOWN]]
     base = f"/admin/sessions/{session.id}"
     history = await runtime.store.sessions.history(session.id)
+    clients = await runtime.sessions.clients.of_session(session.id)
     return render(
         request,
         "session.html",
@@ -154,6 +156,7 @@ async def session_detail(request: Request, console: Console) -> Response:
             "executions_first": f"{base}#executions" if after else None,
             "files": files,
             "files_total": files_total,
+            "clients": clients[-CLIENTS_SHOWN:],
             "user_accounts": _link("/admin/accounts", user_id=session.user_id),
         },
         console.login,
