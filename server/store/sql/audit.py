@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from server.store.records import AuditEvent, AuditKey, now
-from server.store.sqlite.db import Database
+from server.store.sql.database import Database
 
 # One list from two tables; each branch filters by the keyset itself so both walk their `at` index.
 _MERGED = (
@@ -17,7 +17,7 @@ _MERGED = (
 )
 
 
-class SqliteAuditStore:
+class SqlAuditStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 

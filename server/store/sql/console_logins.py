@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from server.store.records import now
-from server.store.sqlite.db import Database
+from server.store.sql.database import Database
 
 
-class SqliteConsoleLoginStore:
+class SqlConsoleLoginStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
