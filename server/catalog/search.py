@@ -260,7 +260,11 @@ class SearchIndex:
         # whole request keeps the ordinary split.
         intents = (self._split_around_missing_apps(steps) if check_absence else None) or steps
         boosts = self._boosts(use_case, toolkit_boost, positions)
-        whole, *per_intent = self._scores([use_case, *intents], positions, boosts)
+        if intents == [use_case]:  # one intent, the request itself: score it once
+            per_intent = self._scores(intents, positions, boosts)
+            whole = per_intent[0]
+        else:
+            whole, *per_intent = self._scores([use_case, *intents], positions, boosts)
         per_step = per_intent if intents is steps else self._scores(steps, positions, boosts)
         hits = [self._hits(s, positions, limit, text) for text, s in zip(intents, per_intent, strict=True)]
         missing = [
