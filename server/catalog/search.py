@@ -260,16 +260,17 @@ class SearchIndex:
         # whole request keeps the ordinary split.
         intents = (self._split_around_missing_apps(steps) if check_absence else None) or steps
         boosts = self._boosts(use_case, toolkit_boost, positions)
+        strongest: dict[str, float] = {}  # each text's best unscaled lexical score, for the absence check
         if intents == [use_case]:  # one intent, the request itself: score it once
-            per_intent = self._scores(intents, positions, boosts)
+            per_intent = self._scores(intents, positions, boosts, strongest)
             whole = per_intent[0]
         else:
-            whole, *per_intent = self._scores([use_case, *intents], positions, boosts)
+            whole, *per_intent = self._scores([use_case, *intents], positions, boosts, strongest)
         per_step = per_intent if intents is steps else self._scores(steps, positions, boosts)
         hits = [self._hits(s, positions, limit, text) for text, s in zip(intents, per_intent, strict=True)]
         missing = [
             self._absence.check(
-                text, self._term_check(h[:1]), self._raw_best(text, positions), self._says(h[:5])
+                text, self._term_check(h[:1]), strongest[text], self._says(h[:5])
             )
             for text, h in zip(intents, hits, strict=True)
         ]
@@ -303,13 +304,6 @@ class SearchIndex:
         if one_intent:
             return whole
         return WHOLE_REQUEST_SHARE * whole + (1.0 - WHOLE_REQUEST_SHARE) * np.max(per_intent, axis=0)
-
-    def _raw_best(self, text: str, positions: np.ndarray | None) -> float:
-        """The best unscaled lexical score for the text: how strongly any tool matches it."""
-        scores = self._lexical.scores(self._lexical.term_ids(terms(text)))
-        if positions is not None:
-            scores = scores[positions]
-        return float(scores.max()) if len(scores) else 0.0
 
     def _says(self, hits: Sequence[SearchHit]) -> Callable[[str], bool]:
         """Does any of these tools name a phrase (whole words) in its name or description?"""
@@ -347,12 +341,19 @@ class SearchIndex:
         return self._positions_of(allowed)
 
     def _scores(
-        self, texts: Sequence[str], positions: np.ndarray | None, boosts: np.ndarray | float
+        self,
+        texts: Sequence[str],
+        positions: np.ndarray | None,
+        boosts: np.ndarray | float,
+        strongest: dict[str, float] | None = None,
     ) -> list[np.ndarray]:
-        """One score per (allowed) tool for each text, scaled so each text's best tool scores 1."""
+        """One score per (allowed) tool for each text, scaled so each text's best tool scores 1;
+        `strongest` gets each text's best unscaled lexical score (how strongly any tool matches it)."""
         lexical = [self._lexical.scores(self._lexical.term_ids(terms(t))) for t in texts]
         if positions is not None:
             lexical = [s[positions] for s in lexical]
+        if strongest is not None:
+            strongest.update((t, float(s.max()) if len(s) else 0.0) for t, s in zip(texts, lexical, strict=True))
         if self._encoder is None or self._vectors is None:
             return [_scaled(s * boosts) for s in lexical]
         try:
