@@ -47,15 +47,16 @@ def _sqlite_columns(path: Path) -> dict[str, list[str]]:
 
 
 async def test_both_dialects_build_the_same_tables_and_columns_at_every_version(tmp_path: Path) -> None:
+    """Upgraded in place one version at a time, as an old installation is."""
     assert all(m.sqlite.strip() and m.postgres.strip() for m in MIGRATIONS)
+    path, url = tmp_path / "c.db", new_database()
     for version in range(1, len(MIGRATIONS) + 1):
-        path, url = tmp_path / f"v{version}.db", new_database()
         await (await SqliteDatabase.open(path, [m.sqlite for m in MIGRATIONS[:version]])).close()
         pg = await Database.open(url, migrations=[m.postgres for m in MIGRATIONS[:version]])
         assert await pg.schema_version() == version
         await pg.close()
         assert await _pg_columns(url) == _sqlite_columns(path), f"the dialects differ at version {version}"
-    assert set(_sqlite_columns(tmp_path / f"v{len(MIGRATIONS)}.db")) == set(TABLES), "TABLES names every table"
+    assert set(_sqlite_columns(path)) == set(TABLES), "TABLES names every table"
 
 
 async def test_upgrade_in_place_failed_migration_and_newer_database() -> None:
