@@ -30,6 +30,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common import selenium_manager
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = os.environ.get("CONCIERGE_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CONCIERGE_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -99,10 +101,18 @@ class Browser:
         field.send_keys(value)
 
     def click(self, text: str) -> None:
-        """Clicks the button or link with this visible text, and waits for the next page."""
+        """Clicks the button or link with this visible text, and waits until the next page has loaded."""
+        old = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.find_element(
             By.XPATH, f"//button[normalize-space()='{text}'] | //a[normalize-space()='{text}']"
         ).click()
+        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, 30).until(
+            lambda driver: driver.execute_script("return document.readyState") == "complete"
+        )
+
+    def heading(self) -> str:
+        return self.find("h1").text
 
     def reset(self) -> None:
         self.driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
