@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.webdriver.common.keys import Keys
 
 from server.auth import connect_flow
 from tests.auth_fixtures import ResourceApi, write_toolkits
@@ -133,13 +134,21 @@ def test_token_connect_by_clicking_with_a_form_error_first(world: World, browser
     assert world.account(link["connected_account_id"])["status"] == "ACTIVE"
 
 
-def test_api_key_connect_and_the_key_reaches_the_service(world: World, browser: Browser) -> None:
+def test_api_key_connect_with_the_keyboard_only_in_dark_mode(world: World, browser: Browser) -> None:
     link = world.link("keyed")
+    browser.color_scheme("dark")
     browser.open(link["redirect_url"])
-    world.look(browser, None, "Connect your Keyed account")
-    browser.fill("API key", KEY)
-    browser.click("Connect Keyed")
-    world.look(browser, None, "Your Keyed account is connected")
+    world.look(browser, "connect-form-dark", "Connect your Keyed account")
+    assert browser.find("body").value_of_css_property("background-color") != "rgba(244, 245, 248, 1)"
+    browser.keys(Keys.TAB)
+    assert browser.focused().text == "Skip to main content"  # the first stop, visible when focused
+    assert browser.focused().value_of_css_property("outline-style") == "solid"
+    browser.keys(Keys.ENTER)
+    browser.keys(Keys.TAB)
+    assert browser.focused().get_attribute("name") == "api_key"
+    browser.keys(KEY, Keys.ENTER)  # Enter in the field submits the form
+    browser.wait_for_heading("Your Keyed account is connected")
+    world.look(browser, "connect-done-dark", "Your Keyed account is connected")
     assert world.run(link["session_id"], "KEYED_WHOAMI")["data"]["key_seen"] == KEY
 
 

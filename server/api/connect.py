@@ -156,8 +156,12 @@ def _finish(request: Request, account: AccountRow, callback_url: str | None, sta
     app = _app(toolkit) if toolkit else {"name": name, "initial": name[:1].upper(), "hue": 0}
     if ok:
         return web.render(request, "connect/done.html", {"app": app})
-    context = {"app": app, **_failure_words(name, account.status_reason), "retry_state": state,
-               "retry_action": RETRY_PATH}
+    context = {
+        "app": app,
+        **_failure_words(name, account.status_reason),
+        "retry_state": state,
+        "retry_action": RETRY_PATH,
+    }
     return web.render(request, "connect/failed.html", context, status=400, csrf_purpose="retry")
 
 
@@ -227,7 +231,7 @@ async def oauth_callback(request: Request) -> Response:
 
 
 async def retry(request: Request) -> Response:
-    """"Try again" on a provider's refusal: a new Connect Link for the same connection, opened at once."""
+    """ "Try again" on a provider's refusal: a new Connect Link for the same connection, opened at once."""
     web = web_of(request)
     try:
         values = await web.form(request, csrf_purpose="retry")

@@ -97,7 +97,6 @@ PLAIN_WORDS: dict[str, dict[str, str]] = {
 }
 
 
-
 def in_plain_words(slug: str, name: str, scopes: Iterable[str]) -> list[str]:
     """One line per permission, in the order asked, without repeats; unknown scopes as the provider names them."""
     words = PLAIN_WORDS.get(slug, {})
