@@ -165,6 +165,7 @@ def build_app(
             openapi_endpoint(lambda request: request.app.state.api.openapi),
             methods=["GET"],
         ),
+        Route(connect.RETRY_PATH, connect.retry, methods=["POST"]),
         Route("/connect/{token}", connect.link_page, methods=["GET", "POST"]),
         Mount(STATIC_PATH, static_files(), name="static"),
         Route(f"{API_PREFIX}/auth/callback", connect.oauth_callback, methods=["GET"]),

@@ -38,9 +38,7 @@ def _static_versions() -> dict[str, str]:
     """A content hash per static file, so `?v=` changes whenever the file does."""
     folder = resources.files("server.web") / "static"
     return {
-        entry.name: hashlib.sha256(entry.read_bytes()).hexdigest()[:12]
-        for entry in folder.iterdir()
-        if entry.is_file()
+        entry.name: hashlib.sha256(entry.read_bytes()).hexdigest()[:12] for entry in folder.iterdir() if entry.is_file()
     }
 
 
@@ -96,7 +94,11 @@ class Web:
 
     def refused(self, request: Request, exc: CsrfRefused) -> HTMLResponse:
         return self.message(
-            request, "Request refused", exc.message, status=exc.http_status, tone="bad",
+            request,
+            "Request refused",
+            exc.message,
+            status=exc.http_status,
+            tone="bad",
             hint="Nothing was changed.",
         )
 
