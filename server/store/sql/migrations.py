@@ -423,5 +423,7 @@ TABLES: tuple[str, ...] = (
     "connect_links",
     "auth_events",
     "upstreams",
-    "audit_events",  # not session_toolkits (the sessions' triggers rebuild it) nor console_logins (short-lived)
+    "session_toolkits",
+    "audit_events",
+    "console_logins",
 )
