@@ -25,6 +25,9 @@ from server.api.routes import API_ROUTES, starlette_routes
 from server.api.validation import BodySchema
 from server.catalog.catalog import Catalog
 from server.config import Settings
+from server.console.login import ConsoleAuth
+from server.console.routes import PATHS as CONSOLE_PATHS
+from server.console.routes import console_routes
 from server.errors import ConciergeError
 from server.limits.ratelimit import Throttles
 from server.mcp_app import McpEndpoint, McpRoute, build_mcp_server, security_settings
@@ -132,6 +135,7 @@ def build_app(
                 settings.pages.product_name,
             )
             app.state.api = ApiState(current, surface, key_hash, throttles, metrics, document, schemas, token_secret)
+            app.state.console = ConsoleAuth(current.store.console_logins, settings.public_url)
             server = build_mcp_server(current, surface, lambda ctx: ctx.request.path_params["session_id"], metrics)
             manager = StreamableHTTPSessionManager(
                 app=server,
@@ -168,10 +172,13 @@ def build_app(
         Mount(API_PREFIX, routes=starlette_routes(API_ROUTES)),
         Route("/mcp/{session_id}", McpRoute(), methods=["GET", "POST", "DELETE"]),
         Route("/s/{session_id}/mcp", McpRoute(), methods=["GET", "POST", "DELETE"]),
+        *console_routes(),
     ]
     if settings.metrics != "off":
         routes.append(Route("/metrics", metrics_endpoint(settings), methods=["GET"]))
-    labels = RouteLabels([r.path for r in routes if isinstance(r, Route)] + [API_PREFIX + r.path for r in API_ROUTES])
+    labels = RouteLabels(
+        [r.path for r in routes if isinstance(r, Route)] + [API_PREFIX + r.path for r in API_ROUTES] + CONSOLE_PATHS
+    )
     return Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -6,16 +6,16 @@ import asyncio
 import logging
 from collections import Counter, OrderedDict
 
-from server.store.records import ExecutionRow
-from server.store.sqlite.db import Database
-from server.store.sqlite.sql import columns, insert_sql, values
+from server.store.records import ExecutionRow, PageKey
+from server.store.sql.database import Database
+from server.store.sql.mapping import columns, insert_sql, values
 
 log = logging.getLogger("concierge.store")
 
 _COLUMNS = ", ".join(columns(ExecutionRow))
 
 
-class SqliteExecutionStore:
+class SqlExecutionStore:
     """Group commit: `record()` returns only once its row is committed, and every row that arrives while a
     commit is running joins the next one, so concurrent calls share a transaction instead of paying one
     each. A failed commit keeps its rows queued for the next one, and their callers get the error."""
@@ -115,3 +115,12 @@ class SqliteExecutionStore:
                 self._used.popitem(last=False)
         self._used.move_to_end(session_id)
         return dict(used)
+
+    async def page_by_session(self, session_id: str, after: PageKey | None, limit: int) -> list[ExecutionRow]:
+        await self.flush()
+        keyset = "AND (started_at, id) < (?, ?) " if after is not None else ""
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS} FROM executions WHERE session_id = ? {keyset}ORDER BY started_at DESC, id DESC LIMIT ?",
+            (session_id, *((after.at, after.id) if after is not None else ()), limit),
+        )
+        return [ExecutionRow(*r) for r in rows]
