@@ -104,9 +104,16 @@ class Browser:
     def click(self, text: str) -> None:
         """Clicks the button or link with this visible text, and waits until the next page has loaded."""
         old = self.driver.find_element(By.TAG_NAME, "html")
-        self.driver.find_element(
-            By.XPATH, f"//button[normalize-space()='{text}'] | //a[normalize-space()='{text}']"
-        ).click()
+        target = f"//button[normalize-space()='{text}'] | //a[normalize-space()='{text}']"
+        for attempt in range(3):
+            try:
+                self.driver.find_element(By.XPATH, target).click()
+                break
+            except WebDriverException as exc:
+                # Chromium sometimes loses the element between finding and clicking it ("Node with given
+                # id does not belong to the document"); click again only if the page did not change
+                if attempt == 2 or expected_conditions.staleness_of(old)(self.driver):
+                    raise AssertionError(f"could not click {text!r}: {exc.msg}") from None
         WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
         WebDriverWait(self.driver, 30).until(
             lambda driver: driver.execute_script("return document.readyState") == "complete"

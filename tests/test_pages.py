@@ -3,6 +3,7 @@ page, the operator's product name, scopes in plain words, provider errors and "T
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,8 @@ def test_the_oauth_continue_button_needs_its_token_too(world: World) -> None:
     link = world.link("acme")
     refused = world.seen(httpx.post(link["redirect_url"], data={}, timeout=30))
     assert refused.status_code == 403
+    preview = world.seen(httpx.get(link["redirect_url"], timeout=30))  # e.g. a chat app unfurling the link
+    assert preview.status_code == 200, "looking at the page does not use the link up"
     with httpx.Client(timeout=30) as browser:  # the link was not opened: its page still works
         page = world.seen(browser.get(link["redirect_url"]))
         assert page.status_code == 200 and "Continue to Acme" in page.text
@@ -178,3 +181,11 @@ def test_failures_in_plain_words() -> None:
     assert github["summary"] == "GitHub did not complete the connection." and github["code"] == "bad_verification_code"
     assert _failure_words("Acme", None) == {"summary": "Acme did not complete the connection.", "detail": None,
                                             "code": None}
+
+
+def test_docs_link_every_connect_page_screenshot() -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    linked = set(re.findall(r"\(screenshots/(connect-[a-z-]+-\d+\.png)\)", (docs / "connect-pages.md").read_text()))
+    shot = {p.name for p in (docs / "screenshots").glob("connect-*.png")}
+    assert linked and linked == shot, (linked ^ shot)
+    assert {n.rsplit("-", 1)[1] for n in shot} == {"1280.png", "390.png"}

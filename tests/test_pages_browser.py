@@ -110,7 +110,7 @@ def test_oauth_connect_by_clicking_through_the_pages(world: World, browser: Brow
     assert world.run(link["session_id"], "ACME_WHOAMI")["data"]["login"] == "octocat"
     browser.open(link["redirect_url"])  # the link again: used
     world.look(browser, "connect-used", "This link was already used")
-    assert "already connected" in browser.text
+    assert "already connected" in browser.text and browser.find(".app .name").text == "Acme"
 
 
 def test_token_connect_by_clicking_with_a_form_error_first(world: World, browser: Browser) -> None:
@@ -175,6 +175,7 @@ def test_expired_revoked_and_unknown_link_pages(world: World, browser: Browser,
     monkeypatch.setattr(connect_flow, "now", lambda: later)
     browser.open(expired["redirect_url"])
     world.look(browser, "connect-expired", "This link has expired")
+    assert browser.find(".app .name").text == "Keyed"
     monkeypatch.undo()
     assert world.account(expired["connected_account_id"])["status"] == "EXPIRED"
 

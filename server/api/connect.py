@@ -178,7 +178,14 @@ def _problem(request: Request, exc: LinkProblem) -> Response:
         kind = reason if reason in LINK_PROBLEMS else "unknown"
     title, next_step = LINK_PROBLEMS[kind]
     http_status = {"unknown": 404, "state": 400}.get(reason, 410)
-    context = {"title": title, "text": exc.message, "next_step": next_step, "tone": "bad", "app": None}
+    toolkit = _runtime(request).catalog.toolkits.get(str(exc.details.get("toolkit", "")))
+    context = {
+        "title": title,
+        "text": exc.message if kind in ("state", "not_configured") else None,  # else the title says it
+        "next_step": next_step,
+        "tone": "bad",
+        "app": _app(toolkit) if toolkit else None,
+    }
     return web_of(request).render(request, "connect/problem.html", context, status=http_status)
 
 

@@ -262,7 +262,7 @@ class ConnectFlow:
         if link.used_at is not None or account.status != AccountStatus.INITIATED:
             raise LinkProblem(
                 "This connection link was already used. Each link works once; ask for a new one.",
-                {"reason": "used", "status": account.status},
+                {"reason": "used", "status": account.status, "toolkit": account.toolkit},
             )
         if now() > _deadline(link):
             await self.store.set_status(
@@ -273,7 +273,10 @@ class ConnectFlow:
                 "system",
                 only_if=(AccountStatus.INITIATED,),
             )
-            raise LinkProblem("This connection link has expired. Ask for a new one.", {"reason": "expired"})
+            raise LinkProblem(
+                "This connection link has expired. Ask for a new one.",
+                {"reason": "expired", "toolkit": account.toolkit},
+            )
         return link, account
 
     async def _scheme(self, account: AccountRow) -> tuple[Toolkit, AuthSchemeFile]:
