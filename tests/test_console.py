@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from server.app import build_app
 from tests.auth_fixtures import ResourceApi
 from tests.console_fixtures import KEY, connect_key, hidden, login, run_keyed, write_keyed_toolkit
 from tests.live import API_KEY, LiveServer
@@ -233,3 +234,17 @@ def test_console_end_to_end_on_each_backend(tmp_path: Path) -> None:
     finally:
         server.stop()
         api.stop()
+
+
+def test_a_reset_admin_key_ends_every_console_login(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path / "data").start()
+    try:
+        client = login(server)
+        assert client.get("/admin").status_code == 200
+        server.stop()
+        server.overrides["api_key"] = "ck_the_new_admin_key_0123456789"
+        server.serve(lambda: build_app(server.settings(), announce=server.lines.append, reset_admin_key=True))
+        assert client.get("/admin").status_code == 303, "the old login is gone with the old key"
+        assert login(server, "ck_the_new_admin_key_0123456789").get("/admin").status_code == 200
+    finally:
+        server.stop()
