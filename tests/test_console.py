@@ -248,3 +248,23 @@ def test_a_reset_admin_key_ends_every_console_login(tmp_path: Path) -> None:
         assert login(server, "ck_the_new_admin_key_0123456789").get("/admin").status_code == 200
     finally:
         server.stop()
+
+
+def test_a_sessions_executions_page_by_keyset(console_server: LiveServer) -> None:
+    session = console_server.create_session(user_id="runs-user", toolkits=["math"])
+    calls = [{"tool_slug": "MATH_EVALUATE", "arguments": {"expression": f"{i} + 1"}} for i in range(30)]
+    ran = console_server.api("POST", f"/sessions/{session['id']}/tools/COMPOSIO_MULTI_EXECUTE_TOOL",
+                             json={"arguments": {"tools": calls}})
+    assert ran.status_code == 200 and ran.json()["successful"], ran.text
+    client = login(console_server)
+    rows = 0
+    url: str | None = f"/admin/sessions/{session['id']}"
+    pages = 0
+    while url:
+        page = client.get(url)
+        assert page.status_code == 200
+        rows += len(re.findall(r"<td><code>MATH_EVALUATE</code></td>", page.text))
+        found = re.search(r'<a href="([^"]+)" rel="next">Older runs</a>', page.text)
+        url = found.group(1).replace("&amp;", "&") if found else None
+        pages += 1
+    assert (rows, pages) == (30, 2)
