@@ -24,14 +24,13 @@ MAX_FORM_FIELDS = 50
 
 
 def environment() -> Environment:
-    env = Environment(
+    return Environment(
         loader=PackageLoader("server.web", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env
 
 
 def _static_versions() -> dict[str, str]:
@@ -69,7 +68,7 @@ class Web:
         csrf_purpose: str = "",
         form_targets: Iterable[str] = (),
     ) -> HTMLResponse:
-        """`csrf_token` is in every template's context (for `{{ csrf_input() }}`-style hidden fields);
+        """`csrf_token` is in every template's context (forms `{% include "_csrf.html" %}`);
         `form_targets` widens the CSP's form-action to where a form's redirect leads."""
         issued = self.csrf.issue(request, csrf_purpose)
         html = self.env.get_template(template).render({**(context or {}), "csrf_token": issued.token})
