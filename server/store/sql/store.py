@@ -6,7 +6,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from server.store.sql.accounts import SqlAccountStore
+from server.store.sql.audit import SqlAuditStore
 from server.store.sql.auth_configs import SqlAuthConfigStore
+from server.store.sql.console_logins import SqlConsoleLoginStore
 from server.store.sql.database import Database
 from server.store.sql.executions import SqlExecutionStore
 from server.store.sql.mcp_clients import SqlMcpClientStore
@@ -36,6 +38,8 @@ class SqlStore:
     mcp_clients: SqlMcpClientStore
     meta: SqlServerMetaStore
     upstreams: SqlUpstreamStore
+    audit: SqlAuditStore
+    console_logins: SqlConsoleLoginStore
 
     @classmethod
     def over(cls, db: Database) -> SqlStore:
@@ -49,6 +53,8 @@ class SqlStore:
             SqlMcpClientStore(db),
             SqlServerMetaStore(db),
             SqlUpstreamStore(db),
+            SqlAuditStore(db),
+            SqlConsoleLoginStore(db),
         )
 
     async def reencrypt(self, rotate: Callable[[bytes], bytes], meta_keys: Iterable[str] = ()) -> int:
