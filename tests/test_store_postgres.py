@@ -112,6 +112,42 @@ async def test_unreachable_server_and_exhausted_pool_are_storage_errors() -> Non
         await db.close()
 
 
+async def test_terminated_connections_cost_a_read_nothing_and_a_write_one_clear_error() -> None:
+    url = new_database()
+    db = await Database.open(url, PoolSettings(min_size=1, max_size=1))
+    admin = await asyncpg.connect(url)
+
+    async def terminate(running: bool) -> None:
+        """Ends the pool's one connection; `running`: once it is busy with a statement."""
+        for _ in range(1000 if running else 0):
+            if await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                    "AND pid <> pg_backend_pid() AND state = 'active'"):
+                break
+            await asyncio.sleep(0.02)
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        assert killed == 1
+
+    try:
+        await db.execute("CREATE TABLE t (x INTEGER)")
+        await terminate(running=False)
+        await asyncio.sleep(0.3)  # idle: the driver sees the socket close, the pool connects again
+        await db.execute("INSERT INTO t VALUES (1)")
+        read = asyncio.create_task(db.fetchone("SELECT pg_sleep(0.5), COUNT(*) FROM t"))
+        await terminate(running=True)  # under a read: it runs again on a fresh connection
+        row = await read
+        assert row is not None and row[1] == 1
+        write = asyncio.create_task(db.execute("INSERT INTO t SELECT 2 FROM pg_sleep(5)"))
+        await terminate(running=True)  # under a write: one clear error, never a driver exception
+        with pytest.raises(StorageError, match="lost the connection to postgresql://postgres@"):
+            await write
+        assert await db.fetchone("SELECT COUNT(*) FROM t") == (1,)
+    finally:
+        await admin.close()
+        await db.close()
+
+
 def test_placeholders_are_numbered_in_order() -> None:
     assert numbered("UPDATE t SET a = ?, b = ? WHERE id = ? AND s IN (?, ?)") == \
         "UPDATE t SET a = $1, b = $2 WHERE id = $3 AND s IN ($4, $5)"
