@@ -15,7 +15,7 @@ from server.errors import StorageError
 from server.store import PoolSettings, open_store
 from server.store.postgres.db import SCHEMA_VERSION, Database, numbered
 from server.store.records import ExecutionRow, now
-from server.store.sql.migrations import MIGRATIONS, TABLES
+from server.store.sql.migrations import MIGRATIONS, NOT_COPIED, TABLES
 from server.store.sqlite.db import Database as SqliteDatabase
 from tests.postgres import new_database
 
@@ -56,7 +56,8 @@ async def test_both_dialects_build_the_same_tables_and_columns_at_every_version(
         assert await pg.schema_version() == version
         await pg.close()
         assert await _pg_columns(url) == _sqlite_columns(path), f"the dialects differ at version {version}"
-    assert set(_sqlite_columns(path)) == set(TABLES), "TABLES names every table"
+    assert set(_sqlite_columns(path)) == {*TABLES, *NOT_COPIED}, "a new table is copied (TABLES) or said not to be"
+    assert not set(TABLES) & set(NOT_COPIED)
 
 
 async def test_upgrade_in_place_failed_migration_and_newer_database() -> None:
@@ -108,6 +109,42 @@ async def test_unreachable_server_and_exhausted_pool_are_storage_errors() -> Non
             with pytest.raises(StorageError, match="pool .* is exhausted"):
                 await db.fetchone("SELECT 1")
     finally:
+        await db.close()
+
+
+async def test_terminated_connections_cost_a_read_nothing_and_a_write_one_clear_error() -> None:
+    url = new_database()
+    db = await Database.open(url, PoolSettings(min_size=1, max_size=1))
+    admin = await asyncpg.connect(url)
+
+    async def terminate(running: bool) -> None:
+        """Ends the pool's one connection; `running`: once it is busy with a statement."""
+        for _ in range(1000 if running else 0):
+            if await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                    "AND pid <> pg_backend_pid() AND state = 'active'"):
+                break
+            await asyncio.sleep(0.02)
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        assert killed == 1
+
+    try:
+        await db.execute("CREATE TABLE t (x INTEGER)")
+        await terminate(running=False)
+        await asyncio.sleep(0.3)  # idle: the driver sees the socket close, the pool connects again
+        await db.execute("INSERT INTO t VALUES (1)")
+        read = asyncio.create_task(db.fetchone("SELECT pg_sleep(0.5), COUNT(*) FROM t"))
+        await terminate(running=True)  # under a read: it runs again on a fresh connection
+        row = await read
+        assert row is not None and row[1] == 1
+        write = asyncio.create_task(db.execute("INSERT INTO t SELECT 2 FROM pg_sleep(5)"))
+        await terminate(running=True)  # under a write: one clear error, never a driver exception
+        with pytest.raises(StorageError, match="lost the connection to postgresql://postgres@"):
+            await write
+        assert await db.fetchone("SELECT COUNT(*) FROM t") == (1,)
+    finally:
+        await admin.close()
         await db.close()
 
 
