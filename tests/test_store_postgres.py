@@ -148,6 +148,23 @@ async def test_terminated_connections_cost_a_read_nothing_and_a_write_one_clear_
         await db.close()
 
 
+async def test_integrity_problems_name_what_is_wrong() -> None:
+    url = new_database()
+    store = await open_store(url)
+    try:
+        assert await store.integrity_problems() == []
+        admin = await asyncpg.connect(url)
+        try:
+            await admin.execute("ALTER TABLE sessions ADD CONSTRAINT positive CHECK (config_version > 0) NOT VALID")
+            await admin.execute("DROP TABLE upstreams")
+        finally:
+            await admin.close()
+        assert sorted(await store.integrity_problems()) == ["constraint not validated: positive on sessions",
+                                                            "table missing: upstreams"]
+    finally:
+        await store.aclose()
+
+
 def test_placeholders_are_numbered_in_order() -> None:
     assert numbered("UPDATE t SET a = ?, b = ? WHERE id = ? AND s IN (?, ?)") == \
         "UPDATE t SET a = $1, b = $2 WHERE id = $3 AND s IN ($4, $5)"
