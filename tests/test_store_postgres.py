@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+import tests.postgres
 from server.errors import StorageError
 from server.store import PoolSettings, open_store
 from server.store.postgres.db import SCHEMA_VERSION, Database, numbered
@@ -163,6 +164,12 @@ async def test_integrity_problems_name_what_is_wrong() -> None:
                                                             "table missing: upstreams"]
     finally:
         await store.aclose()
+
+
+def test_without_postgresql_its_tests_fail_naming_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tests.postgres, "_bindir", lambda: None)
+    with pytest.raises(pytest.fail.Exception, match="run `apt-get install postgresql`"):
+        tests.postgres.Cluster()
 
 
 def test_placeholders_are_numbered_in_order() -> None:
