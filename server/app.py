@@ -32,6 +32,8 @@ from server.meta_tools.base import MetaTool
 from server.meta_tools.registry import CORE_META_TOOLS, ToolSurface
 from server.observability.metrics import Metrics
 from server.observability.middleware import RequestContext, RouteLabels
+from server.replicas.internal import workbench_call
+from server.replicas.workbench import FORWARD_PATH
 from server.runtime import Runtime
 
 log = logging.getLogger("concierge")
@@ -123,7 +125,9 @@ def build_app(
             document = build_openapi(API_ROUTES, API_PREFIX, {}, current.catalog)
             schemas = {r.body: BodySchema(r.body, document) for r in API_ROUTES if r.body is not None}
             app.state.api = ApiState(current, surface, key_hash, throttles, metrics, document, schemas, token_secret)
-            server = build_mcp_server(current, surface, lambda ctx: ctx.request.path_params["session_id"], metrics)
+            server = build_mcp_server(
+                current, surface, lambda ctx: ctx.request.path_params["session_id"], metrics, checked_per_request=True
+            )
             manager = StreamableHTTPSessionManager(
                 app=server,
                 stateless=True,
@@ -155,6 +159,7 @@ def build_app(
         Route("/connect/{token}", connect.link_page, methods=["GET", "POST"]),
         Route(f"{API_PREFIX}/auth/callback", connect.oauth_callback, methods=["GET"]),
         Mount(API_PREFIX, routes=starlette_routes(API_ROUTES)),
+        Route(FORWARD_PATH, workbench_call, methods=["POST"]),
         Route("/mcp/{session_id}", McpRoute(), methods=["GET", "POST", "DELETE"]),
         Route("/s/{session_id}/mcp", McpRoute(), methods=["GET", "POST", "DELETE"]),
     ]

@@ -19,12 +19,14 @@ from server.config import SearchConfig, Settings
 from server.execute import http_tool
 from server.execute.executor import Executor
 from server.meta_tools.base import MetaLimits, MetaServices
+from server.replicas.replica import Replica
+from server.replicas.workbench import RoutedWorkbench
 from server.sessions.clients import McpClients
 from server.sessions.service import SessionService
-from server.store import open_store, sqlite_url
+from server.store import open_store
 from server.store.interfaces import ExecutionStore, MemoryStore, ServerMetaStore, Store
 from server.upstreams.service import OAuthContext, UpstreamService
-from server.workbench import SandboxUnavailable, WorkbenchManager, WorkbenchSettings
+from server.workbench import SandboxUnavailable, Workbench, WorkbenchManager, WorkbenchSettings
 
 log = logging.getLogger("concierge")
 
@@ -88,15 +90,16 @@ class Runtime:
     meta: ServerMetaStore
     http: httpx.AsyncClient
     auth: AuthServices
-    workbench: WorkbenchManager | None
+    workbench: Workbench | None
     upstreams: UpstreamService
     extras: dict[str, Any] = field(default_factory=dict)
+    replica: Replica | None = None
 
     @classmethod
     async def start(cls, settings: Settings, catalog: Catalog | None = None) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         catalog = catalog or load_catalog(settings)
-        store = await open_store(sqlite_url(settings.db_path))
+        store = await open_store(settings.database)
         try:
             auth = await AuthServices.start(settings, store, catalog)
         except BaseException:
@@ -131,6 +134,7 @@ class Runtime:
             OAuthContext(settings.oauth_apps, auth.box, auth.flow.callback_uri, http),
         )
         auth.flow.on_active.append(upstreams.account_active)
+        replica = Replica(store.replicas, settings.replica)
         executor.upstreams = upstreams
         runtime = cls(
             settings=settings,
@@ -145,9 +149,11 @@ class Runtime:
             auth=auth,
             workbench=None,
             upstreams=upstreams,
+            replica=replica,
         )
         try:
             await upstreams.start()
+            await replica.start()
         except BaseException:
             await runtime.aclose()
             raise
@@ -159,7 +165,9 @@ class Runtime:
         )  # built here, at start, not on the first search
         if settings.workbench.enable:
             try:
-                runtime.workbench = sessions.workbench = start_workbench(settings, runtime)
+                local = start_workbench(settings, runtime)
+                if local is not None:
+                    runtime.workbench = sessions.workbench = RoutedWorkbench(local, replica, store.replicas)
             except BaseException:
                 await runtime.aclose()
                 raise
@@ -182,4 +190,6 @@ class Runtime:
             await self.workbench.aclose()
         await self.http.aclose()
         await self.executor.http_tools.close()
+        if self.replica is not None:
+            await self.replica.stop()
         await self.store.aclose()

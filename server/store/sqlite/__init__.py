@@ -12,6 +12,7 @@ from server.store.sqlite.db import Database
 from server.store.sqlite.executions import SqliteExecutionStore
 from server.store.sqlite.mcp_clients import SqliteMcpClientStore
 from server.store.sqlite.memory import SqliteMemoryStore
+from server.store.sqlite.replicas import SqliteLockStore, SqliteReplicaStore
 from server.store.sqlite.server_meta import SqliteServerMetaStore
 from server.store.sqlite.sessions import SqliteSessionStore
 from server.store.sqlite.upstreams import SqliteUpstreamStore
@@ -36,6 +37,8 @@ class SqliteStore:
     mcp_clients: SqliteMcpClientStore
     meta: SqliteServerMetaStore
     upstreams: SqliteUpstreamStore
+    replicas: SqliteReplicaStore
+    locks: SqliteLockStore
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -50,6 +53,8 @@ class SqliteStore:
             SqliteMcpClientStore(db),
             SqliteServerMetaStore(db),
             SqliteUpstreamStore(db),
+            SqliteReplicaStore(db),
+            SqliteLockStore(db),
         )
 
     async def reencrypt(self, rotate: Callable[[bytes], bytes], meta_keys: Iterable[str] = ()) -> int:

@@ -112,6 +112,8 @@ class Database:
             except Exception as exc:
                 if self.conn.in_transaction:
                     await self.conn.execute("ROLLBACK")
+                if await self.schema_version() > version:  # another process sharing the file got there first
+                    continue
                 raise StorageError(f"database {self.path}: migration to version {version + 1} failed: {exc}") from exc
 
     async def schema_version(self) -> int:

@@ -147,6 +147,26 @@ MIGRATIONS: list[str] = [
         created_at REAL NOT NULL
     );
     """,
+    # 5: replicas sharing the database, the owner of each session's workbench, store-wide locks
+    """
+    CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        url TEXT,
+        started_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL
+    );
+    CREATE TABLE workbench_owners (
+        session_id TEXT PRIMARY KEY,
+        replica_id TEXT NOT NULL,
+        since REAL NOT NULL
+    );
+    CREATE INDEX workbench_owners_replica ON workbench_owners(replica_id);
+    CREATE TABLE store_locks (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
