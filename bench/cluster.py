@@ -19,8 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 from cryptography.fernet import Fernet
+
+from server.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "ck_test_admin_key_0123456789"
@@ -87,8 +90,14 @@ def _write_toml(path: Path, data: dict[str, Any]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+async def _migrate(database_url: str) -> None:
+    store = await open_store(database_url)
+    await store.aclose()
+
+
 class Replica:
     def __init__(self, work: Path, index: int, config: dict[str, Any]) -> None:
+        self.database_url = str(config["database_url"])
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = work / f"replica{index}"
@@ -208,13 +217,12 @@ class Cluster:
         return {"Authorization": f"Bearer {API_KEY}"}
 
     def start(self) -> Cluster:
-        first, *rest = self.replicas
+        """The schema is created first (as `concierge serve` would), so the replicas can all start at once."""
+        anyio.run(_migrate, self.replicas[0].database_url)
         try:
-            first.start()  # the first one creates or migrates the schema; the rest start together after it
-            first.wait_ready()
-            for replica in rest:
+            for replica in self.replicas:
                 replica.start()
-            for replica in rest:
+            for replica in self.replicas:
                 replica.wait_ready()
             self.proxy.start([r.url for r in self.replicas])
         except BaseException:

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import httpx
 import pytest
 from mcp import Client
 
-from bench.cluster import Cluster, Replica
+from bench.cluster import ROOT, Cluster, Replica
 from tests.auth_fixtures import ResourceApi, follow_oauth_link, write_toolkits
 from tests.mcp_helpers import JSONRPC_HEADERS, call
 from tests.oauth_server import OAuthServer
@@ -36,8 +37,11 @@ class World:
         self.oauth = OAuthServer(access_token_lifetime=3600).start()
         self.api = ResourceApi(self.oauth.verify).start()
         kits = write_toolkits(work / "kits", self.oauth, self.api.url)
+        for builtin in ("math", "text"):  # only what the tests use: a replica starts faster
+            shutil.copytree(ROOT / "toolkits" / builtin, kits / builtin)
         self.cluster = Cluster(work, database_url, 2, {
             "toolkit_paths": [str(kits)],
+            "builtin_toolkits": False,
             "oauth_apps": {"acme": {"client_id": self.oauth.client_id, "client_secret": self.oauth.client_secret}},
             "replica": {"heartbeat_seconds": 0.5, "dead_after_seconds": 3},
         })
@@ -224,8 +228,8 @@ async def test_kill_minus_nine_mid_load_loses_nothing_acknowledged(world: World)
     await asyncio.gather(killer(), *(worker(sid, CALLS) for sid in sessions))
     assert len(acked) == len(sessions) * CALLS, f"clients finish on the survivor ({len(acked)} acked)"
     assert len(failures) <= len(sessions), f"only requests in flight at the kill may fail: {failures}"
-    missing = [log_id for log_id in acked if httpx.get(f"{survivor.url}/api/v1/executions/{log_id}",
-                                                       headers=world.cluster.headers, timeout=30).status_code != 200]
+    async with httpx.AsyncClient(base_url=survivor.url, headers=world.cluster.headers, timeout=30) as http:
+        missing = [log_id for log_id in acked if (await http.get(f"/api/v1/executions/{log_id}")).status_code != 200]
     assert missing == [], f"{len(missing)} acknowledged executions lost"
 
     # the dead replica's workbench is taken over, and the result says its state was lost
