@@ -192,3 +192,11 @@ async def test_lock_is_exclusive_times_out_and_is_released(store: Store) -> None
             pass
     async with store.locks.hold("refresh:acc_1", wait_seconds=0.05):  # released
         pass
+
+
+async def test_meta_set_if_absent_keeps_the_first_value(store: Store) -> None:
+    won = await asyncio.gather(*(store.meta.set_if_absent("token_secret", f"v{n}") for n in range(5)))
+    assert len(set(won)) == 1 and won[0] in {f"v{n}" for n in range(5)}
+    assert await store.meta.get("token_secret") == won[0]
+    await store.meta.set("token_secret", "replaced")
+    assert await store.meta.set_if_absent("token_secret", "later") == "replaced"

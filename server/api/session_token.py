@@ -20,9 +20,8 @@ async def load_secret(meta: ServerMetaStore, box: SecretBox) -> bytes:
     sealed = await meta.get(META_KEY)
     if sealed:
         return bytes.fromhex(box.open(sealed.encode()))
-    secret = secrets.token_bytes(32)
-    await meta.set(META_KEY, box.seal(secret.hex()).decode())
-    return secret
+    stored = await meta.set_if_absent(META_KEY, box.seal(secrets.token_bytes(32).hex()).decode())
+    return bytes.fromhex(box.open(stored.encode()))  # another replica's, if it started first
 
 
 def token_for(secret: bytes, session_id: str) -> str:

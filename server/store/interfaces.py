@@ -160,6 +160,11 @@ class ServerMetaStore(Protocol):
 
     async def set(self, key: str, value: str) -> None: ...
 
+    async def set_if_absent(self, key: str, value: str) -> str:
+        """Stores `value` unless the key has one; returns what is stored (the first writer wins, also
+        between replicas starting at once)."""
+        ...
+
 
 class UpstreamStore(Protocol):
     async def list_all(self) -> list[UpstreamRow]: ...
