@@ -184,10 +184,30 @@ class ReplicaConfig(_Section):
         return self
 
 
+class DatabasePoolConfig(_Section):
+    """PostgreSQL's connection pool, per server process (SQLite has no pool)."""
+
+    min_size: int = Field(1, ge=0, description="connections kept open while idle")
+    max_size: int = Field(10, ge=1, description="connections at most; more concurrent queries wait")
+    acquire_timeout_seconds: float = Field(30, gt=0, description="waiting for a free connection, then an error")
+    connect_timeout_seconds: float = Field(10, gt=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> DatabasePoolConfig:
+        if self.min_size > self.max_size:
+            raise ValueError("min_size must not exceed max_size")
+        return self
+
+
 class Settings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     data_dir: Path = Path(".concierge")
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://user:password@host:port/database; default: SQLite in data_dir (concierge.db)",
+    )
+    database_pool: DatabasePoolConfig = Field(default_factory=DatabasePoolConfig)
     public_url: str | None = Field(None, description="base URL clients use; default http://host:port")
     api_key: SecretStr | None = Field(None, description="admin key for /api/v1; generated on first start if unset")
     encryption_key: SecretStr | None = Field(None, description="Fernet key; default: <data_dir>/secret.key")
@@ -219,7 +239,6 @@ class Settings(_Section):
     toolkit_overrides: dict[str, ToolkitOverride] = Field(default_factory=dict)
     upstreams: dict[str, UpstreamConfig] = Field(default_factory=dict, description="name -> another MCP server")
     upstream_pool: UpstreamPoolConfig = Field(default_factory=UpstreamPoolConfig)
-    database_url: str | None = Field(None, description="sqlite:///<path> (default: <data_dir>/concierge.db)")
     replica: ReplicaConfig = Field(default_factory=ReplicaConfig)
 
     @property
@@ -234,9 +253,18 @@ class Settings(_Section):
         return self.data_dir / "concierge.db"
 
     @property
-    def database(self) -> str:
-        """The database URL `open_store` takes."""
-        return self.database_url or f"sqlite:///{self.db_path.absolute()}"
+    def store_url(self) -> str:
+        """Where the server's data lives: `database_url`, else the SQLite file in the data folder."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.db_path.absolute()}"
+
+    @model_validator(mode="after")
+    def _database_scheme(self) -> Settings:
+        url = self.database_url.get_secret_value() if self.database_url else None
+        if url is not None and not url.startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ValueError("database_url: expected postgresql://user:password@host:port/database or sqlite:///path")
+        return self
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from server.replicas.replica import Replica
 from server.replicas.workbench import RoutedWorkbench
 from server.sessions.clients import McpClients
 from server.sessions.service import SessionService
-from server.store import open_store
+from server.store import PoolSettings, open_store
 from server.store.interfaces import ExecutionStore, MemoryStore, ServerMetaStore, Store
 from server.upstreams.service import OAuthContext, UpstreamService
 from server.workbench import SandboxUnavailable, Workbench, WorkbenchManager, WorkbenchSettings
@@ -99,7 +99,7 @@ class Runtime:
     async def start(cls, settings: Settings, catalog: Catalog | None = None) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         catalog = catalog or load_catalog(settings)
-        store = await open_store(settings.database)
+        store = await open_store(settings.store_url, PoolSettings(**settings.database_pool.model_dump()))
         try:
             auth = await AuthServices.start(settings, store, catalog)
         except BaseException:

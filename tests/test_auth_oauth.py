@@ -15,6 +15,7 @@ from tests.auth_fixtures import ResourceApi, follow_oauth_link, write_toolkits
 from tests.live import LiveServer
 from tests.mcp_helpers import call
 from tests.oauth_server import OAuthServer
+from tests.postgres import both_backends
 
 pytestmark = pytest.mark.anyio
 WHOAMI = {"tools": [{"tool_slug": "ACME_WHOAMI", "arguments": {}}]}
@@ -61,6 +62,7 @@ def short_world(tmp_path: Path) -> Iterator[World]:
     w.close()
 
 
+@both_backends
 async def test_full_round_trip_and_reuse_by_later_sessions(world: World) -> None:
     session = world.server.create_session(user_id="alice", toolkits=["acme"])
     async with Client(session["mcp"]["url"]) as client:
@@ -92,6 +94,7 @@ async def test_full_round_trip_and_reuse_by_later_sessions(world: World) -> None
     assert events == ["initiated", "activated"]
 
 
+@both_backends
 async def test_refresh_is_transparent_and_single_under_concurrency(short_world: World) -> None:
     w = short_world
     session = w.server.create_session(user_id="bob", toolkits=["acme"])

@@ -18,12 +18,16 @@ from server.store.errors import AlreadyExists, ReferenceMissing, VersionConflict
 from server.store.interfaces import Store
 from server.store.records import AccountRow, ExecutionRow, LinkRow, now
 from server.values import AccountStatus
+from tests.postgres import new_database
 
 pytestmark = pytest.mark.anyio
-BACKENDS: dict[str, Callable[[Path], str]] = {"sqlite": lambda folder: sqlite_url(folder / "c.db")}
+BACKENDS: dict[str, Callable[[Path], str]] = {
+    "sqlite": lambda folder: sqlite_url(folder / "c.db"),
+    "postgres": lambda folder: new_database(),
+}
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=[pytest.param(name, marks=getattr(pytest.mark, name)) for name in sorted(BACKENDS)])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     opened = await open_store(BACKENDS[request.param](tmp_path))
     try:

@@ -70,6 +70,16 @@ class Transaction:
             return list(await cur.fetchall())
 
 
+class Snapshot:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def stream(self, sql: str, batch: int = 1000) -> AsyncIterator[list[Row]]:
+        async with self._conn.execute(sql) as cur:
+            while rows := list(await cur.fetchmany(batch)):
+                yield rows
+
+
 class Database:
     """Writes go through one connection, serialised, in short explicit transactions; reads use a second
     connection, so a read never queues behind a write (WAL lets it see every committed row).
@@ -150,6 +160,20 @@ class Database:
         async with (self.reader or self.conn).execute(sql, tuple(params)) as cur:
             return list(await cur.fetchall())
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Snapshot]:
+        """Its own connection in one read transaction: every query sees the same committed state (WAL)."""
+        conn = await _connect(self.path)
+        try:
+            await conn.execute("BEGIN")
+            yield Snapshot(conn)
+            await conn.execute("COMMIT")
+        finally:
+            await conn.close()
+
+    async def reset_counters(self, tables: Iterable[str]) -> None:
+        """Nothing to do: an AUTOINCREMENT table's counter follows explicit ids on its own."""
+
     async def integrity_problems(self) -> list[str]:
         rows = await self.fetchall("PRAGMA integrity_check")
         problems = [str(r[0]) for r in rows if r[0] != "ok"]
@@ -162,4 +186,4 @@ class Database:
         await self.conn.close()
 
 
-__all__ = ["Database", "Row", "SCHEMA_VERSION", "Transaction", "now"]
+__all__ = ["Database", "Row", "SCHEMA_VERSION", "Snapshot", "Transaction", "now"]

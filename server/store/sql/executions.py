@@ -7,15 +7,15 @@ import logging
 from collections import Counter, OrderedDict
 
 from server.store.records import ExecutionRow
-from server.store.sqlite.db import Database
-from server.store.sqlite.sql import columns, insert_sql, values
+from server.store.sql.database import Database
+from server.store.sql.mapping import columns, insert_sql, values
 
 log = logging.getLogger("concierge.store")
 
 _COLUMNS = ", ".join(columns(ExecutionRow))
 
 
-class SqliteExecutionStore:
+class SqlExecutionStore:
     """Group commit: `record()` returns only once its row is committed, and every row that arrives while a
     commit is running joins the next one, so concurrent calls share a transaction instead of paying one
     each. A failed commit keeps its rows queued for the next one, and their callers get the error."""

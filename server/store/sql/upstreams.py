@@ -10,10 +10,10 @@ from typing import Any
 
 from server.jsontext import dumps, loads
 from server.store.records import UpstreamRow, now
-from server.store.sqlite.db import Database
+from server.store.sql.database import Database
 
 
-class SqliteUpstreamStore:
+class SqlUpstreamStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 

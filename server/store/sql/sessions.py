@@ -1,4 +1,4 @@
-"""SQLite rows of sessions and their config history."""
+"""Rows of sessions and their config history."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from server.errors import NotFound
 from server.store.errors import VersionConflict
 from server.store.records import SessionRow, SessionStamp, now
-from server.store.sqlite.db import Database
+from server.store.sql.database import Database
 
 
 def _row(r: Any) -> SessionRow:
@@ -17,7 +17,7 @@ def _row(r: Any) -> SessionRow:
     )
 
 
-class SqliteSessionStore:
+class SqlSessionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 

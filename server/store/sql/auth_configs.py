@@ -1,18 +1,18 @@
-"""SQLite rows of auth configs (`ac_…`); the credentials column holds an encrypted blob."""
+"""Rows of auth configs (`ac_…`); the credentials column holds an encrypted blob."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from server.store.records import AuthConfigRow, now
-from server.store.sqlite.db import Database
-from server.store.sqlite.sql import build, columns, insert_sql, values
+from server.store.sql.database import Database
+from server.store.sql.mapping import build, columns, insert_sql, values
 from server.values import AccountStatus
 
 COLS = ", ".join(columns(AuthConfigRow))
 
 
-class SqliteAuthConfigStore:
+class SqlAuthConfigStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -1,4 +1,4 @@
-"""SQLite rows of the replicas sharing this file, the owner of each session's workbench, and
+"""Rows of the replicas sharing the database, the owner of each session's workbench, and
 store-wide locks held as leases (a holder that dies lets go when its lease runs out)."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator
 
 from server.store.errors import LockTimeout
 from server.store.records import WorkbenchOwner, now
-from server.store.sqlite.db import Database
+from server.store.sql.database import Database
 
 LEASE_SECONDS = 15.0  # renewed every third of it while held
 _POLL_FIRST, _POLL_MAX = 0.005, 0.1
 
 
-class SqliteReplicaStore:
+class SqlReplicaStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -58,7 +58,7 @@ class SqliteReplicaStore:
         await self.db.execute("DELETE FROM workbench_owners WHERE session_id = ?", (session_id,))
 
 
-class SqliteLockStore:
+class SqlLockStore:
     """A lock is a row with a holder and a lease: taken by an upsert that only wins over an expired
     lease, renewed while held, deleted at release."""
 

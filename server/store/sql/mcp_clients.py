@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from server.store.errors import ReferenceMissing
 from server.store.records import McpClientRow, now
-from server.store.sqlite.db import Database
+from server.store.sql.database import Database
 
 
-class SqliteMcpClientStore:
+class SqlMcpClientStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from server.store.sqlite.db import Database
+from server.store.sql.database import Database
 
 
-class SqliteServerMetaStore:
+class SqlServerMetaStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 

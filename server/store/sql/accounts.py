@@ -1,4 +1,4 @@
-"""SQLite rows of connected accounts (`ca_…`), their Connect Links and their audit events.
+"""Rows of connected accounts (`ca_…`), their Connect Links and their audit events.
 
 Every query that reads accounts for a session takes the user id, so a session can never see
 another user's rows by construction.
@@ -10,8 +10,8 @@ from dataclasses import replace
 from typing import Any
 
 from server.store.records import AccountRow, LinkRow, now
-from server.store.sqlite.db import Database, Row, Transaction
-from server.store.sqlite.sql import build, columns, insert_sql, values
+from server.store.sql.database import Database, Row, Transaction
+from server.store.sql.mapping import build, columns, insert_sql, values
 from server.values import AccountStatus
 
 ACCOUNT_COLS = ", ".join(columns(AccountRow))
@@ -24,7 +24,7 @@ def _account(r: Row | None) -> AccountRow:
     return replace(row, status=AccountStatus(row.status))
 
 
-class SqliteAccountStore:
+class SqlAccountStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from server.store.records import now
-from server.store.sqlite.db import Database
+from server.store.sql.database import Database
 
 MAX_FACTS_PER_TOOLKIT = 50
 
 
-class SqliteMemoryStore:
+class SqlMemoryStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -22,8 +22,8 @@ class SqliteMemoryStore:
             for toolkit, items in facts.items():
                 for fact in items:
                     added += await tx.execute(
-                        "INSERT OR IGNORE INTO tool_memory (user_id, session_id, toolkit, fact, created_at) "
-                        "VALUES (?, ?, ?, ?, ?)",
+                        "INSERT INTO tool_memory (user_id, session_id, toolkit, fact, created_at) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         (user_id, session_id, toolkit, fact, ts),
                     )
         return added
