@@ -24,10 +24,14 @@ from bench.cluster import ROOT, Cluster, Replica
 from tests.auth_fixtures import ResourceApi, follow_oauth_link, write_toolkits
 from tests.mcp_helpers import JSONRPC_HEADERS, call
 from tests.oauth_server import OAuthServer
+from tests.postgres import new_database
 from tests.test_session_lifecycle import _processes_using, _wait_until
 
 pytestmark = pytest.mark.anyio
-DATABASES: dict[str, Callable[[Path], str]] = {"sqlite-file": lambda work: f"sqlite:///{work / 'shared.db'}"}
+DATABASES: dict[str, Callable[[Path], str]] = {
+    "sqlite": lambda work: f"sqlite:///{work / 'shared.db'}",  # one file on disk, two processes
+    "postgres": lambda work: new_database(),
+}
 CALLS = 25  # per client in the kill test; the kill comes after the first CALLS answers
 WHOAMI = {"tools": [{"tool_slug": "ACME_WHOAMI", "arguments": {}}]}
 
@@ -62,7 +66,8 @@ class World:
         return made.json()
 
 
-@pytest.fixture(scope="module", params=sorted(DATABASES))
+@pytest.fixture(scope="module",
+                params=[pytest.param(name, marks=getattr(pytest.mark, name)) for name in sorted(DATABASES)])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     work = tmp_path_factory.mktemp("replicas")
     w = World(work, DATABASES[request.param](work))
