@@ -202,7 +202,8 @@ class Cluster:
             "log_level": "warning",
             "search": {"semantic": "off"},
         } | (config or {})
-        secret = {"secret": secrets.token_urlsafe(24)}
+        self.secret = secrets.token_urlsafe(24)
+        secret = {"secret": self.secret}
         self.replicas = [
             Replica(work, i, json.loads(json.dumps(shared)) | {"replica": secret | shared.get("replica", {})})
             for i in range(n)

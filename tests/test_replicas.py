@@ -189,6 +189,24 @@ async def test_concurrent_refresh_over_both_replicas_refreshes_once(world: World
     assert all(a - b >= 5 for a, b in zip(after, served, strict=True)), (served, after)
 
 
+async def test_the_forwarding_endpoint_answers_only_replicas_and_only_for_its_own_workbenches(world: World) -> None:
+    sid = world.session()["id"]
+    forward = f"{world.a.url}/internal/v1/workbench"
+    call_body = {"op": "run_bash", "session_id": sid, "args": {"command": "touch owned.txt"}}
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {world.cluster.secret}x"}):
+        refused = httpx.post(forward, json=call_body, headers=headers, timeout=30)
+        assert refused.status_code == 403 and refused.json()["error"]["kind"] == "Forbidden", refused.text
+    replica_auth = {"Authorization": f"Bearer {world.cluster.secret}"}
+    not_owner = httpx.post(forward, json=call_body, headers=replica_auth, timeout=30)
+    assert not_owner.status_code == 409 and not_owner.json()["error"]["kind"] == "NotOwner", not_owner.text
+    for bad in ({"op": "run_bash"}, {"op": "format_disk", "session_id": sid, "args": {}}, [1, 2]):
+        answer = httpx.post(forward, json=bad, headers=replica_auth, timeout=30)
+        assert answer.status_code == 400 and answer.json()["error"]["kind"] == "InvalidInput", answer.text
+    gone = httpx.post(forward, json=call_body | {"session_id": "sess_" + "x" * 32}, headers=replica_auth, timeout=30)
+    assert gone.status_code == 404 and gone.json()["error"]["kind"] == "NotFound", gone.text
+    assert owner_folder(world, sid) == [], "no refused call created a workbench anywhere"
+
+
 async def test_kill_minus_nine_mid_load_loses_nothing_acknowledged(world: World) -> None:
     """Runs last in the module: it leaves one replica dead."""
     sessions = [world.session()["id"] for _ in range(4)]

@@ -40,6 +40,9 @@ async def _run(workbench: RoutedWorkbench, op: str, session_id: str, args: dict[
     raise InvalidInput(f"unknown workbench operation {op!r}")
 
 
+OPERATIONS = frozenset({"run_python", "run_bash", "write_file", "read_file", "list_files", "stop", "discard"})
+
+
 async def workbench_call(request: Request) -> JSONResponse:
     runtime = request.app.state.api.runtime
     workbench = runtime.workbench
@@ -51,6 +54,8 @@ async def workbench_call(request: Request) -> JSONResponse:
     try:
         body = await request.json()
         op, session_id, args = body["op"], body["session_id"], body["args"]
+        if op not in OPERATIONS or not isinstance(session_id, str) or not isinstance(args, dict):
+            raise InvalidInput(f"unknown workbench operation {op!r}, or a malformed call")
         if op not in ("discard", "stop"):
             await runtime.sessions.get(session_id)
             owner = await workbench.store.workbench_owner(session_id)
