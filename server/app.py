@@ -25,6 +25,9 @@ from server.api.routes import API_ROUTES, starlette_routes
 from server.api.validation import BodySchema
 from server.catalog.catalog import Catalog
 from server.config import Settings
+from server.console.login import ConsoleAuth
+from server.console.routes import PATHS as CONSOLE_PATHS
+from server.console.routes import console_routes
 from server.errors import ConciergeError
 from server.limits.ratelimit import Throttles
 from server.mcp_app import McpEndpoint, McpRoute, build_mcp_server, security_settings
@@ -35,6 +38,8 @@ from server.observability.middleware import RequestContext, RouteLabels
 from server.replicas.internal import workbench_call
 from server.replicas.workbench import FORWARD_PATH
 from server.runtime import Runtime
+from server.web import csrf as web_csrf
+from server.web.pages import STATIC_PATH, Web, static_files
 
 log = logging.getLogger("concierge")
 API_PREFIX = "/api/v1"
@@ -124,7 +129,15 @@ def build_app(
             )
             document = build_openapi(API_ROUTES, API_PREFIX, {}, current.catalog)
             schemas = {r.body: BodySchema(r.body, document) for r in API_ROUTES if r.body is not None}
+            app.state.web = Web(
+                web_csrf.Csrf(
+                    await session_token.load_secret(current.meta, current.auth.accounts.box, web_csrf.META_KEY),
+                    secure=settings.base_url.startswith("https://"),
+                ),
+                settings.pages.product_name,
+            )
             app.state.api = ApiState(current, surface, key_hash, throttles, metrics, document, schemas, token_secret)
+            app.state.console = ConsoleAuth(current.store.console_logins, settings.public_url)
             server = build_mcp_server(
                 current, surface, lambda ctx: ctx.request.path_params["session_id"], metrics, checked_per_request=True
             )
@@ -157,15 +170,19 @@ def build_app(
             methods=["GET"],
         ),
         Route("/connect/{token}", connect.link_page, methods=["GET", "POST"]),
+        Mount(STATIC_PATH, static_files(), name="static"),
         Route(f"{API_PREFIX}/auth/callback", connect.oauth_callback, methods=["GET"]),
         Mount(API_PREFIX, routes=starlette_routes(API_ROUTES)),
         Route(FORWARD_PATH, workbench_call, methods=["POST"]),
         Route("/mcp/{session_id}", McpRoute(), methods=["GET", "POST", "DELETE"]),
         Route("/s/{session_id}/mcp", McpRoute(), methods=["GET", "POST", "DELETE"]),
+        *console_routes(),
     ]
     if settings.metrics != "off":
         routes.append(Route("/metrics", metrics_endpoint(settings), methods=["GET"]))
-    labels = RouteLabels([r.path for r in routes if isinstance(r, Route)] + [API_PREFIX + r.path for r in API_ROUTES])
+    labels = RouteLabels(
+        [r.path for r in routes if isinstance(r, Route)] + [API_PREFIX + r.path for r in API_ROUTES] + CONSOLE_PATHS
+    )
     return Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -76,6 +76,14 @@ class RateLimitConfig(_Section):
     burst: int = Field(50, ge=1, description="calls allowed at once before the rate applies")
 
 
+class PagesConfig(_Section):
+    """The web pages a person sees (Connect pages, console)."""
+
+    product_name: str = Field(
+        "Concierge", min_length=1, max_length=80, description="who is asking, as the Connect pages name it"
+    )
+
+
 class OAuthApp(BaseModel):
     """The operator's OAuth app for a toolkit; other string keys fill `{name}` placeholders in the
     toolkit's OAuth URLs (Microsoft: tenant = "contoso.onmicrosoft.com")."""
@@ -234,6 +242,7 @@ class Settings(_Section):
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     workbench: WorkbenchConfig = Field(default_factory=WorkbenchConfig)
+    pages: PagesConfig = Field(default_factory=PagesConfig)
     oauth_apps: dict[str, OAuthApp] = Field(default_factory=dict, description="toolkit slug -> operator's OAuth app")
     toolkit_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
     toolkit_overrides: dict[str, ToolkitOverride] = Field(default_factory=dict)

@@ -10,7 +10,7 @@ from tests.live import LiveServer
 from tests.postgres import new_database
 
 # fixtures shared by several test modules, registered here so no module imports them by name
-pytest_plugins = ["tests.standins.google"]
+pytest_plugins = ["tests.standins.google", "tests.browser", "tests.console_fixtures"]
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from server.errors import InvalidInput
 from server.runtime import Runtime
 from server.store.records import AccountRow
 from server.values import AccountStatus
+from server.web import web_of
 
 MAX_FORM_BYTES = 64 * 1024
 
@@ -42,9 +43,9 @@ def _finish(account: AccountRow, callback_url: str | None) -> Response:
     )
 
 
-def _problem(exc: LinkProblem) -> Response:
+def _problem(request: Request, exc: LinkProblem) -> Response:
     status = {"unknown": 404, "state": 400}.get(exc.details.get("reason", ""), 410)
-    return message_page("Link not usable", exc.message, status=status, tone="bad")
+    return web_of(request).message(request, "Link not usable", exc.message, status=status, tone="bad")
 
 
 async def open_link(request: Request) -> Response:
@@ -52,7 +53,7 @@ async def open_link(request: Request) -> Response:
     try:
         target = await _runtime(request).auth.flow.open(token)
     except LinkProblem as exc:
-        return _problem(exc)
+        return _problem(request, exc)
     if target.redirect_url:
         return RedirectResponse(target.redirect_url, status_code=302)
     assert target.state is not None
@@ -69,7 +70,7 @@ async def submit_form(request: Request) -> Response:
     try:
         account, callback_url = await flow.submit(token, values.pop("state", ""), values)
     except LinkProblem as exc:
-        return _problem(exc)
+        return _problem(request, exc)
     except InvalidInput as exc:
         target = await flow.open(token)
         assert target.state is not None
@@ -83,7 +84,7 @@ async def oauth_callback(request: Request) -> Response:
     try:
         account, callback_url = await _runtime(request).auth.flow.callback(dict(request.query_params))
     except LinkProblem as exc:
-        return _problem(exc)
+        return _problem(request, exc)
     return _finish(account, callback_url)
 
 

@@ -16,11 +16,12 @@ from server.store.interfaces import ServerMetaStore
 META_KEY = "mcp_token_secret_sealed"
 
 
-async def load_secret(meta: ServerMetaStore, box: SecretBox) -> bytes:
-    sealed = await meta.get(META_KEY)
+async def load_secret(meta: ServerMetaStore, box: SecretBox, key: str = META_KEY) -> bytes:
+    """The server secret stored (encrypted) under `key`; made on first use."""
+    sealed = await meta.get(key)
     if sealed:
         return bytes.fromhex(box.open(sealed.encode()))
-    stored = await meta.set_if_absent(META_KEY, box.seal(secrets.token_bytes(32).hex()).decode())
+    stored = await meta.set_if_absent(key, box.seal(secrets.token_bytes(32).hex()).decode())
     return bytes.fromhex(box.open(stored.encode()))  # another replica's, if it started first
 
 

@@ -92,6 +92,11 @@ class RoutedWorkbench:
     def isolation(self) -> str:
         return self.local.isolation
 
+    @property
+    def running(self) -> int:
+        """On this replica only (the console and /metrics of each replica count their own)."""
+        return self.local.running
+
     async def run_python(self, session_id: str, code: str, timeout_seconds: float | None = None) -> PythonRun:
         run, notice = await self._call(
             session_id,

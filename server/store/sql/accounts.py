@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from server.store.records import AccountRow, LinkRow, now
+from server.store.records import AccountListing, AccountRow, LinkRow, PageKey, now
 from server.store.sql.database import Database, Row, Transaction
 from server.store.sql.mapping import build, columns, insert_sql, values
 from server.values import AccountStatus
@@ -186,3 +186,24 @@ class SqlAccountStore:
             ):
                 expired.append(account_id)
         return expired
+
+    async def page(
+        self, user_id: str | None, toolkit: str | None, after: PageKey | None, limit: int
+    ) -> list[AccountListing]:
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("user_id", user_id), ("toolkit", toolkit)):
+            if value is not None:
+                where.append(f"a.{column} = ?")
+                params.append(value)
+        if after is not None:
+            where.append("(a.created_at, a.id) < (?, ?)")
+            params += [after.at, after.id]
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        cols = ", ".join(f"a.{c}" for c in columns(AccountRow))
+        rows = await self.db.fetchall(
+            f"SELECT {cols}, (SELECT MAX(e.at) FROM auth_events e WHERE e.account_id = a.id AND e.event = 'refreshed') "
+            f"AS last_refreshed_at FROM connected_accounts a {clause} ORDER BY a.created_at DESC, a.id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [AccountListing(_account(r), r["last_refreshed_at"]) for r in rows]

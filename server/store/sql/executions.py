@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections import Counter, OrderedDict
 
-from server.store.records import ExecutionRow
+from server.store.records import ExecutionRow, PageKey
 from server.store.sql.database import Database
 from server.store.sql.mapping import columns, insert_sql, values
 
@@ -115,3 +115,12 @@ class SqlExecutionStore:
                 self._used.popitem(last=False)
         self._used.move_to_end(session_id)
         return dict(used)
+
+    async def page_by_session(self, session_id: str, after: PageKey | None, limit: int) -> list[ExecutionRow]:
+        await self.flush()
+        keyset = "AND (started_at, id) < (?, ?) " if after is not None else ""
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS} FROM executions WHERE session_id = ? {keyset}ORDER BY started_at DESC, id DESC LIMIT ?",
+            (session_id, *((after.at, after.id) if after is not None else ()), limit),
+        )
+        return [ExecutionRow(*r) for r in rows]

@@ -7,7 +7,7 @@ from typing import Any
 
 from server.errors import NotFound
 from server.store.errors import VersionConflict
-from server.store.records import SessionRow, SessionStamp, now
+from server.store.records import PageKey, SessionFilter, SessionRow, SessionStamp, now
 from server.store.sql.database import Database
 
 
@@ -77,3 +77,35 @@ class SqlSessionStore:
             (session_id,),
         )
         return [{"config_version": r[0], "config": json.loads(r[1]), "changed_at": r[2]} for r in rows]
+
+    async def page(self, where: SessionFilter, after: PageKey | None, limit: int) -> list[SessionRow]:
+        """With a toolkit, the walk is over `session_toolkits` (toolkit, created_at) and joins the sessions;
+        without, over `sessions_user` or `sessions_created`: an index range either way."""
+        alias = "t" if where.toolkit is not None else "s"
+        clauses: list[str] = []
+        params: list[Any] = []
+        if where.toolkit is not None:
+            clauses.append("t.toolkit = ?")
+            params.append(where.toolkit)
+        if where.user_id is not None:
+            clauses.append("s.user_id = ?")
+            params.append(where.user_id)
+        if where.created_from is not None:
+            clauses.append(f"{alias}.created_at >= ?")
+            params.append(where.created_from)
+        if where.created_to is not None:
+            clauses.append(f"{alias}.created_at < ?")
+            params.append(where.created_to)
+        if after is not None:
+            clauses.append(f"({alias}.created_at, {'t.session_id' if alias == 't' else 's.id'}) < (?, ?)")
+            params += [after.at, after.id]
+        source = (
+            "session_toolkits t JOIN sessions s ON s.id = t.session_id" if where.toolkit is not None else "sessions s"
+        )
+        order = "t.created_at DESC, t.session_id DESC" if alias == "t" else "s.created_at DESC, s.id DESC"
+        rows = await self.db.fetchall(
+            f"SELECT s.* FROM {source} {'WHERE ' + ' AND '.join(clauses) if clauses else ''} "
+            f"ORDER BY {order} LIMIT ?",
+            (*params, limit),
+        )
+        return [_row(r) for r in rows]

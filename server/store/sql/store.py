@@ -6,7 +6,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from server.store.sql.accounts import SqlAccountStore
+from server.store.sql.audit import SqlAuditStore
 from server.store.sql.auth_configs import SqlAuthConfigStore
+from server.store.sql.console_logins import SqlConsoleLoginStore
 from server.store.sql.database import Database
 from server.store.sql.executions import SqlExecutionStore
 from server.store.sql.mcp_clients import SqlMcpClientStore
@@ -39,6 +41,8 @@ class SqlStore:
     upstreams: SqlUpstreamStore
     replicas: SqlReplicaStore
     locks: SqlLockStore
+    audit: SqlAuditStore
+    console_logins: SqlConsoleLoginStore
 
     @classmethod
     def over(cls, db: Database) -> SqlStore:
@@ -54,6 +58,8 @@ class SqlStore:
             SqlUpstreamStore(db),
             SqlReplicaStore(db),
             SqlLockStore(db),
+            SqlAuditStore(db),
+            SqlConsoleLoginStore(db),
         )
 
     async def reencrypt(self, rotate: Callable[[bytes], bytes], meta_keys: Iterable[str] = ()) -> int:
