@@ -7,7 +7,7 @@ import pytest
 
 import tests.live
 from tests.live import LiveServer
-from tests.postgres import new_database
+from tests.postgres import new_database, shutdown
 
 # fixtures shared by several test modules, registered here so no module imports them by name
 pytest_plugins = ["tests.standins.google", "tests.browser", "tests.console_fixtures"]
@@ -16,6 +16,10 @@ pytest_plugins = ["tests.standins.google", "tests.browser", "tests.console_fixtu
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutdown()  # the PostgreSQL this process started or the databases it created there (tests/postgres.py)
 
 
 @pytest.fixture(params=[pytest.param("sqlite", marks=pytest.mark.sqlite),

@@ -96,6 +96,7 @@ class Cluster:
 
 _cluster: Cluster | None = None
 _lock = threading.Lock()
+_created: list[str] = []
 
 
 def server_url() -> str:
@@ -106,8 +107,23 @@ def server_url() -> str:
     with _lock:
         if _cluster is None:
             _cluster = Cluster()
-            atexit.register(_cluster.stop)
+            atexit.register(shutdown)  # in case the session ends without pytest_sessionfinish
         return _cluster.url
+
+
+def shutdown() -> None:
+    """At the end of a test session (each xdist worker's): the throwaway cluster stops and its folder goes;
+    on a server named by the environment, the databases this process created are dropped."""
+    global _cluster
+    with _lock:
+        cluster, _cluster = _cluster, None
+        created = list(_created)
+        _created.clear()
+    if cluster is not None:
+        cluster.stop()
+    elif created:
+        for url in created:
+            drop_database(url)
 
 
 def _with_database(url: str, name: str) -> str:
@@ -125,12 +141,11 @@ async def _admin(sql: str) -> None:
 
 def new_database() -> str:
     """A fresh, empty database's URL (named uniquely, so tests on several workers never share one).
-    On a server named by the environment it is dropped at exit; a throwaway cluster goes away whole."""
+    Dropped by `shutdown()` (a throwaway cluster goes away whole)."""
     name = f"concierge_test_{uuid.uuid4().hex[:16]}"
     run_sync(_admin(f"CREATE DATABASE {name}"))
     url = _with_database(server_url(), name)
-    if os.environ.get(ENV):
-        atexit.register(drop_database, url)
+    _created.append(url)
     return url
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from server.errors import Conflict, InvalidInput, StorageError
 from server.store import open_database
 from server.store.sql.database import Database
-from server.store.sql.migrations import TABLES
+from server.store.sql.migrations import NOT_COPIED, TABLES
 
 
 def describe(url: str) -> str:
@@ -66,7 +66,7 @@ async def copy_database(
 async def _copy(source: Database, target: Database, progress: Callable[[str], None]) -> dict[str, int]:
     copied: dict[str, int] = {}
     async with source.snapshot() as snapshot, target.transaction() as tx:
-        for table in reversed(TABLES):  # children first, so no foreign key stands in the way
+        for table in (*NOT_COPIED, *reversed(TABLES)):  # children first, so no foreign key stands in the way
             await tx.execute(f"DELETE FROM {table}")
         for table in TABLES:
             # rows the target's own triggers wrote while the tables before were copied (config history)

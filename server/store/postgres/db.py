@@ -47,6 +47,21 @@ def display(url: str) -> str:
     return f"{parts.scheme}://{user}{host}{port}{parts.path}"
 
 
+# The connection died under a statement (server restarted, backend terminated, network gone); the pool
+# replaces it, so a read is tried once more on a fresh connection.
+LOST = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
+
+
+class ConnectionLost(StorageError):
+    """A statement's connection died; whether a write took effect is unknown."""
+
+
 def _neutral(exc: asyncpg.IntegrityConstraintViolationError) -> Exception:
     """A constraint failure as the storage-neutral error it means."""
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
@@ -141,6 +156,15 @@ class Database:
             ) from None
         try:
             yield conn
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise _neutral(exc) from None
+        except LOST as exc:
+            raise ConnectionLost(
+                f"lost the connection to {display(self.url)} ({type(exc).__name__}: {exc}); "
+                "PostgreSQL restarted or went away"
+            ) from None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StorageError(f"PostgreSQL at {display(self.url)} refused: {exc}") from None
         finally:
             await self.pool.release(conn)
 
@@ -181,20 +205,25 @@ class Database:
             yield Transaction(conn)
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        async with self._connection() as conn:
-            try:
-                return list(await conn.fetch(numbered(sql), *params))
-            except asyncpg.IntegrityConstraintViolationError as exc:
-                raise _neutral(exc) from None
-
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        async with self._connection() as conn:
-            row: Row | None = await conn.fetchrow(numbered(sql), *params)
-            return row
-
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        """Not retried when the connection dies: the write may have committed."""
         async with self._connection() as conn:
             return list(await conn.fetch(numbered(sql), *params))
+
+    async def _read(self, method: str, sql: str, params: Iterable[Any]) -> Any:
+        args = (numbered(sql), *params)
+        try:
+            async with self._connection() as conn:
+                return await getattr(conn, method)(*args)
+        except ConnectionLost:
+            async with self._connection() as conn:
+                return await getattr(conn, method)(*args)
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        row: Row | None = await self._read("fetchrow", sql, params)
+        return row
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        return list(await self._read("fetch", sql, params))
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Snapshot]:

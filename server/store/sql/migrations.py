@@ -464,5 +464,8 @@ TABLES: tuple[str, ...] = (
     "connect_links",
     "auth_events",
     "upstreams",
-    "audit_events",  # not session_toolkits (the sessions' triggers rebuild it) nor console_logins (short-lived)
+    "audit_events",
 )
+# Tables `db copy` leaves out: rebuilt by the sessions' triggers (session_toolkits), or short-lived
+# (console_logins: a forced copy clears the target's, so nobody stays logged in to replaced data).
+NOT_COPIED: tuple[str, ...] = ("session_toolkits", "console_logins")
