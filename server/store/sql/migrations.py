@@ -467,5 +467,6 @@ TABLES: tuple[str, ...] = (
     "audit_events",
 )
 # Tables `db copy` leaves out: rebuilt by the sessions' triggers (session_toolkits), or short-lived
-# (console_logins: a forced copy clears the target's, so nobody stays logged in to replaced data).
-NOT_COPIED: tuple[str, ...] = ("session_toolkits", "console_logins")
+# (console_logins: a forced copy clears the target's, so nobody stays logged in to replaced data; the
+# replicas' running state: which processes run, which one holds each workbench, held locks).
+NOT_COPIED: tuple[str, ...] = ("session_toolkits", "console_logins", "replicas", "workbench_owners", "store_locks")
