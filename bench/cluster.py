@@ -47,6 +47,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         client_max_body_size 64m;
+        location /internal/ {{ return 404; }}
         location / {{
             proxy_pass http://concierge;
             proxy_http_version 1.1;

@@ -197,6 +197,8 @@ async def test_the_forwarding_endpoint_answers_only_replicas_and_only_for_its_ow
         refused = httpx.post(forward, json=call_body, headers=headers, timeout=30)
         assert refused.status_code == 403 and refused.json()["error"]["kind"] == "Forbidden", refused.text
     replica_auth = {"Authorization": f"Bearer {world.cluster.secret}"}
+    outside = httpx.post(f"{world.cluster.url}/internal/v1/workbench", json=call_body, headers=replica_auth, timeout=30)
+    assert outside.status_code == 404, "the proxy keeps the replicas' own endpoint unreachable from outside"
     not_owner = httpx.post(forward, json=call_body, headers=replica_auth, timeout=30)
     assert not_owner.status_code == 409 and not_owner.json()["error"]["kind"] == "NotOwner", not_owner.text
     for bad in ({"op": "run_bash"}, {"op": "format_disk", "session_id": sid, "args": {}}, [1, 2]):
