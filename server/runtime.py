@@ -134,7 +134,7 @@ class Runtime:
             OAuthContext(settings.oauth_apps, auth.box, auth.flow.callback_uri, http),
         )
         auth.flow.on_active.append(upstreams.account_active)
-        replica = Replica(store.replicas, settings.replica)
+        replica = Replica(store.replicas, settings.replica, settings.data_dir)
         executor.upstreams = upstreams
         runtime = cls(
             settings=settings,

@@ -22,6 +22,7 @@ from mcp import Client
 
 from bench.cluster import ROOT, Cluster, Replica
 from tests.auth_fixtures import ResourceApi, follow_oauth_link, write_toolkits
+from tests.live import LiveServer
 from tests.mcp_helpers import JSONRPC_HEADERS, call
 from tests.oauth_server import OAuthServer
 from tests.postgres import new_database
@@ -265,3 +266,21 @@ async def test_kill_minus_nine_mid_load_loses_nothing_acknowledged(world: World)
     again = envelope(rpc(f"{survivor.url}/mcp/{bench['id']}", "COMPOSIO_REMOTE_WORKBENCH",
                          {"code_to_execute": "x = 1\nx"}))
     assert again["data"]["notice"] is None and owner_folder(world, bench["id"]) == [victim, survivor]
+
+
+async def test_a_restarted_single_server_keeps_its_workbench_claims_and_files(tmp_path: Path) -> None:
+    """Without `replica.advertise_url` a server's replica id comes from its host and data folder, so after a
+    restart it still owns its sessions' workbenches: variables reset (a new process), files kept, no takeover."""
+    server = LiveServer(tmp_path / "data").start()
+    try:
+        session = server.create_session(toolkits=["math"])
+        first = envelope(rpc(session["mcp"]["url"], "COMPOSIO_REMOTE_WORKBENCH",
+                             {"code_to_execute": "open('kept.txt', 'w').write('yes'); v = 1"}))
+        assert first["successful"], first
+        server.restart()
+        again = envelope(rpc(session["mcp"]["url"], "COMPOSIO_REMOTE_WORKBENCH",
+                             {"code_to_execute": "('v' in globals(), open('kept.txt').read())"}))
+        assert again["data"]["results"] == "(False, 'yes')", again
+        assert again["data"]["fresh_reason"] == "first_use" and "lost" not in again["data"]["notice"], again
+    finally:
+        server.stop()

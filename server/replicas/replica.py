@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import secrets
+import socket
+from pathlib import Path
 
 from server.config import ReplicaConfig
 from server.store.interfaces import ReplicaStore
@@ -16,18 +17,18 @@ from server.store.records import now
 log = logging.getLogger("concierge.replicas")
 
 
-def replica_id(advertise_url: str | None) -> str:
-    """Stable for an address, so a restarted replica keeps the workbench claims it made; random without one."""
-    if advertise_url:
-        return "rep_" + hashlib.sha256(advertise_url.encode()).hexdigest()[:16]
-    return "rep_" + secrets.token_hex(8)
+def replica_id(advertise_url: str | None, data_dir: Path) -> str:
+    """Stable across restarts (its address, else this host and data folder), so a restarted replica keeps
+    the workbench claims it made, whose folders it still has."""
+    place = advertise_url or f"{socket.gethostname()}:{data_dir.resolve()}"
+    return "rep_" + hashlib.sha256(place.encode()).hexdigest()[:16]
 
 
 class Replica:
-    def __init__(self, store: ReplicaStore, config: ReplicaConfig) -> None:
+    def __init__(self, store: ReplicaStore, config: ReplicaConfig, data_dir: Path) -> None:
         self.store = store
         self.url = config.advertise_url.rstrip("/") if config.advertise_url else None
-        self.id = replica_id(self.url)
+        self.id = replica_id(self.url, data_dir)
         self.secret = config.secret.get_secret_value() if config.secret else None
         self.heartbeat_seconds = config.heartbeat_seconds
         self.dead_after_seconds = config.dead_after_seconds
