@@ -1,4 +1,5 @@
-"""Sessions: create, use, update, delete, list — validated against the catalog, cached by id.
+"""Sessions: create, use, update, delete, list — validated against the catalog, cached by id, and the
+cached copy checked against the database on every call (one indexed read), so replicas agree at once.
 
 The one owner of a session's lifecycle: deleting a session also ends its MCP clients and its
 workbench (process and files), and the id is refused at once, even by requests already in flight.
