@@ -76,6 +76,8 @@ async def test_sqlite_to_postgres_and_back(tmp_path: Path, kits: Path) -> None:
     assert "sessions: 1 rows" in lines and "connected_accounts: 1 rows" in lines and "executions: 1 rows" in lines
     assert lines[-1].startswith("verified: ")
 
+    wrong = db_copy("--from", "mysql://db/concierge", "--to", postgres)
+    assert wrong.returncode == 2 and "unsupported database URL scheme 'mysql'" in wrong.stderr
     again = db_copy("--from", sqlite_url(tmp_path / "a" / "concierge.db"), "--to", postgres)
     assert again.returncode == 2 and "already holds rows" in again.stderr and "--force" in again.stderr
 

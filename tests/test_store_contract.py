@@ -111,6 +111,10 @@ async def test_executions_are_committed_when_record_returns(store: Store) -> Non
     assert await store.executions.used_toolkits("sess_a") == {"math": 50}
     await store.executions.record(_execution("log_more"))
     assert await store.executions.used_toolkits("sess_a") == {"math": 51}
+    resent = await store.executions.get("log_7")
+    assert resent is not None
+    await store.executions.record(resent)  # a batch sent again after its commit was lost in transit
+    assert len(await store.executions.list_by_session("sess_a", limit=100)) == 52
 
 
 async def test_memory_meta_reencryption_and_integrity(store: Store) -> None:

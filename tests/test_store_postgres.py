@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+import tests.postgres
 from server.errors import StorageError
 from server.store import PoolSettings, open_store
 from server.store.postgres.db import SCHEMA_VERSION, Database, numbered
@@ -146,6 +147,29 @@ async def test_terminated_connections_cost_a_read_nothing_and_a_write_one_clear_
     finally:
         await admin.close()
         await db.close()
+
+
+async def test_integrity_problems_name_what_is_wrong() -> None:
+    url = new_database()
+    store = await open_store(url)
+    try:
+        assert await store.integrity_problems() == []
+        admin = await asyncpg.connect(url)
+        try:
+            await admin.execute("ALTER TABLE sessions ADD CONSTRAINT positive CHECK (config_version > 0) NOT VALID")
+            await admin.execute("DROP TABLE upstreams")
+        finally:
+            await admin.close()
+        assert sorted(await store.integrity_problems()) == ["constraint not validated: positive on sessions",
+                                                            "table missing: upstreams"]
+    finally:
+        await store.aclose()
+
+
+def test_without_postgresql_its_tests_fail_naming_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tests.postgres, "_bindir", lambda: None)
+    with pytest.raises(pytest.fail.Exception, match="run `apt-get install postgresql`"):
+        tests.postgres.Cluster()
 
 
 def test_placeholders_are_numbered_in_order() -> None:

@@ -13,6 +13,9 @@ from server.store.sql.mapping import columns, insert_sql, values
 log = logging.getLogger("concierge.store")
 
 _COLUMNS = ", ".join(columns(ExecutionRow))
+# A batch whose commit was lost in transit (PostgreSQL's connection died) stays queued and is sent again;
+# rows it already wrote are skipped rather than failing every later batch.
+_INSERT = insert_sql("executions", ExecutionRow) + " ON CONFLICT (id) DO NOTHING"
 
 
 class SqlExecutionStore:
@@ -65,10 +68,10 @@ class SqlExecutionStore:
             waiters, self._waiters = self._waiters, []
             try:
                 if len(batch) == 1:  # one statement commits on its own: one trip to the database thread
-                    await self.db.execute(insert_sql("executions", ExecutionRow), values(batch[0]))
+                    await self.db.execute(_INSERT, values(batch[0]))
                 else:
                     async with self.db.transaction() as tx:
-                        await tx.executemany(insert_sql("executions", ExecutionRow), [values(r) for r in batch])
+                        await tx.executemany(_INSERT, [values(r) for r in batch])
             except BaseException as exc:
                 self._pending[:0] = batch  # keep them for the next flush rather than lose them
                 for waiter in waiters:
