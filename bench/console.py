@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from server.store import open_store, sqlite_url
-from tests.live import LiveServer
+from tests.live import API_KEY, LiveServer
 
 USERS = 1000
 TOOLKITS = ["math", "text", "datetime", "github", "slack"]
@@ -58,9 +58,17 @@ def next_link(html: str) -> str | None:
     return found.group(1).replace("&amp;", "&") if found else None
 
 
-def measure(server: LiveServer, deep_pages: int) -> dict[str, float]:
-    from tests.console_fixtures import login
+def login(server: LiveServer) -> httpx.Client:
+    client = httpx.Client(base_url=server.url, follow_redirects=False, timeout=60)
+    form = client.get("/admin/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token, form[:300]
+    done = client.post("/admin/login", data={"csrf_token": token.group(1), "admin_key": API_KEY})
+    assert done.status_code == 303, done.text[:300]
+    return client
 
+
+def measure(server: LiveServer, deep_pages: int) -> dict[str, float]:
     client = login(server)
     urls = {
         "first page": "/admin/sessions",

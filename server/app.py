@@ -135,7 +135,7 @@ def build_app(
                 settings.pages.product_name,
             )
             app.state.api = ApiState(current, surface, key_hash, throttles, metrics, document, schemas, token_secret)
-            app.state.console = ConsoleAuth(current.store.console_logins, settings.public_url)
+            app.state.console = ConsoleAuth(current.store.console_logins, key_hash, settings.public_url)
             server = build_mcp_server(current, surface, lambda ctx: ctx.request.path_params["session_id"], metrics)
             manager = StreamableHTTPSessionManager(
                 app=server,
@@ -165,6 +165,7 @@ def build_app(
             openapi_endpoint(lambda request: request.app.state.api.openapi),
             methods=["GET"],
         ),
+        Route(connect.RETRY_PATH, connect.retry, methods=["POST"]),
         Route("/connect/{token}", connect.link_page, methods=["GET", "POST"]),
         Mount(STATIC_PATH, static_files(), name="static"),
         Route(f"{API_PREFIX}/auth/callback", connect.oauth_callback, methods=["GET"]),

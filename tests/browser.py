@@ -4,6 +4,7 @@
   the desktop size restored before each test.
 - `Browser.screenshot(name)` writes `docs/screenshots/<name>-1280.png` and `<name>-390.png` (desktop
   1280x900 and phone 390x844 viewports, the whole page height).
+- `Browser.color_scheme("dark")` emulates a dark-mode system; `Browser.keys(...)` types like a keyboard.
 - `Browser.assert_accessible()` runs axe-core (npm `axe-core`, installed into `.ci/cache/axe` on first
   use) in the page and fails on any serious or critical violation.
 
@@ -30,6 +31,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common import selenium_manager
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = os.environ.get("CONCIERGE_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CONCIERGE_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -99,14 +102,48 @@ class Browser:
         field.send_keys(value)
 
     def click(self, text: str) -> None:
-        """Clicks the button or link with this visible text, and waits for the next page."""
-        self.driver.find_element(
-            By.XPATH, f"//button[normalize-space()='{text}'] | //a[normalize-space()='{text}']"
-        ).click()
+        """Clicks the button or link with this visible text, and waits until the next page has loaded."""
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        target = f"//button[normalize-space()='{text}'] | //a[normalize-space()='{text}']"
+        for attempt in range(3):
+            try:
+                self.driver.find_element(By.XPATH, target).click()
+                break
+            except WebDriverException as exc:
+                # Chromium sometimes loses the element between finding and clicking it ("Node with given
+                # id does not belong to the document"); click again only if the page did not change
+                if attempt == 2 or expected_conditions.staleness_of(old)(self.driver):
+                    raise AssertionError(f"could not click {text!r}: {exc.msg}") from None
+        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, 30).until(
+            lambda driver: driver.execute_script("return document.readyState") == "complete"
+        )
+
+    def keys(self, *keys: str) -> None:
+        """Sends keystrokes to whatever has focus (Keys.TAB, Keys.ENTER, text), as a keyboard-only user."""
+        self.driver.switch_to.active_element.send_keys(*keys)
+
+    def focused(self) -> WebElement:
+        return self.driver.switch_to.active_element
+
+    def heading(self) -> str:
+        return self.find("h1").text
+
+    def wait_for_heading(self, text: str) -> None:
+        WebDriverWait(self.driver, 30).until(
+            lambda driver: any(h.text == text for h in driver.find_elements(By.TAG_NAME, "h1"))
+        )
 
     def reset(self) -> None:
         self.driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+        self.color_scheme("light")
         self._viewport(*DESKTOP)
+
+    def color_scheme(self, scheme: str) -> None:
+        """Emulates the system's `prefers-color-scheme` (light or dark) for the pages that follow."""
+        self.driver.execute_cdp_cmd(
+            "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
+        )
 
     # screenshots
     def _viewport(self, width: int, height: int, mobile: bool = False) -> None:
@@ -116,7 +153,8 @@ class Browser:
         )
 
     def screenshot(self, name: str) -> list[Path]:
-        """The current page at desktop and phone width, full height, into docs/screenshots/."""
+        """The current page at desktop and phone width, full height, into docs/screenshots/
+        (`<name>-<width>.png`; name it `...-dark` after `color_scheme("dark")`)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         written = []
         for (width, height), mobile in ((DESKTOP, False), (PHONE, True)):

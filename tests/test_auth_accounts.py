@@ -14,7 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 from mcp import Client
 
-from tests.auth_fixtures import ResourceApi, follow_oauth_link, submit_key_form, write_toolkits
+from tests.auth_fixtures import ResourceApi, follow_oauth_link, hidden_fields, submit_key_form, write_toolkits
 from tests.live import LiveServer
 from tests.mcp_helpers import call
 from tests.oauth_server import OAuthServer
@@ -102,8 +102,12 @@ async def test_form_with_forged_state_is_refused(env: dict[str, Any]) -> None:
     server: LiveServer = env["server"]
     session = server.create_session(user_id="alice", toolkits=["keyed"])
     made = server.api("POST", f"/sessions/{session['id']}/authorize", json={"toolkit": "keyed"}).json()
-    forged = httpx.post(made["redirect_url"], data={"state": "forged", "api_key": KEY_A})
+    async with httpx.AsyncClient(timeout=30) as browser:  # the page's own CSRF token, a forged form state
+        hidden = hidden_fields((await browser.get(made["redirect_url"])).text)
+        forged = await browser.post(made["redirect_url"], data={**hidden, "state": "forged", "api_key": KEY_A})
     assert forged.status_code == 400 and "tampered" in forged.text
+    no_csrf = httpx.post(made["redirect_url"], data={"state": hidden["state"], "api_key": KEY_A})
+    assert no_csrf.status_code == 403 and "Nothing was changed" in no_csrf.text
     assert server.api("GET", f"/connected_accounts/{made['connected_account_id']}").json()["status"] == "INITIATED"
 
 

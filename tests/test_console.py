@@ -7,8 +7,11 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.console_fixtures import KEY, connect_key, hidden, login, run_keyed
+from server.app import build_app
+from tests.auth_fixtures import ResourceApi
+from tests.console_fixtures import KEY, connect_key, hidden, login, run_keyed, write_keyed_toolkit
 from tests.live import API_KEY, LiveServer
 from tests.mcp_helpers import initialize_body, raw_post
 
@@ -202,3 +205,66 @@ def test_live_counts_see_a_running_workbench(console_server: LiveServer) -> None
     assert client.get("/admin/live").json()["workbench_processes"] == before["workbench_processes"] + 1
     overview = client.get("/admin")
     assert re.search(r"<dt>Workbench processes</dt><dd>\d+</dd>", overview.text)
+
+
+@pytest.mark.usefixtures("store_backend")
+def test_console_end_to_end_on_each_backend(tmp_path: Path) -> None:
+    """Every console query on SQLite and on PostgreSQL: filters, keyset pages, a session's runs,
+    accounts with revoke, the merged audit list, logout."""
+    api = ResourceApi().start()
+    server = LiveServer(tmp_path / "data", toolkit_paths=[write_keyed_toolkit(tmp_path / "kits", api.url)]).start()
+    try:
+        made = [server.create_session(user_id="both", toolkits=["keyed"]) for _ in range(3)]
+        server.create_session(user_id="both", toolkits=["math"])
+        account = connect_key(server, made[0])
+        assert run_keyed(server, made[0])["successful"]
+        client = login(server)
+        page = client.get("/admin/sessions?user_id=both&toolkit=keyed&created_from=2000-01-01")
+        assert re.findall(r'href="/admin/sessions/(sess_[^"]+)"', page.text) == [s["id"] for s in reversed(made)]
+        detail = client.get(f"/admin/sessions/{made[0]['id']}")
+        assert "KEYED_WHOAMI" in detail.text and "success" in detail.text
+        listing = client.get("/admin/accounts?user_id=both")
+        done = client.post(f"/admin/accounts/{account}/revoke", data={"csrf_token": hidden(listing.text, "csrf_token")})
+        assert done.status_code == 303
+        assert f"{account} was revoked" in run_keyed(server, made[0])["error"]
+        audit = client.get("/admin/audit").text
+        assert "console.revoke" in audit and "console.login" in audit and "activated" in audit
+        assert client.post("/admin/logout", data={"csrf_token": hidden(audit, "csrf_token")}).status_code == 303
+        assert client.get("/admin").status_code == 303
+    finally:
+        server.stop()
+        api.stop()
+
+
+def test_a_reset_admin_key_ends_every_console_login(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path / "data").start()
+    try:
+        client = login(server)
+        assert client.get("/admin").status_code == 200
+        server.stop()
+        server.overrides["api_key"] = "ck_the_new_admin_key_0123456789"
+        server.serve(lambda: build_app(server.settings(), announce=server.lines.append, reset_admin_key=True))
+        assert client.get("/admin").status_code == 303, "the old login is gone with the old key"
+        assert login(server, "ck_the_new_admin_key_0123456789").get("/admin").status_code == 200
+    finally:
+        server.stop()
+
+
+def test_a_sessions_executions_page_by_keyset(console_server: LiveServer) -> None:
+    session = console_server.create_session(user_id="runs-user", toolkits=["math"])
+    calls = [{"tool_slug": "MATH_EVALUATE", "arguments": {"expression": f"{i} + 1"}} for i in range(30)]
+    ran = console_server.api("POST", f"/sessions/{session['id']}/tools/COMPOSIO_MULTI_EXECUTE_TOOL",
+                             json={"arguments": {"tools": calls}})
+    assert ran.status_code == 200 and ran.json()["successful"], ran.text
+    client = login(console_server)
+    rows = 0
+    url: str | None = f"/admin/sessions/{session['id']}"
+    pages = 0
+    while url:
+        page = client.get(url)
+        assert page.status_code == 200
+        rows += len(re.findall(r"<td><code>MATH_EVALUATE</code></td>", page.text))
+        found = re.search(r'<a href="([^"]+)" rel="next">Older runs</a>', page.text)
+        url = found.group(1).replace("&amp;", "&") if found else None
+        pages += 1
+    assert (rows, pages) == (30, 2)

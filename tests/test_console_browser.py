@@ -83,7 +83,9 @@ def test_console_in_a_real_browser(browser: Browser, console_server: LiveServer)
     # revoke from the console: the session's next tool call fails with the revoked-account error
     assert run_keyed(console_server, session)["successful"]
     browser.open(f"{base}/admin/accounts?user_id=browser-user")
-    browser.find(f"form[action='/admin/accounts/{account}/revoke'] button").click()
+    browser.find("body").send_keys(Keys.TAB)  # keyboard only: the first stop is the skip link
+    assert browser.driver.switch_to.active_element.text == "Skip to main content"
+    browser.find(f"form[action='/admin/accounts/{account}/revoke'] button").send_keys(Keys.ENTER)
     _arrive(browser, "revoked=")
     assert f"Account {account} is revoked" in browser.text and "REVOKED" in browser.text
     failed = run_keyed(console_server, session)

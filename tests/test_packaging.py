@@ -76,5 +76,8 @@ def test_wheel_installs_into_a_fresh_venv_and_serves_a_search(tmp_path: Path) ->
         assert found.status_code == 200, found.text
         assert found.json()["data"]["results"][0]["primary_tool_slugs"][0].startswith("DATETIME_")
         page = httpx.get(f"{serve.url}/connect/not-a-link")  # a page rendered from the wheel's templates
-        assert page.status_code == 404 and "Link not usable" in page.text
+        assert page.status_code == 404 and "This link is not valid" in page.text
         assert httpx.get(f"{serve.url}/static/style.css").status_code == 200
+        console = httpx.get(f"{serve.url}/admin/login")  # the admin console's templates and stylesheet too
+        assert console.status_code == 200 and "Admin key" in console.text
+        assert httpx.get(f"{serve.url}/static/console.css").status_code == 200

@@ -85,3 +85,11 @@ def test_pages_carry_security_headers_and_the_packaged_stylesheet(server: LiveSe
     assert "url(" not in css.text and "@import" not in css.text, "no external assets"
     assert httpx.get(f"{server.url}/static/../config.py", timeout=30).status_code == 404
 
+
+
+def test_key_rotation_re_encrypts_the_server_secrets() -> None:
+    from server.api import session_token
+    from server.auth.rotation import SEALED_META_KEYS
+    from server.web import csrf
+
+    assert {session_token.META_KEY, csrf.META_KEY} <= set(SEALED_META_KEYS)

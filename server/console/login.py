@@ -60,8 +60,9 @@ class Login:
 
 
 class ConsoleAuth:
-    def __init__(self, store: ConsoleLoginStore, public_url: str | None) -> None:
+    def __init__(self, store: ConsoleLoginStore, admin_key_hash: str, public_url: str | None) -> None:
         self.store = store
+        self.admin_key_hash = admin_key_hash
         self.public_url = public_url
         self.failures = RateLimiter(LOGIN_RATE, LOGIN_BURST, "client address")
         self._blocked: dict[str, float] = {}
@@ -86,19 +87,23 @@ class ConsoleAuth:
         token = request.cookies.get(LOGIN_COOKIE)
         if not token or len(token) > 128:
             return None
-        token_hash = fingerprint(token)
+        token_hash = self._stored(token)
         if not await self.store.alive(token_hash, now()):
             return None
         return Login(token_hash)
 
     async def open(self, response: Response, request: Request) -> None:
         token = secrets.token_urlsafe(32)
-        await self.store.open(fingerprint(token), now() + LOGIN_SECONDS)
+        await self.store.open(self._stored(token), now() + LOGIN_SECONDS)
         self._set(response, request, LOGIN_COOKIE, token, LOGIN_SECONDS)
 
     async def close(self, response: Response, request: Request, login: Login) -> None:
         await self.store.close(login.token_hash)
         self._forget(response, request, LOGIN_COOKIE)
+
+    def _stored(self, token: str) -> str:
+        """What the database keeps for a login: bound to the admin key, so a reset key ends every login."""
+        return fingerprint(f"{self.admin_key_hash}:{token}")
 
     def secure(self, request: Request) -> bool:
         return is_https(request, self.public_url)

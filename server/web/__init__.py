@@ -7,8 +7,9 @@ Use from a route handler:
     return web.render(request, "connect/form.html", {"app": ...}, csrf_purpose="connect:<id>")
 
 and on POST: `form = await web.form(request, csrf_purpose="connect:<id>")` (raises `CsrfRefused`,
-which `web.refused(request)` turns into a page). Templates live in `server/web/templates/` and
-extend `base.html`; `/static/<file>` serves `server/web/static/`.
+which `web.refused(request, exc)` turns into a page). Templates live in `server/web/templates/`,
+extend `base.html` and put `{% include "_csrf.html" %}` in every form; `/static/<file>` serves
+`server/web/static/`.
 """
 
 from server.web.csrf import Csrf, CsrfRefused

@@ -74,9 +74,7 @@ class Csrf:
 
     def attach(self, response: Response, issued: Issued) -> None:
         if issued.new_cookie:
-            response.set_cookie(
-                COOKIE, issued.browser, httponly=True, samesite="lax", secure=self.secure, path="/"
-            )
+            response.set_cookie(COOKIE, issued.browser, httponly=True, samesite="lax", secure=self.secure, path="/")
 
     def check(self, request: Request, submitted: str | None, purpose: str = "") -> None:
         browser = self._browser(request)

@@ -24,23 +24,20 @@ MAX_FORM_FIELDS = 50
 
 
 def environment() -> Environment:
-    env = Environment(
+    return Environment(
         loader=PackageLoader("server.web", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env
 
 
 def _static_versions() -> dict[str, str]:
     """A content hash per static file, so `?v=` changes whenever the file does."""
     folder = resources.files("server.web") / "static"
     return {
-        entry.name: hashlib.sha256(entry.read_bytes()).hexdigest()[:12]
-        for entry in folder.iterdir()
-        if entry.is_file()
+        entry.name: hashlib.sha256(entry.read_bytes()).hexdigest()[:12] for entry in folder.iterdir() if entry.is_file()
     }
 
 
@@ -71,7 +68,7 @@ class Web:
         csrf_purpose: str = "",
         form_targets: Iterable[str] = (),
     ) -> HTMLResponse:
-        """`csrf_token` is in every template's context (for `{{ csrf_input() }}`-style hidden fields);
+        """`csrf_token` is in every template's context (forms `{% include "_csrf.html" %}`);
         `form_targets` widens the CSP's form-action to where a form's redirect leads."""
         issued = self.csrf.issue(request, csrf_purpose)
         html = self.env.get_template(template).render({**(context or {}), "csrf_token": issued.token})
@@ -96,7 +93,11 @@ class Web:
 
     def refused(self, request: Request, exc: CsrfRefused) -> HTMLResponse:
         return self.message(
-            request, "Request refused", exc.message, status=exc.http_status, tone="bad",
+            request,
+            "Request refused",
+            exc.message,
+            status=exc.http_status,
+            tone="bad",
             hint="Nothing was changed.",
         )
 
