@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from server.errors import ConfigError, describe_validation_error, model_vocabulary
 
@@ -268,12 +268,12 @@ class Settings(_Section):
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.db_path.absolute()}"
 
-    @model_validator(mode="after")
-    def _database_scheme(self) -> Settings:
-        url = self.database_url.get_secret_value() if self.database_url else None
-        if url is not None and not url.startswith(("postgresql://", "postgres://", "sqlite:///")):
-            raise ValueError("database_url: expected postgresql://user:password@host:port/database or sqlite:///path")
-        return self
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ValueError("expected postgresql://user:password@host:port/database or sqlite:///path")
+        return url
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
