@@ -152,11 +152,19 @@ class RoutedWorkbench:
     async def discard(self, session_id: str) -> None:
         """Wherever the workbench lives: its process is killed and its folder removed there; the claim goes."""
         owner = await self.store.workbench_owner(session_id)
-        if owner is not None and owner.replica_id != self.replica.id and owner.url:
-            try:
-                await self._forward(owner.url, "discard", session_id, {}, FILE_OP_SECONDS)
-            except OwnerUnreachable:
-                log.warning("session %s deleted; its workbench's replica %s is gone", session_id, owner.replica_id)
+        if owner is not None and owner.replica_id != self.replica.id:
+            if not owner.url:
+                log.warning(
+                    "session %s deleted; its workbench's replica %s has no replica.advertise_url to reach "
+                    "it: its process and folder stay there",
+                    session_id,
+                    owner.replica_id,
+                )
+            else:
+                try:
+                    await self._forward(owner.url, "discard", session_id, {}, FILE_OP_SECONDS)
+                except OwnerUnreachable:
+                    log.warning("session %s deleted; its workbench's replica %s is gone", session_id, owner.replica_id)
         await self.local.discard(session_id)
         await self.store.release_workbench(session_id)
 
