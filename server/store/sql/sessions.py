@@ -104,8 +104,7 @@ class SqlSessionStore:
         )
         order = "t.created_at DESC, t.session_id DESC" if alias == "t" else "s.created_at DESC, s.id DESC"
         rows = await self.db.fetchall(
-            f"SELECT s.* FROM {source} {'WHERE ' + ' AND '.join(clauses) if clauses else ''} "
-            f"ORDER BY {order} LIMIT ?",
+            f"SELECT s.* FROM {source} {'WHERE ' + ' AND '.join(clauses) if clauses else ''} ORDER BY {order} LIMIT ?",
             (*params, limit),
         )
         return [_row(r) for r in rows]
