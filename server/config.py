@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from server.errors import ConfigError, describe_validation_error, model_vocabulary
 
@@ -169,6 +169,29 @@ class UpstreamPoolConfig(_Section):
     )
 
 
+class ReplicaConfig(_Section):
+    """Several `concierge serve` processes on one database (docs/replicas.md)."""
+
+    advertise_url: str | None = Field(
+        None, description="where the other replicas reach this one; workbench calls are forwarded here"
+    )
+    secret: SecretStr | None = Field(
+        None, description="the same on every replica: authenticates forwarded workbench calls (with advertise_url)"
+    )
+    heartbeat_seconds: float = Field(5, gt=0, description="how often this replica records that it is alive")
+    dead_after_seconds: float = Field(
+        20, gt=0, description="a replica silent this long is dead: its sessions' workbenches are taken over"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReplicaConfig:
+        if self.advertise_url and self.secret is None:
+            raise ValueError("replica.advertise_url needs replica.secret (the same on every replica)")
+        if self.dead_after_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError("replica.dead_after_seconds must be at least twice replica.heartbeat_seconds")
+        return self
+
+
 class DatabasePoolConfig(_Section):
     """PostgreSQL's connection pool, per server process (SQLite has no pool)."""
 
@@ -225,6 +248,7 @@ class Settings(_Section):
     toolkit_overrides: dict[str, ToolkitOverride] = Field(default_factory=dict)
     upstreams: dict[str, UpstreamConfig] = Field(default_factory=dict, description="name -> another MCP server")
     upstream_pool: UpstreamPoolConfig = Field(default_factory=UpstreamPoolConfig)
+    replica: ReplicaConfig = Field(default_factory=ReplicaConfig)
 
     @property
     def base_url(self) -> str:
@@ -244,12 +268,12 @@ class Settings(_Section):
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.db_path.absolute()}"
 
-    @model_validator(mode="after")
-    def _database_scheme(self) -> Settings:
-        url = self.database_url.get_secret_value() if self.database_url else None
-        if url is not None and not url.startswith(("postgresql://", "postgres://", "sqlite:///")):
-            raise ValueError("database_url: expected postgresql://user:password@host:port/database or sqlite:///path")
-        return self
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ValueError("expected postgresql://user:password@host:port/database or sqlite:///path")
+        return url
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from server.store.sql.database import Database
 from server.store.sql.executions import SqlExecutionStore
 from server.store.sql.mcp_clients import SqlMcpClientStore
 from server.store.sql.memory import SqlMemoryStore
+from server.store.sql.replicas import SqlLockStore, SqlReplicaStore
 from server.store.sql.server_meta import SqlServerMetaStore
 from server.store.sql.sessions import SqlSessionStore
 from server.store.sql.upstreams import SqlUpstreamStore
@@ -39,6 +40,8 @@ class SqlStore:
     mcp_clients: SqlMcpClientStore
     meta: SqlServerMetaStore
     upstreams: SqlUpstreamStore
+    replicas: SqlReplicaStore
+    locks: SqlLockStore
     audit: SqlAuditStore
     console_logins: SqlConsoleLoginStore
     vectors: SqlVectorStore
@@ -55,6 +58,8 @@ class SqlStore:
             SqlMcpClientStore(db),
             SqlServerMetaStore(db),
             SqlUpstreamStore(db),
+            SqlReplicaStore(db),
+            SqlLockStore(db),
             SqlAuditStore(db),
             SqlConsoleLoginStore(db),
             SqlVectorStore(db),
