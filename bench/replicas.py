@@ -32,7 +32,7 @@ CALL = {"tools": [{"tool_slug": "MATH_EVALUATE", "arguments": {"expression": "6 
 def database_url(kind: str, folder: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{folder / 'bench.db'}"
-    from tests.postgres import new_database  # a throwaway cluster, or the server CONCIERGE_TEST_POSTGRES_URL names
+    from tests.postgres import new_database  # a throwaway cluster, or the server TEST_POSTGRES_URL names
 
     return new_database()
 

@@ -1,4 +1,4 @@
-"""PostgreSQL for the tests: the server named by `CONCIERGE_TEST_POSTGRES_URL` (`.ci/run` starts one), else a
+"""PostgreSQL for the tests: the server named by `TEST_POSTGRES_URL` (`.ci/run` starts one), else a
 throwaway cluster this process starts (initdb in a temp folder, unix socket only, as the `postgres` user
 when running as root) and removes at exit. Every test gets its own fresh database on it.
 
@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 
-ENV = "CONCIERGE_TEST_POSTGRES_URL"
+ENV = "TEST_POSTGRES_URL"
 INSTALL = "apt-get install postgresql"
 T = TypeVar("T")
 
