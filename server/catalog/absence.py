@@ -158,7 +158,7 @@ class AbsenceDetector:
 
     @staticmethod
     def _acted_on(tokens: list[str], at: int) -> bool:
-        """"tweet about the launch", "post a tweet": the word is the step's verb or the object of its verb."""
+        """ "tweet about the launch", "post a tweet": the word is the step's verb or the object of its verb."""
         prev = next((t for t in reversed(tokens[:at]) if t.lower() not in _FILLER), "").lower()
         return at == 0 or prev in {"and", "then"} or (prev == tokens[0].lower() and prev in _PUT_VERBS | _SEND)
 

@@ -269,9 +269,7 @@ class SearchIndex:
         per_step = per_intent if intents is steps else self._scores(steps, positions, boosts)
         hits = [self._hits(s, positions, limit, text) for text, s in zip(intents, per_intent, strict=True)]
         missing = [
-            self._absence.check(
-                text, self._term_check(h[:1]), strongest[text], self._says(h[:5])
-            )
+            self._absence.check(text, self._term_check(h[:1]), strongest[text], self._says(h[:5]))
             for text, h in zip(intents, hits, strict=True)
         ]
         unavailable = [m for m in missing if m is not None] if check_absence else []
