@@ -41,6 +41,11 @@ def _neutral(exc: sqlite3.IntegrityError) -> Exception:
     return StorageError(f"the database refused a write: {text}")
 
 
+def neutral_error(exc: sqlite3.Error) -> Exception:
+    """A constraint failure as its storage-neutral error; any other database error as it is."""
+    return _neutral(exc) if isinstance(exc, sqlite3.IntegrityError) else exc
+
+
 class Transaction:
     """The statements of one open transaction (only store code holds one)."""
 
