@@ -99,7 +99,7 @@ def build_mcp_server(
         except ConciergeError as exc:
             envelope = failed(exc)
         if metrics is not None:
-            metrics.tool_seconds.labels(meta_names.get(params.name, "direct"), "mcp").observe(
+            metrics.child(metrics.tool_seconds, meta_names.get(params.name, "direct"), "mcp").observe(
                 time.perf_counter() - started
             )
         return _text_result(envelope)
@@ -276,7 +276,7 @@ class McpEndpoint:
         else:
             if isinstance(message, list) and message:
                 try:
-                    self._check_limits([m for m in message if isinstance(m, dict)], len(body))
+                    self._check_limits([m for m in message if isinstance(m, dict)], body)
                 except ConciergeError as exc:
                     await _error_response(send, exc, None)
                     return
@@ -287,7 +287,7 @@ class McpEndpoint:
                 await _json_response(send, 400, _jsonrpc_error(-32600, f"Invalid Request: {problem}"))
                 return
             try:
-                self._check_limits(message, len(body))
+                self._check_limits(message, body)
             except ConciergeError as exc:
                 await _error_response(send, exc, message.get("id") if isinstance(message, dict) else None)
                 return
@@ -306,10 +306,10 @@ class McpEndpoint:
 
         await self.manager.handle_request(scope, replay, _with_header(send, minted, accepted))
 
-    def _check_limits(self, message: Any, size: int) -> None:
+    def _check_limits(self, message: Any, body: bytes) -> None:
         settings = self.runtime.settings
-        check_depth(message, settings.max_json_depth)
-        if size <= settings.max_tool_argument_bytes:
+        check_depth(message, settings.max_json_depth, body)
+        if len(body) <= settings.max_tool_argument_bytes:
             return  # the arguments are part of the body, so they cannot be larger
         for item in message if isinstance(message, list) else [message]:
             params = item.get("params") if item.get("method") == "tools/call" else None
