@@ -12,7 +12,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import mcp.types as types
@@ -54,11 +54,16 @@ SessionResolver = Callable[[Any], str]
 
 
 def _text_result(envelope: dict[str, Any]) -> types.CallToolResult:
-    return types.CallToolResult(
-        content=[types.TextContent(type="text", text=jsontext.dumps(envelope))],
-        structured_content=envelope,
-        is_error=not envelope.get("successful", False),
-    )
+    """The result in wire form: the SDK's runner takes a dict as it is and validates it against the
+    negotiated version's result schema itself, so a `CallToolResult` model built here would be
+    validated and dumped again for nothing."""
+    result = {
+        "content": [{"type": "text", "text": jsontext.dumps(envelope)}],
+        "structuredContent": envelope,
+        "isError": not envelope.get("successful", False),
+        "resultType": "complete",
+    }
+    return cast(types.CallToolResult, result)
 
 
 def build_mcp_server(
