@@ -79,10 +79,10 @@ async def _connect(http: httpx.AsyncClient, base_url: str, user: str) -> None:
                            json={"user_id": user, "toolkit": "stdio_bare"})
     link.raise_for_status()
     url = link.json()["redirect_url"]
-    page = await http.get(url)
-    state = re.search(r"name=state value='([^']+)'", page.text)
-    assert state, page.text[:300]
-    done = await http.post(url, data={"state": state.group(1), "token": f"token_of_{user}"})
+    page = await http.get(url)  # the client keeps the page's CSRF cookie for the POST
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
+    assert "state" in hidden, page.text[:300]
+    done = await http.post(url, data={**hidden, "token": f"token_of_{user}"})
     done.raise_for_status()
 
 

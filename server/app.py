@@ -25,6 +25,9 @@ from server.api.routes import API_ROUTES, starlette_routes
 from server.api.validation import BodySchema
 from server.catalog.catalog import Catalog
 from server.config import Settings
+from server.console.login import ConsoleAuth
+from server.console.routes import PATHS as CONSOLE_PATHS
+from server.console.routes import console_routes
 from server.errors import ConciergeError
 from server.limits.ratelimit import Throttles
 from server.mcp_app import McpEndpoint, McpRoute, build_mcp_server, security_settings
@@ -33,6 +36,8 @@ from server.meta_tools.registry import CORE_META_TOOLS, ToolSurface
 from server.observability.metrics import Metrics
 from server.observability.middleware import RequestContext, RouteLabels
 from server.runtime import Runtime
+from server.web import csrf as web_csrf
+from server.web.pages import STATIC_PATH, Web, static_files
 
 log = logging.getLogger("concierge")
 API_PREFIX = "/api/v1"
@@ -122,7 +127,15 @@ def build_app(
             )
             document = build_openapi(API_ROUTES, API_PREFIX, {}, current.catalog)
             schemas = {r.body: BodySchema(r.body, document) for r in API_ROUTES if r.body is not None}
+            app.state.web = Web(
+                web_csrf.Csrf(
+                    await session_token.load_secret(current.meta, current.auth.accounts.box, web_csrf.META_KEY),
+                    secure=settings.base_url.startswith("https://"),
+                ),
+                settings.pages.product_name,
+            )
             app.state.api = ApiState(current, surface, key_hash, throttles, metrics, document, schemas, token_secret)
+            app.state.console = ConsoleAuth(current.store.console_logins, key_hash, settings.public_url)
             server = build_mcp_server(current, surface, lambda ctx: ctx.request.path_params["session_id"], metrics)
             manager = StreamableHTTPSessionManager(
                 app=server,
@@ -152,15 +165,20 @@ def build_app(
             openapi_endpoint(lambda request: request.app.state.api.openapi),
             methods=["GET"],
         ),
+        Route(connect.RETRY_PATH, connect.retry, methods=["POST"]),
         Route("/connect/{token}", connect.link_page, methods=["GET", "POST"]),
+        Mount(STATIC_PATH, static_files(), name="static"),
         Route(f"{API_PREFIX}/auth/callback", connect.oauth_callback, methods=["GET"]),
         Mount(API_PREFIX, routes=starlette_routes(API_ROUTES)),
         Route("/mcp/{session_id}", McpRoute(), methods=["GET", "POST", "DELETE"]),
         Route("/s/{session_id}/mcp", McpRoute(), methods=["GET", "POST", "DELETE"]),
+        *console_routes(),
     ]
     if settings.metrics != "off":
         routes.append(Route("/metrics", metrics_endpoint(settings), methods=["GET"]))
-    labels = RouteLabels([r.path for r in routes if isinstance(r, Route)] + [API_PREFIX + r.path for r in API_ROUTES])
+    labels = RouteLabels(
+        [r.path for r in routes if isinstance(r, Route)] + [API_PREFIX + r.path for r in API_ROUTES] + CONSOLE_PATHS
+    )
     return Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -439,14 +439,14 @@ def cmd_keys(args: argparse.Namespace) -> int:
         return 0
     from server.auth.crypto import SecretBox
     from server.auth.rotation import rotate_all
-    from server.store import open_store, sqlite_url
+    from server.store import open_store
 
     settings = _settings(args)
     if args.action == "reset-admin":
         return _reset_admin(settings)
 
     async def rotate() -> int:
-        store = await open_store(sqlite_url(settings.db_path))
+        store = await open_store(settings.store_url)
         try:
             box = SecretBox.from_settings(
                 settings.encryption_key.get_secret_value() if settings.encryption_key else None, settings.data_dir
@@ -460,19 +460,27 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    from server.store.copy import copy_database, describe
+
+    print(f"copying {describe(args.source)} -> {describe(args.target)}")
+    anyio.run(lambda: copy_database(args.source, args.target, force=args.force))
+    return 0
+
+
 def _reset_admin(settings: Settings) -> int:
     from server.api.admin_key import META_KEY, new_admin_key
     from server.auth.crypto import fingerprint
-    from server.store import open_store, sqlite_url
+    from server.store import open_store
 
-    if not settings.db_path.is_file():
+    if settings.database_url is None and not settings.db_path.is_file():
         raise ConfigError(
             f"no Concierge database at {settings.db_path}; run this where `concierge serve` runs, "
             "or give its --data-dir / --config"
         )
 
     async def reset() -> str:
-        store = await open_store(sqlite_url(settings.db_path))
+        store = await open_store(settings.store_url)
         try:
             key = new_admin_key()
             await store.meta.set(META_KEY, fingerprint(key))
@@ -802,6 +810,21 @@ def parser() -> argparse.ArgumentParser:
     for spp in kp.values():
         config_flags(spp)
     keys.set_defaults(func=cmd_keys)
+
+    db = sub.add_parser("db", help="the server's database: copy it between SQLite and PostgreSQL")
+    dp = actions(
+        db,
+        {
+            "copy": "copy every table from one database URL to another (stop the server first, or accept the "
+            "source's state at the moment the copy starts)",
+        },
+    )
+    dp["copy"].add_argument(
+        "--from", dest="source", required=True, metavar="URL", help="sqlite:////path/concierge.db or postgresql://…"
+    )
+    dp["copy"].add_argument("--to", dest="target", required=True, metavar="URL", help="where the rows go")
+    dp["copy"].add_argument("--force", action="store_true", help="replace rows the target already holds")
+    db.set_defaults(func=cmd_db)
 
     ups = sub.add_parser("upstreams", help="other MCP servers whose tools become toolkits (via REST)")
     up = actions(

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from server.errors import ConfigError, describe_validation_error, model_vocabulary
 
@@ -74,6 +74,14 @@ class RateLimitConfig(_Section):
     per_api_key: float = Field(0, ge=0, description="admin REST calls per second per API key; 0 = no limit")
     per_session: float = Field(0, ge=0, description="REST + MCP calls per second per session; 0 = no limit")
     burst: int = Field(50, ge=1, description="calls allowed at once before the rate applies")
+
+
+class PagesConfig(_Section):
+    """The web pages a person sees (Connect pages, console)."""
+
+    product_name: str = Field(
+        "Concierge", min_length=1, max_length=80, description="who is asking, as the Connect pages name it"
+    )
 
 
 class OAuthApp(BaseModel):
@@ -161,10 +169,30 @@ class UpstreamPoolConfig(_Section):
     )
 
 
+class DatabasePoolConfig(_Section):
+    """PostgreSQL's connection pool, per server process (SQLite has no pool)."""
+
+    min_size: int = Field(1, ge=0, description="connections kept open while idle")
+    max_size: int = Field(10, ge=1, description="connections at most; more concurrent queries wait")
+    acquire_timeout_seconds: float = Field(30, gt=0, description="waiting for a free connection, then an error")
+    connect_timeout_seconds: float = Field(10, gt=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> DatabasePoolConfig:
+        if self.min_size > self.max_size:
+            raise ValueError("min_size must not exceed max_size")
+        return self
+
+
 class Settings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     data_dir: Path = Path(".concierge")
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://user:password@host:port/database; default: SQLite in data_dir (concierge.db)",
+    )
+    database_pool: DatabasePoolConfig = Field(default_factory=DatabasePoolConfig)
     public_url: str | None = Field(None, description="base URL clients use; default http://host:port")
     api_key: SecretStr | None = Field(None, description="admin key for /api/v1; generated on first start if unset")
     encryption_key: SecretStr | None = Field(None, description="Fernet key; default: <data_dir>/secret.key")
@@ -191,6 +219,7 @@ class Settings(_Section):
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     workbench: WorkbenchConfig = Field(default_factory=WorkbenchConfig)
+    pages: PagesConfig = Field(default_factory=PagesConfig)
     oauth_apps: dict[str, OAuthApp] = Field(default_factory=dict, description="toolkit slug -> operator's OAuth app")
     toolkit_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
     toolkit_overrides: dict[str, ToolkitOverride] = Field(default_factory=dict)
@@ -207,6 +236,20 @@ class Settings(_Section):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "concierge.db"
+
+    @property
+    def store_url(self) -> str:
+        """Where the server's data lives: `database_url`, else the SQLite file in the data folder."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.db_path.absolute()}"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ValueError("expected postgresql://user:password@host:port/database or sqlite:///path")
+        return url
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

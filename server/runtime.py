@@ -21,7 +21,7 @@ from server.execute.executor import Executor
 from server.meta_tools.base import MetaLimits, MetaServices
 from server.sessions.clients import McpClients
 from server.sessions.service import SessionService
-from server.store import open_store, sqlite_url
+from server.store import PoolSettings, open_store
 from server.store.interfaces import ExecutionStore, MemoryStore, ServerMetaStore, Store
 from server.upstreams.service import OAuthContext, UpstreamService
 from server.workbench import SandboxUnavailable, WorkbenchManager, WorkbenchSettings
@@ -96,7 +96,7 @@ class Runtime:
     async def start(cls, settings: Settings, catalog: Catalog | None = None) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         catalog = catalog or load_catalog(settings)
-        store = await open_store(sqlite_url(settings.db_path))
+        store = await open_store(settings.store_url, PoolSettings(**settings.database_pool.model_dump()))
         try:
             auth = await AuthServices.start(settings, store, catalog)
         except BaseException:

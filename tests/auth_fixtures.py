@@ -3,9 +3,11 @@ local OAuth server and that API, and a browser-like walk through a Connect Link.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Callable
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -94,19 +96,38 @@ tools:
     return root
 
 
+def hidden_fields(html: str) -> dict[str, str]:
+    """A page form's hidden fields (CSRF token, form state), as a browser would submit them."""
+    found = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html)
+    assert found, html
+    return {name: unescape(value) for name, value in found}
+
+
+def start_oauth(url: str, browser: httpx.Client | None = None) -> httpx.Response:
+    """Open an OAuth Connect Link and press "Continue": the 303 to the provider's sign-in page (or the
+    page that says why the link cannot be used)."""
+    with httpx.Client(timeout=30) if browser is None else contextlib.nullcontext(browser) as client:
+        page = client.get(url)
+        if page.status_code != 200:
+            return page
+        return client.post(url, data=hidden_fields(page.text), follow_redirects=False)
+
+
 def follow_oauth_link(url: str) -> httpx.Response:
-    """What a browser does: open the link, follow the provider's redirects back to Concierge."""
-    return httpx.get(url, follow_redirects=True, timeout=30)
+    """What a browser does: open the link, press "Continue", follow the provider's redirects back."""
+    with httpx.Client(timeout=30) as browser:
+        step = start_oauth(url, browser)
+        while step.is_redirect:
+            step = browser.get(step.headers["location"])
+        return step
 
 
 def form_state(html: str) -> str:
-    match = re.search(r"name=state value='([^']+)'", html)
-    assert match, html
-    return match.group(1)
+    return hidden_fields(html)["state"]
 
 
 def submit_key_form(url: str, **fields: str) -> httpx.Response:
     with httpx.Client(timeout=30, follow_redirects=False) as browser:
         page = browser.get(url)
         assert page.status_code == 200, page.text
-        return browser.post(url, data={"state": form_state(page.text), **fields})
+        return browser.post(url, data={**hidden_fields(page.text), **fields})

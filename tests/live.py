@@ -1,6 +1,7 @@
 """A real Concierge server on 127.0.0.1 in a background thread, for tests and examples.
 
-Real uvicorn, real sockets, SQLite on disk; `restart()` keeps the port and data dir.
+Real uvicorn, real sockets, SQLite on disk — or PostgreSQL while the `store_backend` fixture
+(tests/conftest.py) says so; `restart()` keeps the port, data dir and database.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ from server.app import build_app
 from server.config import Settings
 
 API_KEY = "ck_test_admin_key_0123456789"
+# Set by the `store_backend` fixture for PostgreSQL: a database URL for a data dir (the same one each time).
+DATABASE_FOR: Callable[[Path], str] | None = None
 
 
 def free_socket(port: int = 0) -> socket.socket:
@@ -65,6 +69,8 @@ class LiveServer(ThreadedServer):
     def __init__(self, data_dir: Path, **overrides: Any) -> None:
         super().__init__()
         self.data_dir = data_dir
+        if DATABASE_FOR is not None and "database_url" not in overrides:
+            overrides["database_url"] = DATABASE_FOR(data_dir)
         self.overrides = overrides
         self.lines: list[str] = []
 

@@ -14,10 +14,11 @@ import pytest
 from cryptography.fernet import Fernet
 from mcp import Client
 
-from tests.auth_fixtures import ResourceApi, follow_oauth_link, submit_key_form, write_toolkits
+from tests.auth_fixtures import ResourceApi, follow_oauth_link, hidden_fields, submit_key_form, write_toolkits
 from tests.live import LiveServer
 from tests.mcp_helpers import call
 from tests.oauth_server import OAuthServer
+from tests.postgres import both_backends, dump_database
 
 pytestmark = pytest.mark.anyio
 KEY_A, KEY_B, KEY_WORK = "sk_live_alice_0123456789abcdef", "sk_live_bob_fedcba9876543210", "sk_live_work_55555555"
@@ -75,6 +76,7 @@ async def key_seen(url: str, account: str | None = None) -> dict[str, Any]:
         return await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [call_]})
 
 
+@both_backends
 async def test_api_key_form_then_tool_sends_the_key(env: dict[str, Any]) -> None:
     server: LiveServer = env["server"]
     session = server.create_session(user_id="alice", toolkits=["keyed"])
@@ -100,8 +102,12 @@ async def test_form_with_forged_state_is_refused(env: dict[str, Any]) -> None:
     server: LiveServer = env["server"]
     session = server.create_session(user_id="alice", toolkits=["keyed"])
     made = server.api("POST", f"/sessions/{session['id']}/authorize", json={"toolkit": "keyed"}).json()
-    forged = httpx.post(made["redirect_url"], data={"state": "forged", "api_key": KEY_A})
+    async with httpx.AsyncClient(timeout=30) as browser:  # the page's own CSRF token, a forged form state
+        hidden = hidden_fields((await browser.get(made["redirect_url"])).text)
+        forged = await browser.post(made["redirect_url"], data={**hidden, "state": "forged", "api_key": KEY_A})
     assert forged.status_code == 400 and "tampered" in forged.text
+    no_csrf = httpx.post(made["redirect_url"], data={"state": hidden["state"], "api_key": KEY_A})
+    assert no_csrf.status_code == 403 and "Nothing was changed" in no_csrf.text
     assert server.api("GET", f"/connected_accounts/{made['connected_account_id']}").json()["status"] == "INITIATED"
 
 
@@ -128,6 +134,7 @@ async def test_users_are_isolated(env: dict[str, Any]) -> None:
     assert mine["data"]["results"][0]["response"]["data"]["key_seen"] == KEY_B
 
 
+@both_backends
 async def test_two_accounts_of_one_user_selected_by_id_and_alias(env: dict[str, Any]) -> None:
     server: LiveServer = env["server"]
     s = server.create_session(user_id="alice", toolkits=["keyed"], multi_account={"enable": True})
@@ -156,6 +163,7 @@ async def test_two_accounts_of_one_user_selected_by_id_and_alias(env: dict[str, 
     assert {a["alias"] for a in accounts} == {"personal", "work"}
 
 
+@both_backends
 async def test_secrets_never_at_rest_in_clear_nor_logged_nor_returned(env: dict[str, Any]) -> None:
     server: LiveServer = env["server"]
     oauth: OAuthServer = env["oauth"]
@@ -176,7 +184,9 @@ async def test_secrets_never_at_rest_in_clear_nor_logged_nor_returned(env: dict[
                  server.api("GET", "/connected_accounts", params={"user_id": "alice"}).text,
                  server.api("GET", "/auth_configs").text, server.api("GET", f"/sessions/{session['id']}").text]
     server.stop()
-    stored = b"".join(p.read_bytes() for p in (server.data_dir).glob("concierge.db*"))
+    database_url = server.overrides.get("database_url")
+    stored = (dump_database(database_url) if database_url
+              else b"".join(p.read_bytes() for p in (server.data_dir).glob("concierge.db*")))
     logged = "\n".join(env["records"].lines)
     for secret in secrets:
         assert secret.encode() not in stored, "a secret is stored in clear"
@@ -187,11 +197,13 @@ async def test_secrets_never_at_rest_in_clear_nor_logged_nor_returned(env: dict[
     refused = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--data-dir", str(server.data_dir),
                               "--port", "0"], capture_output=True, text=True, timeout=60,
                              env={**os.environ, "CONCIERGE_SEARCH__SEMANTIC": "off",
-                                  "CONCIERGE_ENCRYPTION_KEY": Fernet.generate_key().decode()})
+                                  "CONCIERGE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+                                  **({"CONCIERGE_DATABASE_URL": database_url} if database_url else {})})
     assert refused.returncode == 2 and "encryption key does not match" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) <= 2
 
 
+@both_backends
 async def test_revoke_and_disable(env: dict[str, Any]) -> None:
     server: LiveServer = env["server"]
     session = server.create_session(user_id="alice", toolkits=["keyed"])

@@ -11,10 +11,11 @@ import httpx
 import pytest
 from mcp import Client
 
-from tests.auth_fixtures import ResourceApi, follow_oauth_link, write_toolkits
+from tests.auth_fixtures import ResourceApi, follow_oauth_link, start_oauth, write_toolkits
 from tests.live import LiveServer
 from tests.mcp_helpers import call
 from tests.oauth_server import OAuthServer
+from tests.postgres import both_backends
 
 pytestmark = pytest.mark.anyio
 WHOAMI = {"tools": [{"tool_slug": "ACME_WHOAMI", "arguments": {}}]}
@@ -61,6 +62,7 @@ def short_world(tmp_path: Path) -> Iterator[World]:
     w.close()
 
 
+@both_backends
 async def test_full_round_trip_and_reuse_by_later_sessions(world: World) -> None:
     session = world.server.create_session(user_id="alice", toolkits=["acme"])
     async with Client(session["mcp"]["url"]) as client:
@@ -92,6 +94,7 @@ async def test_full_round_trip_and_reuse_by_later_sessions(world: World) -> None
     assert events == ["initiated", "activated"]
 
 
+@both_backends
 async def test_refresh_is_transparent_and_single_under_concurrency(short_world: World) -> None:
     w = short_world
     session = w.server.create_session(user_id="bob", toolkits=["acme"])
@@ -167,8 +170,8 @@ async def test_connect_link_single_use_expiry_state_and_denial(tmp_path: Path) -
         assert "access_denied" in w.account(denied["connected_account_id"])["status_reason"]
 
         tampered = authorize()
-        first = httpx.get(tampered["redirect_url"])
-        assert first.status_code == 302
+        first = start_oauth(tampered["redirect_url"])
+        assert first.status_code == 303
         provider = httpx.get(first.headers["location"])
         callback = provider.headers["location"].replace("state=", "state=x")
         page = httpx.get(callback)
@@ -191,7 +194,7 @@ async def test_callback_url_gets_status_and_account(world: World) -> None:
     session = world.server.create_session(user_id="erin", toolkits=["acme"])
     made = world.server.api("POST", f"/sessions/{session['id']}/authorize",
                             json={"toolkit": "acme", "callback_url": "http://127.0.0.1:9/done?x=1"}).json()
-    step = httpx.get(made["redirect_url"])
+    step = start_oauth(made["redirect_url"])
     step = httpx.get(step.headers["location"])
     final = httpx.get(step.headers["location"])
     assert final.status_code == 303

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from server.auth import oauth2
 from server.catalog.toolkit_file import OAuth2Fields
 from server.errors import AuthFlowError
-from tests.auth_fixtures import follow_oauth_link, submit_key_form
+from tests.auth_fixtures import follow_oauth_link, start_oauth, submit_key_form
 from tests.github_standin import GitHubStandIn, fixed_tokens
 from tests.live import LiveServer, ThreadedServer
 from tests.mcp_helpers import call
@@ -128,7 +128,7 @@ async def test_without_an_oauth_app_the_token_form_is_offered_and_the_tool_runs(
             page = httpx.get(entry["redirect_url"], timeout=30)
             assert page.status_code == 200 and "Personal access token" in page.text
             assert "Where do I get this?" in page.text
-            assert "<a href='https://example.test/settings/tokens'" in page.text
+            assert '<a href="https://example.test/settings/tokens"' in page.text
             done = submit_key_form(entry["redirect_url"], token="pat-123")
             assert done.status_code == 200 and "connected" in done.text.lower()
             ran = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL",
@@ -152,7 +152,7 @@ async def test_with_an_oauth_app_connect_fills_the_tenant_and_looks_up_the_cloud
             entry = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS", {"toolkits": ["atlas"]}))["data"]["results"][
                 "atlas"]
             assert entry["auth_scheme"] == "OAUTH2" and entry["credential_help"] is None
-            first = httpx.get(entry["redirect_url"], timeout=30)
+            first = start_oauth(entry["redirect_url"])
             location = first.headers["location"]
             assert "tenant_hint=contoso" in location and "audience=api.atlassian.com" in location
             assert "code_challenge_method=S256" in location

@@ -5,7 +5,6 @@ Test bodies are async; the sync client is wrapped by `Awaiting` so the same body
 
 from __future__ import annotations
 
-import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -30,6 +29,7 @@ from server.client import (
     WaitTimeoutError,
 )
 from server.client._base import RetryPolicy
+from tests.auth_fixtures import hidden_fields
 from tests.live import API_KEY, LiveServer
 
 pytestmark = pytest.mark.anyio
@@ -134,11 +134,11 @@ async def test_seed_snippet(live: LiveServer, connect: Connect) -> None:
 
 def complete_connect_link(url: str, token: str) -> None:
     """What the user does with a Connect Link for an API-token scheme: open the form, submit the token."""
-    form = httpx.get(url, timeout=10)
-    state = re.search(r"name=state value='([^']*)'", form.text)
-    assert form.status_code == 200 and state, form.text
-    done = httpx.post(url, data={"state": state.group(1), "token": token}, timeout=10)
-    assert done.status_code == 200 and "Connected" in done.text, done.text
+    with httpx.Client(timeout=10) as browser:
+        form = browser.get(url)
+        assert form.status_code == 200, form.text
+        done = browser.post(url, data={**hidden_fields(form.text), "token": token})
+    assert done.status_code == 200 and "connected" in done.text, done.text
 
 
 async def test_seed_snippet_authorize_and_wait(live: LiveServer, connect: Connect) -> None:

@@ -72,3 +72,16 @@ def test_example_config_is_valid_and_documents_every_setting() -> None:
     for model in sections:
         for name in model.model_fields:
             assert name in text, f"config.example.toml does not document {name}"
+
+
+def test_database_url_and_pool_settings(tmp_path: Path) -> None:
+    url = "postgresql://concierge:pw@db.internal:5432/concierge"
+    settings = load_settings(None, environ={"CONCIERGE_DATABASE_URL": url, "CONCIERGE_DATABASE_POOL__MAX_SIZE": "4"})
+    assert settings.store_url == url and settings.database_pool.max_size == 4
+    assert "pw" not in repr(settings), "the URL (with its password) is a secret"
+    assert load_settings(None, {"data_dir": tmp_path}, environ={}).store_url == f"sqlite:///{tmp_path}/concierge.db"
+    with pytest.raises(ConfigError, match="database_url: .*expected postgresql://"):
+        load_settings(None, environ={"CONCIERGE_DATABASE_URL": "mysql://db/concierge"})
+    with pytest.raises(ConfigError, match="min_size must not exceed max_size"):
+        load_settings(None, environ={"CONCIERGE_DATABASE_POOL__MIN_SIZE": "5",
+                                     "CONCIERGE_DATABASE_POOL__MAX_SIZE": "2"})

@@ -9,11 +9,13 @@ from mcp import Client
 
 from tests.live import LiveServer
 from tests.mcp_helpers import call
+from tests.postgres import both_backends
 
 pytestmark = pytest.mark.anyio
 CONVERT = {"time": "2026-11-27 09:00", "from_timezone": "New York", "to_timezone": "Tokyo"}
 
 
+@both_backends
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_search_then_execute_datetime(server: LiveServer, mode: str) -> None:
     session = server.create_session(user_id="user_123")

@@ -49,6 +49,9 @@ def test_wheel_installs_into_a_fresh_venv_and_serves_a_search(tmp_path: Path) ->
     assert shipped == {p.parent.name for p in (ROOT / "toolkits").glob("*/toolkit.yaml")}
     assert all(f"{PACKAGED}{p.parent.name}/tools.py" in names for p in (ROOT / "toolkits").glob("*/tools.py"))
     assert not any("__pycache__" in p for p in names)
+    web = ROOT / "server" / "web"
+    pages = {f"server/web/{p.relative_to(web)}" for p in web.rglob("*") if p.suffix in (".html", ".css")}
+    assert pages and pages <= names, f"templates or stylesheet missing from the wheel: {pages - names}"
 
     # A fresh venv; the dependencies come from the system site (nothing to download), Concierge from the wheel.
     venv = tmp_path / "venv"
@@ -72,3 +75,9 @@ def test_wheel_installs_into_a_fresh_venv_and_serves_a_search(tmp_path: Path) ->
                            headers=headers, json={"arguments": {"queries": [{"use_case": "what time is it in Tokyo"}]}})
         assert found.status_code == 200, found.text
         assert found.json()["data"]["results"][0]["primary_tool_slugs"][0].startswith("DATETIME_")
+        page = httpx.get(f"{serve.url}/connect/not-a-link")  # a page rendered from the wheel's templates
+        assert page.status_code == 404 and "This link is not valid" in page.text
+        assert httpx.get(f"{serve.url}/static/style.css").status_code == 200
+        console = httpx.get(f"{serve.url}/admin/login")  # the admin console's templates and stylesheet too
+        assert console.status_code == 200 and "Admin key" in console.text
+        assert httpx.get(f"{serve.url}/static/console.css").status_code == 200

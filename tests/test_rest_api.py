@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.live import LiveServer
+from tests.postgres import both_backends
 
 
 def test_admin_key_required(server: LiveServer) -> None:
@@ -19,6 +20,7 @@ def test_admin_key_required(server: LiveServer) -> None:
     assert server.api("GET", "/toolkits", headers={"x-api-key": server.headers["Authorization"][7:]}).status_code == 200
 
 
+@both_backends
 def test_session_lifecycle(server: LiveServer) -> None:
     created = server.create_session(user_id="alice", toolkits=["datetime", "math"])
     sid = created["id"]
@@ -47,6 +49,7 @@ def test_session_lifecycle(server: LiveServer) -> None:
     assert server.api("DELETE", f"/sessions/{sid}").status_code == 404
 
 
+@both_backends
 def test_optimistic_concurrency(server: LiveServer) -> None:
     sid = server.create_session()["id"]
     ok = server.api("PATCH", f"/sessions/{sid}", json={"toolkits": ["math"], "expected_config_version": 1})

@@ -16,14 +16,18 @@ from server.errors import Conflict, NotFound
 from server.store import open_store, sqlite_url
 from server.store.errors import AlreadyExists, ReferenceMissing, VersionConflict
 from server.store.interfaces import Store
-from server.store.records import AccountRow, ExecutionRow, LinkRow, now
+from server.store.records import AccountRow, AuditKey, ExecutionRow, LinkRow, PageKey, SessionFilter, now
 from server.values import AccountStatus
+from tests.postgres import new_database
 
 pytestmark = pytest.mark.anyio
-BACKENDS: dict[str, Callable[[Path], str]] = {"sqlite": lambda folder: sqlite_url(folder / "c.db")}
+BACKENDS: dict[str, Callable[[Path], str]] = {
+    "sqlite": lambda folder: sqlite_url(folder / "c.db"),
+    "postgres": lambda folder: new_database(),
+}
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=[pytest.param(name, marks=getattr(pytest.mark, name)) for name in sorted(BACKENDS)])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     opened = await open_store(BACKENDS[request.param](tmp_path))
     try:
@@ -107,6 +111,10 @@ async def test_executions_are_committed_when_record_returns(store: Store) -> Non
     assert await store.executions.used_toolkits("sess_a") == {"math": 50}
     await store.executions.record(_execution("log_more"))
     assert await store.executions.used_toolkits("sess_a") == {"math": 51}
+    resent = await store.executions.get("log_7")
+    assert resent is not None
+    await store.executions.record(resent)  # a batch sent again after its commit was lost in transit
+    assert len(await store.executions.list_by_session("sess_a", limit=100)) == 52
 
 
 async def test_memory_meta_reencryption_and_integrity(store: Store) -> None:
@@ -122,3 +130,85 @@ async def test_memory_meta_reencryption_and_integrity(store: Store) -> None:
     assert changed == 1 and link is not None and link.token == b"SEALED"
     assert await store.meta.get("canary") == "V1"
     assert await store.integrity_problems() == []
+
+
+async def test_sessions_page_by_keyset_with_filters(store: Store) -> None:
+    configs = [{"toolkits": {"enable": ["math"]}}, {"toolkits": {"enable": ["text"]}, "tools": {"github": {}}}, {}]
+    for i in range(9):
+        await store.sessions.insert(f"sess_{i}", f"u{i % 2}", configs[i % 3])
+    rows = await store.sessions.page(SessionFilter(), None, 4)
+    seen = [r.id for r in rows]
+    while rows:
+        rows = await store.sessions.page(SessionFilter(), PageKey(rows[-1].created_at, rows[-1].id), 4)
+        seen += [r.id for r in rows]
+    assert seen == [f"sess_{i}" for i in reversed(range(9))], "newest first, every row once"
+    assert [r.id for r in await store.sessions.page(SessionFilter(user_id="u1"), None, 10)] == [
+        "sess_7", "sess_5", "sess_3", "sess_1"]
+    assert [r.id for r in await store.sessions.page(SessionFilter(toolkit="math"), None, 10)] == [
+        "sess_6", "sess_3", "sess_0"]
+    assert [r.id for r in await store.sessions.page(SessionFilter(toolkit="github", user_id="u1"), None, 10)] == [
+        "sess_7", "sess_1"]
+    first = await store.sessions.page(SessionFilter(toolkit="math"), None, 1)
+    assert [r.id for r in await store.sessions.page(
+        SessionFilter(toolkit="math"), PageKey(first[0].created_at, first[0].id), 10)] == ["sess_3", "sess_0"]
+    middle = (await store.sessions.get("sess_4"), await store.sessions.get("sess_7"))
+    assert middle[0] is not None and middle[1] is not None
+    window = SessionFilter(created_from=middle[0].created_at, created_to=middle[1].created_at)
+    assert [r.id for r in await store.sessions.page(window, None, 10)] == ["sess_6", "sess_5", "sess_4"]
+    await store.sessions.update("sess_0", {"toolkits": {"enable": ["text"]}}, expected_version=1)
+    assert [r.id for r in await store.sessions.page(SessionFilter(toolkit="math"), None, 10)] == ["sess_6", "sess_3"]
+    await store.sessions.delete("sess_6")
+    assert [r.id for r in await store.sessions.page(SessionFilter(toolkit="math"), None, 10)] == ["sess_3"]
+
+
+async def test_executions_page_by_keyset(store: Store) -> None:
+    for i in range(7):
+        await store.executions.record(_execution(f"log_{i}"))
+    await store.executions.record(_execution("log_other", session_id="sess_b"))
+    first = await store.executions.page_by_session("sess_a", None, 3)
+    rest = await store.executions.page_by_session("sess_a", PageKey(first[-1].started_at, first[-1].id), 10)
+    assert [r.id for r in first + rest] == [f"log_{i}" for i in reversed(range(7))]
+
+
+async def test_accounts_page_shows_last_refresh_and_no_other_user(store: Store) -> None:
+    for i in range(5):
+        await store.accounts.insert(_account(f"ca_{i}", user="u1" if i < 4 else "u2"), None, "initiated", "api")
+    await store.accounts.set_status("ca_1", AccountStatus.ACTIVE, None, "refreshed", "system", credential=b"x")
+    rows = await store.accounts.page("u1", None, None, 2)
+    rows += await store.accounts.page("u1", None, PageKey(rows[-1].account.created_at, rows[-1].account.id), 10)
+    assert [r.account.id for r in rows] == ["ca_3", "ca_2", "ca_1", "ca_0"]
+    refreshed = {r.account.id: r.last_refreshed_at for r in rows}
+    assert refreshed["ca_1"] is not None and refreshed["ca_0"] is None
+    assert [r.account.id for r in await store.accounts.page(None, "keyed", None, 10)][0] == "ca_4"
+    assert await store.accounts.page(None, "github", None, 10) == []
+
+
+async def test_audit_merges_operator_and_account_events_by_keyset(store: Store) -> None:
+    await store.accounts.insert(_account("ca_1"), None, "initiated", "api")
+    await store.audit.record("console.login", "console", None)
+    await store.accounts.set_status("ca_1", AccountStatus.REVOKED, None, "revoked", "console")
+    await store.audit.record("console.revoke", "console", "ca_1", "user u1")
+    everything = await store.audit.page(None, 10)
+    assert [(e.source, e.event) for e in everything] == [
+        ("console", "console.revoke"), ("account", "revoked"), ("console", "console.login"), ("account", "initiated")]
+    assert everything[1].target == "ca_1" and everything[1].user_id == "u1" and everything[0].detail == "user u1"
+    paged, after = [], None
+    while True:
+        chunk = await store.audit.page(after, 1)
+        if not chunk:
+            break
+        paged += chunk
+        after = chunk[-1].key()
+    assert paged == everything
+    assert await store.audit.page(AuditKey(0.0, "account", 0), 10) == []
+
+
+async def test_console_logins_end_at_close_or_expiry(store: Store) -> None:
+    ts = now()
+    await store.console_logins.open("h_live", ts + 60)
+    await store.console_logins.open("h_old", ts + 1)
+    assert await store.console_logins.alive("h_live", ts) and await store.console_logins.alive("h_old", ts)
+    assert not await store.console_logins.alive("h_old", ts + 2), "expired"
+    await store.console_logins.close("h_live")
+    assert not await store.console_logins.alive("h_live", ts)
+    assert not await store.console_logins.alive("h_never", ts)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from server.store.records import ExecutionRow
+from server.store.sql.executions import SqlExecutionStore as ExecutionStore
 from server.store.sqlite.db import Database
-from server.store.sqlite.executions import SqliteExecutionStore as ExecutionStore
 
 
 def _row(log_id: str) -> ExecutionRow:

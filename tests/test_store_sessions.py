@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from server.errors import Conflict, NotFound
+from server.store.sql.sessions import SqlSessionStore as SessionStore
 from server.store.sqlite.db import Database
-from server.store.sqlite.sessions import SqliteSessionStore as SessionStore
 
 
 @pytest.mark.anyio

@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 
 from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkit_folder
-from tests.auth_fixtures import follow_oauth_link, form_state
+from tests.auth_fixtures import follow_oauth_link, hidden_fields, start_oauth
 from tests.live import LiveServer
 from tests.mcp_helpers import call
 from tests.oauth_server import OAuthServer
@@ -49,7 +49,7 @@ def submit_token_form(url: str) -> httpx.Response:
     with httpx.Client(timeout=30) as browser:
         page = browser.get(url)
         assert "Bot token" in page.text and "discord.com/developers/applications" in page.text
-        return browser.post(url, data={"state": form_state(page.text), "api_key": TOKEN})
+        return browser.post(url, data={**hidden_fields(page.text), "api_key": TOKEN})
 
 
 async def execute(client: Client, *calls: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -177,7 +177,7 @@ async def test_sign_in_with_discord_lists_my_servers(tmp_path: Path) -> None:
             link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS",
                                {"toolkits": ["discord"]}))["data"]["results"]["discord"]
             assert link["auth_scheme"] == "OAUTH2"
-            authorize = httpx.get(link["redirect_url"]).headers["location"]  # the Connect Link sends to Discord
+            authorize = start_oauth(link["redirect_url"]).headers["location"]  # the Connect Link sends to Discord
             assert "scope=identify+guilds" in authorize and "code_challenge_method=S256" in authorize
             assert follow_oauth_link(authorize).status_code == 200
             me, guilds, bot_only = await execute(client, ("DISCORD_GET_MY_USER", {}), ("DISCORD_LIST_MY_GUILDS", {}),

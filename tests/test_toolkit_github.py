@@ -13,7 +13,7 @@ import httpx
 import pytest
 from mcp import Client
 
-from tests.auth_fixtures import form_state
+from tests.auth_fixtures import follow_oauth_link, hidden_fields
 from tests.github_standin import GitHubStandIn, fixed_tokens
 from tests.live import LiveServer
 from tests.mcp_helpers import call
@@ -44,7 +44,7 @@ def paste_token(url: str) -> httpx.Response:
         page = browser.get(url)
         assert page.status_code == 200 and "Personal access token" in page.text
         assert "github.com/settings/personal-access-tokens" in page.text
-        return browser.post(url, data={"state": form_state(page.text), "token": PAT})
+        return browser.post(url, data={**hidden_fields(page.text), "token": PAT})
 
 
 async def connect(client: Client) -> None:
@@ -173,14 +173,14 @@ async def test_oauth_app_round_trip_with_githubs_token_endpoint(tmp_path: Path, 
             link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS",
                                {"toolkits": ["github"]}))["data"]["results"]["github"]
             assert link["auth_scheme"] == "OAUTH2"
-            refused = httpx.get(link["redirect_url"], follow_redirects=True, timeout=30)
+            refused = follow_oauth_link(link["redirect_url"])
             assert refused.status_code == 400 and "bad_verification_code" in refused.text
             failed = server.api("GET", f"/connected_accounts/{link['connected_account_id']}").json()
             assert failed["status"] == "FAILED" and "incorrect or expired" in failed["status_reason"]
 
             link = (await call(client, "COMPOSIO_MANAGE_CONNECTIONS",
                                {"toolkits": ["github"]}))["data"]["results"]["github"]
-            assert httpx.get(link["redirect_url"], follow_redirects=True, timeout=30).status_code == 200
+            assert follow_oauth_link(link["redirect_url"]).status_code == 200
             me = await run(client, "GITHUB_GET_AUTHENTICATED_USER")
             assert me["successful"] and me["data"]["login"] == "octocat"
         account = server.api("GET", f"/connected_accounts/{link['connected_account_id']}").json()

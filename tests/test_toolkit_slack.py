@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 
 from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkit_folder
-from tests.auth_fixtures import follow_oauth_link, form_state
+from tests.auth_fixtures import follow_oauth_link, hidden_fields
 from tests.live import LiveServer
 from tests.mcp_helpers import call
 from tests.standins.slack import SlackStandIn
@@ -44,7 +44,7 @@ def connect_with_token(redirect_url: str, token: str) -> httpx.Response:
     with httpx.Client(timeout=30, follow_redirects=False) as browser:
         page = browser.get(redirect_url)
         assert page.status_code == 200 and "Bot token" in page.text and "api.slack.com/apps" in page.text
-        return browser.post(redirect_url, data={"state": form_state(page.text), "token": token})
+        return browser.post(redirect_url, data={**hidden_fields(page.text), "token": token})
 
 
 async def execute(client: Client, *calls: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,12 +16,13 @@ from server.store.interfaces import ServerMetaStore
 META_KEY = "mcp_token_secret_sealed"
 
 
-async def load_secret(meta: ServerMetaStore, box: SecretBox) -> bytes:
-    sealed = await meta.get(META_KEY)
+async def load_secret(meta: ServerMetaStore, box: SecretBox, key: str = META_KEY) -> bytes:
+    """The server secret stored (encrypted) under `key`; made on first use."""
+    sealed = await meta.get(key)
     if sealed:
         return bytes.fromhex(box.open(sealed.encode()))
     secret = secrets.token_bytes(32)
-    await meta.set(META_KEY, box.seal(secret.hex()).decode())
+    await meta.set(key, box.seal(secret.hex()).decode())
     return secret
 
 

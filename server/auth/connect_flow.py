@@ -8,6 +8,7 @@ Every failure leaves the account FAILED, EXPIRED or untouched, never ACTIVE.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -70,6 +71,17 @@ class LinkPage:
     fields: tuple[FieldSpec, ...] = ()
     state: str | None = None
     help: str | None = None  # "where do I get this" for the credential the form asks for
+    scheme: str = ""  # the auth scheme's type: oauth2, api_key, bearer_token, basic
+    scopes: tuple[str, ...] = ()  # what an OAuth sign-in asks the provider for
+    expires_at: float | None = None
+    callback_url: str | None = None  # the app's page the person returns to afterwards
+    provider_url: str | None = None  # where an OAuth sign-in happens
+
+
+def requested_scopes(app: oauth2.OAuthApp) -> tuple[str, ...]:
+    """The scopes a sign-in asks for; Slack asks for the user's own in `user_scope`."""
+    user_scope = app.authorize_params.get("user_scope", "")
+    return tuple(dict.fromkeys([*app.scopes, *(s for s in re.split(r"[,\s]+", user_scope) if s)]))
 
 
 def form_fields(scheme: AuthSchemeFile) -> tuple[FieldSpec, ...]:
@@ -153,12 +165,26 @@ class ConnectFlow:
                 )
         if callback_url is None and session is not None:
             callback_url = session.options.manage_connections.callback_url
+        return await self._create(
+            user_id, toolkit.slug, config.id, alias, session.id if session else None, callback_url, actor
+        )
+
+    async def _create(
+        self,
+        user_id: str,
+        toolkit: str,
+        auth_config_id: str,
+        alias: str | None,
+        session_id: str | None,
+        callback_url: str | None,
+        actor: str,
+    ) -> ConnectRequest:
         token, ts = secrets.token_urlsafe(32), now()
         account = AccountRow(
             id="ca_" + secrets.token_urlsafe(12),
             user_id=user_id,
-            toolkit=toolkit.slug,
-            auth_config_id=config.id,
+            toolkit=toolkit,
+            auth_config_id=auth_config_id,
             alias=alias,
             status=AccountStatus.INITIATED,
             status_reason=None,
@@ -174,7 +200,7 @@ class ConnectFlow:
             token_hash=fingerprint(token),
             token=self.box.seal(token),
             account_id=account.id,
-            session_id=session.id if session else None,
+            session_id=session_id,
             callback_url=callback_url,
             state_hash=None,
             pkce_verifier=None,
@@ -186,7 +212,7 @@ class ConnectFlow:
         try:
             await self.store.insert(account, link, "initiated", actor)
         except AlreadyExists:
-            raise Conflict(f"alias {alias!r} is already used by another {toolkit.slug} account of this user") from None
+            raise Conflict(f"alias {alias!r} is already used by another {toolkit} account of this user") from None
         return ConnectRequest(account.id, self._url(token), link.expires_at)
 
     async def link_for(self, session: Session, toolkit: Toolkit, *, fresh: bool = False) -> ConnectRequest:
@@ -236,7 +262,7 @@ class ConnectFlow:
         if link.used_at is not None or account.status != AccountStatus.INITIATED:
             raise LinkProblem(
                 "This connection link was already used. Each link works once; ask for a new one.",
-                {"reason": "used", "status": account.status},
+                {"reason": "used", "status": account.status, "toolkit": account.toolkit},
             )
         if now() > _deadline(link):
             await self.store.set_status(
@@ -247,7 +273,10 @@ class ConnectFlow:
                 "system",
                 only_if=(AccountStatus.INITIATED,),
             )
-            raise LinkProblem("This connection link has expired. Ask for a new one.", {"reason": "expired"})
+            raise LinkProblem(
+                "This connection link has expired. Ask for a new one.",
+                {"reason": "expired", "toolkit": account.toolkit},
+            )
         return link, account
 
     async def _scheme(self, account: AccountRow) -> tuple[Toolkit, AuthSchemeFile]:
@@ -255,21 +284,84 @@ class ConnectFlow:
         config = await self.configs.get(account.auth_config_id or "")
         return toolkit, self.configs.scheme(toolkit, config.auth_scheme)
 
+    async def _app(self, account: AccountRow) -> oauth2.OAuthApp:
+        try:
+            return await self.configs.oauth_app(await self.configs.get(account.auth_config_id or ""))
+        except ConnectionRequired as exc:
+            raise LinkProblem(exc.message, {"reason": "not_configured"}) from None
+
+    async def preview(self, token: str) -> LinkPage:
+        """What a live link will ask for, changing nothing (the page before an OAuth sign-in)."""
+        link, account = await self._live(await self.store.link_by_token(fingerprint(token)))
+        toolkit, scheme = await self._scheme(account)
+        app = await self._app(account) if scheme.type == "oauth2" else None
+        if app is not None and link.opened_at is not None:
+            raise LinkProblem("This connection link was already used. Ask for a new one.", {"reason": "used"})
+        return LinkPage(
+            toolkit,
+            fields=form_fields(scheme),
+            help=scheme.help,
+            scheme=scheme.type,
+            scopes=requested_scopes(app) if app else (),
+            expires_at=link.expires_at,
+            callback_url=link.callback_url,
+            provider_url=app.endpoints.authorize_url if app else None,
+        )
+
     async def open(self, token: str) -> LinkPage:
+        """Starts the link's step: a form state for a credential form, or the provider's sign-in URL."""
         link, account = await self._live(await self.store.link_by_token(fingerprint(token)))
         toolkit, scheme = await self._scheme(account)
         state = secrets.token_urlsafe(32)
         if scheme.type != "oauth2":
             await self.store.set_form_state(link.token_hash, fingerprint(state))
-            return LinkPage(toolkit, fields=form_fields(scheme), state=state, help=scheme.help)
-        try:
-            app = await self.configs.oauth_app(await self.configs.get(account.auth_config_id or ""))
-        except ConnectionRequired as exc:
-            raise LinkProblem(exc.message, {"reason": "not_configured"}) from None
+            return LinkPage(
+                toolkit,
+                fields=form_fields(scheme),
+                state=state,
+                help=scheme.help,
+                scheme=scheme.type,
+                expires_at=link.expires_at,
+                callback_url=link.callback_url,
+            )
+        app = await self._app(account)
         verifier = oauth2.new_verifier()
         if not await self.store.open_link(link.token_hash, fingerprint(state), self.box.seal(verifier)):
             raise LinkProblem("This connection link was already used. Ask for a new one.", {"reason": "used"})
-        return LinkPage(toolkit, redirect_url=oauth2.authorization_url(app, self.callback_uri, state, verifier))
+        return LinkPage(
+            toolkit,
+            redirect_url=oauth2.authorization_url(app, self.callback_uri, state, verifier),
+            scheme=scheme.type,
+            scopes=requested_scopes(app),
+            expires_at=link.expires_at,
+            callback_url=link.callback_url,
+            provider_url=app.endpoints.authorize_url,
+        )
+
+    async def retry(self, state: str) -> ConnectRequest:
+        """After a provider refused a sign-in: a live link for the same user, toolkit, auth config and
+        session (the pending one if there is one), while the failed link's time lasts."""
+        link = await self.store.link_by_state(fingerprint(state)) if state else None
+        account = await self.store.get(link.account_id) if link is not None else None
+        if link is None or account is None or account.status != AccountStatus.FAILED:
+            raise LinkProblem("This sign-in cannot be restarted from here. Ask for a new link.", {"reason": "state"})
+        if now() > _deadline(link):
+            raise LinkProblem("This connection link has expired. Ask for a new one.", {"reason": "expired"})
+        for pending in await self.store.find(
+            user_id=account.user_id, toolkit=account.toolkit, statuses=(AccountStatus.INITIATED,)
+        ):
+            live = await self.store.live_link(pending.id)
+            if live is not None and pending.auth_config_id == account.auth_config_id:
+                return ConnectRequest(pending.id, self._url(self.box.open(live.token)), live.expires_at)
+        return await self._create(
+            account.user_id,
+            account.toolkit,
+            account.auth_config_id or "",
+            account.alias,
+            link.session_id,
+            link.callback_url,
+            "user",
+        )
 
     async def submit(self, token: str, state: str, values: dict[str, str]) -> tuple[AccountRow, str | None]:
         link, account = await self._live(await self.store.link_by_token(fingerprint(token)))

@@ -85,9 +85,7 @@ class AccountCredentials:
             return Credential(account_id=None)
         row = await self.accounts.select(session, toolkit, account)
         if row is None:
-            raise await self.flow.connection_required(
-                session, toolkit, f"{toolkit.name} is not connected for this user"
-            )
+            raise await self.flow.connection_required(session, toolkit, await self._not_connected(session, toolkit))
         scheme = await self._scheme(toolkit, row)
         secret = self.accounts.secret(row)
         if scheme.type == "oauth2" and needs_refresh(row.expires_at, secret.get("issued_at")):
@@ -161,6 +159,14 @@ class AccountCredentials:
         raise await self.flow.connection_required(
             session, toolkit, f"{toolkit.name} account {row.alias or row.id} expired ({reason}); it must be reconnected"
         )
+
+    async def _not_connected(self, session: Session, toolkit: Toolkit) -> str:
+        """Why no account can serve the call; a revoked one is named, so the agent can tell the user."""
+        recent = await self.accounts.store.find(user_id=session.user_id, toolkit=toolkit.slug)
+        settled = [a for a in recent if a.status != AccountStatus.INITIATED]
+        if settled and settled[0].status == AccountStatus.REVOKED:
+            return f"{toolkit.name} account {settled[0].alias or settled[0].id} was revoked; it must be connected again"
+        return f"{toolkit.name} is not connected for this user"
 
     async def revoke(self, row: AccountRow, actor: str) -> str | None:
         """Revoke at the provider when it has an endpoint (RFC 7009), then locally; returns a warning if the

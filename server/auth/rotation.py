@@ -10,7 +10,9 @@ from server.auth.crypto import SecretBox
 from server.store.interfaces import Store
 
 CANARY_KEY = "encryption_canary"
+# server-wide secrets kept sealed in server_meta: the MCP session-token secret, the web pages' CSRF secret
+SEALED_META_KEYS = (CANARY_KEY, "mcp_token_secret_sealed", "web_csrf_secret_sealed")
 
 
 async def rotate_all(store: Store, box: SecretBox) -> int:
-    return await store.reencrypt(box.rotate, meta_keys=(CANARY_KEY,))
+    return await store.reencrypt(box.rotate, meta_keys=SEALED_META_KEYS)

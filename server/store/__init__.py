@@ -7,20 +7,35 @@ from pathlib import Path
 
 from server.errors import ConfigError
 from server.store.interfaces import Store
+from server.store.options import PoolSettings
+from server.store.sql.database import Database
+from server.store.sql.store import SqlStore
 
 
-async def open_store(url: str) -> Store:
-    """`sqlite:///relative.db` or `sqlite:////absolute/path.db` (the default: the data folder's file)."""
+async def open_database(url: str, pool: PoolSettings | None = None) -> Database:
+    """`sqlite:///relative.db` or `sqlite:////absolute/path.db` (the default: the data folder's file), or
+    `postgresql://user:password@host:port/database` (`pool` bounds its connection pool). Migrated to the
+    code's schema version on open."""
     scheme, _, rest = url.partition("://")
     if scheme == "sqlite" and rest.startswith("/"):
-        from server.store.sqlite import SqliteStore
+        from server.store.sqlite.db import Database as SqliteDatabase
 
-        return await SqliteStore.open(Path(rest[1:]))
-    raise ConfigError(f"unsupported database URL scheme {scheme!r}: expected sqlite:///<path>")
+        return await SqliteDatabase.open(Path(rest[1:]))
+    if scheme in ("postgresql", "postgres"):
+        from server.store.postgres.db import Database as PostgresDatabase
+
+        return await PostgresDatabase.open(url, pool)
+    raise ConfigError(
+        f"unsupported database URL scheme {scheme!r}: expected sqlite:///<path> or postgresql://<user>@<host>/<db>"
+    )
+
+
+async def open_store(url: str, pool: PoolSettings | None = None) -> Store:
+    return SqlStore.over(await open_database(url, pool))
 
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.absolute()}"
 
 
-__all__ = ["Store", "open_store", "sqlite_url"]
+__all__ = ["PoolSettings", "Store", "open_store", "sqlite_url"]

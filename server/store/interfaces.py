@@ -14,11 +14,16 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from server.store.records import (
+    AccountListing,
     AccountRow,
+    AuditEvent,
+    AuditKey,
     AuthConfigRow,
     ExecutionRow,
     LinkRow,
     McpClientRow,
+    PageKey,
+    SessionFilter,
     SessionRow,
     UpstreamRow,
 )
@@ -39,6 +44,10 @@ class SessionStore(Protocol):
     async def list_by_user(self, user_id: str, limit: int = 100, offset: int = 0) -> list[SessionRow]: ...
 
     async def history(self, session_id: str) -> list[dict[str, Any]]: ...
+
+    async def page(self, where: SessionFilter, after: PageKey | None, limit: int) -> list[SessionRow]:
+        """Newest first by (created_at, id), the rows after `after`: keyset, so page 1000 costs what page 1 does."""
+        ...
 
 
 class AccountStore(Protocol):
@@ -92,6 +101,12 @@ class AccountStore(Protocol):
 
     async def expire_stale(self) -> list[str]: ...
 
+    async def page(
+        self, user_id: str | None, toolkit: str | None, after: PageKey | None, limit: int
+    ) -> list[AccountListing]:
+        """Every user's accounts (or one user's), newest first by (created_at, id), after `after`."""
+        ...
+
 
 class AuthConfigStore(Protocol):
     async def insert(self, row: AuthConfigRow) -> None: ...
@@ -117,6 +132,10 @@ class ExecutionStore(Protocol):
     async def list_by_session(self, session_id: str, limit: int = 100) -> list[ExecutionRow]: ...
 
     async def used_toolkits(self, session_id: str) -> dict[str, int]: ...
+
+    async def page_by_session(self, session_id: str, after: PageKey | None, limit: int) -> list[ExecutionRow]:
+        """Newest first by (started_at, id), the rows after `after`."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -170,6 +189,29 @@ class UpstreamStore(Protocol):
     async def remove(self, name: str) -> bool: ...
 
 
+class AuditStore(Protocol):
+    async def record(self, event: str, actor: str, target: str | None, detail: str | None = None) -> None:
+        """An operator's action (console login, logout, revoke); account lifecycle events are written by
+        `AccountStore` itself."""
+        ...
+
+    async def page(self, after: AuditKey | None, limit: int) -> list[AuditEvent]:
+        """Operator actions and account lifecycle events in one list, newest first, after `after`."""
+        ...
+
+
+class ConsoleLoginStore(Protocol):
+    """Admin-console logins, kept by the hash of their cookie token so logout ends them on every replica."""
+
+    async def open(self, token_hash: str, expires_at: float) -> None:
+        """Also forgets logins that have expired."""
+        ...
+
+    async def alive(self, token_hash: str, at: float) -> bool: ...
+
+    async def close(self, token_hash: str) -> None: ...
+
+
 class Store(Protocol):
     """One open backend: every concept's store over one database."""
 
@@ -196,6 +238,12 @@ class Store(Protocol):
 
     @property
     def upstreams(self) -> UpstreamStore: ...
+
+    @property
+    def audit(self) -> AuditStore: ...
+
+    @property
+    def console_logins(self) -> ConsoleLoginStore: ...
 
     async def reencrypt(self, rotate: Callable[[bytes], bytes], meta_keys: Iterable[str] = ()) -> int:
         """Every encrypted value (and the named server-meta values) rewritten by `rotate`, in one

@@ -123,3 +123,58 @@ class UpstreamRow:
     tools_refreshed_at: float | None
     oauth: dict[str, Any] | None = None  # its authorization server's endpoints, once discovered
     oauth_client: bytes | None = None  # the client registered there (encrypted)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFilter:
+    """Which sessions a listing shows; `toolkit` matches sessions whose config names it (in
+    `toolkits.enable` or as a key of `tools`); the created range is [created_from, created_to)."""
+
+    user_id: str | None = None
+    toolkit: str | None = None
+    created_from: float | None = None
+    created_to: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageKey:
+    """Keyset position: the sort time and id of the last row of the previous page (newest first)."""
+
+    at: float
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountListing:
+    """An account for an operator's list, with when its token was last refreshed (None: never)."""
+
+    account: AccountRow
+    last_refreshed_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One audit entry: `source` "account" (a connected account's lifecycle) or "console" (what an
+    operator did in the admin console: logins, logouts, revokes)."""
+
+    source: str
+    id: int
+    at: float
+    event: str
+    actor: str
+    target: str | None
+    user_id: str | None
+    toolkit: str | None
+    detail: str | None
+
+    def key(self) -> AuditKey:
+        return AuditKey(self.at, self.source, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditKey:
+    """Keyset position in the merged audit list (newest first)."""
+
+    at: float
+    source: str
+    id: int

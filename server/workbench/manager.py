@@ -154,6 +154,11 @@ class WorkbenchManager:
     def settings(self) -> WorkbenchSettings:
         return self._settings
 
+    @property
+    def running(self) -> int:
+        """Sandboxed Python processes alive now (at most `max_processes`)."""
+        return len(self._live)
+
     def session_dir(self, session_id: str) -> Path:
         """The host folder holding the session's workbench files (created on first use).
 

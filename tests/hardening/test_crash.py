@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import random
-import re
 import signal
 import sqlite3
 import subprocess
@@ -26,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.auth_fixtures import hidden_fields
 from tests.live import API_KEY, free_socket
 from tests.mcp_helpers import JSONRPC_HEADERS
 
@@ -161,10 +161,8 @@ async def _connections(http: httpx.AsyncClient, sid: str, acked: Acked) -> None:
         page = await http.get(made.json()["redirect_url"])
         if not _check(page, acked):
             continue
-        state = re.search(r"name=state value='([^']+)'", page.text)
-        assert state, page.text
-        done = await http.post(made.json()["redirect_url"],
-                               data={"state": state.group(1), "api_key": f"key-{n:08d}"})
+        done = await http.post(made.json()["redirect_url"],  # the client keeps the page's CSRF cookie
+                               data={**hidden_fields(page.text), "api_key": f"key-{n:08d}"})
         if _check(done, acked):
             acked.accounts[account] = "ACTIVE"
 

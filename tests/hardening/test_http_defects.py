@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from server.auth import connect_flow
-from tests.auth_fixtures import ResourceApi, write_toolkits
+from tests.auth_fixtures import ResourceApi, follow_oauth_link, start_oauth, write_toolkits
 from tests.live import API_KEY, LiveServer, free_socket
 from tests.mcp_helpers import initialize_body, raw_post
 from tests.oauth_server import OAuthServer
@@ -42,8 +42,8 @@ def test_an_opened_oauth_link_expires(oauth_server: LiveServer, monkeypatch: pyt
     """Opening the link used to stop its clock: a provider answer arriving days later still connected."""
     session = oauth_server.create_session(user_id="alice", toolkits=["acme"])
     link = oauth_server.api("POST", f"/sessions/{session['id']}/authorize", json={"toolkit": "acme"}).json()
-    opened = httpx.get(link["redirect_url"], timeout=30)
-    assert opened.status_code == 302, opened.text
+    opened = start_oauth(link["redirect_url"])
+    assert opened.status_code == 303, opened.text
     at_provider = httpx.get(opened.headers["location"], timeout=30)
     assert at_provider.status_code in (302, 303) and "code=" in at_provider.headers["location"]
     later = time.time() + connect_flow.OPENED_GRACE_SECONDS + 3600
@@ -57,7 +57,7 @@ def test_an_opened_oauth_link_expires(oauth_server: LiveServer, monkeypatch: pyt
 def test_an_opened_oauth_link_still_completes_within_its_window(oauth_server: LiveServer) -> None:
     session = oauth_server.create_session(user_id="bob", toolkits=["acme"])
     link = oauth_server.api("POST", f"/sessions/{session['id']}/authorize", json={"toolkit": "acme"}).json()
-    page = httpx.get(link["redirect_url"], follow_redirects=True, timeout=30)
+    page = follow_oauth_link(link["redirect_url"])
     assert page.status_code == 200 and "connected" in page.text.lower()
 
 

@@ -21,7 +21,7 @@ import pytest
 from mcp import Client
 
 from server.observability.scrub import scrub
-from tests.auth_fixtures import ResourceApi, form_state, write_toolkits
+from tests.auth_fixtures import ResourceApi, hidden_fields, start_oauth, write_toolkits
 from tests.live import API_KEY, LiveServer, free_socket
 from tests.mcp_helpers import initialize_body, raw_post
 from tests.oauth_server import OAuthServer
@@ -151,17 +151,17 @@ def _drive_every_error_path(server: JsonLogServer, oauth: OAuthServer) -> list[s
         used += [token, key]
         with httpx.Client(timeout=30) as browser:
             page = browser.get(link["redirect_url"])
-            state = form_state(page.text)
-            used.append(state)
-            assert browser.post(link["redirect_url"], data={"state": state, "api_key": key}).status_code == 200
-            assert browser.post(link["redirect_url"], data={"state": state, "api_key": key}).status_code == 410
+            hidden = hidden_fields(page.text)
+            used += list(hidden.values())
+            assert browser.post(link["redirect_url"], data={**hidden, "api_key": key}).status_code == 200
+            assert browser.post(link["redirect_url"], data={**hidden, "api_key": key}).status_code == 410
     unknown = secrets.token_urlsafe(32)
     used.append(unknown)
     assert httpx.get(f"{server.url}/connect/{unknown}", timeout=30).status_code == 404
     # OAuth: a full round trip, a replayed callback, a provider error with a forged state
     link = server.api("POST", f"/sessions/{session['id']}/authorize", json={"toolkit": "acme"}).json()
     used.append(link["redirect_url"].rsplit("/", 1)[1])
-    to_provider = httpx.get(link["redirect_url"], timeout=30).headers["location"]
+    to_provider = start_oauth(link["redirect_url"]).headers["location"]
     back = httpx.get(to_provider, timeout=30).headers["location"]
     query = dict(part.split("=", 1) for part in back.split("?", 1)[1].split("&"))
     used += [query["code"], query["state"]]

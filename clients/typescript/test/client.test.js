@@ -125,9 +125,13 @@ test("authorize, then waitForConnection once the user finished the Connect Link"
   assert.ok(request.redirectUrl.startsWith(`${BASE_URL}/connect/`));
 
   const userActs = (async () => {
-    const form = await (await fetch(request.redirectUrl)).text();
-    const state = /name=state value='([^']*)'/.exec(form)[1];
-    const done = await fetch(request.redirectUrl, { method: "POST", body: new URLSearchParams({ state, token: "ghp_secret_123456" }) });
+    const page = await fetch(request.redirectUrl);
+    const form = await page.text();
+    const cookie = page.headers.get("set-cookie").split(";")[0]; // the page's CSRF cookie, as a browser keeps it
+    const hidden = Object.fromEntries([...form.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], m[2]]));
+    const done = await fetch(request.redirectUrl, {
+      method: "POST", headers: { cookie }, body: new URLSearchParams({ ...hidden, token: "ghp_secret_123456" }),
+    });
     assert.equal(done.status, 200);
   })();
   const account = await request.waitForConnection({ timeoutMs: 10_000, pollIntervalMs: 100 });

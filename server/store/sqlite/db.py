@@ -18,6 +18,7 @@ import anyio
 from server.errors import StorageError
 from server.store.errors import AlreadyExists, ReferenceMissing
 from server.store.records import now
+from server.store.sqlite.group_commit import GroupCommitWriter
 from server.store.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION
 
 Row = sqlite3.Row
@@ -73,6 +74,16 @@ class Transaction:
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         async with self._conn.execute(sql, tuple(params)) as cur:
             return list(await cur.fetchall())
+
+
+class Snapshot:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def stream(self, sql: str, batch: int = 1000) -> AsyncIterator[list[Row]]:
+        async with self._conn.execute(sql) as cur:
+            while rows := list(await cur.fetchmany(batch)):
+                yield rows
 
 
 class Database:
@@ -153,6 +164,24 @@ class Database:
         async with (self.reader or self.conn).execute(sql, tuple(params)) as cur:
             return list(await cur.fetchall())
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Snapshot]:
+        """Its own connection in one read transaction: every query sees the same committed state (WAL)."""
+        conn = await _connect(self.path)
+        try:
+            await conn.execute("BEGIN")
+            yield Snapshot(conn)
+            await conn.execute("COMMIT")
+        finally:
+            await conn.close()
+
+    async def reset_counters(self, tables: Iterable[str]) -> None:
+        """Nothing to do: an AUTOINCREMENT table's counter follows explicit ids on its own."""
+
+    def group_commit(self, insert_sql: str) -> GroupCommitWriter:
+        """On a writer thread with its own connection: one hand-off per row, no lock on the event loop."""
+        return GroupCommitWriter(self.path, insert_sql, neutral_error)
+
     async def integrity_problems(self) -> list[str]:
         rows = await self.fetchall("PRAGMA integrity_check")
         problems = [str(r[0]) for r in rows if r[0] != "ok"]
@@ -165,4 +194,4 @@ class Database:
         await self.conn.close()
 
 
-__all__ = ["Database", "Row", "SCHEMA_VERSION", "Transaction", "now"]
+__all__ = ["Database", "Row", "SCHEMA_VERSION", "Snapshot", "Transaction", "now"]
