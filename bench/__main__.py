@@ -19,7 +19,7 @@ from pathlib import Path
 
 import anyio
 
-from bench import fanout, mixed, overhead, search_scale, sessions_scale, upstream
+from bench import fanout, mixed, overhead, replicas, search_scale, sessions_scale, upstream
 from bench.budget import FULL, QUICK, Budget
 from bench.report import Row, ScenarioResult, document, markdown_table, table, write_json
 
@@ -28,13 +28,16 @@ SCENARIOS: dict[str, Scenario] = {
     "overhead": overhead.run, "search": search_scale.run, "sessions": sessions_scale.run,
     "fanout": fanout.run, "mixed": mixed.run, "upstream": upstream.run,
 }
+# Run only when named (`--scenario replicas`): it starts nginx, PostgreSQL and seven server processes.
+ON_REQUEST: dict[str, Scenario] = {"replicas": replicas.run}
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small loads: a ~30 s smoke run")
-    parser.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="run only these (repeatable)")
+    parser.add_argument("--scenario", action="append", choices=[*SCENARIOS, *ON_REQUEST],
+                        help="run only these (repeatable)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"results file (default {DEFAULT_JSON})")
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
     parser.add_argument("--profile", type=Path, help="overhead scenario: py-spy samples and summaries of both servers "
@@ -46,7 +49,8 @@ async def run_all(names: list[str], budget: Budget, workdir: Path, profile: Path
     """Every scenario in turn; one that crashes is reported as such and the others still run."""
     results = []
     for name in names:
-        scenario = partial(overhead.run, profile_dir=profile) if name == "overhead" and profile else SCENARIOS[name]
+        scenario = (partial(overhead.run, profile_dir=profile) if name == "overhead" and profile
+                    else (SCENARIOS | ON_REQUEST)[name])
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:

@@ -37,6 +37,9 @@ class Budget:
     # 6. upstream MCP servers: sessions and distinct users calling one stdio upstream
     upstream_sessions: int = 200
     upstream_users: int = 20
+    # 7. replicas: seconds of load per setup, and concurrent clients (keep-alive connections to nginx)
+    replicas_seconds: float = 15
+    replicas_clients: int = 32
 
 
 FULL = Budget(
@@ -53,4 +56,5 @@ QUICK = Budget(
     sessions_total=3_000, sessions_used=600, sessions_clients=10, sessions_rounds=2, sessions_round_calls=150,
     fanout_batches=2, fanout_calls=20, fanout_wait_ms=100,
     mixed_seconds=3, mixed_clients=10, warmup_calls=30, upstream_sessions=30, upstream_users=6,
+    replicas_seconds=3, replicas_clients=16,
 )

@@ -6,7 +6,7 @@ numbers are the ranking's own cost without HTTP or MCP around it. Every request 
 unique, so the embedding cache never answers for the model.
 
     python bench/search_latency.py [--tools 5000] [--searches 500] [--no-semantic]
-        [--openai-url http://127.0.0.1:11434/v1 --openai-model nomic-embed-text]
+        [--openai-url http://127.0.0.1:11434/v1 --openai-model nomic-embed-text | --openai-standin]
 
 Targets: p99 <= 10 ms lexical, <= 40 ms with the semantic extra; with an OpenAI-compatible embedding
 service, one round trip plus <= 10 ms (reported as the p99 of the search time minus its round trip).
@@ -50,7 +50,7 @@ def _time(case: str, call: Callable[[str], object], texts: list[str]) -> tuple[f
         call(f"{text} (warm-up, {case})")
     samples = []
     for n, text in enumerate(texts):
-        unique = f"{text} ({case}, request {n})"
+        unique = f"{text} ({case} call {n})"
         started = time.perf_counter()
         call(unique)
         samples.append((time.perf_counter() - started) * 1000)
@@ -100,7 +100,7 @@ def measure_remote(tools: int, searches: int, url: str, model: str) -> list[tupl
                               ("search_use_case, multi-step", MULTI_STEP, index.search_use_case)):
         trips, totals, own = [], [], []
         for n in range(searches + WARMUP):
-            text = f"{texts[n % len(texts)]} (remote, request {n})"
+            text = f"{texts[n % len(texts)]} (remote call {n})"
             started = time.perf_counter()
             call(text)
             total = (time.perf_counter() - started) * 1000
@@ -121,7 +121,14 @@ def main() -> int:
     parser.add_argument("--no-semantic", action="store_true", help="skip the run with the semantic extra")
     parser.add_argument("--openai-url", help="an OpenAI-compatible embeddings API root to measure as well")
     parser.add_argument("--openai-model", default="", help="the model name that service serves")
+    parser.add_argument("--openai-standin", action="store_true",
+                        help="measure a local OpenAI-compatible stand-in (bench/embeddings_standin.py)")
     args = parser.parse_args()
+    if args.openai_standin:
+        from bench import embeddings_standin
+
+        args.openai_url, _ = embeddings_standin.start()
+        args.openai_model = embeddings_standin.MODEL
     if args.openai_url:
         print("\n| openai-compatible provider | p50 ms | p99 ms |\n| --- | ---: | ---: |")
         for name, p50, p99 in measure_remote(args.tools, args.searches, args.openai_url, args.openai_model):

@@ -35,6 +35,8 @@ from server.meta_tools.base import MetaTool
 from server.meta_tools.registry import CORE_META_TOOLS, ToolSurface
 from server.observability.metrics import Metrics
 from server.observability.middleware import RequestContext, RouteLabels
+from server.replicas.internal import workbench_call
+from server.replicas.workbench import FORWARD_PATH
 from server.runtime import Runtime
 from server.web import csrf as web_csrf
 from server.web.pages import STATIC_PATH, Web, static_files
@@ -136,7 +138,9 @@ def build_app(
             )
             app.state.api = ApiState(current, surface, key_hash, throttles, metrics, document, schemas, token_secret)
             app.state.console = ConsoleAuth(current.store.console_logins, key_hash, settings.public_url)
-            server = build_mcp_server(current, surface, lambda ctx: ctx.request.path_params["session_id"], metrics)
+            server = build_mcp_server(
+                current, surface, lambda ctx: ctx.request.path_params["session_id"], metrics, checked_per_request=True
+            )
             manager = StreamableHTTPSessionManager(
                 app=server,
                 stateless=True,
@@ -170,6 +174,7 @@ def build_app(
         Mount(STATIC_PATH, static_files(), name="static"),
         Route(f"{API_PREFIX}/auth/callback", connect.oauth_callback, methods=["GET"]),
         Mount(API_PREFIX, routes=starlette_routes(API_ROUTES)),
+        Route(FORWARD_PATH, workbench_call, methods=["POST"]),
         Route("/mcp/{session_id}", McpRoute(), methods=["GET", "POST", "DELETE"]),
         Route("/s/{session_id}/mcp", McpRoute(), methods=["GET", "POST", "DELETE"]),
         *console_routes(),

@@ -169,6 +169,29 @@ class UpstreamPoolConfig(_Section):
     )
 
 
+class ReplicaConfig(_Section):
+    """Several `concierge serve` processes on one database (docs/replicas.md)."""
+
+    advertise_url: str | None = Field(
+        None, description="where the other replicas reach this one; workbench calls are forwarded here"
+    )
+    secret: SecretStr | None = Field(
+        None, description="the same on every replica: authenticates forwarded workbench calls (with advertise_url)"
+    )
+    heartbeat_seconds: float = Field(5, gt=0, description="how often this replica records that it is alive")
+    dead_after_seconds: float = Field(
+        20, gt=0, description="a replica silent this long is dead: its sessions' workbenches are taken over"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReplicaConfig:
+        if self.advertise_url and self.secret is None:
+            raise ValueError("replica.advertise_url needs replica.secret (the same on every replica)")
+        if self.dead_after_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError("replica.dead_after_seconds must be at least twice replica.heartbeat_seconds")
+        return self
+
+
 class DatabasePoolConfig(_Section):
     """PostgreSQL's connection pool, per server process (SQLite has no pool)."""
 
@@ -225,6 +248,7 @@ class Settings(_Section):
     toolkit_overrides: dict[str, ToolkitOverride] = Field(default_factory=dict)
     upstreams: dict[str, UpstreamConfig] = Field(default_factory=dict, description="name -> another MCP server")
     upstream_pool: UpstreamPoolConfig = Field(default_factory=UpstreamPoolConfig)
+    replica: ReplicaConfig = Field(default_factory=ReplicaConfig)
 
     @property
     def base_url(self) -> str:

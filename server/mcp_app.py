@@ -67,12 +67,19 @@ def _text_result(envelope: dict[str, Any]) -> types.CallToolResult:
 
 
 def build_mcp_server(
-    runtime: Runtime, surface: ToolSurface, session_of: SessionResolver, metrics: Metrics | None = None
+    runtime: Runtime,
+    surface: ToolSurface,
+    session_of: SessionResolver,
+    metrics: Metrics | None = None,
+    checked_per_request: bool = False,
 ) -> Server:
+    """`checked_per_request`: the HTTP endpoint has just checked the session against the database for
+    this request (`SessionService.open`), so handlers take the cached copy without another read."""
     meta_names = {name: t.name for t in surface.meta_tools for name in (t.name, *t.aliases)}
+    lookup = runtime.sessions.current if checked_per_request else runtime.sessions.get
 
     async def current(ctx: Any) -> Session:
-        return await runtime.sessions.get(session_of(ctx))
+        return await lookup(session_of(ctx))
 
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         session = await current(ctx)
@@ -235,8 +242,9 @@ class McpEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         session_id = scope["path_params"]["session_id"]
         headers = dict(scope["headers"])
+        client_id = headers.get(MCP_SESSION_HEADER, b"").decode("latin-1") or None
         try:
-            await self.runtime.sessions.get(session_id)
+            _, client_live = await self.runtime.sessions.open(session_id, client_id)
         except NotFound as exc:
             await _json_response(send, 404, _jsonrpc_error(exc.jsonrpc_code, exc.message))
             return
@@ -251,8 +259,7 @@ class McpEndpoint:
         except ConciergeError as exc:
             await _error_response(send, exc)
             return
-        client_id = headers.get(MCP_SESSION_HEADER, b"").decode("latin-1") or None
-        if client_id is not None and not await self.clients.check(client_id, session_id):
+        if not client_live:
             await _json_response(
                 send,
                 404,

@@ -15,16 +15,19 @@ import httpx
 from server.auth.services import AuthServices
 from server.catalog.catalog import Catalog
 from server.catalog.embeddings import OpenAIEncoder, TextEncoder, load_local
+from server.catalog.vector_cache import build_index_with_stored_vectors
 from server.config import SearchConfig, Settings
 from server.execute import http_tool
 from server.execute.executor import Executor
 from server.meta_tools.base import MetaLimits, MetaServices
+from server.replicas.replica import Replica
+from server.replicas.workbench import RoutedWorkbench
 from server.sessions.clients import McpClients
 from server.sessions.service import SessionService
 from server.store import PoolSettings, open_store
 from server.store.interfaces import ExecutionStore, MemoryStore, ServerMetaStore, Store
 from server.upstreams.service import OAuthContext, UpstreamService
-from server.workbench import SandboxUnavailable, WorkbenchManager, WorkbenchSettings
+from server.workbench import SandboxUnavailable, Workbench, WorkbenchManager, WorkbenchSettings
 
 log = logging.getLogger("concierge")
 
@@ -88,9 +91,10 @@ class Runtime:
     meta: ServerMetaStore
     http: httpx.AsyncClient
     auth: AuthServices
-    workbench: WorkbenchManager | None
+    workbench: Workbench | None
     upstreams: UpstreamService
     extras: dict[str, Any] = field(default_factory=dict)
+    replica: Replica | None = None
 
     @classmethod
     async def start(cls, settings: Settings, catalog: Catalog | None = None) -> Runtime:
@@ -98,6 +102,7 @@ class Runtime:
         catalog = catalog or load_catalog(settings)
         store = await open_store(settings.store_url, PoolSettings(**settings.database_pool.model_dump()))
         try:
+            await build_index_with_stored_vectors(catalog, store.vectors)
             auth = await AuthServices.start(settings, store, catalog)
         except BaseException:
             await store.aclose()
@@ -131,6 +136,7 @@ class Runtime:
             OAuthContext(settings.oauth_apps, auth.box, auth.flow.callback_uri, http),
         )
         auth.flow.on_active.append(upstreams.account_active)
+        replica = Replica(store.replicas, settings.replica, settings.data_dir)
         executor.upstreams = upstreams
         runtime = cls(
             settings=settings,
@@ -145,9 +151,11 @@ class Runtime:
             auth=auth,
             workbench=None,
             upstreams=upstreams,
+            replica=replica,
         )
         try:
             await upstreams.start()
+            await replica.start()
         except BaseException:
             await runtime.aclose()
             raise
@@ -159,7 +167,9 @@ class Runtime:
         )  # built here, at start, not on the first search
         if settings.workbench.enable:
             try:
-                runtime.workbench = sessions.workbench = start_workbench(settings, runtime)
+                local = start_workbench(settings, runtime)
+                if local is not None:
+                    runtime.workbench = sessions.workbench = RoutedWorkbench(local, replica, store.replicas)
             except BaseException:
                 await runtime.aclose()
                 raise
@@ -182,4 +192,6 @@ class Runtime:
             await self.workbench.aclose()
         await self.http.aclose()
         await self.executor.http_tools.close()
+        if self.replica is not None:
+            await self.replica.stop()
         await self.store.aclose()

@@ -125,3 +125,39 @@ def test_no_data_means_the_built_in_catalog() -> None:
     (report,) = run_evaluation(None, semantic=False)
     assert report.dataset == "builtin" and report.queries > 0 and report.tools > 0
 
+
+
+def test_parameters_only_in_raw_text_still_match_value_bearing_queries(tmp_path: Path) -> None:
+    """Some public sets carry a tool's parameters only in a free-text field: the index reads it, and
+    the values in a query (a ticker, coordinates) neither hide the tool nor favour a wrong one."""
+    rows = [
+        {"_id": "quote", "name": "Quote", "toolkit": "Markets", "description": "Latest data for one instrument.",
+         "raw_text": "GET /quote. Parameters: symbol (string, required): stock ticker symbol such as AAPL or MSFT"},
+        {"_id": "news", "name": "Headlines", "toolkit": "Markets", "description": "Latest market news articles.",
+         "raw_text": "GET /news. Parameters: topic (string): subject of the articles; limit (integer): 1-50"},
+        {"_id": "elevation", "name": "Terrain", "toolkit": "Geo", "description": "Data for one point on the map.",
+         "raw_text": "GET /terrain. Parameters: latitude (number) and longitude (number) coordinates in degrees"},
+        {"_id": "forecast", "name": "Outlook", "toolkit": "Geo", "description": "Forecast for a city name.",
+         "raw_text": "GET /forecast. Parameters: city (string): city name; days (integer) 44 max"},
+    ]
+    queries = [
+        {"_id": "q1", "text": "latest data for symbol AMZN", "split": "test"},
+        {"_id": "q2", "text": "data for coordinates 44.35 N, 110.5 W", "split": "test"},
+        {"_id": "q3", "text": "latest 5 articles on the topic of interest rates", "split": "test"},
+    ]
+    qrels = [("q1", "quote"), ("q2", "elevation"), ("q3", "news")]
+    folder = tmp_path / "rawset"
+    folder.mkdir()
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
+    (folder / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{c}\t1\n" for q, c in qrels))
+    data = load_retrieval_set(folder)
+    tools = {t.slug: t for tk in data.toolkits for t in tk.tools.values()}
+    assert "ticker" in tools["MARKETS_QUOTE"].input_schema["description"]
+    from server.catalog.search import SearchIndex
+
+    index = SearchIndex(data.toolkits)
+    for q in data.queries:
+        assert index.search_use_case(q.text).merged[0].slug in q.relevant, q.text
+    (report,) = run_evaluation(folder, semantic=False)
+    assert report.hit_at_5 == 100.0 and report.said_unavailable == 0.0

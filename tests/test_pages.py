@@ -185,7 +185,7 @@ def test_failures_in_plain_words() -> None:
 
 def test_docs_link_every_connect_page_screenshot() -> None:
     docs = Path(__file__).resolve().parents[1] / "docs"
-    linked = set(re.findall(r"\(screenshots/(connect-[a-z-]+-\d+\.png)\)", (docs / "connect-pages.md").read_text()))
+    linked = set(re.findall(r"\(screenshots/(connect-[a-z-]+-\d+\.png)\)", (docs / "console.md").read_text()))
     shot = {p.name for p in (docs / "screenshots").glob("connect-*.png")}
     assert linked and linked == shot, (linked ^ shot)
     assert {n.rsplit("-", 1)[1] for n in shot} == {"1280.png", "390.png"}

@@ -183,6 +183,24 @@ def test_copies_of_one_toolkit_do_not_fill_the_top() -> None:
     assert len(_slugs(index.search("create an issue in my repository", limit=20))) >= 6
 
 
+def test_same_named_tools_with_other_parameters_are_not_copies() -> None:
+    """Two APIs' "Get quote" with one generic description: the parameters tell them apart, so a query
+    naming one's parameter finds that one first and the other next, by score (copies would go last)."""
+    quotes = ((1, {"symbol": "stock ticker such as AMZN"}), (2, {"pair": "currency pair such as EURUSD"}))
+    kits = [_kit(f"markets{n}", [], [(f"MARKETS{n}_GET_QUOTE", "Get quote.", params)]) for n, params in quotes]
+    news = _kit("news", [], [("NEWS_GET_HEADLINES", "Get headlines about a currency pair.", {"pair": "pair"})])
+    index = SearchIndex([*CATALOG, *kits, news])
+    assert _slugs(index.search("get quote for symbol AMZN", limit=3)) == [
+        "MARKETS1_GET_QUOTE", "MARKETS2_GET_QUOTE", "NEWS_GET_HEADLINES"]
+
+
+def test_a_fragment_of_values_is_context_not_a_step() -> None:
+    """"44.35 N, 110.5 W" would rank the tools whose examples hold those numbers as a step of its own."""
+    assert split_intents("for coordinates 44.35 N, 110.5 W, get the elevation") == [
+        "for coordinates 44.35 N, 110.5 W, get the elevation"]
+    assert split_intents("create issue 42 then close issue 43") == ["create issue 42", "close issue 43"]
+
+
 def test_a_list_of_actions_without_step_words_splits() -> None:
     assert split_intents("check my calendar for tomorrow, email Bob the agenda, post it in #general") == [
         "check my calendar for tomorrow", "email Bob the agenda", "post it in #general"]

@@ -132,6 +132,84 @@ async def test_memory_meta_reencryption_and_integrity(store: Store) -> None:
     assert await store.integrity_problems() == []
 
 
+async def test_session_stamp_sees_version_client_and_deletion_in_one_read(store: Store) -> None:
+    await store.sessions.insert("sess_a", "u1", {})
+    await store.sessions.insert("sess_b", "u1", {})
+    await store.mcp_clients.register("mcp_1", "sess_a", None, None, None)
+    stamp = await store.sessions.stamp("sess_a", "mcp_1")
+    assert stamp is not None and (stamp.config_version, stamp.client_session_id, stamp.client_terminated) == (
+        1,
+        "sess_a",
+        False,
+    )
+    other = await store.sessions.stamp("sess_b", "mcp_1")
+    assert other is not None and other.client_session_id == "sess_a"  # the caller compares: not this session's
+    unknown = await store.sessions.stamp("sess_a", "mcp_nope")
+    assert unknown is not None and unknown.client_session_id is None
+    await store.sessions.update("sess_a", {"toolkits": ["math"]}, expected_version=1)
+    await store.mcp_clients.terminate("mcp_1")
+    moved = await store.sessions.stamp("sess_a", "mcp_1")
+    assert moved is not None and (moved.config_version, moved.client_terminated) == (2, True)
+    assert (await store.sessions.stamp("sess_a")) is not None
+    await store.sessions.delete("sess_a")
+    assert await store.sessions.stamp("sess_a", "mcp_1") is None
+
+
+async def test_workbench_owner_is_claimed_once_and_taken_over_by_compare_and_set(store: Store) -> None:
+    await store.replicas.heartbeat("r1", "http://127.0.0.1:1")
+    await store.replicas.heartbeat("r2", None)
+    assert await store.replicas.workbench_owner("sess_a") is None
+    won = await asyncio.gather(*(store.replicas.claim_workbench("sess_a", r, None) for r in ("r1", "r2", "r1")))
+    assert sorted(won) == [False, False, True]
+    owner = await store.replicas.workbench_owner("sess_a")
+    assert owner is not None and owner.heartbeat_at is not None
+    first = owner.replica_id
+    assert owner.url == ("http://127.0.0.1:1" if first == "r1" else None)
+    second = "r2" if first == "r1" else "r1"
+    assert await store.replicas.claim_workbench("sess_a", second, replacing="r_other") is False
+    assert await store.replicas.claim_workbench("sess_a", second, replacing=first) is True
+    owner = await store.replicas.workbench_owner("sess_a")
+    assert owner is not None and owner.replica_id == second
+    await store.replicas.remove(second)  # a clean stop drops its row; its claims stay, seen as stopped
+    gone = await store.replicas.workbench_owner("sess_a")
+    assert gone is not None and gone.replica_id == second and (gone.heartbeat_at, gone.url) == (None, None)
+    await store.replicas.release_workbench("sess_a")
+    assert await store.replicas.workbench_owner("sess_a") is None
+    assert await store.replicas.claim_workbench("sess_a", first, None) is True
+
+
+async def test_lock_is_exclusive_times_out_and_is_released(store: Store) -> None:
+    inside: list[int] = []
+    peak = 0
+
+    async def worker(n: int) -> None:
+        nonlocal peak
+        async with store.locks.hold("refresh:acc_1", wait_seconds=10):
+            inside.append(n)
+            peak = max(peak, len(inside))
+            await asyncio.sleep(0.01)
+            inside.remove(n)
+
+    await asyncio.gather(*(worker(n) for n in range(8)))
+    assert peak == 1
+    async with store.locks.hold("refresh:acc_1", wait_seconds=1):
+        with pytest.raises(Conflict):  # LockTimeout is a Conflict (409)
+            async with store.locks.hold("refresh:acc_1", wait_seconds=0.05):
+                pass
+        async with store.locks.hold("refresh:acc_2", wait_seconds=0.05):  # other names are independent
+            pass
+    async with store.locks.hold("refresh:acc_1", wait_seconds=0.05):  # released
+        pass
+
+
+async def test_meta_set_if_absent_keeps_the_first_value(store: Store) -> None:
+    won = await asyncio.gather(*(store.meta.set_if_absent("token_secret", f"v{n}") for n in range(5)))
+    assert len(set(won)) == 1 and won[0] in {f"v{n}" for n in range(5)}
+    assert await store.meta.get("token_secret") == won[0]
+    await store.meta.set("token_secret", "replaced")
+    assert await store.meta.set_if_absent("token_secret", "later") == "replaced"
+
+
 async def test_sessions_page_by_keyset_with_filters(store: Store) -> None:
     configs = [{"toolkits": {"enable": ["math"]}}, {"toolkits": {"enable": ["text"]}, "tools": {"github": {}}}, {}]
     for i in range(9):
@@ -212,3 +290,11 @@ async def test_console_logins_end_at_close_or_expiry(store: Store) -> None:
     await store.console_logins.close("h_live")
     assert not await store.console_logins.alive("h_live", ts)
     assert not await store.console_logins.alive("h_never", ts)
+async def test_vectors_are_kept_by_model_and_digest(store: Store) -> None:
+    first = {f"d{i:03d}": bytes([i % 256]) * 1536 for i in range(600)}  # more digests than one query binds
+    assert await store.vectors.put_many("minilm", first) == 600
+    assert await store.vectors.put_many("minilm", {"d000": b"\xff" * 1536, "new": b"\x01" * 1536}) == 1
+    got = await store.vectors.get_many("minilm", [*first, "new", "absent"])
+    assert set(got) == {*first, "new"} and got["d000"] == first["d000"] and got["d599"] == first["d599"]
+    assert await store.vectors.get_many("other-model", list(first)) == {}  # a model's vectors are its own
+    assert await store.vectors.get_many("minilm", []) == {}

@@ -43,8 +43,11 @@ async def ensure_admin_key(
     if stored and not replace:
         return stored, None
     key = new_admin_key()
-    await meta.set(META_KEY, fingerprint(key))
-    return fingerprint(key), key
+    if replace:
+        await meta.set(META_KEY, fingerprint(key))
+        return fingerprint(key), key
+    stored = await meta.set_if_absent(META_KEY, fingerprint(key))
+    return stored, key if stored == fingerprint(key) else None  # else a replica starting alongside won
 
 
 def presented_key(request: Request) -> str | None:

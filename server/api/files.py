@@ -8,10 +8,10 @@ from starlette.responses import Response
 from server.api.endpoint import ApiState
 from server.api.schemas import FileListOut, FileOut
 from server.errors import Forbidden, PayloadTooLarge
-from server.workbench.manager import WorkbenchManager
+from server.workbench import Workbench
 
 
-def _manager(state: ApiState) -> WorkbenchManager:
+def _manager(state: ApiState) -> Workbench:
     if state.runtime.workbench is None:
         raise Forbidden(
             "the workbench is off on this server (workbench.enable = false, or no sandbox can run "

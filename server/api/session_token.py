@@ -21,9 +21,8 @@ async def load_secret(meta: ServerMetaStore, box: SecretBox, key: str = META_KEY
     sealed = await meta.get(key)
     if sealed:
         return bytes.fromhex(box.open(sealed.encode()))
-    secret = secrets.token_bytes(32)
-    await meta.set(key, box.seal(secret.hex()).decode())
-    return secret
+    stored = await meta.set_if_absent(key, box.seal(secrets.token_bytes(32).hex()).decode())
+    return bytes.fromhex(box.open(stored.encode()))  # another replica's, if it started first
 
 
 def token_for(secret: bytes, session_id: str) -> str:

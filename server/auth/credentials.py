@@ -1,10 +1,10 @@
 """Credentials for tool calls: the executor's `CredentialProvider`, with token refresh.
 
 A token within `REFRESH_MARGIN` seconds of expiry, or one the provider rejected with 401, is
-refreshed once, under a per-account lock, and the new token is stored before the lock is released:
-providers that rotate refresh tokens (Atlassian, Linear, Slack) kill the old one on use, so two
-concurrent refreshes would lose the account. A failed refresh marks the account EXPIRED and the
-error carries a fresh Connect Link.
+refreshed once, under a per-account lock held across every replica on the database (`LockStore`), and
+the new token is stored before the lock is released: providers that rotate refresh tokens (Atlassian,
+Linear, Slack) kill the old one on use, so two concurrent refreshes would lose the account. A failed
+refresh marks the account EXPIRED and the error carries a fresh Connect Link.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from server.catalog.model import Toolkit
 from server.catalog.toolkit_file import AuthSchemeFile
 from server.errors import AuthFlowError, ConnectionRequired
 from server.execute.credentials import Credential
+from server.store.interfaces import LockStore
 from server.store.records import AccountRow, now
 from server.values import AccountStatus, Session
 
 REFRESH_MARGIN = 60.0
+REFRESH_LOCK_SECONDS = 30.0  # longer than one refresh at the provider may take (oauth2.TIMEOUT)
 MAIN_SECRETS = frozenset({"access_token", "refresh_token", "token_type", "issued_at", "api_key", "token", "password"})
 
 
@@ -72,10 +74,13 @@ def build_credential(account: AccountRow, scheme: AuthSchemeFile, secret: dict[s
 
 
 class AccountCredentials:
-    def __init__(self, accounts: AccountService, configs: AuthConfigService, flow: ConnectFlow) -> None:
+    def __init__(
+        self, accounts: AccountService, configs: AuthConfigService, flow: ConnectFlow, locks: LockStore
+    ) -> None:
         self.accounts = accounts
         self.configs = configs
         self.flow = flow
+        self.store_locks = locks
         self._locks: dict[str, anyio.Lock] = {}
 
     async def credential_for(self, session: Session, toolkit: Toolkit, account: str | None) -> Credential:
@@ -107,8 +112,8 @@ class AccountCredentials:
     async def _refresh(
         self, session: Session, toolkit: Toolkit, row: AccountRow, used_token: str
     ) -> tuple[AccountRow, dict[str, Any]]:
-        lock = self._locks.setdefault(row.id, anyio.Lock())
-        async with lock:
+        lock = self._locks.setdefault(row.id, anyio.Lock())  # one waiter per process on the store's lock
+        async with lock, self.store_locks.hold(f"token-refresh:{row.id}", REFRESH_LOCK_SECONDS):
             fresh = await self.accounts.get(row.id)
             secret = self.accounts.secret(fresh) if fresh.credential else {}
             if fresh.status == AccountStatus.ACTIVE and secret.get("access_token") != used_token:

@@ -40,7 +40,7 @@ class AuthServices:
         configs = AuthConfigService(store.auth_configs, box, catalog, settings)
         accounts = AccountService(store.accounts, box, catalog)
         flow = ConnectFlow(accounts, configs, settings.base_url, settings.connect_link_ttl_seconds)
-        return cls(box, configs, accounts, flow, AccountCredentials(accounts, configs, flow))
+        return cls(box, configs, accounts, flow, AccountCredentials(accounts, configs, flow, store.locks))
 
     async def check_session_options(self, user_id: str, options: SessionOptions) -> None:
         await self.accounts.check_session_options(user_id, options)

@@ -12,7 +12,8 @@ from typing import Any
 from server.catalog.embeddings import TextEncoder
 from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkits
 from server.catalog.model import Tool, Toolkit
-from server.catalog.search import SearchIndex
+from server.catalog.search import SearchIndex, embedded_text
+from server.catalog.semantic import load_encoder
 from server.catalog.toolkit_file import AuthSchemeFile
 from server.errors import ConfigError
 
@@ -68,6 +69,24 @@ class Catalog:
     def index(self) -> SearchIndex:
         """Built on first use: listing or showing toolkits (the CLI) needs no search index."""
         return SearchIndex(list(self.toolkits.values()), semantic=self._semantic)
+
+    @property
+    def encoder(self) -> TextEncoder | None:
+        """The embedding model or service the index uses; None when it ranks lexically."""
+        if self._semantic is False:
+            return None
+        if self._semantic is None or self._semantic is True:
+            return load_encoder()
+        return self._semantic
+
+    def use_encoder(self, encoder: TextEncoder) -> None:
+        """Rank with this encoder from now on (the index is rebuilt on next use)."""
+        self._semantic = encoder
+        self.__dict__.pop("index", None)
+
+    def embedded_texts(self) -> list[str]:
+        """What the index embeds, one text per tool."""
+        return [embedded_text(t) for tk in self.toolkits.values() for t in tk.tools.values()]
 
     @classmethod
     def load(

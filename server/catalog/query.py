@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from server.catalog.model import Toolkit
 from server.catalog.terms import terms, words
 
-MIN_INTENT_TERMS = 2  # a fragment with fewer content words is context for its neighbour, not an intent
+MIN_INTENT_TERMS = 2  # a fragment with fewer content words (values aside) is context for its neighbour
 MAX_INTENTS = 8  # a longer request keeps its first intents; the whole text is searched as well
 
 # Sentence ends, and the words people use to chain steps ("..., then ...", "Finally, ...").
@@ -26,7 +26,7 @@ add analyze archive book calculate cancel check compare compute convert copy cou
 draft edit email estimate export fetch find forward generate get invite list look lookup make merge move
 notify open order parse pay plan post predict publish read remove rename reply request reserve
 retrieve run save schedule search send set share show sort start stop submit summarize tell track
-translate update upload validate write
+translate tweet update upload validate write
 """
 COMMON_ACTIONS = frozenset(_COMMON_ACTIONS.split())
 
@@ -41,6 +41,12 @@ def _spans(text: str, boundary: re.Pattern[str]) -> list[tuple[int, int]]:
     return spans
 
 
+def _action_terms(text: str) -> list[str]:
+    """The terms that can say what to do: values (numbers, codes with digits, single letters such as
+    the N of "44.35 N") are arguments, so a fragment of values is context, not an intent."""
+    return [t for t in terms(text) if len(t) > 1 and not any(c.isdigit() for c in t)]
+
+
 def _glue(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """Merge spans too small to be an intent into their neighbour (the previous one when there is one)."""
     out: list[tuple[int, int]] = []
@@ -49,7 +55,7 @@ def _glue(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
         if not text[lo:hi].strip():
             continue
         lo = carry[0] if carry else lo
-        if len(terms(text[lo:hi])) >= MIN_INTENT_TERMS:
+        if len(_action_terms(text[lo:hi])) >= MIN_INTENT_TERMS:
             out.append((lo, hi))
             carry = None
         elif out:

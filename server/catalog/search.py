@@ -48,6 +48,8 @@ TOOLKIT_MENTION_BOOST = 1.1
 SEMANTIC_SHARE = 0.7
 # Candidates looked at per listed tool when the catalog holds copies of a toolkit.
 TWIN_LOOKAHEAD = 4
+# Where a request naming a missing app may be cut into steps without a step word ("... and tweet it").
+_AND_SPLIT = re.compile(r"\s*(?:,\s*)?\band\b\s*|\s*,\s*then\s+", re.IGNORECASE)
 # Below this share of the catalog, an `allowed` filter is applied before the vector product.
 _SUBSET_FIRST = 0.125
 
@@ -127,6 +129,11 @@ def tool_fields(tool: Tool, toolkit: Toolkit) -> dict[str, str]:
     }
 
 
+def embedded_text(tool: Tool) -> str:
+    """The text of a tool that the semantic signal embeds: its description says what it does."""
+    return tool.description
+
+
 class SearchIndex:
     """Built once per catalog (a new catalog gets a new index); searches only read it.
 
@@ -139,21 +146,26 @@ class SearchIndex:
         by_slug = {tk.slug: tk for tk in toolkits}
         self.tools: list[Tool] = [t for tk in toolkits for t in tk.tools.values()]
         self._position = {t.slug: i for i, t in enumerate(self.tools)}
-        self._lexical = LexicalIndex(
-            [tool_fields(t, by_slug[t.toolkit]) for t in self.tools], FIELD_WEIGHTS, LENGTH_NORM
-        )
-        # Copies of one toolkit (two upstream servers, a fork) carry the same name, action and description:
-        # one signature id per distinct (toolkit name without digits, action, description), so copies
-        # don't fill a result list.
-        signatures: dict[tuple[str, str, str], int] = {}
+        fields = [tool_fields(t, by_slug[t.toolkit]) for t in self.tools]
+        self._lexical = LexicalIndex(fields, FIELD_WEIGHTS, LENGTH_NORM)
+        # Copies of one toolkit (two upstream servers, a fork) carry the same name, action, description and
+        # parameters: one signature id per distinct (toolkit name without digits, action, description,
+        # parameter and free text), so copies don't fill a result list. Tools that only share a name and a
+        # description but take other parameters (two APIs' "Get quote") are not copies.
+        signatures: dict[tuple[str, str, str, str], int] = {}
         family = {slug: " ".join(words(re.sub(r"\d+", " ", tk.name))) for slug, tk in by_slug.items()}
         self._twin = np.array(
             [
                 signatures.setdefault(
-                    (family[t.toolkit], t.slug.removeprefix(t.toolkit.upper() + "_"), " ".join(words(t.description))),
+                    (
+                        family[t.toolkit],
+                        t.slug.removeprefix(t.toolkit.upper() + "_"),
+                        " ".join(words(t.description)),
+                        " ".join(words(f"{f['parameters']} {f['text']}")),
+                    ),
                     len(signatures),
                 )
-                for t in self.tools
+                for t, f in zip(self.tools, fields, strict=True)
             ],
             dtype=np.int64,
         )
@@ -179,7 +191,7 @@ class SearchIndex:
         self._vectors: np.ndarray | None = None
         if self._encoder is not None:
             try:
-                self._vectors = self._encoder.encode_corpus([t.description for t in self.tools])
+                self._vectors = self._encoder.encode_corpus([embedded_text(t) for t in self.tools])
             except ProviderDown as exc:
                 self._provider_down(exc)
 
@@ -243,22 +255,49 @@ class SearchIndex:
         a tool that is top for one step ranks high even when other steps dominate the wording.
         """
         positions = self._allowed_positions(allowed)
-        intents = self.split_intents(use_case)
+        steps = self.split_intents(use_case)
+        # A step naming a missing app may be cut further for the absence check; the ranking of the
+        # whole request keeps the ordinary split.
+        intents = (self._split_around_missing_apps(steps) if check_absence else None) or steps
         boosts = self._boosts(use_case, toolkit_boost, positions)
-        whole, *per_intent = self._scores([use_case, *intents], positions, boosts)
+        strongest: dict[str, float] = {}  # each text's best unscaled lexical score, for the absence check
+        if intents == [use_case]:  # one intent, the request itself: score it once
+            per_intent = self._scores(intents, positions, boosts, strongest)
+            whole = per_intent[0]
+        else:
+            whole, *per_intent = self._scores([use_case, *intents], positions, boosts, strongest)
+        per_step = per_intent if intents is steps else self._scores(steps, positions, boosts)
         hits = [self._hits(s, positions, limit, text) for text, s in zip(intents, per_intent, strict=True)]
         missing = [
-            self._absence.check(text, self._term_check(h), self._raw_best(text, positions))
+            self._absence.check(
+                text, self._term_check(h[:1]), strongest[text], self._says(h[:5])
+            )
             for text, h in zip(intents, hits, strict=True)
         ]
         unavailable = [m for m in missing if m is not None] if check_absence else []
-        merged = self._hits(self._merge(whole, per_intent, len(intents) == 1), positions, limit, use_case)
+        merged = self._hits(self._merge(whole, per_step, len(steps) == 1), positions, limit, use_case)
         if not unavailable:
             return UseCaseResult([IntentHits(t, h) for t, h in zip(intents, hits, strict=True)], merged, [], merged)
+        # What can be done is ranked by its own steps only: the whole text's words would pull in tools
+        # for the missing step ("create a zoom meeting" is not a calendar event).
         kept = [s for s, m in zip(per_intent, missing, strict=True) if m is None]
-        offered = self._hits(self._merge(whole, kept, len(intents) == 1), positions, limit, use_case) if kept else []
+        offered = self._hits(np.max(kept, axis=0), positions, limit, use_case) if kept else []
         shown = [IntentHits(t, h if m is None else []) for t, h, m in zip(intents, hits, missing, strict=True)]
         return UseCaseResult(shown, merged, unavailable, offered)
+
+    def _split_around_missing_apps(self, intents: list[str]) -> list[str] | None:
+        """Intents with a step that names a missing app cut off at its "and" ("post it on slack and
+        tweet it"), when the split leaves the rest a step of its own; None when nothing was cut."""
+        out: list[str] = []
+        for intent in intents:
+            pieces = _AND_SPLIT.split(intent)
+            if len(pieces) > 1 and self._absence.app_named(intent):
+                with_app = [i for i, p in enumerate(pieces) if self._absence.app_named(p)]
+                if with_app and len(with_app) < len(pieces):
+                    out.extend(p for p in pieces if p.strip())
+                    continue
+            out.append(intent)
+        return out if len(out) > len(intents) else None
 
     @staticmethod
     def _merge(whole: np.ndarray, per_intent: Sequence[np.ndarray], one_intent: bool) -> np.ndarray:
@@ -266,19 +305,22 @@ class SearchIndex:
             return whole
         return WHOLE_REQUEST_SHARE * whole + (1.0 - WHOLE_REQUEST_SHARE) * np.max(per_intent, axis=0)
 
-    def _raw_best(self, text: str, positions: np.ndarray | None) -> float:
-        """The best unscaled lexical score for the text: how strongly any tool matches it."""
-        scores = self._lexical.scores(self._lexical.term_ids(terms(text)))
-        if positions is not None:
-            scores = scores[positions]
-        return float(scores.max()) if len(scores) else 0.0
+    def _says(self, hits: Sequence[SearchHit]) -> Callable[[str], bool]:
+        """Does any of these tools name a phrase (whole words) in its name or description?"""
+        texts = [self._spoken(self._position[h.slug]) for h in hits]
+        return lambda phrase: any(f" {' '.join(words(phrase))} " in t for t in texts)
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - lives as long as the index
+    def _spoken(self, doc: int) -> str:
+        tool = self.tools[doc]
+        return f" {' '.join(words(tool.name))} {' '.join(words(tool.description))} "
 
     def _term_check(self, hits: Sequence[SearchHit]) -> Callable[[int], bool] | None:
-        """For the best tool of a step: does it hold a given term? None when the step found no tool."""
+        """Does any of these tools hold a given term (any field)? None when the step found no tool."""
         if not hits:
             return None
-        doc = self._position[hits[0].slug]
-        return lambda term_id: self._lexical.has_term(term_id, doc)
+        docs = [self._position[h.slug] for h in hits]
+        return lambda term_id: any(self._lexical.has_term(term_id, doc) for doc in docs)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -299,12 +341,19 @@ class SearchIndex:
         return self._positions_of(allowed)
 
     def _scores(
-        self, texts: Sequence[str], positions: np.ndarray | None, boosts: np.ndarray | float
+        self,
+        texts: Sequence[str],
+        positions: np.ndarray | None,
+        boosts: np.ndarray | float,
+        strongest: dict[str, float] | None = None,
     ) -> list[np.ndarray]:
-        """One score per (allowed) tool for each text, scaled so each text's best tool scores 1."""
+        """One score per (allowed) tool for each text, scaled so each text's best tool scores 1;
+        `strongest` gets each text's best unscaled lexical score (how strongly any tool matches it)."""
         lexical = [self._lexical.scores(self._lexical.term_ids(terms(t))) for t in texts]
         if positions is not None:
             lexical = [s[positions] for s in lexical]
+        if strongest is not None:
+            strongest.update((t, float(s.max()) if len(s) else 0.0) for t, s in zip(texts, lexical, strict=True))
         if self._encoder is None or self._vectors is None:
             return [_scaled(s * boosts) for s in lexical]
         try:

@@ -45,6 +45,8 @@ def words(text: str) -> list[str]:
 def terms(text: str) -> list[str]:
     """Stemmed content words, in order, repeats kept; a URL or an e-mail address also says what it is."""
     kinds = []
+    if "%" in text:  # "17.5% of 2,340" asks for a percentage as plainly as the word does
+        text = text.replace("%", " percent ")
     if "." in text or "@" in text:
         kinds = [kind for pattern, kind in _VALUE_KINDS if pattern.search(text)]
     return _STEMMER.stemWords([w for w in words(text) if w not in STOPWORDS] + kinds)

@@ -63,9 +63,7 @@ def action(handler: Action) -> Callable[[Request], Awaitable[Response]]:
         runtime, auth = console_of(request)
         login = await auth.current(request)
         if login is None:
-            return problem_page(
-                request, "Not logged in", "Your console login has ended. Log in again.", None, 401
-            )
+            return problem_page(request, "Not logged in", "Your console login has ended. Log in again.", None, 401)
         try:
             fields = await web_of(request).form(request, csrf_purpose=login.csrf_purpose, max_bytes=MAX_FORM_BYTES)
         except CsrfRefused as exc:

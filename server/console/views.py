@@ -139,9 +139,7 @@ async def session_detail(request: Request, console: Console) -> Response:
             "title": f"Session {session.id}",
             "session": session,
             "config": json.dumps(session.config(), indent=2, sort_keys=True),
-            "history": [
-                {**h, "config": json.dumps(h["config"], indent=2, sort_keys=True)} for h in reversed(history)
-            ],
+            "history": [{**h, "config": json.dumps(h["config"], indent=2, sort_keys=True)} for h in reversed(history)],
             "tools": tools[tools_from : tools_from + TOOLS_PAGE],
             "tools_total": len(tools),
             "tools_from": tools_from,
@@ -245,9 +243,7 @@ async def tools(request: Request, console: Console) -> Response:
     results = None
     if query:
         pool = set(catalog.toolkits[toolkit].tools) if toolkit else None
-        hits = await anyio.to_thread.run_sync(
-            lambda: catalog.index.search(query, allowed=pool, limit=SEARCH_RESULTS)
-        )
+        hits = await anyio.to_thread.run_sync(lambda: catalog.index.search(query, allowed=pool, limit=SEARCH_RESULTS))
         results = [{"tool": catalog.tools[h.slug], "score": h.score, "reason": h.reason} for h in hits]
     toolkits = sorted(catalog.toolkits.values(), key=lambda t: t.slug)
     start = paging.offset(q.get("offset"), len(toolkits))
@@ -356,4 +352,3 @@ async def logout(request: Request, console: Console, fields: dict[str, str]) -> 
     await console.auth.close(response, request, console.login)
     await console.runtime.store.audit.record("console.logout", "console", None, f"from {client_address(request)}")
     return response
-

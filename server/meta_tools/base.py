@@ -17,7 +17,7 @@ from server.execute.executor import Executor
 from server.meta_tools.json_schema import inline_refs
 from server.store.interfaces import ExecutionStore, MemoryStore
 from server.values import Session
-from server.workbench import WorkbenchManager
+from server.workbench import Workbench
 
 
 class MetaInput(BaseModel):
@@ -46,7 +46,7 @@ class MetaServices:
     executions: ExecutionStore
     memory: MemoryStore
     auth: AuthServices
-    workbench: WorkbenchManager | None
+    workbench: Workbench | None
     limits: MetaLimits
 
 

@@ -1,7 +1,8 @@
 """MCP clients of each session: the `Mcp-Session-Id`s minted at initialize, bound to one session.
 
-Recorded in the store (so they survive a restart); recently seen ones are also kept in memory, so a
-call costs no database read, and `last_seen` is written at most once a minute per client.
+Recorded in the store (so they survive a restart and every replica sees them). Each call checks its id
+in the same read that checks the session (`SessionStore.stamp`), so an id ended through one replica is
+refused by the others at once; memory only keeps `last_seen` to one write a minute per client.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import time
 from collections import OrderedDict
 
 from server.store.interfaces import McpClientStore
-from server.store.records import McpClientRow
+from server.store.records import McpClientRow, SessionStamp
 
 TOUCH_EVERY_SECONDS = 60
-KNOWN_CLIENTS = 10_000  # an evicted one costs one database read
+KNOWN_CLIENTS = 10_000  # an evicted one costs one early `last_seen` write
 
 
 class McpClients:
@@ -28,19 +29,15 @@ class McpClients:
         await self.store.register(client_id, session_id, name, version, protocol_version)
         self._remember(client_id, session_id)
 
-    async def check(self, client_id: str, session_id: str) -> bool:
-        """Whether this id was minted for this session and not ended."""
-        known = self._known.get(client_id)
-        if known is not None and known[0] == session_id:
-            if time.monotonic() - known[1] > TOUCH_EVERY_SECONDS:
-                self._remember(client_id, session_id)
-                await self.store.touch(client_id, time.time())
-            return True
-        row = await self.store.get(client_id)
-        if row is None or row.session_id != session_id or row.terminated_at is not None:
+    async def verify(self, client_id: str, session_id: str, stamp: SessionStamp) -> bool:
+        """Whether this id was minted for this session and not ended, as `stamp` (read just now) says."""
+        if stamp.client_session_id != session_id or stamp.client_terminated:
+            self._known.pop(client_id, None)
             return False
-        self._remember(client_id, session_id)
-        await self.store.touch(client_id, time.time())
+        known = self._known.get(client_id)
+        if known is None or known[0] != session_id or time.monotonic() - known[1] > TOUCH_EVERY_SECONDS:
+            self._remember(client_id, session_id)
+            await self.store.touch(client_id, time.time())
         return True
 
     async def terminate(self, client_id: str) -> None:

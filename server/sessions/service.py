@@ -1,4 +1,5 @@
-"""Sessions: create, use, update, delete, list — validated against the catalog, cached by id.
+"""Sessions: create, use, update, delete, list — validated against the catalog, cached by id, and the
+cached copy checked against the database on every call (one indexed read), so replicas agree at once.
 
 The one owner of a session's lifecycle: deleting a session also ends its MCP clients and its
 workbench (process and files), and the id is refused at once, even by requests already in flight.
@@ -107,17 +108,44 @@ class SessionService:
         return self._remember(self._build(row))
 
     async def get(self, session_id: str) -> Session:
-        cached = self._cache.get(session_id)
-        if cached is not None:
-            return cached
+        """The session as stored now: one indexed read checks the cached copy against the database, so a
+        change or a deletion made through another replica is seen on the next call."""
+        session, _ = await self.open(session_id, None)
+        return session
+
+    async def open(self, session_id: str, mcp_client_id: str | None) -> tuple[Session, bool]:
+        """The session and whether `mcp_client_id` (if given) is a live client of it, in one read."""
         if session_id in self._deleted:
             raise NotFound(f"session {session_id} was deleted. Create a new one.")
         if not SESSION_ID.match(session_id):
             raise NotFound(f"session {session_id[:64]!r} not found (session ids look like sess_…)")
-        row = await self.store.get(session_id)
-        if row is None:
+        stamp = await self.store.stamp(session_id, mcp_client_id)
+        if stamp is None:
+            if self._cache.pop(session_id, None) is not None:  # deleted through another replica
+                self._tombstone(session_id)
+                self.clients.forget_session(session_id)
             raise NotFound(f"session {session_id} not found; it may have been deleted. Create a new one.")
-        return self._remember(self._build(row))
+        cached = self._cache.get(session_id)
+        if cached is not None and cached.config_version == stamp.config_version:
+            self._cache.move_to_end(session_id)
+            session = cached
+        else:
+            row = await self.store.get(session_id)
+            if row is None:
+                raise NotFound(f"session {session_id} not found; it may have been deleted. Create a new one.")
+            session = self._remember(self._build(row))
+        live = mcp_client_id is None or await self.clients.verify(mcp_client_id, session_id, stamp)
+        return session, live
+
+    async def current(self, session_id: str) -> Session:
+        """Within a request whose session `open()` or `get()` just checked: the cached copy, no read."""
+        cached = self._cache.get(session_id)
+        return cached if cached is not None else await self.get(session_id)
+
+    def _tombstone(self, session_id: str) -> None:
+        self._deleted[session_id] = None
+        while len(self._deleted) > DELETED_KEPT:
+            self._deleted.popitem(last=False)
 
     async def update(self, session_id: str, body: dict[str, Any]) -> Session:
         """Partial update. Without `expected_config_version` a concurrent change is merged by retrying
@@ -150,9 +178,7 @@ class SessionService:
 
     async def delete(self, session_id: str) -> None:
         await self.get(session_id)
-        self._deleted[session_id] = None  # before the first await: nothing can cache it again from here
-        while len(self._deleted) > DELETED_KEPT:
-            self._deleted.popitem(last=False)
+        self._tombstone(session_id)  # before the first await: nothing can cache it again from here
         self._cache.pop(session_id, None)
         await self.store.delete(session_id)
         self.clients.forget_session(session_id)

@@ -19,3 +19,7 @@ class ReferenceMissing(NotFound):
 
 class VersionConflict(Conflict):
     """A compare-and-set lost: the row changed since it was read."""
+
+
+class LockTimeout(Conflict):
+    """A store-wide lock stayed held by another holder (maybe another replica) past the wait allowed."""

@@ -10,7 +10,8 @@ Contract every backend keeps:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from server.store.records import (
@@ -25,7 +26,9 @@ from server.store.records import (
     PageKey,
     SessionFilter,
     SessionRow,
+    SessionStamp,
     UpstreamRow,
+    WorkbenchOwner,
 )
 from server.values import AccountStatus
 
@@ -34,6 +37,10 @@ class SessionStore(Protocol):
     async def insert(self, session_id: str, user_id: str, config: dict[str, Any]) -> SessionRow: ...
 
     async def get(self, session_id: str) -> SessionRow | None: ...
+
+    async def stamp(self, session_id: str, mcp_client_id: str | None = None) -> SessionStamp | None:
+        """One indexed read (None: the session is gone): how every replica checks its cached copy."""
+        ...
 
     async def update(self, session_id: str, config: dict[str, Any], expected_version: int) -> SessionRow:
         """Compare-and-set on config_version: `VersionConflict` when it moved, `NotFound` when deleted."""
@@ -172,6 +179,11 @@ class ServerMetaStore(Protocol):
 
     async def set(self, key: str, value: str) -> None: ...
 
+    async def set_if_absent(self, key: str, value: str) -> str:
+        """Stores `value` unless the key has one; returns what is stored (the first writer wins, also
+        between replicas starting at once)."""
+        ...
+
 
 class UpstreamStore(Protocol):
     async def list_all(self) -> list[UpstreamRow]: ...
@@ -187,6 +199,35 @@ class UpstreamStore(Protocol):
         ...
 
     async def remove(self, name: str) -> bool: ...
+
+
+class ReplicaStore(Protocol):
+    """The server processes sharing this database, and which one runs each session's workbench."""
+
+    async def heartbeat(self, replica_id: str, url: str | None) -> None:
+        """Records that the replica is alive now (and where others reach it)."""
+        ...
+
+    async def remove(self, replica_id: str) -> None:
+        """A clean stop: the replica's row goes. Its workbench claims stay, so the replica that takes one
+        over can say the state held there was lost."""
+        ...
+
+    async def workbench_owner(self, session_id: str) -> WorkbenchOwner | None: ...
+
+    async def claim_workbench(self, session_id: str, replica_id: str, replacing: str | None) -> bool:
+        """Compare-and-set: take the workbench when it has no owner (`replacing` None) or its owner is
+        still `replacing`; False when another replica got there first."""
+        ...
+
+    async def release_workbench(self, session_id: str) -> None: ...
+
+
+class LockStore(Protocol):
+    def hold(self, name: str, wait_seconds: float) -> AbstractAsyncContextManager[None]:
+        """Held against every process on this database until the block ends (a holder that dies lets
+        go by itself); `LockTimeout` when not had within `wait_seconds`."""
+        ...
 
 
 class AuditStore(Protocol):
@@ -210,6 +251,18 @@ class ConsoleLoginStore(Protocol):
     async def alive(self, token_hash: str, at: float) -> bool: ...
 
     async def close(self, token_hash: str) -> None: ...
+
+
+class VectorStore(Protocol):
+    """Embedding vectors of texts, keyed by (model, text digest), so a restart does not re-embed a catalog."""
+
+    async def get_many(self, model: str, digests: Sequence[str]) -> dict[str, bytes]:
+        """The stored vectors (float32 bytes) among `digests`, by digest; missing ones are left out."""
+        ...
+
+    async def put_many(self, model: str, vectors: Mapping[str, bytes]) -> int:
+        """Store vectors by digest (a digest stored before keeps its vector); returns how many were new."""
+        ...
 
 
 class Store(Protocol):
@@ -240,10 +293,19 @@ class Store(Protocol):
     def upstreams(self) -> UpstreamStore: ...
 
     @property
+    def replicas(self) -> ReplicaStore: ...
+
+    @property
+    def locks(self) -> LockStore: ...
+
+    @property
     def audit(self) -> AuditStore: ...
 
     @property
     def console_logins(self) -> ConsoleLoginStore: ...
+
+    @property
+    def vectors(self) -> VectorStore: ...
 
     async def reencrypt(self, rotate: Callable[[bytes], bytes], meta_keys: Iterable[str] = ()) -> int:
         """Every encrypted value (and the named server-meta values) rewritten by `rotate`, in one

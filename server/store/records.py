@@ -126,6 +126,27 @@ class UpstreamRow:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionStamp:
+    """What a replica checks on every call to trust its cached copy of a session: the stored
+    config_version and, when the call carries one, its MCP client id's binding and state."""
+
+    config_version: int
+    client_session_id: str | None  # the session the client id was minted for; None: unknown id
+    client_terminated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WorkbenchOwner:
+    """The replica running a session's workbench, and whether it still beats."""
+
+    session_id: str
+    replica_id: str
+    url: str | None  # the owner's advertised address; None when it has none or its row is gone
+    heartbeat_at: float | None  # None: the owner stopped cleanly (its replica row is gone)
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
 class SessionFilter:
     """Which sessions a listing shows; `toolkit` matches sessions whose config names it (in
     `toolkits.enable` or as a key of `tools`); the created range is [created_from, created_to)."""

@@ -1,11 +1,13 @@
 """The workbench: a per-session folder, a persistent sandboxed Python process and shell, tool calls from inside.
 
 Public API (what meta tools, the REST file endpoints and the app wire up):
-`WorkbenchManager`, `WorkbenchSettings`, the run results `PythonRun` / `BashRun` / `RunError`,
-`ToolRunner` (the executor callback), and `HELPERS_DOC` (for the meta tool's description).
+`Workbench` (what callers are typed against), `WorkbenchManager`, `WorkbenchSettings`, the run results
+`PythonRun` / `BashRun` / `RunError`, `ToolRunner` (the executor callback), and `HELPERS_DOC` (for the
+meta tool's description).
 """
 
 from server.workbench.channel import ToolRunner
+from server.workbench.interface import Workbench
 from server.workbench.manager import WorkbenchManager
 from server.workbench.runs import BashRun, FreshReason, PythonRun, RunError
 from server.workbench.runtime.concierge_helpers import HELPERS_DOC
@@ -21,6 +23,7 @@ __all__ = [
     "RunError",
     "SandboxUnavailable",
     "ToolRunner",
+    "Workbench",
     "WorkbenchManager",
     "WorkbenchSettings",
 ]

@@ -406,6 +406,68 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
 """,
     ),
+    Migration(
+        "replicas sharing the database, the owner of each session's workbench, locks held across processes",
+        sqlite="""
+    CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        url TEXT,
+        started_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL
+    );
+    CREATE TABLE workbench_owners (
+        session_id TEXT PRIMARY KEY,
+        replica_id TEXT NOT NULL,
+        since REAL NOT NULL
+    );
+    CREATE INDEX workbench_owners_replica ON workbench_owners(replica_id);
+    CREATE TABLE store_locks (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    """,
+        postgres="""
+    CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        url TEXT,
+        started_at DOUBLE PRECISION NOT NULL,
+        heartbeat_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE workbench_owners (
+        session_id TEXT PRIMARY KEY,
+        replica_id TEXT NOT NULL,
+        since DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX workbench_owners_replica ON workbench_owners(replica_id);
+    CREATE TABLE store_locks (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    );
+""",
+    ),
+    Migration(
+        "embedding vectors of catalog texts, by model and text digest (server/catalog/vector_cache.py)",
+        sqlite="""
+    CREATE TABLE embedding_vectors (
+        model TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (model, digest)
+    );
+    """,
+        postgres="""
+    CREATE TABLE embedding_vectors (
+        model TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        vector BYTEA NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (model, digest)
+    );
+""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -424,7 +486,9 @@ TABLES: tuple[str, ...] = (
     "auth_events",
     "upstreams",
     "audit_events",
+    "embedding_vectors",
 )
 # Tables `db copy` leaves out: rebuilt by the sessions' triggers (session_toolkits), or short-lived
-# (console_logins: a forced copy clears the target's, so nobody stays logged in to replaced data).
-NOT_COPIED: tuple[str, ...] = ("session_toolkits", "console_logins")
+# (console_logins: a forced copy clears the target's, so nobody stays logged in to replaced data; the
+# replicas' running state: which processes run, which one holds each workbench, held locks).
+NOT_COPIED: tuple[str, ...] = ("session_toolkits", "console_logins", "replicas", "workbench_owners", "store_locks")

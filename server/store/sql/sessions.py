@@ -7,7 +7,7 @@ from typing import Any
 
 from server.errors import NotFound
 from server.store.errors import VersionConflict
-from server.store.records import PageKey, SessionFilter, SessionRow, now
+from server.store.records import PageKey, SessionFilter, SessionRow, SessionStamp, now
 from server.store.sql.database import Database
 
 
@@ -33,6 +33,14 @@ class SqlSessionStore:
     async def get(self, session_id: str) -> SessionRow | None:
         r = await self.db.fetchone("SELECT * FROM sessions WHERE id = ?", (session_id,))
         return _row(r) if r else None
+
+    async def stamp(self, session_id: str, mcp_client_id: str | None = None) -> SessionStamp | None:
+        r = await self.db.fetchone(
+            "SELECT s.config_version, c.session_id, c.terminated_at FROM sessions s "
+            "LEFT JOIN mcp_clients c ON c.mcp_session_id = ? WHERE s.id = ?",
+            (mcp_client_id, session_id),
+        )
+        return SessionStamp(r[0], r[1], r[2] is not None) if r else None
 
     async def update(self, session_id: str, config: dict[str, Any], expected_version: int) -> SessionRow:
         """Compare-and-set on config_version, so two concurrent updates cannot both win."""
@@ -96,8 +104,7 @@ class SqlSessionStore:
         )
         order = "t.created_at DESC, t.session_id DESC" if alias == "t" else "s.created_at DESC, s.id DESC"
         rows = await self.db.fetchall(
-            f"SELECT s.* FROM {source} {'WHERE ' + ' AND '.join(clauses) if clauses else ''} "
-            f"ORDER BY {order} LIMIT ?",
+            f"SELECT s.* FROM {source} {'WHERE ' + ' AND '.join(clauses) if clauses else ''} ORDER BY {order} LIMIT ?",
             (*params, limit),
         )
         return [_row(r) for r in rows]

@@ -13,9 +13,11 @@ from server.store.sql.database import Database
 from server.store.sql.executions import SqlExecutionStore
 from server.store.sql.mcp_clients import SqlMcpClientStore
 from server.store.sql.memory import SqlMemoryStore
+from server.store.sql.replicas import SqlLockStore, SqlReplicaStore
 from server.store.sql.server_meta import SqlServerMetaStore
 from server.store.sql.sessions import SqlSessionStore
 from server.store.sql.upstreams import SqlUpstreamStore
+from server.store.sql.vectors import SqlVectorStore
 
 # (table, key, column) of every value sealed by the server's key, so rotation misses none.
 ENCRYPTED_COLUMNS = (
@@ -38,8 +40,11 @@ class SqlStore:
     mcp_clients: SqlMcpClientStore
     meta: SqlServerMetaStore
     upstreams: SqlUpstreamStore
+    replicas: SqlReplicaStore
+    locks: SqlLockStore
     audit: SqlAuditStore
     console_logins: SqlConsoleLoginStore
+    vectors: SqlVectorStore
 
     @classmethod
     def over(cls, db: Database) -> SqlStore:
@@ -53,8 +58,11 @@ class SqlStore:
             SqlMcpClientStore(db),
             SqlServerMetaStore(db),
             SqlUpstreamStore(db),
+            SqlReplicaStore(db),
+            SqlLockStore(db),
             SqlAuditStore(db),
             SqlConsoleLoginStore(db),
+            SqlVectorStore(db),
         )
 
     async def reencrypt(self, rotate: Callable[[bytes], bytes], meta_keys: Iterable[str] = ()) -> int:

@@ -128,6 +128,8 @@ class Database:
             except Exception as exc:
                 if self.conn.in_transaction:
                     await self.conn.execute("ROLLBACK")
+                if await self.schema_version() > version:  # another process sharing the file got there first
+                    continue
                 raise StorageError(f"database {self.path}: migration to version {version + 1} failed: {exc}") from exc
 
     async def schema_version(self) -> int:
@@ -157,12 +159,12 @@ class Database:
                 raise _neutral(exc) from None
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        async with (self.reader or self.conn).execute(sql, tuple(params)) as cur:
-            return await cur.fetchone()
+        """One trip to the database thread (execute, fetch and close together): reads are on every call's path."""
+        rows = await (self.reader or self.conn).execute_fetchall(sql, tuple(params))
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        async with (self.reader or self.conn).execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+        return list(await (self.reader or self.conn).execute_fetchall(sql, tuple(params)))
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Snapshot]:
