@@ -12,7 +12,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import mcp.types as types
@@ -54,11 +54,16 @@ SessionResolver = Callable[[Any], str]
 
 
 def _text_result(envelope: dict[str, Any]) -> types.CallToolResult:
-    return types.CallToolResult(
-        content=[types.TextContent(type="text", text=jsontext.dumps(envelope))],
-        structured_content=envelope,
-        is_error=not envelope.get("successful", False),
-    )
+    """The result in wire form: the SDK's runner takes a dict as it is and validates it against the
+    negotiated version's result schema itself, so a `CallToolResult` model built here would be
+    validated and dumped again for nothing."""
+    result = {
+        "content": [{"type": "text", "text": jsontext.dumps(envelope)}],
+        "structuredContent": envelope,
+        "isError": not envelope.get("successful", False),
+        "resultType": "complete",
+    }
+    return cast(types.CallToolResult, result)
 
 
 def build_mcp_server(
@@ -106,7 +111,7 @@ def build_mcp_server(
         except ConciergeError as exc:
             envelope = failed(exc)
         if metrics is not None:
-            metrics.tool_seconds.labels(meta_names.get(params.name, "direct"), "mcp").observe(
+            metrics.child(metrics.tool_seconds, meta_names.get(params.name, "direct"), "mcp").observe(
                 time.perf_counter() - started
             )
         return _text_result(envelope)
@@ -283,7 +288,7 @@ class McpEndpoint:
         else:
             if isinstance(message, list) and message:
                 try:
-                    self._check_limits([m for m in message if isinstance(m, dict)], len(body))
+                    self._check_limits([m for m in message if isinstance(m, dict)], body)
                 except ConciergeError as exc:
                     await _error_response(send, exc, None)
                     return
@@ -294,7 +299,7 @@ class McpEndpoint:
                 await _json_response(send, 400, _jsonrpc_error(-32600, f"Invalid Request: {problem}"))
                 return
             try:
-                self._check_limits(message, len(body))
+                self._check_limits(message, body)
             except ConciergeError as exc:
                 await _error_response(send, exc, message.get("id") if isinstance(message, dict) else None)
                 return
@@ -313,10 +318,10 @@ class McpEndpoint:
 
         await self.manager.handle_request(scope, replay, _with_header(send, minted, accepted))
 
-    def _check_limits(self, message: Any, size: int) -> None:
+    def _check_limits(self, message: Any, body: bytes) -> None:
         settings = self.runtime.settings
-        check_depth(message, settings.max_json_depth)
-        if size <= settings.max_tool_argument_bytes:
+        check_depth(message, settings.max_json_depth, body)
+        if len(body) <= settings.max_tool_argument_bytes:
             return  # the arguments are part of the body, so they cannot be larger
         for item in message if isinstance(message, list) else [message]:
             params = item.get("params") if item.get("method") == "tools/call" else None

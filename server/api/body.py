@@ -48,5 +48,5 @@ async def json_object(request: Request, settings: Settings, *, required: bool = 
         raise InvalidInput(f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidInput("request body must be a JSON object")
-    check_depth(data, settings.max_json_depth)
+    check_depth(data, settings.max_json_depth, raw)
     return data

@@ -28,7 +28,11 @@ def depth_of(value: Any, limit: int) -> int:
     return deepest
 
 
-def check_depth(value: Any, limit: int) -> None:
+def check_depth(value: Any, limit: int, raw: bytes | None = None) -> None:
+    """`raw`, the JSON text `value` was parsed from, lets the walk be skipped: nesting needs an opening
+    bracket per level, so a text with no more than `limit` of them cannot be too deep."""
+    if raw is not None and raw.count(b"{") + raw.count(b"[") <= limit:
+        return
     if depth_of(value, limit) > limit:
         raise InvalidInput(f"JSON nesting is deeper than {limit} levels (max_json_depth)", {"limit": limit})
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -59,16 +60,26 @@ class Metrics:
             "concierge_workbench_processes", "Child processes of the server (workbench sandboxes)", registry=r
         )
         self.workbench_processes.set_function(child_processes)
+        self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: MetricWrapperBase, *labels: str) -> Any:
+        """`metric.labels(*labels)`, kept: prometheus-client checks the labels and takes a lock on every
+        `labels()` call, and the hot path asks for the same few series on every request."""
+        key = (metric, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def observe_executions(self, store: Any) -> None:
-        """Counts every execution row the store is given (wraps its `insert`)."""
-        insert = store.insert
+        """Counts every execution row the store is given (wraps its `record`)."""
+        record = store.record
 
         async def counted(row: Any) -> None:
-            self.executions.labels(row.status, row.source).inc()
-            await insert(row)
+            self.child(self.executions, row.status, row.source).inc()
+            await record(row)
 
-        store.insert = counted
+        store.record = counted
 
     def observe_refreshes(self, accounts_store: Any) -> None:
         """Counts token refreshes as the account store records them: `refreshed`, or an ACTIVE account

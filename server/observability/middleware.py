@@ -23,12 +23,23 @@ class RouteLabels:
 
     def __init__(self, templates: Sequence[str]) -> None:
         self._routes: list[tuple[re.Pattern[str], str]] = [(compile_path(t)[0], t) for t in templates]
+        self._by_route: dict[int, str] = {}  # by id: routes compare by value and are unhashable
 
-    def __call__(self, path: str) -> str:
+    def __call__(self, path: str, route: object = None) -> str:
+        """`route`: the route object the router matched (`scope["route"]`, as long-lived as the app); its
+        template is kept."""
+        if route is not None:
+            found = self._by_route.get(id(route))
+            if found is not None:
+                return found
+        label = "other"
         for pattern, template in self._routes:
             if pattern.match(path):
-                return template
-        return "other"
+                label = template
+                break
+        if route is not None:
+            self._by_route[id(route)] = label
+        return label
 
 
 class RequestContext:
@@ -60,9 +71,9 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = self.labels(scope["path"])
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-            self.metrics.request_seconds.labels(route).observe(elapsed)
+            route = self.labels(scope["path"], scope.get("route"))
+            self.metrics.child(self.metrics.requests, scope["method"], route, str(status)).inc()
+            self.metrics.child(self.metrics.request_seconds, route).observe(elapsed)
             if self.access_lines:
                 access_log.info(
                     "%s %s %d",

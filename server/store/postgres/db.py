@@ -19,6 +19,7 @@ from server.errors import StorageError
 from server.store.errors import AlreadyExists, ReferenceMissing
 from server.store.options import PoolSettings
 from server.store.sql.database import Row
+from server.store.sql.group_commit import AsyncGroupCommit
 from server.store.sql.migrations import MIGRATIONS as SHARED
 from server.store.sql.migrations import TABLES
 
@@ -269,6 +270,9 @@ class Database:
                 )
             ]
         return problems
+
+    def group_commit(self, insert_sql: str) -> AsyncGroupCommit:
+        return AsyncGroupCommit(self, insert_sql)
 
     async def close(self) -> None:
         await self.pool.close()

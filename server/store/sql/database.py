@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from server.store.sql.group_commit import GroupCommit
 
 
 class Row(Protocol):
@@ -58,6 +61,10 @@ class Database(Protocol):
 
     async def integrity_problems(self) -> list[str]:
         """What the database's own consistency checks report; empty when sound."""
+        ...
+
+    def group_commit(self, insert_sql: str) -> GroupCommit:
+        """A writer for an append-only table whose rows are committed in shared batches (the execution log)."""
         ...
 
     async def close(self) -> None: ...

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import Counter, OrderedDict
 
 from server.store.records import ExecutionRow, PageKey
 from server.store.sql.database import Database
+from server.store.sql.group_commit import GroupCommit
 from server.store.sql.mapping import columns, insert_sql, values
-
-log = logging.getLogger("concierge.store")
 
 _COLUMNS = ", ".join(columns(ExecutionRow))
 # A batch whose commit was lost in transit (PostgreSQL's connection died) stays queued and is sent again;
@@ -19,77 +17,34 @@ _INSERT = insert_sql("executions", ExecutionRow) + " ON CONFLICT (id) DO NOTHING
 
 
 class SqlExecutionStore:
-    """Group commit: `record()` returns only once its row is committed, and every row that arrives while a
-    commit is running joins the next one, so concurrent calls share a transaction instead of paying one
-    each. A failed commit keeps its rows queued for the next one, and their callers get the error."""
+    """`record()` returns only once its row is committed; rows that arrive while a commit is running share
+    the next one (the database's `GroupCommit`). A failed commit keeps its rows queued for the next one,
+    and their callers get the error. Reads first wait for the rows queued before them."""
 
     USED_CACHE = 10_000
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._pending: list[ExecutionRow] = []
-        self._waiters: list[asyncio.Future[None]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._log: GroupCommit = db.group_commit(_INSERT)
         self._used: OrderedDict[str, Counter[str]] = OrderedDict()
-        self._flushing = asyncio.Lock()
 
     async def record(self, row: ExecutionRow) -> None:
-        done = asyncio.get_running_loop().create_future()
-        self._waiters.append(done)
         await self.insert(row)
-        await asyncio.shield(done)
 
-    async def insert(self, row: ExecutionRow) -> None:
-        """Queues the row for the next commit, which starts at once unless one is running."""
-        self._pending.append(row)
+    def insert(self, row: ExecutionRow) -> asyncio.Future[None]:
+        """Queues the row for the next commit; the future resolves once it is committed."""
+        committed = self._log.submit(values(row))
         used = self._used.get(row.session_id)
         if used is not None and row.status == "success":
             used[row.toolkit] += 1
-        if self._writer is None:
-            self._writer = asyncio.get_running_loop().create_task(self._write_queued())
-
-    async def _write_queued(self) -> None:
-        try:
-            while self._pending:
-                try:
-                    await self.flush()
-                except Exception:
-                    log.exception("writing %d execution log rows failed; they stay queued", len(self._pending))
-                    return
-        finally:
-            self._writer = None
+        return committed
 
     async def flush(self) -> None:
-        """Serialised, so a read that flushes also waits for a batch another task is still committing."""
-        async with self._flushing:
-            if not self._pending:
-                return
-            batch, self._pending = self._pending, []
-            waiters, self._waiters = self._waiters, []
-            try:
-                if len(batch) == 1:  # one statement commits on its own: one trip to the database thread
-                    await self.db.execute(_INSERT, values(batch[0]))
-                else:
-                    async with self.db.transaction() as tx:
-                        await tx.executemany(_INSERT, [values(r) for r in batch])
-            except BaseException as exc:
-                self._pending[:0] = batch  # keep them for the next flush rather than lose them
-                for waiter in waiters:
-                    if waiter.done():
-                        continue
-                    if isinstance(exc, Exception):
-                        waiter.set_exception(exc)
-                    else:
-                        waiter.cancel()
-                raise
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+        """Waits for every row queued so far; raises if their commit failed (they stay queued)."""
+        await self._log.barrier()
 
     async def aclose(self) -> None:
-        if self._writer is not None:
-            await asyncio.gather(self._writer, return_exceptions=True)
-        await self.flush()
+        await self._log.close()
 
     async def get(self, log_id: str) -> ExecutionRow | None:
         await self.flush()

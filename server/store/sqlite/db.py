@@ -18,6 +18,7 @@ import anyio
 from server.errors import StorageError
 from server.store.errors import AlreadyExists, ReferenceMissing
 from server.store.records import now
+from server.store.sqlite.group_commit import GroupCommitWriter
 from server.store.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION
 
 Row = sqlite3.Row
@@ -39,6 +40,11 @@ def _neutral(exc: sqlite3.IntegrityError) -> Exception:
     if "UNIQUE" in text or "PRIMARY KEY" in text:
         return AlreadyExists(f"already exists ({text.split(':', 1)[-1].strip()})")
     return StorageError(f"the database refused a write: {text}")
+
+
+def neutral_error(exc: sqlite3.Error) -> Exception:
+    """A constraint failure as its storage-neutral error; any other database error as it is."""
+    return _neutral(exc) if isinstance(exc, sqlite3.IntegrityError) else exc
 
 
 class Transaction:
@@ -173,6 +179,10 @@ class Database:
 
     async def reset_counters(self, tables: Iterable[str]) -> None:
         """Nothing to do: an AUTOINCREMENT table's counter follows explicit ids on its own."""
+
+    def group_commit(self, insert_sql: str) -> GroupCommitWriter:
+        """On a writer thread with its own connection: one hand-off per row, no lock on the event loop."""
+        return GroupCommitWriter(self.path, insert_sql, neutral_error)
 
     async def integrity_problems(self) -> list[str]:
         rows = await self.fetchall("PRAGMA integrity_check")
