@@ -51,10 +51,10 @@ FULL = Budget(
 )
 
 QUICK = Budget(
-    name="quick", overhead_rounds=2, overhead_seconds=0.25, overhead_calls=2_000, overhead_clients=(1, 20),
+    name="quick", overhead_rounds=1, overhead_seconds=0.25, overhead_calls=1_000, overhead_clients=(1, 20),
     search_sizes=(1_000,), search_queries=30,
-    sessions_total=3_000, sessions_used=600, sessions_clients=10, sessions_rounds=2, sessions_round_calls=150,
+    sessions_total=1_000, sessions_used=300, sessions_clients=10, sessions_rounds=1, sessions_round_calls=100,
     fanout_batches=2, fanout_calls=20, fanout_wait_ms=100,
-    mixed_seconds=3, mixed_clients=10, warmup_calls=30, upstream_sessions=30, upstream_users=6,
+    mixed_seconds=2, mixed_clients=10, warmup_calls=30, upstream_sessions=12, upstream_users=4,
     replicas_seconds=3, replicas_clients=16,
 )
