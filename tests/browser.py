@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common import selenium_manager
 from selenium.webdriver.common.by import By
@@ -115,7 +115,7 @@ class Browser:
                 if attempt == 2 or expected_conditions.staleness_of(old)(self.driver):
                     raise AssertionError(f"could not click {text!r}: {exc.msg}") from None
         WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
-        WebDriverWait(self.driver, 30).until(
+        WebDriverWait(self.driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda driver: driver.execute_script("return document.readyState") == "complete"
         )
 
@@ -130,7 +130,7 @@ class Browser:
         return self.find("h1").text
 
     def wait_for_heading(self, text: str) -> None:
-        WebDriverWait(self.driver, 30).until(
+        WebDriverWait(self.driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda driver: any(h.text == text for h in driver.find_elements(By.TAG_NAME, "h1"))
         )
 

@@ -36,7 +36,7 @@ from tests.mcp_helpers import call
 
 pytestmark = pytest.mark.anyio
 CALLS = 60
-FLOOR_SECONDS = 0.05
+FLOOR_SECONDS = 0.1  # the suite runs three workers on two cores: other tests share the CPU with the attack
 REPO = Path(__file__).resolve().parent.parent.parent
 MANY_FILES = ("import os\nos.makedirs('spam', exist_ok=True)\n"
               "for i in range(30000):\n    open(f'spam/{i}', 'w').close()\n")
