@@ -31,7 +31,6 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common import selenium_manager
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = os.environ.get("CONCIERGE_CHROMIUM", "/usr/bin/chromium")
@@ -66,6 +65,20 @@ def axe_source() -> str:
                                 AXE], check=True, timeout=300)
     return AXE_FILE.read_text(encoding="utf-8")
 
+
+
+def _gone(element: WebElement) -> bool:
+    """Whether the page that held `element` has been replaced. Chromium reports a replaced node either as
+    a stale reference or as "Node with given id does not belong to the document"."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in (exc.msg or ""):
+            return True
+        raise
+    return False
 
 class Browser:
     def __init__(self, driver: webdriver.Chrome) -> None:
@@ -112,9 +125,9 @@ class Browser:
             except WebDriverException as exc:
                 # Chromium sometimes loses the element between finding and clicking it ("Node with given
                 # id does not belong to the document"); click again only if the page did not change
-                if attempt == 2 or expected_conditions.staleness_of(old)(self.driver):
+                if attempt == 2 or _gone(old):
                     raise AssertionError(f"could not click {text!r}: {exc.msg}") from None
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, 30).until(lambda driver: _gone(old))
         WebDriverWait(self.driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda driver: driver.execute_script("return document.readyState") == "complete"
         )
