@@ -52,6 +52,29 @@ class ResourceApi(ThreadedServer):
         return self
 
 
+def write_keyed_toolkit(root: Path, api_url: str) -> Path:
+    """`keyed`: an API key in the X-Api-Key header."""
+    (root / "keyed").mkdir(parents=True)
+    (root / "keyed" / "toolkit.yaml").write_text(f"""
+slug: keyed
+name: Keyed
+description: A test service that authenticates with an API key header.
+base_url: {api_url}
+auth_schemes:
+  - type: api_key
+    api_key_in: header
+    api_key_name: X-Api-Key
+tools:
+  - slug: KEYED_WHOAMI
+    name: Key check
+    description: Return which API key the service received.
+    tags: [readOnlyHint]
+    input_schema: {{type: object, properties: {{}}}}
+    http: {{method: GET, path: /keyed}}
+""")
+    return root
+
+
 def write_toolkits(root: Path, oauth: Any, api_url: str) -> Path:
     """`acme` (OAuth2 + PKCE + refresh, pointing at the test OAuth server) and `keyed` (API key header)."""
     (root / "acme").mkdir(parents=True)
@@ -75,25 +98,7 @@ tools:
     input_schema: {{type: object, properties: {{}}}}
     http: {{method: GET, path: /me}}
 """)
-    (root / "keyed").mkdir(parents=True)
-    (root / "keyed" / "toolkit.yaml").write_text(f"""
-slug: keyed
-name: Keyed
-description: A test service that authenticates with an API key header.
-base_url: {api_url}
-auth_schemes:
-  - type: api_key
-    api_key_in: header
-    api_key_name: X-Api-Key
-tools:
-  - slug: KEYED_WHOAMI
-    name: Key check
-    description: Return which API key the service received.
-    tags: [readOnlyHint]
-    input_schema: {{type: object, properties: {{}}}}
-    http: {{method: GET, path: /keyed}}
-""")
-    return root
+    return write_keyed_toolkit(root, api_url)
 
 
 def hidden_fields(html: str) -> dict[str, str]:

@@ -5,38 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.auth_fixtures import ResourceApi, submit_key_form
+from tests.auth_fixtures import ResourceApi, submit_key_form, write_keyed_toolkit
 from tests.live import API_KEY, LiveServer
 
 KEY = "sk_live_console_secret_0123456789abcdef"
-
-
-def write_keyed_toolkit(root: Path, api_url: str) -> Path:
-    (root / "keyed").mkdir(parents=True)
-    (root / "keyed" / "toolkit.yaml").write_text(f"""
-slug: keyed
-name: Keyed
-description: A test service that authenticates with an API key header.
-base_url: {api_url}
-auth_schemes:
-  - type: api_key
-    api_key_in: header
-    api_key_name: X-Api-Key
-tools:
-  - slug: KEYED_WHOAMI
-    name: Key check
-    description: Return which API key the service received.
-    tags: [readOnlyHint]
-    input_schema: {{type: object, properties: {{}}}}
-    http: {{method: GET, path: /keyed}}
-""")
-    return root
 
 
 @pytest.fixture(scope="module")
