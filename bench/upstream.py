@@ -50,7 +50,7 @@ async def _latency(budget: Budget, workdir: Path) -> tuple[dict[str, Any], list[
     bare = servers.bare("upstream_bare", workdir)
     with running(bare):
         upstream_url = f"{bare.base_url}/mcp"
-        concierge = servers.concierge("concierge_proxy", workdir, upstreams={"bare": {"url": upstream_url}})
+        concierge = servers.concierge("concierge_proxy", workdir, fast=True, upstreams={"bare": {"url": upstream_url}})
         with running(concierge):
             async with httpx.AsyncClient(timeout=30) as http:
                 proxied_url = await create_session(http, concierge.base_url, servers.BENCH_API_KEY,

@@ -31,6 +31,7 @@ from server.console.routes import console_routes
 from server.errors import ConciergeError
 from server.limits.ratelimit import Throttles
 from server.mcp_app import McpEndpoint, McpRoute, build_mcp_server, security_settings
+from server.mcp_tools import ToolCalls
 from server.meta_tools.base import MetaTool
 from server.meta_tools.registry import CORE_META_TOOLS, ToolSurface
 from server.observability.metrics import Metrics
@@ -138,9 +139,8 @@ def build_app(
             )
             app.state.api = ApiState(current, surface, key_hash, throttles, metrics, document, schemas, token_secret)
             app.state.console = ConsoleAuth(current.store.console_logins, key_hash, settings.public_url)
-            server = build_mcp_server(
-                current, surface, lambda ctx: ctx.request.path_params["session_id"], metrics, checked_per_request=True
-            )
+            calls = ToolCalls(current, surface, metrics, checked_per_request=True)
+            server = build_mcp_server(calls, lambda ctx: ctx.request.path_params["session_id"])
             manager = StreamableHTTPSessionManager(
                 app=server,
                 stateless=True,
@@ -148,7 +148,7 @@ def build_app(
                 security_settings=security_settings(settings),
                 max_request_body_size=settings.max_request_bytes,
             )
-            app.state.mcp = McpEndpoint(current, manager, app.state.api)
+            app.state.mcp = McpEndpoint(current, manager, app.state.api, calls)
             async with manager.run():
                 announce(
                     f"Concierge listening on {settings.base_url} (MCP: {settings.base_url}/mcp/<session_id>, "

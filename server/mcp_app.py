@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
@@ -28,11 +27,10 @@ from server.api.errors import error_headers
 from server.config import Settings
 from server.errors import ConciergeError, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from server.limits.jsonlimits import check_argument_size, check_depth
-from server.meta_tools.base import failed
+from server.mcp_fastpath import FastToolCalls
+from server.mcp_tools import ToolCalls
 from server.meta_tools.registry import ToolSurface
-from server.observability.metrics import Metrics
 from server.runtime import Runtime
-from server.values import Session
 
 if TYPE_CHECKING:
     from server.api.endpoint import ApiState
@@ -53,68 +51,12 @@ INSTRUCTIONS = (
 SessionResolver = Callable[[Any], str]
 
 
-def _text_result(envelope: dict[str, Any]) -> types.CallToolResult:
-    """The result in wire form: the SDK's runner takes a dict as it is and validates it against the
-    negotiated version's result schema itself, so a `CallToolResult` model built here would be
-    validated and dumped again for nothing."""
-    result = {
-        "content": [{"type": "text", "text": jsontext.dumps(envelope)}],
-        "structuredContent": envelope,
-        "isError": not envelope.get("successful", False),
-        "resultType": "complete",
-    }
-    return cast(types.CallToolResult, result)
-
-
-def build_mcp_server(
-    runtime: Runtime,
-    surface: ToolSurface,
-    session_of: SessionResolver,
-    metrics: Metrics | None = None,
-    checked_per_request: bool = False,
-) -> Server:
-    """`checked_per_request`: the HTTP endpoint has just checked the session against the database for
-    this request (`SessionService.open`), so handlers take the cached copy without another read."""
-    meta_names = {name: t.name for t in surface.meta_tools for name in (t.name, *t.aliases)}
-    lookup = runtime.sessions.current if checked_per_request else runtime.sessions.get
-
-    async def current(ctx: Any) -> Session:
-        return await lookup(session_of(ctx))
-
+def build_mcp_server(calls: ToolCalls, session_of: SessionResolver) -> Server:
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
-        session = await current(ctx)
-        return types.ListToolsResult(
-            tools=[
-                types.Tool(
-                    name=item.name,
-                    title=item.title,
-                    description=item.description,
-                    input_schema=item.input_schema,
-                    output_schema=item.output_schema,
-                    annotations=types.ToolAnnotations(
-                        title=item.annotations["title"],
-                        read_only_hint=item.annotations["readOnlyHint"],
-                        destructive_hint=item.annotations["destructiveHint"],
-                        idempotent_hint=item.annotations["idempotentHint"],
-                        open_world_hint=item.annotations["openWorldHint"],
-                    ),
-                )
-                for item in surface.listings(session)
-            ]
-        )
+        return await calls.listing(session_of(ctx))
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        started = time.perf_counter()
-        try:
-            session = await current(ctx)
-            envelope = await surface.call(session, params.name, params.arguments)
-        except ConciergeError as exc:
-            envelope = failed(exc)
-        if metrics is not None:
-            metrics.child(metrics.tool_seconds, meta_names.get(params.name, "direct"), "mcp").observe(
-                time.perf_counter() - started
-            )
-        return _text_result(envelope)
+        return cast(types.CallToolResult, await calls.call(session_of(ctx), params.name, params.arguments))
 
     def input_schema(name: str) -> dict[str, Any] | None:
         """The SDK reads this only to find `x-mcp-header` parameters (we declare none); the full schema
@@ -213,9 +155,12 @@ class McpEndpoint:
     """ASGI app for `/mcp/{session_id}`: checks the session and the client's Mcp-Session-Id, then hands
     the request to the SDK's stateless manager."""
 
-    def __init__(self, runtime: Runtime, manager: StreamableHTTPSessionManager, api: ApiState) -> None:
+    def __init__(
+        self, runtime: Runtime, manager: StreamableHTTPSessionManager, api: ApiState, calls: ToolCalls
+    ) -> None:
         self.runtime = runtime
         self.manager = manager
+        self.fast = FastToolCalls(calls, manager.app.server_info_stamp)
         self.api = api
         self.clients = runtime.sessions.clients
         self.max_body = runtime.settings.max_request_bytes
@@ -302,6 +247,8 @@ class McpEndpoint:
                 self._check_limits(message, body)
             except ConciergeError as exc:
                 await _error_response(send, exc, message.get("id") if isinstance(message, dict) else None)
+                return
+            if await self.fast.answer(scope["headers"], message, session_id, send):
                 return
         replay = _replayer(body)
         init = _initialize_params(message) if client_id is None else None
@@ -478,6 +425,6 @@ def _with_header(send: Send, client_id: str, accepted: Callable[[], Awaitable[No
 
 async def serve_stdio(runtime: Runtime, surface: ToolSurface, session_id: str) -> None:
     await runtime.sessions.get(session_id)
-    server = build_mcp_server(runtime, surface, lambda ctx: session_id)
+    server = build_mcp_server(ToolCalls(runtime, surface), lambda ctx: session_id)
     async with stdio_server() as (read, write):
         await server.run(read, write, server.create_initialization_options())

@@ -124,7 +124,9 @@ class Runtime:
             toolkit_settings=settings.toolkit_settings,
             credentials=auth.credentials,
         )
-        sessions = SessionService(store.sessions, catalog, McpClients(store.mcp_clients), settings.allow_default_user)
+        sessions = SessionService(
+            store.sessions, catalog, McpClients(store.mcp_clients), settings.allow_default_user, store.sole_use
+        )
         sessions.add_check(auth.check_session_options)
         upstreams = UpstreamService(
             settings.upstreams,

@@ -40,6 +40,15 @@ class McpClients:
             await self.store.touch(client_id, time.time())
         return True
 
+    def known_live(self, client_id: str, session_id: str) -> bool:
+        """Whether memory alone can say this id is a live client of this session (it was registered or
+        verified here and its `last_seen` is recent), which holds while no other process can end it."""
+        known = self._known.get(client_id)
+        return known is not None and known[0] == session_id and time.monotonic() - known[1] <= TOUCH_EVERY_SECONDS
+
+    def forget_all(self) -> None:
+        self._known.clear()
+
     async def terminate(self, client_id: str) -> None:
         await self.store.terminate(client_id)
         self._known.pop(client_id, None)

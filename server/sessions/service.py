@@ -1,5 +1,7 @@
 """Sessions: create, use, update, delete, list — validated against the catalog, cached by id, and the
 cached copy checked against the database on every call (one indexed read), so replicas agree at once.
+While this process is the database's only user (`Store.sole_use`), nobody else can change a session,
+and the cached copy is used without that read.
 
 The one owner of a session's lifecycle: deleting a session also ends its MCP clients and its
 workbench (process and files), and the id is refused at once, even by requests already in flight.
@@ -19,7 +21,7 @@ from server.errors import Conflict, InvalidInput, NotFound
 from server.sessions import filters
 from server.sessions.clients import McpClients
 from server.sessions.options import SessionCreate, SessionOptions, SessionUpdate, parse
-from server.store.interfaces import SessionStore
+from server.store.interfaces import SessionStore, SoleUse
 from server.store.records import SessionRow
 from server.values import Session
 
@@ -44,9 +46,16 @@ class SessionWorkbench(Protocol):
 
 class SessionService:
     def __init__(
-        self, store: SessionStore, catalog: Catalog, clients: McpClients, allow_default_user: bool = False
+        self,
+        store: SessionStore,
+        catalog: Catalog,
+        clients: McpClients,
+        allow_default_user: bool = False,
+        sole_use: SoleUse | None = None,
     ) -> None:
         self.store = store
+        self.sole_use = sole_use
+        self._sole_generation = -1  # the sole-use period the cache was filled in
         self.catalog = catalog
         self.clients = clients
         self.allow_default_user = allow_default_user
@@ -119,6 +128,18 @@ class SessionService:
             raise NotFound(f"session {session_id} was deleted. Create a new one.")
         if not SESSION_ID.match(session_id):
             raise NotFound(f"session {session_id[:64]!r} not found (session ids look like sess_…)")
+        sole = self.sole_use
+        if sole is not None and sole.held:
+            if (
+                sole.generation != self._sole_generation
+            ):  # others could write until now: forget what they may have changed
+                self._cache.clear()
+                self.clients.forget_all()
+                self._sole_generation = sole.generation
+            cached = self._cache.get(session_id)
+            if cached is not None and (mcp_client_id is None or self.clients.known_live(mcp_client_id, session_id)):
+                self._cache.move_to_end(session_id)
+                return cached, True
         stamp = await self.store.stamp(session_id, mcp_client_id)
         if stamp is None:
             if self._cache.pop(session_id, None) is not None:  # deleted through another replica

@@ -265,8 +265,22 @@ class VectorStore(Protocol):
         ...
 
 
+class SoleUse(Protocol):
+    """Whether this process is its database's only user right now (nobody else can change a row), and
+    a number that changes each time it becomes so: what was cached while others could write may be stale."""
+
+    @property
+    def held(self) -> bool: ...
+
+    @property
+    def generation(self) -> int: ...
+
+
 class Store(Protocol):
     """One open backend: every concept's store over one database."""
+
+    @property
+    def sole_use(self) -> SoleUse: ...
 
     @property
     def sessions(self) -> SessionStore: ...

@@ -18,7 +18,7 @@ import asyncpg
 from server.errors import StorageError
 from server.store.errors import AlreadyExists, ReferenceMissing
 from server.store.options import PoolSettings
-from server.store.sql.database import Row
+from server.store.sql.database import Row, Shared
 from server.store.sql.group_commit import AsyncGroupCommit
 from server.store.sql.migrations import MIGRATIONS as SHARED
 from server.store.sql.migrations import TABLES
@@ -120,6 +120,7 @@ class Database:
         self.pool = pool
         self.url = url
         self.settings = settings
+        self.sole_use = Shared()
 
     @classmethod
     async def open(

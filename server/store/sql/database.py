@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from server.store.interfaces import SoleUse
     from server.store.sql.group_commit import GroupCommit
 
 
@@ -38,7 +39,17 @@ class Transaction(Protocol):
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> Sequence[Row]: ...
 
 
+class Shared:
+    """A database other processes may change at any moment (a database server): never sole."""
+
+    held = False
+    generation = 0
+
+
 class Database(Protocol):
+    @property
+    def sole_use(self) -> SoleUse: ...
+
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """All-or-nothing: a failure inside rolls back, so nothing is half-written."""
         ...

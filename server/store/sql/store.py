@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from server.store.interfaces import SoleUse
 from server.store.sql.accounts import SqlAccountStore
 from server.store.sql.audit import SqlAuditStore
 from server.store.sql.auth_configs import SqlAuthConfigStore
@@ -45,6 +46,10 @@ class SqlStore:
     audit: SqlAuditStore
     console_logins: SqlConsoleLoginStore
     vectors: SqlVectorStore
+
+    @property
+    def sole_use(self) -> SoleUse:
+        return self.db.sole_use
 
     @classmethod
     def over(cls, db: Database) -> SqlStore:

@@ -20,6 +20,7 @@ from server.store.errors import AlreadyExists, ReferenceMissing
 from server.store.records import now
 from server.store.sqlite.group_commit import GroupCommitWriter
 from server.store.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION
+from server.store.sqlite.sole_use import SoleUse
 
 Row = sqlite3.Row
 
@@ -93,16 +94,22 @@ class Database:
     aiosqlite runs every statement on its own thread, so the event loop never blocks on disk.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path, sole_use: SoleUse) -> None:
         self.conn = conn
         self.reader: aiosqlite.Connection | None = None
         self.path = path
+        self.sole_use = sole_use
         self._write_lock = anyio.Lock()
 
     @classmethod
     async def open(cls, path: Path, migrations: Sequence[str] = MIGRATIONS) -> Database:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = cls(await _connect(path), path)
+        sole_use = await SoleUse.for_database(path)
+        try:
+            db = cls(await _connect(path), path, sole_use)
+        except BaseException:
+            await sole_use.release()
+            raise
         try:
             await db.conn.execute("PRAGMA journal_mode=WAL")
             await db.conn.execute("PRAGMA synchronous=NORMAL")
@@ -191,9 +198,12 @@ class Database:
         return problems
 
     async def close(self) -> None:
-        if self.reader is not None:
-            await self.reader.close()
-        await self.conn.close()
+        try:
+            if self.reader is not None:
+                await self.reader.close()
+            await self.conn.close()
+        finally:
+            await self.sole_use.release()
 
 
 __all__ = ["Database", "Row", "SCHEMA_VERSION", "Snapshot", "Transaction", "now"]

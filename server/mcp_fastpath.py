@@ -1,0 +1,127 @@
+"""`tools/call` answered without the SDK's per-request machinery, for requests that need none of it.
+
+In stateless JSON mode the SDK builds, for every request, a Starlette request, a connection and a
+runner (and in the handshake era a transport, a task and memory streams), then validates the
+envelope, the parameters and the result with pydantic: on a cheap tool that was most of a call's
+CPU. The tool call an agent makes most often needs none of it, so a well-formed `tools/call` is
+answered here: the same envelope checks and the same per-version result sieve the SDK runs (its own
+functions), then one JSON write. Anything else — another method, an unusual header, a request the
+SDK would refuse — goes to the SDK unchanged, which then answers (or refuses) as it always does.
+`tests/test_mcp_fastpath.py` compares both paths' answers for both protocol eras.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from mcp.server.runner import modern_error_data
+from mcp.shared.inbound import (
+    ERROR_CODE_HTTP_STATUS,
+    InboundModernRoute,
+    classify_inbound_request,
+    find_duplicated_routing_header,
+)
+from mcp_types import DEFAULT_NEGOTIATED_VERSION, INTERNAL_ERROR, SERVER_INFO_META_KEY
+from mcp_types import methods as spec
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+from starlette.types import Send
+
+from server import jsontext
+from server.mcp_tools import ToolCalls
+
+log = logging.getLogger("concierge.mcp")
+
+METHOD = "tools/call"
+PARAM_HEADER_PREFIX = b"mcp-param-"
+
+
+class FastToolCalls:
+    def __init__(self, calls: ToolCalls, server_info: dict[str, Any]) -> None:
+        self.calls = calls
+        self.server_info = server_info
+
+    async def answer(
+        self, raw_headers: Sequence[tuple[bytes, bytes]], message: Any, session_id: str, send: Send
+    ) -> bool:
+        """Answers `message` and returns True, or returns False (nothing sent) for the SDK to answer."""
+        version = _version(raw_headers, message)
+        if version is None:
+            return False
+        params = message["params"]
+        try:
+            result = await self.calls.call(session_id, params["name"], params.get("arguments"))
+            wire = spec.serialize_server_result(METHOD, version, result)
+        except ValidationError:
+            log.exception("tools/call returned a result that protocol version %s does not allow", version)
+            await _write(send, _error(message["id"], INTERNAL_ERROR, "Handler returned an invalid result"))
+            return True
+        except Exception as exc:  # as the SDK answers a handler that raised: logged, no internals on the wire
+            error = modern_error_data(exc)
+            await _write(send, _error(message["id"], error.code, error.message))
+            return True
+        if version in MODERN_PROTOCOL_VERSIONS:
+            wire["_meta"] = {SERVER_INFO_META_KEY: dict(self.server_info)}
+        await _write(send, {"jsonrpc": "2.0", "id": message["id"], "result": wire})
+        return True
+
+
+def _version(raw_headers: Sequence[tuple[bytes, bytes]], message: Any) -> str | None:
+    """The protocol version to answer at, when the SDK would serve this request as a plain tools/call
+    (every check it makes passes); None otherwise."""
+    if not isinstance(message, dict) or message.get("method") != METHOD or "id" not in message:
+        return None
+    params = message.get("params")
+    if not isinstance(params, dict) or not isinstance(params.get("name"), str):
+        return None
+    if params.get("arguments") is not None and not isinstance(params["arguments"], dict):
+        return None
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers}
+    if not headers.get("content-type", "").lower().startswith("application/json"):
+        return None
+    if not _accepts_json(headers.get("accept", "")):
+        return None
+    requested = headers.get("mcp-protocol-version")
+    if requested is None or requested in HANDSHAKE_PROTOCOL_VERSIONS:
+        version = requested or DEFAULT_NEGOTIATED_VERSION
+    elif requested in MODERN_PROTOCOL_VERSIONS:
+        if find_duplicated_routing_header(headers.items()) is not None or len(headers) != len(raw_headers):
+            return None  # a repeated header: the SDK says which
+        if any(k.startswith(PARAM_HEADER_PREFIX) for k, _ in raw_headers):
+            return None
+        route = classify_inbound_request(message, headers=headers)
+        if not isinstance(route, InboundModernRoute):
+            return None
+        version = route.protocol_version
+    else:
+        return None
+    try:
+        spec.validate_client_request(METHOD, version, params)
+    except (ValidationError, KeyError, ValueError):
+        return None
+    return version
+
+
+def _accepts_json(accept: str) -> bool:
+    """As the SDK reads Accept (RFC 9110 wildcards included)."""
+    types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    return bool(types & {"application/json", "application/*", "*/*"})
+
+
+def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+
+
+async def _write(send: Send, body: dict[str, Any]) -> None:
+    status = ERROR_CODE_HTTP_STATUS.get(body["error"]["code"], 200) if "error" in body else 200
+    payload = jsontext.dumps_bytes(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-length", str(len(payload)).encode()), (b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
