@@ -35,6 +35,7 @@ class Budget:
     mixed_clients: int
     warmup_calls: int = 100
     # 6. upstream MCP servers: sessions and distinct users calling one stdio upstream
+    upstream_rounds: int = 24  # 6. upstream latency: paired rounds of `overhead_seconds` per side
     upstream_sessions: int = 200
     upstream_users: int = 20
     # 7. replicas: seconds of load per setup, and concurrent clients (keep-alive connections to nginx)
@@ -55,6 +56,6 @@ QUICK = Budget(
     search_sizes=(1_000,), search_queries=30,
     sessions_total=1_000, sessions_used=300, sessions_clients=10, sessions_rounds=1, sessions_round_calls=100,
     fanout_batches=2, fanout_calls=20, fanout_wait_ms=100,
-    mixed_seconds=2, mixed_clients=10, warmup_calls=30, upstream_sessions=12, upstream_users=4,
+    mixed_seconds=2, mixed_clients=10, warmup_calls=30, upstream_rounds=2, upstream_sessions=12, upstream_users=4,
     replicas_seconds=3, replicas_clients=16,
 )

@@ -1,9 +1,13 @@
 """Scenario 6: an upstream MCP server behind Concierge, against the same server called directly.
 
-Latency: the bare SDK server (`bench.serve_bare`, Streamable HTTP) is registered as upstream `bare`.
+Latency: the bare SDK server (`bench.serve_bare`, Streamable HTTP) is registered as upstream `bare`
+through the REST API of Concierge as `concierge serve` runs it by default (`bench.serve_default`).
 Direct: the SDK client calls `BENCH_NOOP_PING` on it. Proxied: the SDK client calls
 `COMPOSIO_MULTI_EXECUTE_TOOL` running `BARE_BENCH_NOOP_PING` on Concierge, which calls the upstream
-over its pooled session. Rounds alternate; added latency is proxied p50 minus direct p50.
+over its pooled session. Short rounds alternate (which side goes first alternates too); the added
+latency is the median over rounds of proxied p50 minus direct p50 of the same round, so a burst of
+load from elsewhere on a shared machine, which lasts seconds, lands in a few rounds and not in the
+result. The pooled p50 of each side is reported beside it.
 
 Processes: the same server over stdio, taking a per-user credential from its environment (so one
 process per user), called from many sessions of a few users at once; the upstream processes alive
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +29,7 @@ import httpx
 from bench import servers
 from bench.budget import Budget
 from bench.clients import SdkCaller, calling, create_session, open_callers
-from bench.load import Side, alternate
+from bench.load import Samples, Side, run_load
 from bench.procs import running
 from bench.report import Row, ScenarioResult, at_most
 from server.config import UpstreamPoolConfig
@@ -50,24 +55,41 @@ async def _latency(budget: Budget, workdir: Path) -> tuple[dict[str, Any], list[
     bare = servers.bare("upstream_bare", workdir)
     with running(bare):
         upstream_url = f"{bare.base_url}/mcp"
-        concierge = servers.concierge("concierge_proxy", workdir, fast=True, upstreams={"bare": {"url": upstream_url}})
+        concierge = servers.concierge_default("concierge_proxy", workdir)
         with running(concierge):
             async with httpx.AsyncClient(timeout=30) as http:
+                registered = await http.post(f"{concierge.base_url}/api/v1/upstreams",
+                                             json={"name": "bare", "url": upstream_url},
+                                             headers={"Authorization": f"Bearer {servers.BENCH_API_KEY}"})
+                assert registered.status_code == 201, registered.text
                 proxied_url = await create_session(http, concierge.base_url, servers.BENCH_API_KEY,
                                                    {"user_id": "bench_user", "toolkits": ["bare"]})
             async with open_callers("sdk", [proxied_url, upstream_url]) as (proxied, direct):
                 assert isinstance(proxied, SdkCaller) and isinstance(direct, SdkCaller)
                 sides = [Side("proxied", [calling(proxied, *PROXIED_CALL)], concierge.cpu_seconds),
                          Side("direct", [calling(direct, servers.NOOP_TOOL, {"n": 1})], bare.cpu_seconds)]
-                totals = await alternate(sides, rounds=budget.overhead_rounds, calls_per_round=budget.overhead_calls,
-                                         seconds_per_round=budget.overhead_seconds, warmup_calls=budget.warmup_calls)
-    data = {name: samples.summary() for name, samples in totals.items()}
-    added = data["proxied"]["p50_ms"] - data["direct"]["p50_ms"]
+                for side in sides:
+                    await run_load(side.workers, max_calls=budget.warmup_calls, max_seconds=budget.overhead_seconds)
+                rounds = []
+                for r in range(budget.upstream_rounds):
+                    one = {}
+                    for side in sides if r % 2 == 0 else sides[::-1]:
+                        one[side.name] = await run_load(side.workers, max_calls=budget.overhead_calls,
+                                                        max_seconds=budget.overhead_seconds, cpu=side.cpu)
+                    rounds.append(one)
+    totals = {name: Samples() for name in ("proxied", "direct")}
+    for one in rounds:
+        for name, samples in one.items():
+            totals[name].add(samples)
+    data: dict[str, Any] = {name: samples.summary() for name, samples in totals.items()}
+    per_round = sorted(one["proxied"].summary()["p50_ms"] - one["direct"].summary()["p50_ms"] for one in rounds)
+    added = statistics.median(per_round)
     data["added_p50_ms"] = round(added, 3)
+    data["added_p50_ms_per_round"] = [round(v, 3) for v in per_round]
     errors = data["proxied"]["errors"] + data["direct"]["errors"]
-    rows = [Row("6 upstream", "proxied vs direct call: p50 (added)",
-                f"{data['proxied']['p50_ms']:.2f} ms vs direct {data['direct']['p50_ms']:.2f} ms "
-                f"(+{added:.2f} ms, {errors} errors)", None, f"<= +{MAX_ADDED_P50_MS} ms",
+    rows = [Row("6 upstream", "proxied vs direct call: p50 added (median of rounds)",
+                f"+{added:.2f} ms over {len(rounds)} rounds (pooled p50 {data['proxied']['p50_ms']:.2f} ms vs direct "
+                f"{data['direct']['p50_ms']:.2f} ms, {errors} errors)", None, f"<= +{MAX_ADDED_P50_MS} ms",
                 at_most(added, MAX_ADDED_P50_MS) and errors == 0)]
     return data, rows
 

@@ -161,7 +161,9 @@ def build_app(
             if runtime is None:  # ours: started above
                 await current.aclose()
 
-    routes = [
+    routes = [  # the router tries these in order: MCP first, it takes most requests
+        Route("/mcp/{session_id}", McpRoute(), methods=["GET", "POST", "DELETE"]),
+        Route("/s/{session_id}/mcp", McpRoute(), methods=["GET", "POST", "DELETE"]),
         Route("/healthz", health, methods=["GET"]),
         Route("/readyz", ready, methods=["GET"]),
         Route(
@@ -175,8 +177,6 @@ def build_app(
         Route(f"{API_PREFIX}/auth/callback", connect.oauth_callback, methods=["GET"]),
         Mount(API_PREFIX, routes=starlette_routes(API_ROUTES)),
         Route(FORWARD_PATH, workbench_call, methods=["POST"]),
-        Route("/mcp/{session_id}", McpRoute(), methods=["GET", "POST", "DELETE"]),
-        Route("/s/{session_id}/mcp", McpRoute(), methods=["GET", "POST", "DELETE"]),
         *console_routes(),
     ]
     if settings.metrics != "off":

@@ -138,7 +138,8 @@ async def test_a_change_made_by_another_process_is_seen_once_the_server_is_sole_
         session = live.create_session(toolkits=["math"])
         use = _sole_use(live)
         assert use.held
-        assert live.api("GET", f"/sessions/{session['id']}").json()["config"]["toolkits"]["enable"] == ["math"]  # cached
+        cached = live.api("GET", f"/sessions/{session['id']}").json()  # now in the server's cache
+        assert cached["config"]["toolkits"]["enable"] == ["math"]
         statement = (
             "await store.sessions.update(row.id, {**row.config, 'toolkits': {'enable': ['datetime']}}, "
             "row.config_version)"

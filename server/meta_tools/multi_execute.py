@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from server.errors import ConciergeError, InvalidInput
 from server.execute.executor import Outcome
 from server.meta_tools.base import MetaContext, MetaInput, MetaTool, ok
-from server.meta_tools.json_schema import INT, OBJ, OPT_STR, STR, STRS, arr, envelope, obj
+from server.meta_tools.json_schema import envelope
 from server.meta_tools.offload import offload
 
 
@@ -45,24 +45,16 @@ returned as a preview plus a file path (process them with COMPOSIO_REMOTE_WORKBE
 facts (ids, names) you will need again."""
 
 
-# Kept shallow: MCP clients validate every result against it, and this is the tool agents call most.
-RESPONSE = {
-    "type": ["object", "null"],
-    "description": "the tool's own result: {data, error, error_details, successful, log_id}; null if not run",
-}
+# Flat on purpose: MCP clients validate every result of every call against it, and this is the tool
+# agents call most. A JSON Schema validator walks every keyword, so the results' shape is described in
+# words, not in nested schemas (the full shape made each call several times dearer for the client).
 OUTPUT_SCHEMA = envelope(
-    obj(
-        {
-            "results": arr(
-                obj({"index": INT, "tool_slug": STR, "response": RESPONSE, "error": OPT_STR}, {"error_details": OBJ})
-            ),
-            "total_count": INT,
-            "success_count": INT,
-            "error_count": INT,
-            "remote_file_info": {"type": ["array", "null"], "items": OBJ},
-            "next_steps": STRS,
-        }
-    )
+    {
+        "type": "object",
+        "description": "{results: [{index, tool_slug, response: {data, error, error_details, successful, log_id} "
+        "or null when not run, error, error_details?}], total_count, success_count, error_count, "
+        "remote_file_info: [{index, tool_slug, path, ...}] or null, next_steps: [string]}",
+    }
 )
 
 
