@@ -16,7 +16,7 @@ NOOP_TOOL = "BENCH_NOOP_PING"
 FAST_AVAILABLE = all(importlib.util.find_spec(name) is not None for name in ("uvloop", "httptools"))
 
 __all__ = ["BENCH_API_KEY", "BENCH_TOOLKITS", "FAST_AVAILABLE", "NOOP_TOOL", "bare", "concierge", "concierge_default",
-           "slow_api"]
+           "relay", "slow_api"]
 
 
 def concierge(name: str, workdir: Path, *, fast: bool = False, toolkit_paths: tuple[Path, ...] = (BENCH_TOOLKITS,),
@@ -40,6 +40,11 @@ def concierge_default(name: str, workdir: Path, *, profile: Path | None = None) 
 
 def bare(name: str, workdir: Path, *, fast: bool = False, profile: Path | None = None) -> ServerProcess:
     return ServerProcess(name, "bench.serve_bare", _fast(fast), workdir, profile)
+
+
+def relay(name: str, workdir: Path, upstream: str) -> ServerProcess:
+    """The least a proxy process adds (`bench.serve_relay`), on Concierge's loop, parser and HTTP client."""
+    return ServerProcess(name, "bench.serve_relay", ["--upstream", upstream, *_fast(FAST_AVAILABLE)], workdir)
 
 
 def slow_api(name: str, workdir: Path) -> ServerProcess:
