@@ -5,7 +5,9 @@ through the REST API of Concierge as `concierge serve` runs it by default (`benc
 Direct: the SDK client calls `BENCH_NOOP_PING` on it. Proxied: the SDK client calls
 `COMPOSIO_MULTI_EXECUTE_TOOL` running `BARE_BENCH_NOOP_PING` on Concierge, which calls the upstream
 over its pooled session. Relay: the same call through `bench.serve_relay`, a process that only
-forwards bodies (the least any proxy process in the chain costs on this machine). Short rounds
+forwards bodies (the least any proxy process in the chain costs on this machine). The proxied and
+direct calls are also made with the raw JSON-RPC client, whose own CPU per call is a fraction of the
+SDK client's, to show how much of the difference is the client's. Short rounds
 alternate (the side order reverses every other round); the added latency is the median over rounds
 of a side's p50 minus the direct p50 of the same round, so a burst of load from elsewhere on a shared
 machine, which lasts seconds, lands in a few rounds and not in the result.
@@ -66,11 +68,13 @@ async def _latency(budget: Budget, workdir: Path) -> tuple[dict[str, Any], list[
                 assert registered.status_code == 201, registered.text
                 proxied_url = await create_session(http, concierge.base_url, servers.BENCH_API_KEY,
                                                    {"user_id": "bench_user", "toolkits": ["bare"]})
-            async with open_callers("sdk", [proxied_url, upstream_url, f"{relay.base_url}/mcp"]) as callers:
-                proxied, direct, relayed = callers
-                sides = [Side("proxied", [calling(proxied, *PROXIED_CALL)], concierge.cpu_seconds),
-                         Side("direct", [calling(direct, servers.NOOP_TOOL, {"n": 1})], bare.cpu_seconds),
-                         Side("relay", [calling(relayed, servers.NOOP_TOOL, {"n": 1})], relay.cpu_seconds)]
+            urls = [proxied_url, upstream_url, f"{relay.base_url}/mcp"]
+            async with open_callers("sdk", urls) as sdk, open_callers("raw", urls[:2]) as raw:
+                sides = [Side("proxied", [calling(sdk[0], *PROXIED_CALL)], concierge.cpu_seconds),
+                         Side("direct", [calling(sdk[1], servers.NOOP_TOOL, {"n": 1})], bare.cpu_seconds),
+                         Side("relay", [calling(sdk[2], servers.NOOP_TOOL, {"n": 1})], relay.cpu_seconds),
+                         Side("raw proxied", [calling(raw[0], *PROXIED_CALL)], concierge.cpu_seconds),
+                         Side("raw direct", [calling(raw[1], servers.NOOP_TOOL, {"n": 1})], bare.cpu_seconds)]
                 for side in sides:
                     await run_load(side.workers, max_calls=budget.warmup_calls, max_seconds=budget.overhead_seconds)
                 rounds = []
@@ -85,22 +89,27 @@ async def _latency(budget: Budget, workdir: Path) -> tuple[dict[str, Any], list[
         for name, samples in one.items():
             totals[name].add(samples)
     data: dict[str, Any] = {name: samples.summary() for name, samples in totals.items()}
-    added = {name: _added(rounds, name) for name in ("proxied", "relay")}
+    added = {name: _added(rounds, name, base) for name, base in
+             (("proxied", "direct"), ("relay", "direct"), ("raw proxied", "raw direct"))}
     data["added_p50_ms"] = round(added["proxied"], 3)
     data["relay_added_p50_ms"] = round(added["relay"], 3)
+    data["raw_client_added_p50_ms"] = round(added["raw proxied"], 3)
     errors = sum(data[name]["errors"] for name in totals)
     rows = [Row("6 upstream", "proxied vs direct call: p50 added (median of rounds)",
                 f"+{added['proxied']:.2f} ms over {len(rounds)} rounds (pooled p50 {data['proxied']['p50_ms']:.2f} ms "
                 f"vs direct {data['direct']['p50_ms']:.2f} ms, {errors} errors)", None, f"<= +{MAX_ADDED_P50_MS} ms",
                 at_most(added["proxied"], MAX_ADDED_P50_MS) and errors == 0),
             Row("6 upstream", "floor: a bare relay vs direct call (bench.serve_relay)",
-                f"+{added['relay']:.2f} ms (pooled p50 {data['relay']['p50_ms']:.2f} ms)", None)]
+                f"+{added['relay']:.2f} ms (pooled p50 {data['relay']['p50_ms']:.2f} ms)", None),
+            Row("6 upstream", "raw JSON-RPC client instead of the SDK's: proxied vs direct",
+                f"+{added['raw proxied']:.2f} ms (pooled p50 {data['raw proxied']['p50_ms']:.2f} ms vs direct "
+                f"{data['raw direct']['p50_ms']:.2f} ms)", None)]
     return data, rows
 
 
-def _added(rounds: list[dict[str, Samples]], side: str) -> float:
-    """Median over rounds of this side's p50 minus the direct call's p50 in the same round."""
-    return statistics.median(one[side].summary()["p50_ms"] - one["direct"].summary()["p50_ms"] for one in rounds)
+def _added(rounds: list[dict[str, Samples]], side: str, base: str) -> float:
+    """Median over rounds of this side's p50 minus the `base` side's p50 in the same round."""
+    return statistics.median(one[side].summary()["p50_ms"] - one[base].summary()["p50_ms"] for one in rounds)
 
 
 async def _connect(http: httpx.AsyncClient, base_url: str, user: str) -> None:
