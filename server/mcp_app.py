@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
@@ -29,6 +29,7 @@ from server.errors import ConciergeError, InvalidInput, NotFound, PayloadTooLarg
 from server.limits.jsonlimits import check_argument_size, check_depth
 from server.mcp_fastpath import FastToolCalls
 from server.mcp_tools import ToolCalls
+from server.mcp_wire import json_response, jsonrpc_error
 from server.meta_tools.registry import ToolSurface
 from server.runtime import Runtime
 
@@ -109,37 +110,10 @@ def _host_allowed(allowed: list[str], host: str) -> bool:
     return host in allowed or any(a.endswith(":*") and host.startswith(a[:-1]) for a in allowed)
 
 
-async def _json_response(
-    send: Send, status: int, body: dict[str, Any] | list[Any], headers: Sequence[tuple[bytes, bytes]] = ()
-) -> None:
-    payload = jsontext.dumps_bytes(body)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
-
-
-def _jsonrpc_error(
-    code: int, message: str, data: dict[str, Any] | None = None, request_id: str | int | None = None
-) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if data:
-        error["data"] = data
-    return {"jsonrpc": "2.0", "id": request_id, "error": error}
-
-
 async def _error_response(send: Send, exc: ConciergeError, request_id: str | int | None = None) -> None:
     headers = [(k.lower().encode(), v.encode()) for k, v in (error_headers(exc) or {}).items()]
-    await _json_response(
-        send, exc.http_status, _jsonrpc_error(exc.jsonrpc_code, exc.message, exc.details or None, request_id), headers
+    await json_response(
+        send, exc.http_status, jsonrpc_error(exc.jsonrpc_code, exc.message, exc.details or None, request_id), headers
     )
 
 
@@ -191,13 +165,13 @@ class McpEndpoint:
         try:
             _, client_live = await self.runtime.sessions.open(session_id, client_id)
         except NotFound as exc:
-            await _json_response(send, 404, _jsonrpc_error(exc.jsonrpc_code, exc.message))
+            await json_response(send, 404, jsonrpc_error(exc.jsonrpc_code, exc.message))
             return
         refusal = self._refusal(headers, session_id)
         if refusal is not None:
             status, refused = refusal
             extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
-            await _json_response(send, status, _jsonrpc_error(refused.jsonrpc_code, refused.message), extra)
+            await json_response(send, status, jsonrpc_error(refused.jsonrpc_code, refused.message), extra)
             return
         try:
             self.api.throttles.take(self.api.throttles.session, session_id)
@@ -205,10 +179,10 @@ class McpEndpoint:
             await _error_response(send, exc)
             return
         if not client_live:
-            await _json_response(
+            await json_response(
                 send,
                 404,
-                _jsonrpc_error(
+                jsonrpc_error(
                     -32001,
                     "Session not found: this Mcp-Session-Id is "
                     "unknown, ended, or belongs to another session; "
@@ -218,7 +192,7 @@ class McpEndpoint:
             return
         if scope["method"] == "DELETE" and client_id is not None:
             await self.clients.terminate(client_id)
-            await _json_response(send, 200, {})
+            await json_response(send, 200, {})
             return
         if scope["method"] != "POST":
             await self.manager.handle_request(scope, receive, send)
@@ -241,7 +215,7 @@ class McpEndpoint:
                 return
             problem = _shape_problem(message) or _id_problem(message)
             if problem:
-                await _json_response(send, 400, _jsonrpc_error(-32600, f"Invalid Request: {problem}"))
+                await json_response(send, 400, jsonrpc_error(-32600, f"Invalid Request: {problem}"))
                 return
             try:
                 self._check_limits(message, body)
@@ -280,10 +254,10 @@ class McpEndpoint:
         request without `MCP-Protocol-Version` is taken to be) has batches, later versions removed them."""
         version = dict(scope["headers"]).get(PROTOCOL_VERSION_HEADER, b"").decode("latin-1") or UNVERSIONED
         if version not in BATCH_VERSIONS:
-            await _json_response(
+            await json_response(
                 send,
                 400,
-                _jsonrpc_error(
+                jsonrpc_error(
                     -32600,
                     f"Invalid Request: MCP protocol version {version} has no JSON-RPC batches (only "
                     f"{', '.join(BATCH_VERSIONS)} had them); send one message per HTTP request",
@@ -291,10 +265,10 @@ class McpEndpoint:
             )
             return
         if any(isinstance(item, dict) and item.get("method") == "initialize" for item in items):
-            await _json_response(
+            await json_response(
                 send,
                 400,
-                _jsonrpc_error(
+                jsonrpc_error(
                     -32600, "Invalid Request: initialize must not be part of a JSON-RPC batch; send it alone"
                 ),
             )
@@ -304,13 +278,13 @@ class McpEndpoint:
             await send({"type": "http.response.start", "status": 202, "headers": [(b"content-length", b"0")]})
             await send({"type": "http.response.body", "body": b""})
             return
-        await _json_response(send, 200, answers)
+        await json_response(send, 200, answers)
 
     async def _batch_item(self, scope: Scope, item: Any) -> Any:
         """One message of a batch through the SDK, as if it had come alone; its JSON answer, or None."""
         problem = _shape_problem(item) or _id_problem(item)
         if problem:
-            answer = _jsonrpc_error(-32600, f"Invalid Request: {problem}")
+            answer = jsonrpc_error(-32600, f"Invalid Request: {problem}")
             return answer | {"id": item.get("id")} if isinstance(item, dict) else answer
         body = jsontext.dumps_bytes(item)
         headers = [
@@ -415,7 +389,7 @@ def _with_header(send: Send, client_id: str, accepted: Callable[[], Awaitable[No
                 await accepted()
             except NotFound as exc:
                 refused = True
-                await _json_response(send, 404, _jsonrpc_error(exc.jsonrpc_code, exc.message))
+                await json_response(send, 404, jsonrpc_error(exc.jsonrpc_code, exc.message))
                 return
             message = {**message, "headers": [*message.get("headers", []), (MCP_SESSION_HEADER, client_id.encode())]}
         await send(message)

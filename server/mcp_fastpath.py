@@ -21,7 +21,6 @@ from mcp.shared.inbound import (
     ERROR_CODE_HTTP_STATUS,
     InboundModernRoute,
     classify_inbound_request,
-    find_duplicated_routing_header,
 )
 from mcp_types import DEFAULT_NEGOTIATED_VERSION, INTERNAL_ERROR, SERVER_INFO_META_KEY
 from mcp_types import methods as spec
@@ -29,8 +28,8 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSI
 from pydantic import ValidationError
 from starlette.types import Send
 
-from server import jsontext
 from server.mcp_tools import ToolCalls
+from server.mcp_wire import json_response, jsonrpc_error
 
 log = logging.getLogger("concierge.mcp")
 
@@ -56,15 +55,17 @@ class FastToolCalls:
             wire = spec.serialize_server_result(METHOD, version, result)
         except ValidationError:
             log.exception("tools/call returned a result that protocol version %s does not allow", version)
-            await _write(send, _error(message["id"], INTERNAL_ERROR, "Handler returned an invalid result"))
+            await _answer(
+                send, jsonrpc_error(INTERNAL_ERROR, "Handler returned an invalid result", request_id=message["id"])
+            )
             return True
         except Exception as exc:  # as the SDK answers a handler that raised: logged, no internals on the wire
             error = modern_error_data(exc)
-            await _write(send, _error(message["id"], error.code, error.message))
+            await _answer(send, jsonrpc_error(error.code, error.message, request_id=message["id"]))
             return True
         if version in MODERN_PROTOCOL_VERSIONS:
             wire["_meta"] = {SERVER_INFO_META_KEY: dict(self.server_info)}
-        await _write(send, {"jsonrpc": "2.0", "id": message["id"], "result": wire})
+        await json_response(send, 200, {"jsonrpc": "2.0", "id": message["id"], "result": wire})
         return True
 
 
@@ -87,8 +88,8 @@ def _version(raw_headers: Sequence[tuple[bytes, bytes]], message: Any) -> str | 
     if requested is None or requested in HANDSHAKE_PROTOCOL_VERSIONS:
         version = requested or DEFAULT_NEGOTIATED_VERSION
     elif requested in MODERN_PROTOCOL_VERSIONS:
-        if find_duplicated_routing_header(headers.items()) is not None or len(headers) != len(raw_headers):
-            return None  # a repeated header: the SDK says which
+        if len(headers) != len(raw_headers):
+            return None  # a repeated header: the SDK says which, if it matters
         if any(k.startswith(PARAM_HEADER_PREFIX) for k, _ in raw_headers):
             return None
         route = classify_inbound_request(message, headers=headers)
@@ -110,18 +111,6 @@ def _accepts_json(accept: str) -> bool:
     return bool(types & {"application/json", "application/*", "*/*"})
 
 
-def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
-
-
-async def _write(send: Send, body: dict[str, Any]) -> None:
-    status = ERROR_CODE_HTTP_STATUS.get(body["error"]["code"], 200) if "error" in body else 200
-    payload = jsontext.dumps_bytes(body)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-length", str(len(payload)).encode()), (b"content-type", b"application/json")],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+async def _answer(send: Send, error: dict[str, Any]) -> None:
+    """An error as the SDK's single-exchange entry sends it: HTTP status by the code's table, else 200."""
+    await json_response(send, ERROR_CODE_HTTP_STATUS.get(error["error"]["code"], 200), error)

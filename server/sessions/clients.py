@@ -34,8 +34,7 @@ class McpClients:
         if stamp.client_session_id != session_id or stamp.client_terminated:
             self._known.pop(client_id, None)
             return False
-        known = self._known.get(client_id)
-        if known is None or known[0] != session_id or time.monotonic() - known[1] > TOUCH_EVERY_SECONDS:
+        if not self.known_live(client_id, session_id):  # new here, or its `last_seen` is due
             self._remember(client_id, session_id)
             await self.store.touch(client_id, time.time())
         return True

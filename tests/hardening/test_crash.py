@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.auth_fixtures import hidden_fields
+from tests.auth_fixtures import hidden_fields, write_keyed_toolkit
 from tests.live import API_KEY, free_socket
 from tests.mcp_helpers import JSONRPC_HEADERS
 
@@ -33,22 +33,6 @@ pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
 CYCLES = 20
 HEADERS = {"Authorization": f"Bearer {API_KEY}"}
-KEYED = """
-slug: keyed
-name: Keyed
-description: A service that authenticates with an API key header.
-base_url: http://127.0.0.1:9
-auth_schemes:
-  - type: api_key
-    api_key_in: header
-    api_key_name: X-Api-Key
-tools:
-  - slug: KEYED_WHOAMI
-    name: Key check
-    description: Return which API key the service received.
-    input_schema: {type: object, properties: {}}
-    http: {method: GET, path: /keyed}
-"""
 
 
 @dataclass
@@ -211,9 +195,7 @@ async def _verify(url: str, acked: Acked, db: Path, since: Acked | None = None) 
 
 @pytest.mark.timeout(900)  # 21 server starts: ~1 minute on a quiet machine, several under heavy load
 async def test_kill_9_under_mixed_load_loses_no_acknowledged_write(tmp_path: Path) -> None:
-    kits = tmp_path / "kits"
-    (kits / "keyed").mkdir(parents=True)
-    (kits / "keyed" / "toolkit.yaml").write_text(KEYED)
+    kits = write_keyed_toolkit(tmp_path / "kits", "http://127.0.0.1:9")  # never called: only accounts are made
     server = Server(tmp_path / "data", kits)
     acked = Acked()
     rng = random.Random(16)

@@ -101,7 +101,7 @@ class SoleUse:
         """Steps down when another process arrived; becomes sole when every other one has gone."""
         assert self._fd is not None
         if self.held:
-            if self.users <= 1 and _try_lock(self._fd, fcntl.LOCK_EX, PRESENCE):
+            if _try_lock(self._fd, fcntl.LOCK_EX, PRESENCE):  # (a second `Database` here stepped down at open)
                 _lock(self._fd, fcntl.LOCK_SH, PRESENCE)
                 return
             self._step_down()
