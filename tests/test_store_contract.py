@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,20 @@ async def test_executions_are_committed_when_record_returns(store: Store) -> Non
     assert resent is not None
     await store.executions.record(resent)  # a batch sent again after its commit was lost in transit
     assert len(await store.executions.list_by_session("sess_a", limit=100)) == 52
+
+
+async def test_a_begun_execution_is_running_until_its_outcome_replaces_it(store: Store) -> None:
+    started = _execution("log_b", status="running")
+    await store.executions.begin(started)
+    assert (await store.executions.get("log_b")).status == "running"  # type: ignore[union-attr]
+    assert await store.executions.used_toolkits("sess_a") == {}
+    store.executions.finish(replace(started, status="success", duration_ms=7.0, account_id="ca_1"))
+    done = await store.executions.get("log_b")  # a read waits for the rows queued before it
+    assert done is not None and (done.status, done.duration_ms, done.account_id) == ("success", 7.0, "ca_1")
+    assert await store.executions.used_toolkits("sess_a") == {"math": 1}
+    await store.executions.record(started)  # the first row sent again (its commit lost in transit)
+    assert (await store.executions.get("log_b")).status == "success"  # type: ignore[union-attr]
+    assert len(await store.executions.list_by_session("sess_a")) == 1
 
 
 async def test_memory_meta_reencryption_and_integrity(store: Store) -> None:

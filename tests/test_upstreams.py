@@ -213,6 +213,8 @@ async def test_each_user_call_carries_only_that_users_credential(tmp_path: Path)
             async def ask(user: str) -> tuple[str, str]:
                 seen, = await execute(mcp_url(server, sessions[user]), ("ECHO_WHO_AM_I", {}))
                 assert seen["successful"], seen
+                # the listing session shook hands (for tools/list_changed); calls use the newer era both speak
+                assert seen["data"]["protocol"] == "2026-07-28", seen
                 return user, seen["data"]["credential"]
 
             answers = await asyncio.gather(*(ask(u) for _ in range(10) for u in ("alice", "bob")))
@@ -271,11 +273,17 @@ async def test_upstream_killed_mid_call_then_reconnects(tmp_path: Path) -> None:
         pid = first["data"]["pid"]
         slow = asyncio.create_task(execute(url, ("ECHO_SLEEP", {"seconds": 30})))
         await asyncio.sleep(1.5)
+        log = await asyncio.to_thread(server.api, "GET", f"/sessions/{session['id']}/executions")
+        running = log.json()["items"][0]  # a call in progress is in the log already
+        assert (running["tool_slug"], running["status"]) == ("ECHO_SLEEP", "running"), running
         started = time.monotonic()
         os.kill(pid, signal.SIGKILL)
         broken, = await asyncio.wait_for(slow, timeout=20)
         assert time.monotonic() - started < 10
         assert not broken["successful"] and "'echo'" in broken["error"] and "went away" in broken["error"], broken
+        assert broken["log_id"] == running["id"]
+        ended = await asyncio.to_thread(server.api, "GET", f"/executions/{running['id']}")
+        assert ended.json()["status"] == "error" and "went away" in ended.json()["error"], ended.text
         again, math = await execute(url, ("ECHO_WHO_AM_I", {}), ("MATH_EVALUATE", {"expression": "1+1"}))
         assert again["successful"] and again["data"]["pid"] != pid
         assert math["successful"]

@@ -21,7 +21,8 @@ from mcp.server.stdio import stdio_server
 
 OBJECT: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
 BASE_TOOLS = [
-    types.Tool(name="whoAmI", description="Echo the credential this server received and its process id.",
+    types.Tool(name="whoAmI", description="Echo the credential this server received, its process id and (over "
+               "HTTP) the protocol version of the request.",
                input_schema=OBJECT, annotations=types.ToolAnnotations(read_only_hint=True, idempotent_hint=True)),
     types.Tool(name="sleep", description="Sleep for `seconds`, then answer.",
                input_schema={"type": "object", "properties": {"seconds": {"type": "number"}},
@@ -45,7 +46,8 @@ def build_server() -> Server[Any]:
         if params.name == "whoAmI":
             request = getattr(ctx, "request", None)
             seen = request.headers.get("authorization") if request is not None else os.environ.get("ECHO_TOKEN")
-            data = {"credential": seen, "pid": os.getpid()}
+            protocol = request.headers.get("mcp-protocol-version") if request is not None else None
+            data = {"credential": seen, "pid": os.getpid(), "protocol": protocol}
             return types.CallToolResult(content=[types.TextContent(type="text", text=str(data))],
                                         structured_content=data)
         if params.name == "sleep":

@@ -111,7 +111,10 @@ class ExecutionOut(BaseModel):
     toolkit: str
     account_id: str | None
     arguments_digest: str
-    status: str
+    status: str = Field(
+        description="success, error, running (a remote call in progress, or cut off by a crash), or "
+        "cancelled (its caller went away)"
+    )
     error: str | None
     started_at: float
     duration_ms: float

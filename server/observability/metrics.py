@@ -72,14 +72,19 @@ class Metrics:
         return found
 
     def observe_executions(self, store: Any) -> None:
-        """Counts every execution row the store is given (wraps its `record`)."""
-        record = store.record
+        """Counts every execution's outcome as the store is given it (wraps `record` and `finish`; the
+        "running" rows of `begin` are not outcomes)."""
+        record, finish = store.record, store.finish
 
         async def counted(row: Any) -> None:
             self.child(self.executions, row.status, row.source).inc()
             await record(row)
 
-        store.record = counted
+        def finished(row: Any) -> None:
+            self.child(self.executions, row.status, row.source).inc()
+            finish(row)
+
+        store.record, store.finish = counted, finished
 
     def observe_refreshes(self, accounts_store: Any) -> None:
         """Counts token refreshes as the account store records them: `refreshed`, or an ACTIVE account

@@ -10,7 +10,7 @@ Contract every backend keeps:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -132,6 +132,16 @@ class AuthConfigStore(Protocol):
 class ExecutionStore(Protocol):
     async def record(self, row: ExecutionRow) -> None:
         """Returns once the row is committed; concurrent calls may share one commit."""
+        ...
+
+    def begin(self, row: ExecutionRow) -> Awaitable[None]:
+        """Queues the row of a call that is starting (status "running"); it is committed once the result
+        is awaited, which a call does before it is answered, so its commit overlaps the call."""
+        ...
+
+    def finish(self, row: ExecutionRow) -> None:
+        """Queues the outcome of a begun call (same id), not waited for: it replaces the "running" row
+        with the next commit. If the process dies first, the row stays "running"."""
         ...
 
     async def get(self, log_id: str) -> ExecutionRow | None: ...

@@ -4,7 +4,11 @@ The SDK `Client` keeps one session per upstream for listing tools and hearing of
 themselves skip it: a POST with the right headers is all either protocol era needs per call, and
 the SDK client's per-call work would be most of what a proxied call costs. A 2026-07-28 upstream takes
 self-contained requests; a handshake-era one gets an `initialize` once per credential, and its
-`Mcp-Session-Id` afterwards (a new handshake when the upstream forgets the session).
+`Mcp-Session-Id` afterwards (a new handshake when the upstream forgets the session). The listing
+session shakes hands even with servers that speak both eras (tool-list changes are announced in that
+era by every SDK), so the calls' era is settled separately: one `server/discover` per credential, and
+the newest era both sides speak (a self-contained request costs a server far less than one in a
+handshake-era session, above all a stateless one, which builds a session for every request).
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ from typing import Any
 
 import aiohttp
 from mcp.types import CallToolResult
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from server.errors import UpstreamError
 from server.jsontext import dumps_bytes, loads
 
 CLIENT_INFO = {"name": "concierge", "version": "0.1"}
 ACCEPT = "application/json, text/event-stream"
+UNSUPPORTED_PROTOCOL_VERSION = -32022  # the 2026-07-28 error whose data lists the versions a server speaks
 
 
 class HttpCaller:
@@ -41,6 +46,7 @@ class HttpCaller:
         self.in_flight = 0
         self.last_used = time.monotonic()
         self._handshake: str | None = None  # the negotiated handshake-era version, once done
+        self._settled = False  # whether the calls' era is known (see `_settle_era`)
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
 
@@ -72,6 +78,8 @@ class HttpCaller:
         return CallToolResult.model_validate(message.get("result") or {})
 
     async def _request(self, method: str, params: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+        if not self._settled:
+            await self._settle_era()
         if not self.modern:
             await self._initialize()
         answer = await self._post(method, params, name)
@@ -84,6 +92,44 @@ class HttpCaller:
                 f"upstream MCP server {self.upstream!r} does not know this session", {"upstream": self.upstream}
             )
         return answer
+
+    async def _settle_era(self) -> None:
+        async with self._lock:
+            if self._settled:
+                return
+            if not self.modern:
+                self.era = await self._discover() or self.era
+            self._settled = True
+
+    async def _discover(self) -> str | None:
+        """The newest 2026-era version the upstream takes, or None for a handshake-only server (it refuses
+        `server/discover` in some way: an unknown method, a 400 for a request without a session, ...).
+        A refused credential or an unreachable server is the call's error, not an answer."""
+        version = LATEST_MODERN_VERSION
+        for _ in range(2):
+            try:
+                answer = await self._post("server/discover", {}, era=version)
+            except UpstreamError as exc:
+                if exc.details.get("status") in (401, 403):
+                    raise
+                return None
+            result = (answer or {}).get("result")
+            if isinstance(result, dict):
+                supported = result.get("supportedVersions")
+                if not isinstance(supported, list):
+                    return version
+                mutual = [v for v in MODERN_PROTOCOL_VERSIONS if v in supported]
+                return mutual[-1] if mutual else None
+            error = (answer or {}).get("error")
+            data = error.get("data") if isinstance(error, dict) else None
+            offered = data.get("supported") if isinstance(data, dict) else None
+            mutual = [v for v in MODERN_PROTOCOL_VERSIONS if isinstance(offered, list) and v in offered]
+            if not isinstance(error, dict) or error.get("code") != UNSUPPORTED_PROTOCOL_VERSION or not mutual:
+                return None
+            if mutual[-1] == version:
+                return None
+            version = mutual[-1]
+        return None
 
     async def _initialize(self) -> None:
         async with self._lock:
@@ -101,11 +147,11 @@ class HttpCaller:
             self._handshake = str(result.get("protocolVersion") or HANDSHAKE_PROTOCOL_VERSIONS[-1])
             await self._post("notifications/initialized", None)
 
-    def _headers(self, method: str, name: str | None) -> dict[str, str]:
+    def _headers(self, method: str, name: str | None, era: str | None) -> dict[str, str]:
         headers = {**self.headers, "accept": ACCEPT, "content-type": "application/json"}
-        if self.modern:
-            assert self.era is not None
-            headers |= {"mcp-protocol-version": self.era, "mcp-method": method} | ({"mcp-name": name} if name else {})
+        if era in MODERN_PROTOCOL_VERSIONS:
+            assert era is not None
+            headers |= {"mcp-protocol-version": era, "mcp-method": method} | ({"mcp-name": name} if name else {})
         else:
             if self._handshake:
                 headers["mcp-protocol-version"] = self._handshake
@@ -114,27 +160,34 @@ class HttpCaller:
         return headers
 
     async def _post(
-        self, method: str, params: dict[str, Any] | None, name: str | None = None, *, handshake: bool = False
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        name: str | None = None,
+        *,
+        handshake: bool = False,
+        era: str | None = None,
     ) -> dict[str, Any] | None:
         """The JSON-RPC answer to one request (None: the upstream does not know our session; {} for a
-        notification)."""
+        notification), in the calls' era unless `era` says otherwise."""
+        era = era or self.era
         body: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         request_id = None
         if not method.startswith("notifications/"):
             request_id = body["id"] = next(self._ids)
         if params is not None:
             body["params"] = params
-            if self.modern:
+            if era in MODERN_PROTOCOL_VERSIONS:
                 body["params"] = {
                     **params,
                     "_meta": {
-                        "io.modelcontextprotocol/protocolVersion": self.era,
+                        "io.modelcontextprotocol/protocolVersion": era,
                         "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
                         "io.modelcontextprotocol/clientCapabilities": {},
                     },
                 }
         async with self.http.post(
-            self.url, data=dumps_bytes(body), headers=self._headers(method, name), allow_redirects=False
+            self.url, data=dumps_bytes(body), headers=self._headers(method, name, era), allow_redirects=False
         ) as response:
             if handshake and "mcp-session-id" in response.headers:
                 self.session_id = response.headers["mcp-session-id"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter, OrderedDict
 
 from server.store.records import ExecutionRow, PageKey
@@ -11,9 +12,14 @@ from server.store.sql.group_commit import GroupCommit
 from server.store.sql.mapping import columns, insert_sql, values
 
 _COLUMNS = ", ".join(columns(ExecutionRow))
-# A batch whose commit was lost in transit (PostgreSQL's connection died) stays queued and is sent again;
-# rows it already wrote are skipped rather than failing every later batch.
-_INSERT = insert_sql("executions", ExecutionRow) + " ON CONFLICT (id) DO NOTHING"
+# A call's second row (its outcome, see `begin`) fills in the first, only while that one says "running".
+# A batch whose commit was lost in transit (PostgreSQL's connection died) stays queued and is sent again:
+# rows it already wrote change nothing rather than failing every later batch.
+_INSERT = insert_sql("executions", ExecutionRow) + (
+    " ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, status = excluded.status,"
+    " error = excluded.error, duration_ms = excluded.duration_ms WHERE executions.status = 'running'"
+)
+log = logging.getLogger("concierge.store")
 
 
 class SqlExecutionStore:
@@ -30,6 +36,12 @@ class SqlExecutionStore:
 
     async def record(self, row: ExecutionRow) -> None:
         await self.insert(row)
+
+    def begin(self, row: ExecutionRow) -> asyncio.Future[None]:
+        return self.insert(row)
+
+    def finish(self, row: ExecutionRow) -> None:
+        self.insert(row).add_done_callback(_log_failure)
 
     def insert(self, row: ExecutionRow) -> asyncio.Future[None]:
         """Queues the row for the next commit; the future resolves once it is committed."""
@@ -82,3 +94,9 @@ class SqlExecutionStore:
             (session_id, *((after.at, after.id) if after is not None else ()), limit),
         )
         return [ExecutionRow(*r) for r in rows]
+
+
+def _log_failure(committed: asyncio.Future[None]) -> None:
+    """Nobody waits for a finished call's outcome row: its failure is logged here (the row stays queued)."""
+    if not committed.cancelled() and committed.exception() is not None:
+        log.warning("an execution outcome is not stored yet: %s", committed.exception())
