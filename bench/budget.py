@@ -44,7 +44,7 @@ class Budget:
 
 
 FULL = Budget(
-    name="full", overhead_rounds=6, overhead_seconds=0.5, overhead_calls=20_000, overhead_clients=(1, 20),
+    name="full", overhead_rounds=16, overhead_seconds=0.5, overhead_calls=20_000, overhead_clients=(1, 20),
     search_sizes=(1_000, 10_000, 50_000), search_queries=200,
     sessions_total=100_000, sessions_used=10_000, sessions_clients=20, sessions_rounds=4, sessions_round_calls=500,
     fanout_batches=10, fanout_calls=20, fanout_wait_ms=100,

@@ -9,6 +9,7 @@ in machine speed falls on both sides alike.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -130,11 +131,36 @@ class Side:
 async def alternate(sides: Sequence[Side], *, rounds: int, calls_per_round: int, seconds_per_round: float,
                     warmup_calls: int) -> dict[str, Samples]:
     """Warm every side up, then run `rounds` rounds, reversing the side order every other round."""
+    return pooled(await alternate_rounds(sides, rounds=rounds, calls_per_round=calls_per_round,
+                                         seconds_per_round=seconds_per_round, warmup_calls=warmup_calls))
+
+
+async def alternate_rounds(sides: Sequence[Side], *, rounds: int, calls_per_round: int, seconds_per_round: float,
+                           warmup_calls: int) -> list[dict[str, Samples]]:
+    """As `alternate`, each round's samples kept apart (for per-round comparisons)."""
     for side in sides:
         await run_load(side.workers, max_calls=warmup_calls, max_seconds=seconds_per_round)
-    totals = {side.name: Samples() for side in sides}
+    out = []
     for r in range(rounds):
+        one = {}
         for side in (sides if r % 2 == 0 else list(reversed(sides))):
-            totals[side.name].add(await run_load(side.workers, max_calls=calls_per_round,
-                                                 max_seconds=seconds_per_round, cpu=side.cpu))
+            one[side.name] = await run_load(side.workers, max_calls=calls_per_round, max_seconds=seconds_per_round,
+                                            cpu=side.cpu)
+        out.append(one)
+    return out
+
+
+def pooled(rounds: Sequence[dict[str, Samples]]) -> dict[str, Samples]:
+    totals: dict[str, Samples] = {}
+    for one in rounds:
+        for name, samples in one.items():
+            totals.setdefault(name, Samples()).add(samples)
     return totals
+
+
+def median_ratio(rounds: Sequence[dict[str, Samples]], ours: str, base: str, key: str) -> float | None:
+    """Median over rounds of `ours`'s summary[key] / `base`'s in the same round: a burst of load from
+    elsewhere on a shared machine lasts seconds, so it lands in a few rounds and not in the result."""
+    found = [ratio(one[ours].summary().get(key), one[base].summary().get(key)) for one in rounds]
+    values = [r for r in found if r is not None]
+    return round(statistics.median(values), 3) if values else None

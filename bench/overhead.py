@@ -5,7 +5,9 @@ Concierge exactly as `concierge serve` runs it by default (`bench.serve_default`
 INFO logging, uvicorn's auto loop and parser). Bare: `BENCH_NOOP_PING` itself on `bench.serve_bare`,
 on the loop and parser uvicorn's auto picks (uvloop + httptools when installed). Separate processes,
 rounds alternating. Measured from 1 and 20 concurrent clients, with the SDK client (what agents run)
-and the raw httpx client (less client CPU, so the server's share shows).
+and the raw httpx client (less client CPU, so the server's share shows). The ratios held against the
+targets are medians over paired rounds (a burst of load from elsewhere on a shared machine, which
+lasts seconds, lands in a few rounds and not in the result); the pooled ratios are reported beside.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import httpx
 from bench import servers
 from bench.budget import Budget
 from bench.clients import ClientKind, ToolCaller, calling, create_session, open_callers
-from bench.load import Side, alternate, ratio
+from bench.load import Samples, Side, alternate_rounds, median_ratio, pooled, ratio
 from bench.procs import ServerProcess, running
 from bench.report import Row, ScenarioResult, at_least, at_most
 
@@ -42,27 +44,32 @@ async def _cell(kind: ClientKind, clients: int, procs: dict[str, ServerProcess],
             callers: list[ToolCaller] = await stack.enter_async_context(open_callers(kind, [urls[name]] * clients))
             tool, arguments = _call_of(name)
             sides.append(Side(name, [calling(c, tool, arguments) for c in callers], proc.cpu_seconds))
-        totals = await alternate(sides, rounds=budget.overhead_rounds, calls_per_round=budget.overhead_calls,
-                                 seconds_per_round=budget.overhead_seconds, warmup_calls=budget.warmup_calls)
-    cell: dict[str, Any] = {name: samples.summary() for name, samples in totals.items()}
-    cell["concierge_vs_bare"] = _ratios(cell["concierge"], cell["bare"])
+        rounds = await alternate_rounds(sides, rounds=budget.overhead_rounds, calls_per_round=budget.overhead_calls,
+                                        seconds_per_round=budget.overhead_seconds, warmup_calls=budget.warmup_calls)
+    cell: dict[str, Any] = {name: samples.summary() for name, samples in pooled(rounds).items()}
+    cell["concierge_vs_bare"] = _ratios(rounds, cell["concierge"], cell["bare"])
+    cell["rounds"] = len(rounds)
     return cell
 
 
-def _ratios(ours: dict[str, Any], base: dict[str, Any]) -> dict[str, float | None]:
-    return {"calls_per_s": ratio(ours["calls_per_s"], base["calls_per_s"]),
-            "server_cpu_per_call": ratio(ours["server_cpu_ms_per_call"], base["server_cpu_ms_per_call"]),
+def _ratios(rounds: list[dict[str, Samples]], ours: dict[str, Any], base: dict[str, Any]) -> dict[str, float | None]:
+    """The targets' ratios are medians over paired rounds; the pooled ones are kept beside them."""
+    return {"calls_per_s": median_ratio(rounds, "concierge", "bare", "calls_per_s"),
+            "server_cpu_per_call": median_ratio(rounds, "concierge", "bare", "server_cpu_ms_per_call"),
+            "pooled_calls_per_s": ratio(ours["calls_per_s"], base["calls_per_s"]),
+            "pooled_server_cpu_per_call": ratio(ours["server_cpu_ms_per_call"], base["server_cpu_ms_per_call"]),
             "p50": ratio(ours["p50_ms"], base["p50_ms"]), "p99": ratio(ours["p99_ms"], base["p99_ms"])}
 
 
 def _rows(key: str, cell: dict[str, Any]) -> list[Row]:
     ours, bare, r = cell["concierge"], cell["bare"], cell["concierge_vs_bare"]
     return [
-        Row("1 overhead", f"{key}: calls/s", f"{ours['calls_per_s']:.0f} vs bare {bare['calls_per_s']:.0f}",
-            r["calls_per_s"], f">= {MIN_CALLS_RATIO}", at_least(r["calls_per_s"], MIN_CALLS_RATIO)),
+        Row("1 overhead", f"{key}: calls/s", f"{ours['calls_per_s']:.0f} vs bare {bare['calls_per_s']:.0f} "
+            f"(pooled ratio {r['pooled_calls_per_s']})", r["calls_per_s"], f">= {MIN_CALLS_RATIO}",
+            at_least(r["calls_per_s"], MIN_CALLS_RATIO)),
         Row("1 overhead", f"{key}: server CPU/call", f"{ours['server_cpu_ms_per_call']:.2f} ms vs bare "
-            f"{bare['server_cpu_ms_per_call']:.2f} ms", r["server_cpu_per_call"], f"<= {MAX_CPU_RATIO}",
-            at_most(r["server_cpu_per_call"], MAX_CPU_RATIO)),
+            f"{bare['server_cpu_ms_per_call']:.2f} ms (pooled ratio {r['pooled_server_cpu_per_call']})",
+            r["server_cpu_per_call"], f"<= {MAX_CPU_RATIO}", at_most(r["server_cpu_per_call"], MAX_CPU_RATIO)),
         Row("1 overhead", f"{key}: p50 / p95 / p99", f"{ours['p50_ms']:.2f} / {ours['p95_ms']:.2f} / "
             f"{ours['p99_ms']:.2f} ms vs bare {bare['p50_ms']:.2f} / {bare['p95_ms']:.2f} / {bare['p99_ms']:.2f}",
             r["p50"]),

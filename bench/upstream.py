@@ -32,7 +32,7 @@ import httpx
 from bench import servers
 from bench.budget import Budget
 from bench.clients import calling, create_session, open_callers
-from bench.load import Samples, Side, run_load
+from bench.load import Samples, Side, alternate_rounds, pooled
 from bench.procs import running
 from bench.report import Row, ScenarioResult, at_most
 from server.config import UpstreamPoolConfig
@@ -75,19 +75,11 @@ async def _latency(budget: Budget, workdir: Path) -> tuple[dict[str, Any], list[
                          Side("relay", [calling(sdk[2], servers.NOOP_TOOL, {"n": 1})], relay.cpu_seconds),
                          Side("raw proxied", [calling(raw[0], *PROXIED_CALL)], concierge.cpu_seconds),
                          Side("raw direct", [calling(raw[1], servers.NOOP_TOOL, {"n": 1})], bare.cpu_seconds)]
-                for side in sides:
-                    await run_load(side.workers, max_calls=budget.warmup_calls, max_seconds=budget.overhead_seconds)
-                rounds = []
-                for r in range(budget.upstream_rounds):
-                    one = {}
-                    for side in sides if r % 2 == 0 else sides[::-1]:
-                        one[side.name] = await run_load(side.workers, max_calls=budget.overhead_calls,
-                                                        max_seconds=budget.overhead_seconds, cpu=side.cpu)
-                    rounds.append(one)
-    totals = {side.name: Samples() for side in sides}
-    for one in rounds:
-        for name, samples in one.items():
-            totals[name].add(samples)
+                rounds = await alternate_rounds(sides, rounds=budget.upstream_rounds,
+                                                calls_per_round=budget.overhead_calls,
+                                                seconds_per_round=budget.overhead_seconds,
+                                                warmup_calls=budget.warmup_calls)
+    totals = pooled(rounds)
     data: dict[str, Any] = {name: samples.summary() for name, samples in totals.items()}
     added = {name: _added(rounds, name, base) for name, base in
              (("proxied", "direct"), ("relay", "direct"), ("raw proxied", "raw direct"))}
