@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter, OrderedDict
 
@@ -33,15 +34,35 @@ class SqlExecutionStore:
         self.db = db
         self._log: GroupCommit = db.group_commit(_INSERT)
         self._used: OrderedDict[str, Counter[str]] = OrderedDict()
+        self._later: list[tuple[ExecutionRow, asyncio.Future[None] | None]] = []
 
     async def record(self, row: ExecutionRow) -> None:
         await self.insert(row)
 
     def begin(self, row: ExecutionRow) -> asyncio.Future[None]:
-        return self.insert(row)
+        committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._defer(row, committed)
+        return committed
 
     def finish(self, row: ExecutionRow) -> None:
-        self.insert(row).add_done_callback(_log_failure)
+        self._defer(row, None)
+
+    def _defer(self, row: ExecutionRow, committed: asyncio.Future[None] | None) -> None:
+        """Rows of remote calls reach the writer once the calling task yields: as its request is sent
+        (a begun call) or its answer written (a finished one). Handing a row over wakes the writer, and a
+        writer woken earlier would compete with that task for the interpreter."""
+        if not self._later:
+            asyncio.get_running_loop().call_soon(self._hand_over)
+        self._later.append((row, committed))
+
+    def _hand_over(self) -> None:
+        later, self._later = self._later, []
+        for row, committed in later:
+            queued = self.insert(row)
+            if committed is None:
+                queued.add_done_callback(_log_failure)
+            else:
+                queued.add_done_callback(functools.partial(_pass_on, committed))
 
     def insert(self, row: ExecutionRow) -> asyncio.Future[None]:
         """Queues the row for the next commit; the future resolves once it is committed."""
@@ -53,9 +74,11 @@ class SqlExecutionStore:
 
     async def flush(self) -> None:
         """Waits for every row queued so far; raises if their commit failed (they stay queued)."""
+        self._hand_over()
         await self._log.barrier()
 
     async def aclose(self) -> None:
+        self._hand_over()
         await self._log.close()
 
     async def get(self, log_id: str) -> ExecutionRow | None:
@@ -94,6 +117,17 @@ class SqlExecutionStore:
             (session_id, *((after.at, after.id) if after is not None else ()), limit),
         )
         return [ExecutionRow(*r) for r in rows]
+
+
+def _pass_on(outer: asyncio.Future[None], inner: asyncio.Future[None]) -> None:
+    if outer.done():  # its caller was cancelled
+        return
+    if inner.cancelled():
+        outer.cancel()
+    elif inner.exception() is not None:
+        outer.set_exception(inner.exception())  # type: ignore[arg-type]
+    else:
+        outer.set_result(None)
 
 
 def _log_failure(committed: asyncio.Future[None]) -> None:
