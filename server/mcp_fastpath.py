@@ -28,19 +28,23 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSI
 from pydantic import ValidationError
 from starlette.types import Send
 
-from server.mcp_tools import ToolCalls
+from server.jsontext import dumps_bytes
+from server.mcp_tools import RESULT_KEYS, ToolCalls
 from server.mcp_wire import json_response, jsonrpc_error
 
 log = logging.getLogger("concierge.mcp")
 
 METHOD = "tools/call"
 PARAM_HEADER_PREFIX = b"mcp-param-"
+MAX_REMEMBERED = 1024
+_VALID: set[tuple[str, bytes]] = set()  # (version, parameters but `arguments`) that passed the SDK's check
 
 
 class FastToolCalls:
     def __init__(self, calls: ToolCalls, server_info: dict[str, Any]) -> None:
         self.calls = calls
         self.server_info = server_info
+        self._kept: dict[str, tuple[str, ...]] = {}  # protocol version -> the result keys its sieve keeps
 
     async def answer(
         self, raw_headers: Sequence[tuple[bytes, bytes]], message: Any, session_id: str, send: Send
@@ -52,7 +56,7 @@ class FastToolCalls:
         params = message["params"]
         try:
             result = await self.calls.call(session_id, params["name"], params.get("arguments"))
-            wire = spec.serialize_server_result(METHOD, version, result)
+            wire = self._sieve(version, result)
         except ValidationError:
             log.exception("tools/call returned a result that protocol version %s does not allow", version)
             await _answer(
@@ -67,6 +71,19 @@ class FastToolCalls:
             wire["_meta"] = {SERVER_INFO_META_KEY: dict(self.server_info)}
         await json_response(send, 200, {"jsonrpc": "2.0", "id": message["id"], "result": wire})
         return True
+
+    def _sieve(self, version: str, result: dict[str, Any]) -> dict[str, Any]:
+        """The result as the SDK's per-version sieve sends it. `ToolCalls.call` gives every result one
+        shape (the same keys, a text block, JSON values), for which the sieve at most drops the keys a
+        version does not know: learnt from the SDK's own function on the version's first result (and
+        only if that is all it did), then applied without validating and dumping each result again."""
+        kept = self._kept.get(version)
+        if kept is not None and result.keys() == RESULT_KEYS:
+            return {key: result[key] for key in kept}
+        wire = spec.serialize_server_result(METHOD, version, result)
+        if result.keys() == RESULT_KEYS and all(key in result and wire[key] == result[key] for key in wire):
+            self._kept[version] = tuple(wire)
+        return wire
 
 
 def _version(raw_headers: Sequence[tuple[bytes, bytes]], message: Any) -> str | None:
@@ -98,11 +115,23 @@ def _version(raw_headers: Sequence[tuple[bytes, bytes]], message: Any) -> str | 
         version = route.protocol_version
     else:
         return None
+    return version if _valid_params(version, params) else None
+
+
+def _valid_params(version: str, params: dict[str, Any]) -> bool:
+    """The SDK's validation of the parameters, remembered for what varies little between calls (the
+    tool name, `_meta`): `arguments`, checked above to be a JSON object, is all any version asks of it."""
+    key = (version, dumps_bytes({k: v for k, v in params.items() if k != "arguments"}, sort_keys=True))
+    if key in _VALID:
+        return True
     try:
         spec.validate_client_request(METHOD, version, params)
     except (ValidationError, KeyError, ValueError):
-        return None
-    return version
+        return False
+    if len(_VALID) >= MAX_REMEMBERED:
+        _VALID.clear()
+    _VALID.add(key)
+    return True
 
 
 def _accepts_json(accept: str) -> bool:

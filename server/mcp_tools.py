@@ -14,6 +14,8 @@ from server.meta_tools.registry import ToolSurface
 from server.observability.metrics import Metrics
 from server.runtime import Runtime
 
+RESULT_KEYS = frozenset({"content", "structuredContent", "isError", "resultType"})  # of every `call()` result
+
 
 class ToolCalls:
     """A session's tools as MCP serves them, shared by the SDK's handlers and the `tools/call` fast
