@@ -27,7 +27,6 @@ from server.jsontext import dumps_bytes, loads
 
 CLIENT_INFO = {"name": "concierge", "version": "0.1"}
 ACCEPT = "application/json, text/event-stream"
-UNSUPPORTED_PROTOCOL_VERSION = -32022  # the 2026-07-28 error whose data lists the versions a server speaks
 
 
 class HttpCaller:
@@ -102,34 +101,20 @@ class HttpCaller:
             self._settled = True
 
     async def _discover(self) -> str | None:
-        """The newest 2026-era version the upstream takes, or None for a handshake-only server (it refuses
+        """The 2026-era version when the upstream takes it, or None for a handshake-only server (it refuses
         `server/discover` in some way: an unknown method, a 400 for a request without a session, ...).
         A refused credential or an unreachable server is the call's error, not an answer."""
-        version = LATEST_MODERN_VERSION
-        for _ in range(2):
-            try:
-                answer = await self._post("server/discover", {}, era=version)
-            except UpstreamError as exc:
-                if exc.details.get("status") in (401, 403):
-                    raise
-                return None
-            result = (answer or {}).get("result")
-            if isinstance(result, dict):
-                supported = result.get("supportedVersions")
-                if not isinstance(supported, list):
-                    return version
-                mutual = [v for v in MODERN_PROTOCOL_VERSIONS if v in supported]
-                return mutual[-1] if mutual else None
-            error = (answer or {}).get("error")
-            data = error.get("data") if isinstance(error, dict) else None
-            offered = data.get("supported") if isinstance(data, dict) else None
-            mutual = [v for v in MODERN_PROTOCOL_VERSIONS if isinstance(offered, list) and v in offered]
-            if not isinstance(error, dict) or error.get("code") != UNSUPPORTED_PROTOCOL_VERSION or not mutual:
-                return None
-            if mutual[-1] == version:
-                return None
-            version = mutual[-1]
-        return None
+        try:
+            answer = await self._post("server/discover", {}, era=LATEST_MODERN_VERSION)
+        except UpstreamError as exc:
+            if exc.details.get("status") in (401, 403):
+                raise
+            return None
+        result = (answer or {}).get("result")
+        if not isinstance(result, dict):
+            return None
+        supported = result.get("supportedVersions")
+        return LATEST_MODERN_VERSION if not isinstance(supported, list) or LATEST_MODERN_VERSION in supported else None
 
     async def _initialize(self) -> None:
         async with self._lock:
