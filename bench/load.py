@@ -158,9 +158,11 @@ def pooled(rounds: Sequence[dict[str, Samples]]) -> dict[str, Samples]:
     return totals
 
 
-def median_ratio(rounds: Sequence[dict[str, Samples]], ours: str, base: str, key: str) -> float | None:
-    """Median over rounds of `ours`'s summary[key] / `base`'s in the same round: a burst of load from
-    elsewhere on a shared machine lasts seconds, so it lands in a few rounds and not in the result."""
-    found = [ratio(one[ours].summary().get(key), one[base].summary().get(key)) for one in rounds]
-    values = [r for r in found if r is not None]
+def paired_median(rounds: Sequence[dict[str, Samples]], ours: str, base: str, key: str,
+                  compare: Callable[[Any, Any], float | None] = ratio) -> float | None:
+    """Median over rounds of `compare(ours's summary[key], base's)` in the same round (a ratio by
+    default): a burst of load from elsewhere on a shared machine lasts seconds, so it lands in a few
+    rounds and not in the result."""
+    found = [compare(one[ours].summary().get(key), one[base].summary().get(key)) for one in rounds]
+    values = [v for v in found if v is not None]
     return round(statistics.median(values), 3) if values else None

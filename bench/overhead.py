@@ -21,7 +21,7 @@ import httpx
 from bench import servers
 from bench.budget import Budget
 from bench.clients import ClientKind, ToolCaller, calling, create_session, open_callers
-from bench.load import Samples, Side, alternate_rounds, median_ratio, pooled, ratio
+from bench.load import Samples, Side, alternate_rounds, paired_median, pooled, ratio
 from bench.procs import ServerProcess, running
 from bench.report import Row, ScenarioResult, at_least, at_most
 
@@ -54,8 +54,8 @@ async def _cell(kind: ClientKind, clients: int, procs: dict[str, ServerProcess],
 
 def _ratios(rounds: list[dict[str, Samples]], ours: dict[str, Any], base: dict[str, Any]) -> dict[str, float | None]:
     """The targets' ratios are medians over paired rounds; the pooled ones are kept beside them."""
-    return {"calls_per_s": median_ratio(rounds, "concierge", "bare", "calls_per_s"),
-            "server_cpu_per_call": median_ratio(rounds, "concierge", "bare", "server_cpu_ms_per_call"),
+    return {"calls_per_s": paired_median(rounds, "concierge", "bare", "calls_per_s"),
+            "server_cpu_per_call": paired_median(rounds, "concierge", "bare", "server_cpu_ms_per_call"),
             "pooled_calls_per_s": ratio(ours["calls_per_s"], base["calls_per_s"]),
             "pooled_server_cpu_per_call": ratio(ours["server_cpu_ms_per_call"], base["server_cpu_ms_per_call"]),
             "p50": ratio(ours["p50_ms"], base["p50_ms"]), "p99": ratio(ours["p99_ms"], base["p99_ms"])}

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import httpx
 from bench import servers
 from bench.budget import Budget
 from bench.clients import calling, create_session, open_callers
-from bench.load import Samples, Side, alternate_rounds, pooled
+from bench.load import Samples, Side, alternate_rounds, paired_median, pooled
 from bench.procs import running
 from bench.report import Row, ScenarioResult, at_most
 from server.config import UpstreamPoolConfig
@@ -101,7 +100,9 @@ async def _latency(budget: Budget, workdir: Path) -> tuple[dict[str, Any], list[
 
 def _added(rounds: list[dict[str, Samples]], side: str, base: str) -> float:
     """Median over rounds of this side's p50 minus the `base` side's p50 in the same round."""
-    return statistics.median(one[side].summary()["p50_ms"] - one[base].summary()["p50_ms"] for one in rounds)
+    added = paired_median(rounds, side, base, "p50_ms", lambda ours, theirs: ours - theirs)
+    assert added is not None
+    return added
 
 
 async def _connect(http: httpx.AsyncClient, base_url: str, user: str) -> None:

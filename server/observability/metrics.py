@@ -76,12 +76,15 @@ class Metrics:
         "running" rows of `begin` are not outcomes)."""
         record, finish = store.record, store.finish
 
-        async def counted(row: Any) -> None:
+        def count(row: Any) -> None:
             self.child(self.executions, row.status, row.source).inc()
+
+        async def counted(row: Any) -> None:
+            count(row)
             await record(row)
 
         def finished(row: Any) -> None:
-            self.child(self.executions, row.status, row.source).inc()
+            count(row)
             finish(row)
 
         store.record, store.finish = counted, finished

@@ -122,24 +122,30 @@ class SessionService:
         session, _ = await self.open(session_id, None)
         return session
 
+    def _cached_while_sole(self, session_id: str, mcp_client_id: str | None) -> Session | None:
+        """The cached session (and its client known live) while no other process can change them."""
+        sole = self.sole_use
+        if sole is None or not sole.held:
+            return None
+        if sole.generation != self._sole_generation:  # others could write until now: forget what they may have changed
+            self._cache.clear()
+            self.clients.forget_all()
+            self._sole_generation = sole.generation
+        cached = self._cache.get(session_id)
+        if cached is None or (mcp_client_id is not None and not self.clients.known_live(mcp_client_id, session_id)):
+            return None
+        self._cache.move_to_end(session_id)
+        return cached
+
     async def open(self, session_id: str, mcp_client_id: str | None) -> tuple[Session, bool]:
         """The session and whether `mcp_client_id` (if given) is a live client of it, in one read."""
         if session_id in self._deleted:
             raise NotFound(f"session {session_id} was deleted. Create a new one.")
         if not SESSION_ID.match(session_id):
             raise NotFound(f"session {session_id[:64]!r} not found (session ids look like sess_…)")
-        sole = self.sole_use
-        if sole is not None and sole.held:
-            if (
-                sole.generation != self._sole_generation
-            ):  # others could write until now: forget what they may have changed
-                self._cache.clear()
-                self.clients.forget_all()
-                self._sole_generation = sole.generation
-            cached = self._cache.get(session_id)
-            if cached is not None and (mcp_client_id is None or self.clients.known_live(mcp_client_id, session_id)):
-                self._cache.move_to_end(session_id)
-                return cached, True
+        cached = self._cached_while_sole(session_id, mcp_client_id)
+        if cached is not None:
+            return cached, True
         stamp = await self.store.stamp(session_id, mcp_client_id)
         if stamp is None:
             if self._cache.pop(session_id, None) is not None:  # deleted through another replica
