@@ -1,7 +1,7 @@
 """The floor for a proxied MCP call: a relay that forwards each POST body to the upstream and its answer
 back, with nothing else (no sessions, credentials, validation or log). It runs on the same loop,
-parser and HTTP client as Concierge as installed (uvloop + httptools, aiohttp), so what it adds over
-a direct call is what any proxy process in the chain costs on this machine.
+parser and HTTP client as Concierge as installed (uvloop + httptools, `server.upstreams.http_pool`),
+so what it adds over a direct call is what any proxy process in the chain costs on this machine.
 
     python -m bench.serve_relay --ready-file F --upstream URL [--fast]
 """
@@ -12,12 +12,12 @@ import argparse
 import contextlib
 from collections.abc import AsyncIterator
 
-import aiohttp
 from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bench.serving import add_server_args, bind_loopback, serve
+from server.upstreams.http_pool import HttpPool
 
 FORWARDED = (b"content-type", b"accept", b"mcp-protocol-version", b"mcp-method", b"mcp-name", b"mcp-session-id")
 
@@ -25,7 +25,7 @@ FORWARDED = (b"content-type", b"accept", b"mcp-protocol-version", b"mcp-method",
 class Relay:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
-        self.http: aiohttp.ClientSession | None = None
+        self.http: HttpPool | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.http is not None
@@ -36,7 +36,7 @@ class Relay:
             if not message.get("more_body"):
                 break
         headers = {k.decode(): v.decode() for k, v in scope["headers"] if k in FORWARDED}
-        async with self.http.post(self.upstream, data=b"".join(chunks), headers=headers) as answer:
+        async with self.http.post(self.upstream, b"".join(chunks), headers) as answer:
             body = await answer.read()
             out = [(b"content-type", answer.headers.get("content-type", "application/json").encode())]
             if "mcp-session-id" in answer.headers:
@@ -50,9 +50,11 @@ def build_relay_app(upstream: str) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with aiohttp.ClientSession() as http:
-            relay.http = http
+        relay.http = HttpPool()
+        try:
             yield
+        finally:
+            relay.http.close()
 
     return Starlette(routes=[Route("/mcp", relay, methods=["POST"])], lifespan=lifespan)
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import aiohttp
 import anyio
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -33,6 +32,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from server.config import UpstreamConfig, UpstreamPoolConfig
 from server.errors import UpstreamError
 from server.upstreams.http_calls import HttpCaller
+from server.upstreams.http_pool import HttpPool
 
 log = logging.getLogger("concierge.upstreams")
 LIST_CHANGED = "notifications/tools/list_changed"
@@ -238,7 +238,7 @@ class ConnectionPool:
         self._connections: dict[tuple[str, str], Connection] = {}
         self._callers: dict[tuple[str, str], HttpCaller] = {}
         self.eras: dict[str, str] = {}  # HTTP upstream -> the protocol version its listing session negotiated
-        self._http: aiohttp.ClientSession | None = None
+        self._http: HttpPool | None = None
         self._lock = asyncio.Lock()
         self._freed = asyncio.Event()
         self._reaper: asyncio.Task[None] | None = None
@@ -247,9 +247,7 @@ class ConnectionPool:
         self._reaper = asyncio.create_task(self._reap_forever(), name="upstream reaper")
         # calls to HTTP upstreams: no cookies kept between users, no redirects followed (a credential
         # must not follow a redirect to another host)
-        self._http = aiohttp.ClientSession(
-            cookie_jar=aiohttp.DummyCookieJar(), connector=aiohttp.TCPConnector(limit=100, limit_per_host=0)
-        )
+        self._http = HttpPool(limit=100)
 
     def counts_of(self, upstream: str | None = None) -> dict[str, int]:
         live = [c for c in self._connections.values() if c.alive and upstream in (None, c.target.upstream)]
@@ -361,6 +359,8 @@ class ConnectionPool:
             await self.reap()
 
     async def reap(self) -> None:
+        if self._http is not None:
+            self._http.prune()
         cutoff = time.monotonic() - self.settings.idle_seconds
         for key, caller in list(self._callers.items()):
             if caller.in_flight == 0 and caller.last_used < cutoff:
@@ -375,4 +375,4 @@ class ConnectionPool:
         await asyncio.gather(*(self._drop(c) for c in list(self._connections.values())), return_exceptions=True)
         self._callers.clear()
         if self._http is not None:
-            await self._http.close()
+            self._http.close()

@@ -16,14 +16,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 from mcp.types import CallToolResult
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from server.errors import UpstreamError
 from server.jsontext import dumps_bytes, loads
+from server.upstreams.http_pool import HttpFailure, HttpPool
 
 CLIENT_INFO = {"name": "concierge", "version": "0.1"}
 ACCEPT = "application/json, text/event-stream"
@@ -33,9 +34,7 @@ class HttpCaller:
     """Calls as one credential to one HTTP upstream; `era` is the protocol version the upstream speaks
     (learnt by its listing session), None until known (then the handshake era is used)."""
 
-    def __init__(
-        self, http: aiohttp.ClientSession, upstream: str, url: str, headers: dict[str, str], era: str | None
-    ) -> None:
+    def __init__(self, http: HttpPool, upstream: str, url: str, headers: dict[str, str], era: str | None) -> None:
         self.http = http
         self.upstream = upstream
         self.url = url
@@ -63,9 +62,9 @@ class HttpCaller:
                 f"upstream MCP server {self.upstream!r} did not answer {tool_name!r} within {limit_seconds:g} s",
                 {"upstream": self.upstream, "timeout_seconds": limit_seconds},
             ) from None
-        except aiohttp.ClientError as exc:
+        except HttpFailure as exc:
             raise UpstreamError(
-                f"upstream MCP server {self.upstream!r} cannot be reached: {type(exc).__name__}: {exc}",
+                f"upstream MCP server {self.upstream!r} cannot be reached: {exc}",
                 {"upstream": self.upstream},
             ) from None
         if "error" in message:
@@ -171,9 +170,7 @@ class HttpCaller:
                         "io.modelcontextprotocol/clientCapabilities": {},
                     },
                 }
-        async with self.http.post(
-            self.url, data=dumps_bytes(body), headers=self._headers(method, name, era), allow_redirects=False
-        ) as response:
+        async with self.http.post(self.url, dumps_bytes(body), self._headers(method, name, era)) as response:
             if handshake and "mcp-session-id" in response.headers:
                 self.session_id = response.headers["mcp-session-id"]
             if response.status == 404 and self.session_id and not handshake:
@@ -193,16 +190,16 @@ class HttpCaller:
                     {"upstream": self.upstream, "status": response.status},
                 )
             if response.headers.get("content-type", "").startswith("text/event-stream"):
-                return await _answer_in_stream(response, request_id)
+                return await _answer_in_stream(response.lines(), request_id)
             message = loads(await response.read())
             return message if isinstance(message, dict) else {}
 
 
-async def _answer_in_stream(response: aiohttp.ClientResponse, request_id: int) -> dict[str, Any]:
+async def _answer_in_stream(lines: AsyncIterator[bytes], request_id: int) -> dict[str, Any]:
     """The message answering `request_id` in a server-sent event stream (notifications before it,
     such as progress, are passed over)."""
     data: list[bytes] = []
-    async for raw in response.content:
+    async for raw in lines:
         line = raw.rstrip(b"\r\n")
         if line.startswith(b"data:"):
             data.append(line[5:].lstrip())
