@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import logging
 from collections import Counter, OrderedDict
 
 from server.store.records import ExecutionRow, PageKey
 from server.store.sql.database import Database
-from server.store.sql.group_commit import GroupCommit
+from server.store.sql.group_commit import Committed, GroupCommit
 from server.store.sql.mapping import columns, insert_sql, values
 
 _COLUMNS = ", ".join(columns(ExecutionRow))
@@ -20,7 +18,6 @@ _INSERT = insert_sql("executions", ExecutionRow) + (
     " ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, status = excluded.status,"
     " error = excluded.error, duration_ms = excluded.duration_ms WHERE executions.status = 'running'"
 )
-log = logging.getLogger("concierge.store")
 
 
 class SqlExecutionStore:
@@ -29,48 +26,54 @@ class SqlExecutionStore:
     and their callers get the error. Reads first wait for the rows queued before them."""
 
     USED_CACHE = 10_000
+    OUTCOME_DELAY_SECONDS = 0.25  # the longest an outcome waits for the next call's row to share a commit
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self._log: GroupCommit = db.group_commit(_INSERT)
         self._used: OrderedDict[str, Counter[str]] = OrderedDict()
-        self._later: list[tuple[ExecutionRow, asyncio.Future[None] | None]] = []
+        self._later: list[tuple[ExecutionRow, Committed | None]] = []
+        self._handing_over = False  # a hand-over is scheduled for the next loop iteration
+        self._outcomes_due: asyncio.TimerHandle | None = None
 
     async def record(self, row: ExecutionRow) -> None:
-        await self.insert(row)
+        committed = Committed()
+        self._count(row)
+        self._later.append((row, committed))
+        self._hand_over()
+        await committed
 
-    def begin(self, row: ExecutionRow) -> asyncio.Future[None]:
-        committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._defer(row, committed)
+    def begin(self, row: ExecutionRow) -> Committed:
+        """The row reaches the writer once the calling task yields, as its request is sent: handing a row
+        over wakes the writer, and a writer woken earlier would compete with that task for the interpreter."""
+        committed = Committed()
+        if not self._handing_over:
+            self._handing_over = True
+            asyncio.get_running_loop().call_soon(self._hand_over)
+        self._later.append((row, committed))
         return committed
 
     def finish(self, row: ExecutionRow) -> None:
-        self._defer(row, None)
-
-    def _defer(self, row: ExecutionRow, committed: asyncio.Future[None] | None) -> None:
-        """Rows of remote calls reach the writer once the calling task yields: as its request is sent
-        (a begun call) or its answer written (a finished one). Handing a row over wakes the writer, and a
-        writer woken earlier would compete with that task for the interpreter."""
-        if not self._later:
-            asyncio.get_running_loop().call_soon(self._hand_over)
-        self._later.append((row, committed))
+        """Nobody waits for an outcome: it goes with the next call's first row, so that one commit (and
+        one wake-up of the writer) serves both, or on its own after `OUTCOME_DELAY_SECONDS`."""
+        self._count(row)
+        self._later.append((row, None))
+        if self._outcomes_due is None:
+            self._outcomes_due = asyncio.get_running_loop().call_later(self.OUTCOME_DELAY_SECONDS, self._hand_over)
 
     def _hand_over(self) -> None:
+        self._handing_over = False
+        if self._outcomes_due is not None:
+            self._outcomes_due.cancel()
+            self._outcomes_due = None
         later, self._later = self._later, []
         for row, committed in later:
-            queued = self.insert(row)
-            if committed is None:
-                queued.add_done_callback(_log_failure)
-            else:
-                queued.add_done_callback(functools.partial(_pass_on, committed))
+            self._log.submit(values(row), committed)
 
-    def insert(self, row: ExecutionRow) -> asyncio.Future[None]:
-        """Queues the row for the next commit; the future resolves once it is committed."""
-        committed = self._log.submit(values(row))
+    def _count(self, row: ExecutionRow) -> None:
         used = self._used.get(row.session_id)
         if used is not None and row.status == "success":
             used[row.toolkit] += 1
-        return committed
 
     async def flush(self) -> None:
         """Waits for every row queued so far; raises if their commit failed (they stay queued)."""
@@ -117,20 +120,3 @@ class SqlExecutionStore:
             (session_id, *((after.at, after.id) if after is not None else ()), limit),
         )
         return [ExecutionRow(*r) for r in rows]
-
-
-def _pass_on(outer: asyncio.Future[None], inner: asyncio.Future[None]) -> None:
-    if outer.done():  # its caller was cancelled
-        return
-    if inner.cancelled():
-        outer.cancel()
-    elif inner.exception() is not None:
-        outer.set_exception(inner.exception())  # type: ignore[arg-type]
-    else:
-        outer.set_result(None)
-
-
-def _log_failure(committed: asyncio.Future[None]) -> None:
-    """Nobody waits for a finished call's outcome row: its failure is logged here (the row stays queued)."""
-    if not committed.cancelled() and committed.exception() is not None:
-        log.warning("an execution outcome is not stored yet: %s", committed.exception())

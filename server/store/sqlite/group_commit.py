@@ -1,16 +1,17 @@
 """Group commit on a thread of its own: an append-only table's rows, committed in batches.
 
-The caller's future resolves only once its row is committed. Whatever arrives while a commit runs
+A caller's `Committed` settles only once its row is committed. Whatever arrives while a commit runs
 joins the next one, so concurrent callers share a transaction; a lone caller's row is committed at
 once (no timer). The thread owns its own connection, so a write never waits behind another
-connection's transaction on the event loop, and a call costs one hand-off each way: no task, lock or
-extra loop iteration per row.
+connection's transaction on the event loop, and a row costs one hand-off to the thread and, only if
+someone is already waiting for it, one back: no task, lock or extra loop iteration per row.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -18,18 +19,21 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any
 
+from server.store.sql.group_commit import Committed, wake
+
 Values = Sequence[Any]
-# (row or None for a barrier, the caller's future); None alone stops the thread
-_Item = tuple[Values | None, "asyncio.Future[None]"]
+# (row or None for a barrier, who waits for it); None alone stops the thread
+_Item = tuple[Values | None, Committed | None]
+log = logging.getLogger("concierge.store")
 
 BUSY_TIMEOUT_MS = 5000
 
 
 class GroupCommitWriter:
-    """`submit()` queues a row and returns a future that resolves once it is committed.
+    """`submit()` queues a row for the next commit, which settles its `Committed` (if any).
 
-    A failed commit keeps its rows for the next one (a `barrier()` retries them), and their callers get
-    the error.
+    A failed commit keeps its rows for the next one (a `barrier()` retries them), and the callers waiting
+    for them get the error; rows nobody waits for have it logged.
     """
 
     def __init__(self, path: Path, insert_sql: str, neutral: Callable[[sqlite3.Error], Exception]) -> None:
@@ -40,15 +44,13 @@ class GroupCommitWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, values: Values) -> asyncio.Future[None]:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def submit(self, values: Values, committed: Committed | None) -> None:
         self._start()
-        self._queue.put((values, done))
-        return done
+        self._queue.put((values, committed))
 
     async def barrier(self) -> None:
-        """Returns once every row submitted before it is committed (or its commit has failed)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Returns once every row submitted before it is committed; raises if their commit failed."""
+        done = Committed()
         self._start()
         self._queue.put((None, done))
         await done
@@ -97,7 +99,9 @@ class GroupCommitWriter:
                         retry, error = rows, self._neutral(exc)
                     except Exception as exc:
                         retry, error = rows, exc
-                _settle([done for _, done in batch], error)
+                _settle([committed for _, committed in batch if committed is not None], error)
+                if error is not None and any(committed is None for _, committed in batch):
+                    log.warning("execution log rows are not stored yet (they stay queued): %s", error)
                 if items[-1] is None:
                     return
         finally:
@@ -117,21 +121,13 @@ class GroupCommitWriter:
         conn.execute("COMMIT")
 
 
-def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
-    """Resolves the futures on their own loops (one wake-up per loop), from the writer thread."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-    for done in futures:
-        by_loop.setdefault(done.get_loop(), []).append(done)
-    for loop, waiting in by_loop.items():
+def _settle(settled: list[Committed], error: Exception | None) -> None:
+    """Marks the rows, then wakes the loops that have a task waiting for one (one wake-up per loop)."""
+    waiting: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for committed in settled:
+        waiter = committed.mark(error)
+        if waiter is not None:
+            waiting.setdefault(waiter.get_loop(), []).append(waiter)
+    for loop, waiters in waiting.items():
         with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
-            loop.call_soon_threadsafe(_resolve, waiting, error)
-
-
-def _resolve(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
-    for done in futures:
-        if done.done():  # its caller was cancelled; the row is committed all the same
-            continue
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)
+            loop.call_soon_threadsafe(wake, waiters)
