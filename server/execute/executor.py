@@ -13,7 +13,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -157,28 +157,33 @@ class Executor:
         """A tool that leaves the loop (HTTP, upstream, thread) has its log row written as it starts, so
         that commit overlaps the call and the answer does not wait for one; its outcome follows unwaited.
         An inline tool has nothing to overlap: its one row is committed before it is answered."""
-        row = ExecutionRow(
-            id=new_log_id(),
-            session_id=session.id,
-            user_id=session.user_id,
-            tool_slug=tool.slug,
-            toolkit=tool.toolkit,
-            account_id=None,
-            arguments_digest=arguments_digest(arguments),
-            status="running",
-            error=None,
-            started_at=time.time(),
-            duration_ms=0.0,
-            source=source,
-        )
-        t0 = time.perf_counter()
+        started_at, t0 = time.time(), time.perf_counter()
+        log_id = new_log_id()
+
+        def running(account_id: str | None) -> ExecutionRow:
+            return ExecutionRow(
+                log_id,
+                session.id,
+                session.user_id,
+                tool.slug,
+                tool.toolkit,
+                account_id,
+                arguments_digest(arguments),
+                "running",
+                None,
+                started_at,
+                0.0,
+                source,
+            )
+
+        row: ExecutionRow | None = None  # once the account is known
         logged: Awaitable[None] | None = None
         data: Any = None
         error: ConciergeError | None = None
         try:
             toolkit = self.catalog.toolkit_of(tool)
             credential = await self.credentials.credential_for(session, toolkit, account)
-            row = replace(row, account_id=credential.account_id)
+            row = running(credential.account_id)
             if tool.inline:  # runs to completion on the loop: a deadline could not interrupt it anyway
                 data = await self._invoke(session, tool, arguments, credential)
             else:
@@ -188,8 +193,8 @@ class Executor:
         except ConciergeError as exc:
             error = exc
         except asyncio.CancelledError:  # the caller went away: the row says so instead of "running"
-            if logged is not None:
-                self.executions.finish(replace(row, status="cancelled", duration_ms=(time.perf_counter() - t0) * 1000))
+            if logged is not None and row is not None:
+                self.executions.finish(row.settled("cancelled", None, (time.perf_counter() - t0) * 1000))
             raise
         except TimeoutError:
             error = ToolError(
@@ -198,20 +203,17 @@ class Executor:
         except (httpx.HTTPError, *http_tool.TRANSPORT_ERRORS) as exc:
             error = ToolError(f"{tool.slug}: request failed: {type(exc).__name__}: {exc}")
         except Exception as exc:
-            log.exception("tool %s crashed (log %s)", tool.slug, row.id)
-            error = ToolError(f"{tool.slug} failed with an internal error ({type(exc).__name__}); see log {row.id}")
-        row = replace(
-            row,
-            status="success" if error is None else "error",
-            error=error.message if error else None,
-            duration_ms=(time.perf_counter() - t0) * 1000,
+            log.exception("tool %s crashed (log %s)", tool.slug, log_id)
+            error = ToolError(f"{tool.slug} failed with an internal error ({type(exc).__name__}); see log {log_id}")
+        row = (row or running(None)).settled(  # no row yet: the credential lookup failed
+            "success" if error is None else "error", error.message if error else None, (time.perf_counter() - t0) * 1000
         )
         if logged is None:
             await self.executions.record(row)
         else:
             self.executions.finish(row)
             await logged
-        return Outcome(data, error is None, row.id, error)
+        return Outcome(data, error is None, log_id, error)
 
     async def _invoke(self, session: Session, tool: Tool, arguments: dict[str, Any], credential: Credential) -> Any:
         if tool.handler is not None:

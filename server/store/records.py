@@ -99,6 +99,23 @@ class ExecutionRow:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def settled(self, status: str, error: str | None, duration_ms: float) -> ExecutionRow:
+        """This call's outcome row, built directly: `dataclasses.replace` inspects the fields on every call."""
+        return ExecutionRow(
+            self.id,
+            self.session_id,
+            self.user_id,
+            self.tool_slug,
+            self.toolkit,
+            self.account_id,
+            self.arguments_digest,
+            status,
+            error,
+            self.started_at,
+            duration_ms,
+            self.source,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class McpClientRow:
