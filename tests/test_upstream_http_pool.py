@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from server.upstreams import http_pool
-from server.upstreams.http_pool import HttpFailure, HttpPool
+from server.upstreams.http_pool import HttpFailure, HttpPool, RequestRefused
 from tests.live import ThreadedServer
 
 pytestmark = pytest.mark.anyio
@@ -157,7 +157,7 @@ async def test_headers_that_would_break_the_request_are_refused_before_sending(h
     server, url = await _raw_server(handler)
     pool = HttpPool()
     try:
-        with pytest.raises(HttpFailure, match="header"):
+        with pytest.raises(RequestRefused, match="header"):
             async with pool.post(url, b"{}", headers):
                 pass
         await asyncio.sleep(0.05)
@@ -338,7 +338,7 @@ async def test_refused_connections_and_bad_urls_are_errors() -> None:
             async with pool.post(f"http://127.0.0.1:{port}/mcp", b"{}", JSON):
                 pass
         for url, message in (("ftp://x/mcp", "not an http"), ("http://u:p@127.0.0.1:1/mcp", "credentials")):
-            with pytest.raises(HttpFailure, match=message):
+            with pytest.raises(RequestRefused, match=message):
                 async with pool.post(url, b"{}", JSON):
                     pass
     finally:

@@ -24,7 +24,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_MODERN_VERSION
 
 from server.errors import UpstreamError
 from server.jsontext import dumps_bytes, loads
-from server.upstreams.http_pool import HttpFailure, HttpPool
+from server.upstreams.http_pool import HttpFailure, HttpPool, RequestRefused
 
 CLIENT_INFO = {"name": "concierge", "version": "0.1"}
 ACCEPT = "application/json, text/event-stream"
@@ -63,8 +63,9 @@ class HttpCaller:
                 {"upstream": self.upstream, "timeout_seconds": limit_seconds},
             ) from None
         except HttpFailure as exc:
+            problem = "cannot be called" if isinstance(exc, RequestRefused) else "cannot be reached"
             raise UpstreamError(
-                f"upstream MCP server {self.upstream!r} cannot be reached: {exc}",
+                f"upstream MCP server {self.upstream!r} {problem}: {exc}",
                 {"upstream": self.upstream},
             ) from None
         if "error" in message:

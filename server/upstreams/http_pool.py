@@ -35,6 +35,10 @@ class HttpFailure(Exception):
     """The request could not be sent or its answer not read: refused, reset, TLS, a malformed answer."""
 
 
+class RequestRefused(HttpFailure):
+    """The request itself cannot be sent as asked (a URL or header HTTP cannot carry); nothing was sent."""
+
+
 @dataclass(frozen=True)
 class _Target:
     key: tuple[str, str, int]
@@ -47,9 +51,9 @@ class _Target:
 def _target(url: str) -> _Target:
     split = urlsplit(url)
     if split.scheme not in ("http", "https") or not split.hostname:
-        raise HttpFailure(f"not an http(s) URL: {url!r}")
+        raise RequestRefused(f"not an http(s) URL: {url!r}")
     if split.username or split.password:
-        raise HttpFailure("credentials in the URL are not sent; give the upstream an auth setting instead")
+        raise RequestRefused("credentials in the URL are not sent; give the upstream an auth setting instead")
     tls = split.scheme == "https"
     port = split.port or (443 if tls else 80)
     path = (split.path or "/") + (f"?{split.query}" if split.query else "")
@@ -62,14 +66,14 @@ def _header_lines(headers: Mapping[str, str]) -> bytes:
     lines = []
     for name, value in headers.items():
         if not _TOKEN.fullmatch(name) or name.lower() in FRAMING_HEADERS:
-            raise HttpFailure(f"header {name!r} cannot be set on an upstream request")
+            raise RequestRefused(f"header {name!r} cannot be set on an upstream request")
         if _BREAKS.search(value):
-            raise HttpFailure(f"the value of header {name!r} holds a line break")
+            raise RequestRefused(f"the value of header {name!r} holds a line break")
         lines.append(f"{name}: {value}\r\n")
     try:
         return "".join(lines).encode("latin-1")
     except UnicodeEncodeError:
-        raise HttpFailure("a header value holds characters HTTP headers cannot carry") from None
+        raise RequestRefused("a header value holds characters HTTP headers cannot carry") from None
 
 
 class Answer:
