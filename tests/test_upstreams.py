@@ -12,22 +12,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from mcp import Client
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from starlette.applications import Starlette
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from tests.auth_fixtures import submit_key_form
 from tests.live import API_KEY, LiveServer, ThreadedServer, free_socket
 from tests.mcp_helpers import call
-from tests.upstream_echo import build_server
+from tests.upstream_echo import build_http_app
 
 pytestmark = pytest.mark.anyio
 
@@ -69,30 +65,11 @@ def echo_pids() -> set[int]:
     return found
 
 
-class _Endpoint:
-    def __init__(self, manager: StreamableHTTPSessionManager) -> None:
-        self.manager = manager
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.manager.handle_request(scope, receive, send)
-
-
 class EchoHttpUpstream(ThreadedServer):
     """The echo server over Streamable HTTP (stateful: notifications and both protocol eras work)."""
 
     def start(self) -> EchoHttpUpstream:
-        def make_app() -> Starlette:
-            manager = StreamableHTTPSessionManager(app=build_server())
-
-            @contextlib.asynccontextmanager
-            async def lifespan(app: Starlette) -> AsyncIterator[None]:
-                async with manager.run():
-                    yield
-
-            return Starlette(routes=[Route("/mcp", _Endpoint(manager), methods=["GET", "POST", "DELETE"])],
-                             lifespan=lifespan)
-
-        self.serve(make_app)
+        self.serve(build_http_app)
         return self
 
 
@@ -287,6 +264,50 @@ async def test_upstream_killed_mid_call_then_reconnects(tmp_path: Path) -> None:
         again, math = await execute(url, ("ECHO_WHO_AM_I", {}), ("MATH_EVALUATE", {"expression": "1+1"}))
         assert again["successful"] and again["data"]["pid"] != pid
         assert math["successful"]
+
+
+@contextlib.contextmanager
+def echo_http_process(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen([sys.executable, "-m", "tests.upstream_echo", "http", str(port)], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
+                break
+            assert process.poll() is None and time.monotonic() < deadline, "the echo HTTP upstream did not start"
+            time.sleep(0.1)
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+async def test_http_upstream_killed_mid_call_then_restarted(tmp_path: Path) -> None:
+    """Over Streamable HTTP: the call in flight fails naming the upstream, calls fail clearly while it is
+    down, and the first call after it is back succeeds (new connections; a new protocol session if the
+    calls' era needs one)."""
+    with free_socket() as sock:
+        port = sock.getsockname()[1]
+    upstream = {"url": f"http://127.0.0.1:{port}/mcp"}
+    with echo_http_process(port) as first_process, live(tmp_path, upstreams={"echo": upstream}) as server:
+        session = server.create_session(toolkits=["echo", "math"])
+        url = mcp_url(server, session)
+        first, = await execute(url, ("ECHO_WHO_AM_I", {}))
+        assert first["successful"] and first["data"]["pid"] == first_process.pid, first
+        slow = asyncio.create_task(execute(url, ("ECHO_SLEEP", {"seconds": 30})))
+        await asyncio.sleep(1.5)
+        first_process.kill()
+        broken, = await asyncio.wait_for(slow, timeout=20)
+        assert not broken["successful"] and "'echo'" in broken["error"], broken
+        assert "closed the connection" in broken["error"], broken
+        down, math = await execute(url, ("ECHO_WHO_AM_I", {}), ("MATH_EVALUATE", {"expression": "1+1"}))
+        assert not down["successful"] and "cannot be reached" in down["error"], down
+        assert math["successful"] and math["data"]["result"] == 2, math
+        with echo_http_process(port) as second_process:
+            again, = await execute(url, ("ECHO_WHO_AM_I", {}))
+            assert again["successful"] and again["data"]["pid"] == second_process.pid, again
 
 
 async def test_timeouts_errors_and_list_changed(tmp_path: Path) -> None:

@@ -3,9 +3,10 @@ Authorization header, or $ECHO_TOKEN on stdio), can sleep (for timeouts and kill
 grow its tool list at run time, announcing it with `notifications/tools/list_changed`.
 
     python -m tests.upstream_echo stdio
+    python -m tests.upstream_echo http PORT     # Streamable HTTP on 127.0.0.1:PORT/mcp
 
-It imports only the `mcp` SDK, so a stdio process starts quickly; tests/test_upstreams.py serves the
-same server over Streamable HTTP.
+The stdio mode imports only the `mcp` SDK, so a process starts quickly; tests/test_upstreams.py also
+serves the HTTP app in a thread of its own (`build_http_app`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,28 @@ def build_server() -> Server[Any]:
     return Server("echo", version="1", on_list_tools=list_tools, on_call_tool=call_tool)
 
 
+def build_http_app() -> Any:
+    """Stateful Streamable HTTP, so notifications and both protocol eras work."""
+    import contextlib
+
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    manager = StreamableHTTPSessionManager(app=build_server())
+
+    class Endpoint:
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            await manager.handle_request(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> Any:
+        async with manager.run():
+            yield
+
+    return Starlette(routes=[Route("/mcp", Endpoint(), methods=["GET", "POST", "DELETE"])], lifespan=lifespan)
+
+
 async def _stdio() -> None:
     server = build_server()
     async with stdio_server() as (read, write):
@@ -73,3 +96,7 @@ async def _stdio() -> None:
 
 if __name__ == "__main__" and sys.argv[1:] == ["stdio"]:
     anyio.run(_stdio)
+elif __name__ == "__main__" and sys.argv[1:2] == ["http"]:
+    import uvicorn
+
+    uvicorn.run(build_http_app(), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
