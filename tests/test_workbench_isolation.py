@@ -308,6 +308,21 @@ def test_a_loop_that_ignores_the_interrupt_is_killed_and_restarted_cleanly(tmp_p
     asyncio.run(scenario())
 
 
+def test_a_process_that_dies_when_interrupted_at_the_limit_reports_the_limit(tmp_path: Path) -> None:
+    fake_server_data(tmp_path)
+    dies = "import os, time\ntry:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    os._exit(3)"
+
+    async def scenario() -> None:
+        async with workbench(tmp_path) as wb:
+            run = await wb.run_python("sess_attacker", dies, timeout_seconds=1)
+            assert run.timed_out and run.error is not None and run.error.type == "TimeoutError", run.error
+            assert "1 s time limit" in run.error.message and "status 3" in run.error.message, run.error.message
+            after = await wb.run_python("sess_attacker", "'still usable'")
+            assert after.result == "'still usable'" and after.fresh_process and after.fresh_reason == "crashed"
+
+    asyncio.run(scenario())
+
+
 def test_filling_the_disk_past_the_quota_is_stopped_and_undone(tmp_path: Path) -> None:
     fake_server_data(tmp_path)
     filler = (

@@ -492,6 +492,12 @@ class WorkbenchManager:
             )
         session.next_fresh = "crashed"
         session.fresh_detail = describe_exit(kernel.proc.process.returncode)
+        if outcome.timed_out:  # it died while being interrupted at the limit: the limit is the cause
+            return RunError(
+                "TimeoutError",
+                f"The cell was interrupted at its {limit_seconds:g} s time limit and the Python process "
+                f"{session.fresh_detail} with it; the next run starts a new one (variables are lost, files are kept).",
+            )
         return RunError(
             "ProcessDied",
             f"The Python process {session.fresh_detail} during this run; the next run starts a new one "
