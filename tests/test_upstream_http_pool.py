@@ -6,6 +6,7 @@ TLS with a certificate made for the test."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import ssl
@@ -29,6 +30,7 @@ from tests.live import ThreadedServer
 pytestmark = pytest.mark.anyio
 
 JSON = {"content-type": "application/json"}
+EMPTY_OK = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"
 
 
 def _uvicorn_app(seen: list[tuple[str, int]]) -> Starlette:
@@ -83,6 +85,18 @@ async def _raw_server(handler: Handler, tls: ssl.SSLContext | None = None) -> tu
     server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=tls)
     port = server.sockets[0].getsockname()[1]
     return server, f"{'https' if tls else 'http'}://127.0.0.1:{port}/mcp"
+
+
+@contextlib.asynccontextmanager
+async def _pool_for(handler: Handler, limit: int = 100) -> AsyncIterator[tuple[HttpPool, str]]:
+    """A raw server running `handler` and a pool to call it with; both closed after."""
+    server, url = await _raw_server(handler)
+    pool = HttpPool(limit=limit)
+    try:
+        yield pool, url
+    finally:
+        pool.close()
+        server.close()
 
 
 async def _read_request(reader: asyncio.StreamReader) -> bytes:
@@ -154,16 +168,11 @@ async def test_headers_that_would_break_the_request_are_refused_before_sending(h
         got.append(await reader.read(1000))
         writer.close()
 
-    server, url = await _raw_server(handler)
-    pool = HttpPool()
-    try:
+    async with _pool_for(handler) as (pool, url):
         with pytest.raises(RequestRefused, match="header"):
             async with pool.post(url, b"{}", headers):
                 pass
         await asyncio.sleep(0.05)
-    finally:
-        pool.close()
-        server.close()
     assert got == []  # no connection was even opened
 
 
@@ -183,24 +192,19 @@ async def test_a_broken_answer_is_an_error_and_its_connection_is_not_reused(answ
         if connections == 1:
             writer.write(answer)
         else:
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+            writer.write(EMPTY_OK)
         await writer.drain()
         if connections == 1:
             writer.close()
         else:
             await reader.read()
 
-    server, url = await _raw_server(handler)
-    pool = HttpPool()
-    try:
+    async with _pool_for(handler) as (pool, url):
         with pytest.raises(HttpFailure, match=message):
             async with pool.post(url, b"{}", JSON) as got:
                 await got.read()
         async with pool.post(url, b"{}", JSON) as got:
             assert await got.read() == b"{}"
-    finally:
-        pool.close()
-        server.close()
     assert connections == 2
 
 
@@ -211,14 +215,8 @@ async def test_a_body_that_ends_with_the_connection_is_read_whole() -> None:
         await writer.drain()
         writer.close()
 
-    server, url = await _raw_server(handler)
-    pool = HttpPool()
-    try:
-        async with pool.post(url, b"{}", JSON) as answer:
-            assert await answer.read() == b'{"until": "eof"}'
-    finally:
-        pool.close()
-        server.close()
+    async with _pool_for(handler) as (pool, url), pool.post(url, b"{}", JSON) as answer:
+        assert await answer.read() == b'{"until": "eof"}'
 
 
 async def test_a_hung_answer_is_cancelled_by_the_callers_deadline_and_its_connection_dropped() -> None:
@@ -233,13 +231,11 @@ async def test_a_hung_answer_is_cancelled_by_the_callers_deadline_and_its_connec
             closed.set()
             return
         await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+        writer.write(EMPTY_OK)
         await writer.drain()
         await reader.read()
 
-    server, url = await _raw_server(handler)
-    pool = HttpPool()
-    try:
+    async with _pool_for(handler) as (pool, url):
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.3):
                 async with pool.post(url, b"{}", JSON) as answer:
@@ -247,9 +243,6 @@ async def test_a_hung_answer_is_cancelled_by_the_callers_deadline_and_its_connec
         await asyncio.wait_for(closed.wait(), 5)  # the hung connection was closed, not kept for reuse
         async with pool.post(url, b"{}", JSON) as answer:
             assert await answer.read() == b"{}"
-    finally:
-        pool.close()
-        server.close()
     assert connections == 2
 
 
@@ -264,21 +257,18 @@ async def test_connections_idle_too_long_or_closed_by_the_server_are_not_reused(
             except asyncio.IncompleteReadError:
                 return
             close = len(ports) == 1  # the first connection: the server closes it after answering, idle
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+            writer.write(EMPTY_OK)
             await writer.drain()
             if close:
                 await asyncio.sleep(0.05)
                 writer.close()
                 return
 
-    server, url = await _raw_server(handler)
-    pool = HttpPool()
+    async with _pool_for(handler) as (pool, url):
+        async def call() -> None:
+            async with pool.post(url, b"{}", JSON) as answer:
+                assert await answer.read() == b"{}"
 
-    async def call() -> None:
-        async with pool.post(url, b"{}", JSON) as answer:
-            assert await answer.read() == b"{}"
-
-    try:
         await call()
         await asyncio.sleep(0.2)  # the server has closed the idle connection meanwhile
         await call()  # on a new one
@@ -289,9 +279,6 @@ async def test_connections_idle_too_long_or_closed_by_the_server_are_not_reused(
         await asyncio.sleep(0.1)
         pool.prune()
         assert pool._idle == {}
-    finally:
-        pool.close()
-        server.close()
     assert len(ports) == 3, ports
 
 
@@ -309,21 +296,15 @@ async def test_requests_in_flight_are_bounded_by_the_limit() -> None:
             most = max(most, active)
             await asyncio.sleep(0.05)
             active -= 1
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+            writer.write(EMPTY_OK)
             await writer.drain()
 
-    server, url = await _raw_server(handler)
-    pool = HttpPool(limit=2)
+    async with _pool_for(handler, limit=2) as (pool, url):
+        async def call() -> bytes:
+            async with pool.post(url, b"{}", JSON) as answer:
+                return await answer.read()
 
-    async def call() -> bytes:
-        async with pool.post(url, b"{}", JSON) as answer:
-            return await answer.read()
-
-    try:
         assert await asyncio.gather(*(call() for _ in range(6))) == [b"{}"] * 6
-    finally:
-        pool.close()
-        server.close()
     assert most == 2
 
 
