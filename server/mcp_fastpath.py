@@ -30,7 +30,8 @@ from starlette.types import Send
 
 from server.jsontext import dumps_bytes
 from server.mcp_tools import RESULT_KEYS, ToolCalls
-from server.mcp_wire import json_response, jsonrpc_error
+from server.mcp_wire import EventStream, jsonrpc_error
+from server.progress import Report, reporting_to
 
 log = logging.getLogger("concierge.mcp")
 
@@ -54,22 +55,28 @@ class FastToolCalls:
         if version is None:
             return False
         params = message["params"]
+        reply = EventStream(send)
+        token = _progress_token(raw_headers, params)
         try:
-            result = await self.calls.call(session_id, params["name"], params.get("arguments"))
+            if token is None:
+                result = await self.calls.call(session_id, params["name"], params.get("arguments"))
+            else:
+                with reporting_to(_relay(reply, token)):
+                    result = await self.calls.call(session_id, params["name"], params.get("arguments"))
             wire = self._sieve(version, result)
         except ValidationError:
             log.exception("tools/call returned a result that protocol version %s does not allow", version)
             await _answer(
-                send, jsonrpc_error(INTERNAL_ERROR, "Handler returned an invalid result", request_id=message["id"])
+                reply, jsonrpc_error(INTERNAL_ERROR, "Handler returned an invalid result", request_id=message["id"])
             )
             return True
         except Exception as exc:  # as the SDK answers a handler that raised: logged, no internals on the wire
             error = modern_error_data(exc)
-            await _answer(send, jsonrpc_error(error.code, error.message, request_id=message["id"]))
+            await _answer(reply, jsonrpc_error(error.code, error.message, request_id=message["id"]))
             return True
         if version in MODERN_PROTOCOL_VERSIONS:
             wire["_meta"] = {SERVER_INFO_META_KEY: dict(self.server_info)}
-        await json_response(send, 200, {"jsonrpc": "2.0", "id": message["id"], "result": wire})
+        await reply.answer(200, {"jsonrpc": "2.0", "id": message["id"], "result": wire})
         return True
 
     def _sieve(self, version: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -140,6 +147,37 @@ def _accepts_json(accept: str) -> bool:
     return bool(types & {"application/json", "application/*", "*/*"})
 
 
-async def _answer(send: Send, error: dict[str, Any]) -> None:
+async def _answer(reply: EventStream, error: dict[str, Any]) -> None:
     """An error as the SDK's single-exchange entry sends it: HTTP status by the code's table, else 200."""
-    await json_response(send, ERROR_CODE_HTTP_STATUS.get(error["error"]["code"], 200), error)
+    await reply.answer(ERROR_CODE_HTTP_STATUS.get(error["error"]["code"], 200), error)
+
+
+def _progress_token(raw_headers: Sequence[tuple[bytes, bytes]], params: dict[str, Any]) -> str | int | None:
+    """The request's `progressToken`, when its client can take the event stream that carries progress."""
+    meta = params.get("_meta")
+    token = meta.get("progressToken") if isinstance(meta, dict) else None
+    if not isinstance(token, str | int) or isinstance(token, bool):
+        return None
+    accept = next((v.decode("latin-1") for k, v in raw_headers if k == b"accept"), "")
+    types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    return token if types & {"text/event-stream", "text/*", "*/*"} else None
+
+
+def _relay(reply: EventStream, token: str | int) -> Report:
+    """Passes reports on as `notifications/progress` under the client's token. Only increasing progress
+    goes out, as MCP requires: of the calls of a batch that report at once, the one ahead is shown."""
+    last: float | None = None
+
+    async def report(progress: float, total: float | None, message: str | None) -> None:
+        nonlocal last
+        if last is not None and progress <= last:
+            return
+        last = progress
+        params: dict[str, Any] = {"progressToken": token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message:
+            params["message"] = message
+        await reply.notify({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
+
+    return report

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -22,7 +23,7 @@ from mcp import Client
 
 from tests.auth_fixtures import submit_key_form
 from tests.live import API_KEY, LiveServer, ThreadedServer, free_socket
-from tests.mcp_helpers import call
+from tests.mcp_helpers import call, raw_post
 from tests.upstream_echo import build_http_app
 
 pytestmark = pytest.mark.anyio
@@ -176,6 +177,71 @@ async def test_npm_server_over_http_registered_at_run_time(
                                    ("MATH_EVALUATE", {"expression": "6*7"}))
         assert not down["successful"] and "'everything'" in down["error"], down
         assert math["successful"] and math["data"]["result"] == 42
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # the 2026-07-28 era, then the handshake era
+async def test_progress_of_an_upstream_reaches_the_client_over_stdio_and_http(
+        tmp_path: Path, everything: Path, everything_http: tuple[str, subprocess.Popen[bytes]], mode: str) -> None:
+    url, _ = everything_http
+    upstreams = {"local": everything_stdio(everything), "remote": {"url": url}}
+    with live(tmp_path, upstreams=upstreams) as server:
+        session = server.create_session(toolkits=["local", "remote", "math"])
+        async with Client(mcp_url(server, session), mode=mode) as client:
+            for toolkit in ("local", "remote"):
+                seen: list[tuple[float, float | None, str | None]] = []
+
+                async def heard(progress: float, total: float | None, message: str | None) -> None:
+                    seen.append((progress, total, message))  # noqa: B023 (awaited before the loop moves on)
+
+                result = await client.call_tool("COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
+                    {"tool_slug": f"{toolkit.upper()}_TRIGGER_LONG_RUNNING_OPERATION",
+                     "arguments": {"duration": 0.6, "steps": 3}}]}, progress_callback=heard)
+                envelope = result.structured_content
+                assert envelope is not None and envelope["successful"], envelope
+                assert "completed" in str(envelope["data"]["results"][0]["response"]["data"]), envelope
+                assert seen == [(1, 3, None), (2, 3, None), (3, 3, None)], (toolkit, seen)
+            # without a progress token: the one JSON answer, as always (and other toolkits alongside)
+            plain = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
+                {"tool_slug": "REMOTE_TRIGGER_LONG_RUNNING_OPERATION", "arguments": {"duration": 0.2, "steps": 2}},
+                {"tool_slug": "MATH_EVALUATE", "arguments": {"expression": "6*7"}}]})
+            assert plain["successful"] and plain["data"]["success_count"] == 2, plain
+
+
+async def test_progress_only_increases_and_a_client_without_the_stream_gets_plain_json(tmp_path: Path) -> None:
+    echo = EchoHttpUpstream().start()
+    try:
+        with live(tmp_path, upstreams={"echo": {"url": echo.url + "/mcp"}, "local": echo_stdio()}) as server:
+            session = server.create_session(toolkits=["echo", "local"])
+            seen: list[tuple[float, float | None, str | None]] = []
+
+            async def heard(progress: float, total: float | None, message: str | None) -> None:
+                seen.append((progress, total, message))
+
+            async with Client(mcp_url(server, session)) as client:
+                result = await client.call_tool("COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
+                    {"tool_slug": "ECHO_PROGRESS", "arguments": {"steps": [1, 3, 2, 4], "total": 4}}]},
+                    progress_callback=heard)
+            assert result.structured_content is not None and result.structured_content["successful"], result
+            # MCP wants progress to increase: the step that went back is not passed on
+            assert seen == [(1, 4, "step 1"), (3, 4, "step 3"), (4, 4, "step 4")], seen
+            # a token from a client that takes only JSON: one JSON answer, no stream
+            body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+                "name": "COMPOSIO_MULTI_EXECUTE_TOOL", "_meta": {"progressToken": "t1"},
+                "arguments": {"tools": [{"tool_slug": "LOCAL_PROGRESS", "arguments": {"steps": [1, 2]}},
+                                        {"tool_slug": "ECHO_PROGRESS", "arguments": {"steps": [5]}}]}}}
+            for accept, streamed in (("application/json", False), ("application/json, text/event-stream", True)):
+                answer = raw_post(mcp_url(server, session), json.dumps(body), {"Accept": accept})
+                assert answer.status_code == 200, answer.text
+                assert answer.headers["content-type"].startswith("text/event-stream") == streamed, answer.headers
+                events = [json.loads(line[5:]) for line in answer.text.splitlines() if line.startswith("data:")]
+                final = events[-1] if streamed else answer.json()
+                assert final["id"] == 7 and final["result"]["structuredContent"]["data"]["success_count"] == 2
+                if streamed:  # two calls at once under one token: what goes out still only increases
+                    shown = [e["params"]["progress"] for e in events[:-1]]
+                    assert shown and shown == sorted(set(shown)), events
+                    assert {e["params"]["progressToken"] for e in events[:-1]} == {"t1"}, events
+    finally:
+        echo.stop()
 
 
 async def test_each_user_call_carries_only_that_users_credential(tmp_path: Path) -> None:

@@ -32,6 +32,9 @@ BASE_TOOLS = [
                input_schema={"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
                annotations=types.ToolAnnotations(destructive_hint=True)),
     types.Tool(name="fail", description="Answer with an error result.", input_schema=OBJECT),
+    types.Tool(name="progress", description="Report each of `steps` as progress (of `total`), then answer.",
+               input_schema={"type": "object", "properties": {"steps": {"type": "array", "items": {"type": "number"}},
+                                                              "total": {"type": "number"}}, "required": ["steps"]}),
 ]
 
 
@@ -58,6 +61,10 @@ def build_server() -> Server[Any]:
             extra.append(str(args["name"]))
             await ctx.session.send_tool_list_changed()
             return types.CallToolResult(content=[types.TextContent(type="text", text="grown")])
+        if params.name == "progress":
+            for step in args["steps"]:
+                await ctx.session.report_progress(step, args.get("total"), f"step {step:g}")
+            return types.CallToolResult(content=[types.TextContent(type="text", text="reported")])
         if params.name == "fail":
             return types.CallToolResult(content=[types.TextContent(type="text", text="the echo server says no")],
                                         is_error=True)

@@ -29,6 +29,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, CallToolResult
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from server import progress
 from server.config import UpstreamConfig, UpstreamPoolConfig
 from server.errors import UpstreamError
 from server.upstreams.http_calls import HttpCaller
@@ -159,7 +160,7 @@ class Connection:
         name = self.target.upstream
         if client is None or not self.alive:
             raise UpstreamError(f"upstream MCP server {name!r} is not connected", {"upstream": name})
-        call = asyncio.ensure_future(client.call_tool(tool_name, arguments))
+        call = asyncio.ensure_future(client.call_tool(tool_name, arguments, progress_callback=progress.current()))
         gone = asyncio.ensure_future(self.closed.wait())
         try:
             done, _ = await asyncio.wait({call, gone}, timeout=limit_seconds, return_when=asyncio.FIRST_COMPLETED)

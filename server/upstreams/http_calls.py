@@ -22,12 +22,14 @@ from typing import Any
 from mcp.types import CallToolResult
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
 
+from server import progress
 from server.errors import UpstreamError
 from server.jsontext import dumps_bytes, loads
 from server.upstreams.http_pool import HttpFailure, HttpPool, RequestRefused
 
 CLIENT_INFO = {"name": "concierge", "version": "0.1"}
 ACCEPT = "application/json, text/event-stream"
+PROGRESS = "notifications/progress"
 
 
 class HttpCaller:
@@ -56,7 +58,7 @@ class HttpCaller:
         params = {"name": tool_name, "arguments": arguments}
         try:
             async with asyncio.timeout(limit_seconds):
-                message = await self._request("tools/call", params, tool_name)
+                message = await self._request("tools/call", params, tool_name, progress.current())
         except TimeoutError:
             raise UpstreamError(
                 f"upstream MCP server {self.upstream!r} did not answer {tool_name!r} within {limit_seconds:g} s",
@@ -76,16 +78,18 @@ class HttpCaller:
             )
         return CallToolResult.model_validate(message.get("result") or {})
 
-    async def _request(self, method: str, params: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+    async def _request(
+        self, method: str, params: dict[str, Any], name: str | None = None, report: progress.Report | None = None
+    ) -> dict[str, Any]:
         if not self._settled:
             await self._settle_era()
         if not self.modern:
             await self._initialize()
-        answer = await self._post(method, params, name)
+        answer = await self._post(method, params, name, report=report)
         if answer is None and not self.modern:  # the upstream forgot our session: shake hands again
             self._handshake = None
             await self._initialize()
-            answer = await self._post(method, params, name)
+            answer = await self._post(method, params, name, report=report)
         if answer is None:
             raise UpstreamError(
                 f"upstream MCP server {self.upstream!r} does not know this session", {"upstream": self.upstream}
@@ -152,25 +156,25 @@ class HttpCaller:
         *,
         handshake: bool = False,
         era: str | None = None,
+        report: progress.Report | None = None,
     ) -> dict[str, Any] | None:
         """The JSON-RPC answer to one request (None: the upstream does not know our session; {} for a
-        notification), in the calls' era unless `era` says otherwise."""
+        notification), in the calls' era unless `era` says otherwise. With `report`, the upstream is
+        asked for progress (the request's id is the token) and what it sends before answering goes there."""
         era = era or self.era
         body: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         request_id = None
         if not method.startswith("notifications/"):
             request_id = body["id"] = next(self._ids)
         if params is not None:
-            body["params"] = params
+            meta: dict[str, Any] = {"progressToken": request_id} if report is not None else {}
             if era in MODERN_PROTOCOL_VERSIONS:
-                body["params"] = {
-                    **params,
-                    "_meta": {
-                        "io.modelcontextprotocol/protocolVersion": era,
-                        "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
-                        "io.modelcontextprotocol/clientCapabilities": {},
-                    },
+                meta |= {
+                    "io.modelcontextprotocol/protocolVersion": era,
+                    "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
+                    "io.modelcontextprotocol/clientCapabilities": {},
                 }
+            body["params"] = {**params, "_meta": meta} if meta else params
         async with self.http.post(self.url, dumps_bytes(body), self._headers(method, name, era)) as response:
             if handshake and "mcp-session-id" in response.headers:
                 self.session_id = response.headers["mcp-session-id"]
@@ -191,14 +195,16 @@ class HttpCaller:
                     {"upstream": self.upstream, "status": response.status},
                 )
             if response.headers.get("content-type", "").startswith("text/event-stream"):
-                return await _answer_in_stream(response.lines(), request_id)
+                return await _answer_in_stream(response.lines(), request_id, report)
             message = loads(await response.read())
             return message if isinstance(message, dict) else {}
 
 
-async def _answer_in_stream(lines: AsyncIterator[bytes], request_id: int) -> dict[str, Any]:
-    """The message answering `request_id` in a server-sent event stream (notifications before it,
-    such as progress, are passed over)."""
+async def _answer_in_stream(
+    lines: AsyncIterator[bytes], request_id: int, report: progress.Report | None
+) -> dict[str, Any]:
+    """The message answering `request_id` in a server-sent event stream; progress for it before the
+    answer goes to `report`, other notifications are passed over."""
     data: list[bytes] = []
     async for raw in lines:
         line = raw.rstrip(b"\r\n")
@@ -210,10 +216,24 @@ async def _answer_in_stream(lines: AsyncIterator[bytes], request_id: int) -> dic
                 message = loads(payload)
             except ValueError:  # a priming event (an id and no data) or a comment
                 continue
-            if (
-                isinstance(message, dict)
-                and message.get("id") == request_id
-                and ("result" in message or "error" in message)
-            ):
+            if not isinstance(message, dict):
+                continue
+            if message.get("id") == request_id and ("result" in message or "error" in message):
                 return message
+            if report is not None and message.get("method") == PROGRESS:
+                await _pass_on(report, message.get("params"), request_id)
     return {"error": {"message": "the upstream closed the stream without answering"}}
+
+
+async def _pass_on(report: progress.Report, params: Any, request_id: int) -> None:
+    """An upstream's progress for our request, if well-formed (numbers, an optional text)."""
+    if not isinstance(params, dict) or params.get("progressToken") != request_id:
+        return
+    done, total, message = _number(params.get("progress")), params.get("total"), params.get("message")
+    if done is None or (total is not None and _number(total) is None) or not isinstance(message, str | None):
+        return
+    await report(done, _number(total), message)
+
+
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
