@@ -106,7 +106,7 @@ def _version(raw_headers: Sequence[tuple[bytes, bytes]], message: Any) -> str | 
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers}
     if not headers.get("content-type", "").lower().startswith("application/json"):
         return None
-    if not _accepts_json(headers.get("accept", "")):
+    if not _accepts(headers.get("accept", ""), {"application/json", "application/*", "*/*"}):
         return None
     requested = headers.get("mcp-protocol-version")
     if requested is None or requested in HANDSHAKE_PROTOCOL_VERSIONS:
@@ -141,10 +141,10 @@ def _valid_params(version: str, params: dict[str, Any]) -> bool:
     return True
 
 
-def _accepts_json(accept: str) -> bool:
-    """As the SDK reads Accept (RFC 9110 wildcards included)."""
-    types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-    return bool(types & {"application/json", "application/*", "*/*"})
+def _accepts(accept: str, media_types: set[str]) -> bool:
+    """Whether an Accept header takes one of `media_types`, as the SDK reads it (list them with the
+    wildcards that cover them, RFC 9110)."""
+    return any(part.split(";")[0].strip().lower() in media_types for part in accept.split(","))
 
 
 async def _answer(reply: EventStream, error: dict[str, Any]) -> None:
@@ -159,8 +159,7 @@ def _progress_token(raw_headers: Sequence[tuple[bytes, bytes]], params: dict[str
     if not isinstance(token, str | int) or isinstance(token, bool):
         return None
     accept = next((v.decode("latin-1") for k, v in raw_headers if k == b"accept"), "")
-    types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-    return token if types & {"text/event-stream", "text/*", "*/*"} else None
+    return token if _accepts(accept, {"text/event-stream", "text/*", "*/*"}) else None
 
 
 def _relay(reply: EventStream, token: str | int) -> Report:

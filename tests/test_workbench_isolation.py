@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import server
-from server.workbench import WorkbenchManager
+from server.workbench import PythonRun, WorkbenchManager
 from tests.workbench_fixtures import workbench as shared_workbench
 
 LIMITS = {"memory_mb": 1024, "max_pids": 32, "disk_quota_mb": 20, "max_file_mb": 8, "tmp_mb": 16}
@@ -292,17 +292,23 @@ def test_an_infinite_loop_is_interrupted_at_its_time_limit_and_state_is_kept(tmp
     asyncio.run(scenario())
 
 
+async def past_the_limit_then_again(wb: WorkbenchManager, code: str) -> tuple[PythonRun, PythonRun]:
+    """Runs `code` under a 1 s limit, then a cell after it, which must run in a new process."""
+    run = await wb.run_python("sess_attacker", code, timeout_seconds=1)
+    after = await wb.run_python("sess_attacker", "'still usable'")
+    assert after.result == "'still usable'" and after.fresh_process, after
+    return run, after
+
+
 def test_a_loop_that_ignores_the_interrupt_is_killed_and_restarted_cleanly(tmp_path: Path) -> None:
     fake_server_data(tmp_path)
     stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
 
     async def scenario() -> None:
         async with workbench(tmp_path) as wb:
-            run = await wb.run_python("sess_attacker", stubborn, timeout_seconds=1)
+            run, after = await past_the_limit_then_again(wb, stubborn)
             assert run.timed_out and run.error is not None and "was killed" in run.error.message
-            after = await wb.run_python("sess_attacker", "'still usable'")
-            assert after.result == "'still usable'"
-            assert after.fresh_process and after.fresh_reason == "timeout_kill"
+            assert after.fresh_reason == "timeout_kill"
             await bystander_still_works(wb)
 
     asyncio.run(scenario())
@@ -314,11 +320,10 @@ def test_a_process_that_dies_when_interrupted_at_the_limit_reports_the_limit(tmp
 
     async def scenario() -> None:
         async with workbench(tmp_path) as wb:
-            run = await wb.run_python("sess_attacker", dies, timeout_seconds=1)
+            run, after = await past_the_limit_then_again(wb, dies)
             assert run.timed_out and run.error is not None and run.error.type == "TimeoutError", run.error
             assert "1 s time limit" in run.error.message and "status 3" in run.error.message, run.error.message
-            after = await wb.run_python("sess_attacker", "'still usable'")
-            assert after.result == "'still usable'" and after.fresh_process and after.fresh_reason == "crashed"
+            assert after.fresh_reason == "crashed"
 
     asyncio.run(scenario())
 
