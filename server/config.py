@@ -162,8 +162,13 @@ class UpstreamConfig(_Section):
 class UpstreamPoolConfig(_Section):
     idle_seconds: float = Field(300, gt=0, description="an unused upstream connection or process closes after this")
     max_processes: int = Field(20, ge=1, description="stdio upstream processes alive at once")
+    max_starting: int = Field(
+        4, ge=1, description="stdio upstream processes starting at once; the others wait their turn"
+    )
     refresh_seconds: float = Field(600, gt=0, description="how often upstream tool lists are fetched again")
-    connect_timeout_seconds: float = Field(15, gt=0)
+    connect_timeout_seconds: float = Field(
+        15, gt=0, description="connecting to an upstream, or starting a process from its turn to its handshake"
+    )
     allow_commands_from_api: bool = Field(
         False, description="let POST /api/v1/upstreams register stdio commands (runs programs as the server's user)"
     )

@@ -308,6 +308,49 @@ async def test_process_bound_idle_reaping_and_no_orphans(tmp_path: Path) -> None
     assert not echo_pids(), "stdio upstream processes outlived the server"
 
 
+# a start that holds a machine-wide resource for a while (as CPU is, on a small machine), then serves
+SLOW_START = ("import fcntl, os, sys, time\n"
+              "with open(sys.argv[1], 'w') as lock:\n"
+              "    fcntl.flock(lock, fcntl.LOCK_EX)\n"
+              "    time.sleep(float(sys.argv[2]))\n"
+              "os.execv(sys.executable, [sys.executable, '-m', 'tests.upstream_echo', 'stdio'])")
+
+
+async def test_a_crowd_of_first_calls_starts_processes_in_turns_each_within_the_timeout(tmp_path: Path) -> None:
+    """Three users' processes, each start holding the lock for 2.5 s: started together, the last would
+    finish after 7.5 s, past the 6 s timeout; one at a time (`max_starting`), each takes 2.5 s and more."""
+    upstreams = {"echo": echo_stdio(args=["-c", SLOW_START, str(tmp_path / "start.lock"), "2.5"],
+                                    auth={"type": "header", "env": "ECHO_TOKEN", "prefix": ""})}
+    with live(tmp_path, upstreams=upstreams,
+              upstream_pool={"max_starting": 1, "connect_timeout_seconds": 6}) as server:
+        users = [f"user{i}" for i in range(3)]
+        sessions = {u: server.create_session(user_id=u, toolkits=["echo"]) for u in users}
+        for user, session in sessions.items():
+            connect_token(server, session, "echo", f"env_{user}_0123456789")
+        started = time.monotonic()
+        results = await asyncio.gather(*(execute(mcp_url(server, sessions[u]), ("ECHO_WHO_AM_I", {}))
+                                         for u in users))
+        seen = [(r[0].get("data") or {}).get("credential") for r in results]
+        assert seen == [f"env_{u}_0123456789" for u in users], results
+        assert time.monotonic() - started > 3 * 2.5  # in turns
+    assert not echo_pids(), "stdio upstream processes outlived the server"
+
+
+async def test_a_process_that_never_finishes_its_handshake_is_stopped_at_the_timeout(tmp_path: Path) -> None:
+    hung = {"command": sys.executable, "args": ["-c", "import time; time.sleep(60)"],
+            "env": {"ECHO_MARK": ECHO_MARK}}
+    with live(tmp_path, upstreams={"echo": echo_stdio(), "hung": hung},
+              upstream_pool={"connect_timeout_seconds": 1.5}) as server:
+        await wait_until(lambda: server.api("GET", "/upstreams/hung").json()["last_error"], 10, "the hung listing")
+        hung_state = server.api("GET", "/upstreams/hung").json()
+        assert "did not finish connecting within 1.5 s" in hung_state["last_error"], hung_state
+        assert hung_state["processes"] == 0, hung_state
+        await wait_until(lambda: len(echo_pids()) == 1, 10, "the hung process stopped, the echo one kept")
+        ran, = await execute(mcp_url(server, server.create_session(toolkits=["echo"])), ("ECHO_WHO_AM_I", {}))
+        assert ran["successful"], ran
+    assert not echo_pids(), "stdio upstream processes outlived the server"
+
+
 async def test_upstream_killed_mid_call_then_reconnects(tmp_path: Path) -> None:
     with live(tmp_path, upstreams={"echo": echo_stdio()}) as server:
         session = server.create_session(toolkits=["echo", "math"])

@@ -4,7 +4,9 @@ Each live connection is owned by one background task that holds the SDK `Client`
 and task group must be entered and left by the same task); calls from any request task go through it.
 A stdio upstream without per-user credentials runs one process for everybody; with them, one process
 per account, so a credential placed in a process's environment is only ever that account's. Processes
-are bounded (`max_processes`): the least recently used idle one is closed to make room.
+are bounded (`max_processes`, counted from spawn to exit, so one still closing holds its place): the
+least recently used idle one is closed to make room. At most `max_starting` start at once: a crowd of
+new users on a small machine would otherwise starve every start past the connect timeout together.
 """
 
 from __future__ import annotations
@@ -75,18 +77,29 @@ async def _http_transport(url: str, headers: dict[str, str]) -> AsyncIterator[An
         yield streams
 
 
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """What every connection of a pool shares with it."""
+
+    log_dir: Path
+    starts: asyncio.Semaphore  # process starts under way at once
+    connect_timeout: float  # from a start's turn to its handshake done
+    on_list_changed: Callable[[str], None]
+    on_closed: Callable[[Connection], None]
+
+
 class Connection:
-    def __init__(self, target: Target, log_dir: Path, on_list_changed: Callable[[str], None]) -> None:
+    def __init__(self, target: Target, hooks: Hooks) -> None:
         self.target = target
-        self.ready = asyncio.Event()
+        self.ready = asyncio.Event()  # set once connected, or once it never will be (`client` is None)
         self.closing = asyncio.Event()
         self.closed = asyncio.Event()
         self.client: Client | None = None
         self.error: BaseException | None = None
         self.in_flight = 0
         self.last_used = time.monotonic()
-        self._log_dir = log_dir
-        self._on_list_changed = on_list_changed
+        self._hooks = hooks
+        self._start_deadline: asyncio.Timeout | None = None
         self.task = asyncio.create_task(self._run(), name=f"upstream {target.upstream}")
 
     @property
@@ -109,34 +122,50 @@ class Connection:
     async def _on_message(self, message: Any) -> None:
         method = getattr(message, "method", None) or getattr(getattr(message, "root", None), "method", None)
         if method == LIST_CHANGED:
-            self._on_list_changed(self.target.upstream)
+            self._hooks.on_list_changed(self.target.upstream)
 
     async def _run(self) -> None:
         """Handshake era first: it is the one where servers of every SDK announce tool-list changes
-        (`notifications/tools/list_changed`); a server that refuses it is asked in the 2026-07-28 era."""
+        (`notifications/tools/list_changed`); a server that refuses it is asked in the 2026-07-28 era.
+        The connect timeout runs from the start's turn, so waiting for a turn is not counted against it."""
         errlog: TextIO | None = None
+        turn = self._hooks.starts if self.target.is_process else None
         try:
-            if self.target.is_process:  # the upstream's stderr goes to its own log, not the server's
-                errlog = await asyncio.to_thread(_open_log, self._log_dir, self.target.upstream)
-            for mode in ("legacy", "auto"):
-                try:
-                    await self._serve(mode, errlog)
-                    return
-                except Exception as exc:
-                    self.error = exc
-                    if self.ready.is_set() or self.closing.is_set():
-                        return
+            if turn is not None:
+                await turn.acquire()
+            try:
+                if self.target.is_process:  # the upstream's stderr goes to its own log, not the server's
+                    errlog = await asyncio.to_thread(_open_log, self._hooks.log_dir, self.target.upstream)
+                async with asyncio.timeout(self._hooks.connect_timeout) as self._start_deadline:
+                    for mode in ("legacy", "auto"):
+                        try:
+                            await self._serve(mode, errlog)
+                            return
+                        except Exception as exc:
+                            self.error = exc
+                            if self.ready.is_set() or self.closing.is_set():
+                                return
+            except TimeoutError:
+                self.error = TimeoutError(f"did not finish connecting within {self._hooks.connect_timeout:g} s")
+            finally:
+                if turn is not None and not self.ready.is_set():
+                    turn.release()
         finally:
             self.client = None
             self.ready.set()
             self.closed.set()
             if errlog is not None:
                 errlog.close()
+            self._hooks.on_closed(self)
 
     async def _serve(self, mode: str, errlog: TextIO | None) -> None:
         async with Client(self._transport(errlog), mode=mode, message_handler=self._on_message) as client:
+            assert self._start_deadline is not None
+            self._start_deadline.reschedule(None)  # connected: the connection may live as long as it is used
             self.client = client
             self.ready.set()
+            if self.target.is_process:
+                self._hooks.starts.release()
             async with anyio.create_task_group() as tasks:
                 if self.target.secret is None and client.protocol_version in MODERN_PROTOCOL_VERSIONS:
                     tasks.start_soon(self._listen, client)
@@ -149,7 +178,7 @@ class Connection:
         try:
             async with client.listen(tools_list_changed=True) as events:
                 async for _ in events:
-                    self._on_list_changed(self.target.upstream)
+                    self._hooks.on_list_changed(self.target.upstream)
         except (ListenNotSupportedError, SubscriptionLost, MCPError) as exc:
             log.debug("upstream %s: no tool-list subscription (%s)", self.target.upstream, _reason(exc))
 
@@ -234,15 +263,16 @@ def _reason(exc: BaseException | None) -> str:
 class ConnectionPool:
     def __init__(self, settings: UpstreamPoolConfig, log_dir: Path, on_list_changed: Callable[[str], None]) -> None:
         self.settings = settings
-        self.log_dir = log_dir
-        self.on_list_changed = on_list_changed
         self._connections: dict[tuple[str, str], Connection] = {}
+        self._processes: set[Connection] = set()  # from spawn until the process has exited
         self._callers: dict[tuple[str, str], HttpCaller] = {}
         self.eras: dict[str, str] = {}  # HTTP upstream -> the protocol version its listing session negotiated
         self._http: HttpPool | None = None
         self._lock = asyncio.Lock()
         self._freed = asyncio.Event()
         self._reaper: asyncio.Task[None] | None = None
+        starts = asyncio.Semaphore(settings.max_starting)
+        self._hooks = Hooks(log_dir, starts, settings.connect_timeout_seconds, on_list_changed, self._closed)
 
     def start(self) -> None:
         self._reaper = asyncio.create_task(self._reap_forever(), name="upstream reaper")
@@ -266,7 +296,9 @@ class ConnectionPool:
                 if conn is None or not conn.alive:
                     if target.is_process:
                         await self._make_room()
-                    conn = self._connections[target.key] = Connection(target, self.log_dir, self.on_list_changed)
+                    conn = self._connections[target.key] = Connection(target, self._hooks)
+                    if target.is_process:
+                        self._processes.add(conn)
         conn.in_flight += 1
         try:
             await self._ready(conn)
@@ -279,30 +311,31 @@ class ConnectionPool:
             self._freed.set()  # a caller waiting for a process slot may find an idle one now
 
     async def _ready(self, conn: Connection) -> None:
-        name = conn.target.upstream
-        try:
-            await asyncio.wait_for(asyncio.shield(conn.ready.wait()), timeout=self.settings.connect_timeout_seconds)
-        except TimeoutError:
-            await self._drop(conn)
-            raise UpstreamError(
-                f"upstream MCP server {name!r} did not finish connecting within "
-                f"{self.settings.connect_timeout_seconds:g} s",
-                {"upstream": name},
-            ) from None
+        """Waits as long as the connection's start does: its own deadline bounds it."""
+        await conn.ready.wait()
         if conn.client is None:
             await self._drop(conn)
+            name = conn.target.upstream
+            if isinstance(conn.error, TimeoutError):
+                raise UpstreamError(f"upstream MCP server {name!r} {conn.error}", {"upstream": name})
             raise UpstreamError(
                 f"upstream MCP server {name!r} cannot be reached: {_reason(conn.error)}", {"upstream": name}
             )
+
+    def _closed(self, conn: Connection) -> None:
+        self._processes.discard(conn)
+        self._freed.set()
 
     async def _make_room(self) -> None:
         """Called under the lock: close the least recently used idle process, or wait for one to free."""
         deadline = time.monotonic() + self.settings.connect_timeout_seconds
         while True:
-            live = [c for c in self._connections.values() if c.alive and c.target.is_process]
-            if len(live) < self.settings.max_processes:
+            if len(self._processes) < self.settings.max_processes:
                 return
-            idle = sorted((c for c in live if c.in_flight == 0), key=lambda c: c.last_used)
+            idle = sorted(
+                (c for c in self._processes if c.alive and c.in_flight == 0 and c.ready.is_set()),
+                key=lambda c: c.last_used,
+            )
             if idle:
                 await self._drop(idle[0])
                 continue
