@@ -38,7 +38,10 @@ log = logging.getLogger("concierge.mcp")
 METHOD = "tools/call"
 PARAM_HEADER_PREFIX = b"mcp-param-"
 MAX_REMEMBERED = 1024
-_VALID: set[tuple[str, bytes]] = set()  # (version, parameters but `arguments`) that passed the SDK's check
+Headers = tuple[tuple[bytes, bytes], ...]
+# (headers but content-length, parameters but `arguments`) -> the version to answer at, or None: the
+# checks that decide it read nothing else, and a client sends the same of both on every call
+_DECIDED: dict[tuple[Headers, bytes], str | None] = {}
 
 
 class FastToolCalls:
@@ -103,6 +106,22 @@ def _version(raw_headers: Sequence[tuple[bytes, bytes]], message: Any) -> str | 
         return None
     if params.get("arguments") is not None and not isinstance(params["arguments"], dict):
         return None
+    key = (
+        tuple(h for h in raw_headers if h[0] != b"content-length"),
+        dumps_bytes({k: v for k, v in params.items() if k != "arguments"}, sort_keys=True),
+    )
+    try:
+        return _DECIDED[key]
+    except KeyError:
+        pass
+    version = _decide(raw_headers, message, params)
+    if len(_DECIDED) >= MAX_REMEMBERED:
+        _DECIDED.clear()
+    _DECIDED[key] = version
+    return version
+
+
+def _decide(raw_headers: Sequence[tuple[bytes, bytes]], message: dict[str, Any], params: dict[str, Any]) -> str | None:
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers}
     if not headers.get("content-type", "").lower().startswith("application/json"):
         return None
@@ -126,18 +145,12 @@ def _version(raw_headers: Sequence[tuple[bytes, bytes]], message: Any) -> str | 
 
 
 def _valid_params(version: str, params: dict[str, Any]) -> bool:
-    """The SDK's validation of the parameters, remembered for what varies little between calls (the
-    tool name, `_meta`): `arguments`, checked above to be a JSON object, is all any version asks of it."""
-    key = (version, dumps_bytes({k: v for k, v in params.items() if k != "arguments"}, sort_keys=True))
-    if key in _VALID:
-        return True
+    """The SDK's validation of the parameters: `arguments`, checked above to be a JSON object, is all any
+    version asks of it, so the answer holds for every call that differs only there."""
     try:
         spec.validate_client_request(METHOD, version, params)
     except (ValidationError, KeyError, ValueError):
         return False
-    if len(_VALID) >= MAX_REMEMBERED:
-        _VALID.clear()
-    _VALID.add(key)
     return True
 
 

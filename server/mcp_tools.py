@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -42,10 +43,9 @@ class ToolCalls:
             envelope = await self.surface.call(session, name, arguments)
         except ConciergeError as exc:
             envelope = failed(exc)
-        if self.metrics is not None:
-            self.metrics.child(self.metrics.tool_seconds, self.meta_names.get(name, "direct"), "mcp").observe(
-                time.perf_counter() - started
-            )
+        if self.metrics is not None:  # counted once the answer is on its way
+            series = self.metrics.child(self.metrics.tool_seconds, self.meta_names.get(name, "direct"), "mcp")
+            asyncio.get_running_loop().call_soon(series.observe, time.perf_counter() - started)
         return {
             "content": [{"type": "text", "text": jsontext.dumps(envelope)}],
             "structuredContent": envelope,

@@ -210,8 +210,8 @@ class Executor:
         )
         if logged is None:
             await self.executions.record(row)
-        else:
-            self.executions.finish(row)
+        else:  # the outcome is handed over once the answer is on its way: nobody waits for it
+            asyncio.get_running_loop().call_soon(self.executions.finish, row)
             await logged
         return Outcome(data, error is None, log_id, error)
 

@@ -28,7 +28,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CONNECTION_CLOSED, CallToolResult
+from mcp.types import CONNECTION_CLOSED
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from server import progress
@@ -182,8 +182,8 @@ class Connection:
         except (ListenNotSupportedError, SubscriptionLost, MCPError) as exc:
             log.debug("upstream %s: no tool-list subscription (%s)", self.target.upstream, _reason(exc))
 
-    async def call(self, tool_name: str, arguments: dict[str, Any], limit_seconds: float) -> CallToolResult:
-        """The upstream's answer; a connection that dies or a call that overruns becomes an UpstreamError
+    async def call(self, tool_name: str, arguments: dict[str, Any], limit_seconds: float) -> dict[str, Any]:
+        """The upstream's answer in wire form; a connection that dies or a call that overruns becomes an UpstreamError
         naming the upstream (the caller's cancellation is passed on to the upstream by the SDK)."""
         client = self.client
         name = self.target.upstream
@@ -194,7 +194,7 @@ class Connection:
         try:
             done, _ = await asyncio.wait({call, gone}, timeout=limit_seconds, return_when=asyncio.FIRST_COMPLETED)
             if call in done:
-                return call.result()
+                return call.result().model_dump(mode="json", by_alias=True, exclude_none=True)
             if gone in done:
                 raise UpstreamError(
                     f"upstream MCP server {name!r} went away during the call "
@@ -357,13 +357,14 @@ class ConnectionPool:
         await conn.close()
         self._freed.set()
 
-    async def call(self, target: Target, tool_name: str, arguments: dict[str, Any]) -> CallToolResult:
+    async def call(self, target: Target, tool_name: str, arguments: dict[str, Any]) -> Any:
+        """The result in wire form."""
         if not target.is_process:
             return await self._http_call(target, tool_name, arguments)
         async with self.lease(target) as conn:
             return await conn.call(tool_name, arguments, target.config.timeout_seconds)
 
-    async def _http_call(self, target: Target, tool_name: str, arguments: dict[str, Any]) -> CallToolResult:
+    async def _http_call(self, target: Target, tool_name: str, arguments: dict[str, Any]) -> Any:
         caller = self._callers.get(target.key)
         if caller is None:
             assert self._http is not None and target.config.url is not None

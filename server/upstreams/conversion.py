@@ -1,5 +1,5 @@
-"""MCP wire shapes <-> catalog shapes: an upstream's `tools/list` becomes a Toolkit, a `CallToolResult`
-becomes the data a meta tool returns (or a ToolError)."""
+"""MCP wire shapes <-> catalog shapes: an upstream's `tools/list` becomes a Toolkit, a `tools/call`
+result becomes the data a meta tool returns (or a ToolError)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from mcp.types import CallToolResult, TextContent
 
 from server.catalog.model import Tool, Toolkit
 from server.catalog.toolkit_file import AuthSchemeFile, OAuth2Fields
@@ -112,23 +111,47 @@ def toolkit_from(
     )
 
 
-def result_data(upstream: str, tool_name: str, result: CallToolResult) -> Any:
-    """Structured content when the upstream gives it; otherwise the content blocks (one text block is
-    returned as its text, or its JSON when it is JSON). Images and resources keep their wire form."""
-    if result.is_error:
-        text = " ".join(c.text for c in result.content if isinstance(c, TextContent)).strip()
+def result_data(upstream: str, tool_name: str, result: Any) -> Any:
+    """`result` in wire form (a `tools/call` result as the upstream sent it). Structured content when the
+    upstream gives it; otherwise the content blocks (one text block is returned as its text, or its JSON
+    when it is JSON). Images and resources keep their wire form. Only what this reads is checked: a
+    result that breaks it is the upstream's error, named as such."""
+    problem = _malformed(result)
+    if problem:
+        raise ToolError(
+            f"upstream {upstream!r} tool {tool_name!r} answered with a malformed result: {problem}",
+            {"upstream": upstream},
+        )
+    blocks = result.get("content") or []
+    if result.get("isError"):
+        text = " ".join(b["text"] for b in blocks if b["type"] == "text").strip()
         raise ToolError(
             f"upstream {upstream!r} tool {tool_name!r} failed: {text or 'no message'}", {"upstream": upstream}
         )
-    if result.structured_content is not None:
-        return result.structured_content
-    blocks = result.content
-    if len(blocks) == 1 and isinstance(blocks[0], TextContent):
-        text = blocks[0].text
+    if result.get("structuredContent") is not None:
+        return result["structuredContent"]
+    if len(blocks) == 1 and blocks[0]["type"] == "text":
+        text = blocks[0]["text"]
         if text[:1] in "{[":
             try:
                 return loads(text)
             except ValueError:
                 pass
         return text
-    return [block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in blocks]
+    return blocks
+
+
+def _malformed(result: Any) -> str | None:
+    if not isinstance(result, dict):
+        return "not an object"
+    if not isinstance(result.get("isError", False), bool | None):
+        return "isError is not a boolean"
+    blocks = result.get("content") or []
+    if not isinstance(blocks, list):
+        return "content is not a list"
+    for block in blocks:
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            return "a content block has no type"
+        if block["type"] == "text" and not isinstance(block.get("text"), str):
+            return "a text block has no text"
+    return None

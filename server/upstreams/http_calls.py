@@ -19,7 +19,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from mcp.types import CallToolResult
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from server import progress
@@ -54,7 +53,8 @@ class HttpCaller:
     def modern(self) -> bool:
         return self.era in MODERN_PROTOCOL_VERSIONS
 
-    async def call(self, tool_name: str, arguments: dict[str, Any], limit_seconds: float) -> CallToolResult:
+    async def call(self, tool_name: str, arguments: dict[str, Any], limit_seconds: float) -> Any:
+        """The result in wire form, as the upstream sent it (`conversion.result_data` reads it)."""
         params = {"name": tool_name, "arguments": arguments}
         try:
             async with asyncio.timeout(limit_seconds):
@@ -76,7 +76,7 @@ class HttpCaller:
                 f"upstream MCP server {self.upstream!r} refused the call: {error.get('message') or error}",
                 {"upstream": self.upstream, "jsonrpc_code": error.get("code")},
             )
-        return CallToolResult.model_validate(message.get("result") or {})
+        return message.get("result")
 
     async def _request(
         self, method: str, params: dict[str, Any], name: str | None = None, report: progress.Report | None = None

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httptools
 
 IDLE_REUSE_SECONDS = 1.0  # under every common server's keep-alive timeout (gunicorn's is 2 s)
+MAX_HEADER_BLOCKS = 1024
 FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _BREAKS = re.compile(r"[\r\n\0]")
@@ -213,13 +214,14 @@ class HttpPool:
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._open: set[_Connection] = set()
         self._targets: dict[str, _Target] = {}
+        self._header_blocks: dict[tuple[tuple[str, str], ...], bytes] = {}  # checked and encoded, per header set
 
     @contextlib.asynccontextmanager
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> AsyncIterator[Answer]:
         target = self._targets.get(url)
         if target is None:
             target = self._targets[url] = _target(url)
-        request = b"".join((target.head, _header_lines(headers), b"content-length: %d\r\n\r\n" % len(body), body))
+        request = b"".join((target.head, self._header_block(headers), b"content-length: %d\r\n\r\n" % len(body), body))
         async with self._slots:
             conn = self._reuse(target.key) or await self._connect(target)
             try:
@@ -230,6 +232,17 @@ class HttpPool:
                     self._idle.setdefault(target.key, []).append(conn)
                 else:
                     self._forget(conn)
+
+    def _header_block(self, headers: Mapping[str, str]) -> bytes:
+        """A caller sends the same few header sets again and again: each is checked and encoded once."""
+        key = tuple(headers.items())
+        block = self._header_blocks.get(key)
+        if block is None:
+            block = _header_lines(headers)
+            if len(self._header_blocks) >= MAX_HEADER_BLOCKS:
+                self._header_blocks.clear()
+            self._header_blocks[key] = block
+        return block
 
     def _reuse(self, key: tuple[str, str, int]) -> _Connection | None:
         idle = self._idle.get(key)
@@ -262,7 +275,9 @@ class HttpPool:
         self._open.discard(conn)
 
     def prune(self) -> None:
-        """Close idle connections too old to reuse (a server that never closes them would keep them)."""
+        """Close idle connections too old to reuse (a server that never closes them would keep them), and
+        forget the header sets seen so far (a rotated credential's old headers do not stay in memory)."""
+        self._header_blocks.clear()
         fresh_since = time.monotonic() - IDLE_REUSE_SECONDS
         for key, idle in list(self._idle.items()):
             for conn in [c for c in idle if c.lost or c.idle_since <= fresh_since]:
