@@ -136,6 +136,7 @@ class Runtime:
             settings.data_dir,
             sessions.invalidate,
             OAuthContext(settings.oauth_apps, auth.box, auth.flow.callback_uri, http),
+            settings.execution.http_max_response_bytes,
         )
         auth.flow.on_active.append(upstreams.account_active)
         replica = Replica(store.replicas, settings.replica, settings.data_dir)

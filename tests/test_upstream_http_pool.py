@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from server.upstreams import http_pool
-from server.upstreams.http_pool import HttpFailure, HttpPool, RequestRefused
+from server.upstreams.http_pool import AnswerTooLarge, HttpFailure, HttpPool, RequestRefused
 from tests.live import ThreadedServer
 
 pytestmark = pytest.mark.anyio
@@ -205,6 +205,50 @@ async def test_a_broken_answer_is_an_error_and_its_connection_is_not_reused(answ
                 await got.read()
         async with pool.post(url, b"{}", JSON) as got:
             assert await got.read() == b"{}"
+    assert connections == 2
+
+
+@pytest.mark.parametrize("head", [
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000000\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nx-endless: ",  # a head that never ends
+])
+async def test_an_answer_past_the_size_limit_is_refused_as_it_arrives(head: bytes) -> None:
+    """The pool stops reading at the limit and drops the connection; the server sends on (it would not
+    stop) until then, and the next request gets a connection of its own."""
+    connections, written = 0, 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections, written
+        connections += 1
+        await _read_request(reader)
+        if connections > 1:
+            writer.write(EMPTY_OK)
+            await writer.drain()
+            await reader.read()
+            return
+        writer.write(head)
+        chunk = b"x" * 65536
+        framed = b"%x\r\n%s\r\n" % (len(chunk), chunk) if b"chunked" in head else chunk
+        with contextlib.suppress(ConnectionError):
+            while written < 100_000_000:
+                writer.write(framed)
+                await writer.drain()
+                written += len(framed)
+
+    server, url = await _raw_server(handler)
+    pool = HttpPool(max_answer_bytes=256 * 1024)
+    try:
+        with pytest.raises(AnswerTooLarge, match="larger than 262144 bytes"):
+            async with pool.post(url, b"{}", JSON) as answer:
+                async for _ in answer.lines():
+                    pass
+        assert written < 10_000_000  # refused as it arrived, not after reading it all
+        async with pool.post(url, b"{}", JSON) as answer:
+            assert await answer.read() == b"{}"
+    finally:
+        pool.close()
+        server.close()
     assert connections == 2
 
 

@@ -275,6 +275,24 @@ async def test_each_user_call_carries_only_that_users_credential(tmp_path: Path)
         echo.stop()
 
 
+async def test_an_http_upstreams_answer_past_the_size_limit_fails_that_call_only(tmp_path: Path) -> None:
+    echo = EchoHttpUpstream().start()
+    try:
+        with live(tmp_path, upstreams={"echo": {"url": echo.url + "/mcp"}},
+                  execution={"http_max_response_bytes": 65536}) as server:
+            url = mcp_url(server, server.create_session(toolkits=["echo"]))
+            small, = await execute(url, ("ECHO_BIG", {"chars": 5000}))
+            assert small["successful"] and small["data"] == "x" * 5000, str(small)[:300]
+            big, = await execute(url, ("ECHO_BIG", {"chars": 2_000_000}))
+            assert not big["successful"], str(big)[:300]
+            assert ("upstream MCP server 'echo' sent too large an answer (execution.http_max_response_bytes): "
+                    "the answer is larger than 65536 bytes") in big["error"], big
+            after, = await execute(url, ("ECHO_WHO_AM_I", {}))
+            assert after["successful"], after
+    finally:
+        echo.stop()
+
+
 async def test_stdio_credentials_from_the_environment_get_one_process_per_user(tmp_path: Path) -> None:
     upstreams = {"echo": echo_stdio(auth={"type": "header", "env": "ECHO_TOKEN", "prefix": ""})}
     with live(tmp_path, upstreams=upstreams) as server:

@@ -1,6 +1,7 @@
 """A small upstream MCP server for the upstream tests: it echoes the credential it sees (the HTTP
 Authorization header, or $ECHO_TOKEN on stdio), can sleep (for timeouts and kills mid-call), and can
-grow its tool list at run time, announcing it with `notifications/tools/list_changed`.
+grow its tool list at run time, announcing it with `notifications/tools/list_changed`, and can answer
+with as much text as asked for.
 
     python -m tests.upstream_echo stdio
     python -m tests.upstream_echo http PORT     # Streamable HTTP on 127.0.0.1:PORT/mcp
@@ -32,6 +33,8 @@ BASE_TOOLS = [
                input_schema={"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
                annotations=types.ToolAnnotations(destructive_hint=True)),
     types.Tool(name="fail", description="Answer with an error result.", input_schema=OBJECT),
+    types.Tool(name="big", description="Answer with a text of `chars` characters.",
+               input_schema={"type": "object", "properties": {"chars": {"type": "integer"}}, "required": ["chars"]}),
     types.Tool(name="progress", description="Report each of `steps` as progress (of `total`), then answer.",
                input_schema={"type": "object", "properties": {"steps": {"type": "array", "items": {"type": "number"}},
                                                               "total": {"type": "number"}}, "required": ["steps"]}),
@@ -65,6 +68,8 @@ def build_server() -> Server[Any]:
             for step in args["steps"]:
                 await ctx.session.report_progress(step, args.get("total"), f"step {step:g}")
             return types.CallToolResult(content=[types.TextContent(type="text", text="reported")])
+        if params.name == "big":
+            return types.CallToolResult(content=[types.TextContent(type="text", text="x" * int(args["chars"]))])
         if params.name == "fail":
             return types.CallToolResult(content=[types.TextContent(type="text", text="the echo server says no")],
                                         is_error=True)

@@ -261,8 +261,15 @@ def _reason(exc: BaseException | None) -> str:
 
 
 class ConnectionPool:
-    def __init__(self, settings: UpstreamPoolConfig, log_dir: Path, on_list_changed: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        settings: UpstreamPoolConfig,
+        log_dir: Path,
+        on_list_changed: Callable[[str], None],
+        max_answer_bytes: int | None = None,
+    ) -> None:
         self.settings = settings
+        self.max_answer_bytes = max_answer_bytes  # of an HTTP upstream's answer to a call
         self._connections: dict[tuple[str, str], Connection] = {}
         self._processes: set[Connection] = set()  # from spawn until the process has exited
         self._callers: dict[tuple[str, str], HttpCaller] = {}
@@ -278,7 +285,7 @@ class ConnectionPool:
         self._reaper = asyncio.create_task(self._reap_forever(), name="upstream reaper")
         # calls to HTTP upstreams: no cookies kept between users, no redirects followed (a credential
         # must not follow a redirect to another host)
-        self._http = HttpPool(limit=100)
+        self._http = HttpPool(limit=100, max_answer_bytes=self.max_answer_bytes)
 
     def counts_of(self, upstream: str | None = None) -> dict[str, int]:
         live = [c for c in self._connections.values() if c.alive and upstream in (None, c.target.upstream)]

@@ -24,7 +24,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_MODERN_VERSION
 from server import progress
 from server.errors import UpstreamError
 from server.jsontext import dumps_bytes, loads
-from server.upstreams.http_pool import HttpFailure, HttpPool, RequestRefused
+from server.upstreams.http_pool import AnswerTooLarge, HttpFailure, HttpPool, RequestRefused
 
 CLIENT_INFO = {"name": "concierge", "version": "0.1"}
 ACCEPT = "application/json, text/event-stream"
@@ -65,10 +65,8 @@ class HttpCaller:
                 {"upstream": self.upstream, "timeout_seconds": limit_seconds},
             ) from None
         except HttpFailure as exc:
-            problem = "cannot be called" if isinstance(exc, RequestRefused) else "cannot be reached"
             raise UpstreamError(
-                f"upstream MCP server {self.upstream!r} {problem}: {exc}",
-                {"upstream": self.upstream},
+                f"upstream MCP server {self.upstream!r} {_problem(exc)}: {exc}", {"upstream": self.upstream}
             ) from None
         if "error" in message:
             error = message["error"] or {}
@@ -198,6 +196,14 @@ class HttpCaller:
                 return await _answer_in_stream(response.lines(), request_id, report)
             message = loads(await response.read())
             return message if isinstance(message, dict) else {}
+
+
+def _problem(failure: HttpFailure) -> str:
+    if isinstance(failure, RequestRefused):
+        return "cannot be called"
+    if isinstance(failure, AnswerTooLarge):
+        return "sent too large an answer (execution.http_max_response_bytes)"
+    return "cannot be reached"
 
 
 async def _answer_in_stream(

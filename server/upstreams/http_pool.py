@@ -40,6 +40,10 @@ class RequestRefused(HttpFailure):
     """The request itself cannot be sent as asked (a URL or header HTTP cannot carry); nothing was sent."""
 
 
+class AnswerTooLarge(HttpFailure):
+    """The answer grew past the pool's `max_answer_bytes`: it is dropped as it arrives, not read whole."""
+
+
 @dataclass(frozen=True)
 class _Target:
     key: tuple[str, str, int]
@@ -107,7 +111,9 @@ class Answer:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self) -> None:
+    def __init__(self, max_answer_bytes: int | None) -> None:
+        self.max_answer_bytes = max_answer_bytes
+        self.received = 0  # bytes of the current answer, head included
         self.transport: asyncio.Transport | None = None
         self.lost = False
         self.idle_since = 0.0
@@ -130,6 +136,7 @@ class _Connection(asyncio.Protocol):
         self._body.clear()
         self._complete = self.reusable = False
         self._error = None
+        self.received = 0
         self._head = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         return self._head
@@ -160,6 +167,12 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._head is None or self._complete:
             self._fail(HttpFailure("the upstream sent bytes nobody asked for"))
+            return
+        if self._error is not None:
+            return
+        self.received += len(data)
+        if self.max_answer_bytes is not None and self.received > self.max_answer_bytes:
+            self._fail(AnswerTooLarge(f"the answer is larger than {self.max_answer_bytes} bytes"))
             return
         try:
             self._parser.feed_data(data)
@@ -206,10 +219,14 @@ class _Connection(asyncio.Protocol):
 
 class HttpPool:
     """At most `limit` requests in flight at once; idle connections kept per origin and reused while
-    fresh, closed by `prune()` otherwise."""
+    fresh, closed by `prune()` otherwise. An answer larger than `max_answer_bytes` (head included) is an
+    `AnswerTooLarge` error, its connection closed."""
 
-    def __init__(self, limit: int = 100, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, limit: int = 100, tls: ssl.SSLContext | None = None, max_answer_bytes: int | None = None
+    ) -> None:
         self._slots = asyncio.Semaphore(limit)
+        self._max_answer_bytes = max_answer_bytes
         self._tls = tls
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._open: set[_Connection] = set()
@@ -263,7 +280,11 @@ class HttpPool:
             tls = self._tls
         try:
             _, conn = await loop.create_connection(
-                _Connection, target.host, target.port, ssl=tls, server_hostname=target.host if tls else None
+                lambda: _Connection(self._max_answer_bytes),
+                target.host,
+                target.port,
+                ssl=tls,
+                server_hostname=target.host if tls else None,
             )
         except OSError as exc:  # refused, unreachable, name not found, TLS (ssl.SSLError is one)
             raise HttpFailure(f"cannot connect to {target.host}:{target.port}: {exc}") from None

@@ -82,6 +82,7 @@ class UpstreamService:
         data_dir: Path,
         on_catalog_change: Callable[[], None],
         oauth: OAuthContext,
+        max_answer_bytes: int,
     ) -> None:
         self.settings = pool_settings
         self.store = store
@@ -89,7 +90,7 @@ class UpstreamService:
         self.on_catalog_change = on_catalog_change
         self.oauth = oauth
         self.upstreams: dict[str, Upstream] = {n: Upstream(n, c, "config") for n, c in configured.items()}
-        self.pool = ConnectionPool(pool_settings, data_dir / "upstreams", self._list_changed)
+        self.pool = ConnectionPool(pool_settings, data_dir / "upstreams", self._list_changed, max_answer_bytes)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._refreshing: dict[str, asyncio.Task[int]] = {}
 
