@@ -358,14 +358,39 @@ async def test_a_process_that_never_finishes_its_handshake_is_stopped_at_the_tim
     hung = {"command": sys.executable, "args": ["-c", "import time; time.sleep(60)"],
             "env": {"ECHO_MARK": ECHO_MARK}}
     with live(tmp_path, upstreams={"echo": echo_stdio(), "hung": hung},
-              upstream_pool={"connect_timeout_seconds": 1.5}) as server:
+              upstream_pool={"connect_timeout_seconds": 4}) as server:
         await wait_until(lambda: server.api("GET", "/upstreams/hung").json()["last_error"], 10, "the hung listing")
         hung_state = server.api("GET", "/upstreams/hung").json()
-        assert "did not finish connecting within 1.5 s" in hung_state["last_error"], hung_state
+        assert "did not finish connecting within 4 s" in hung_state["last_error"], hung_state
         assert hung_state["processes"] == 0, hung_state
         await wait_until(lambda: len(echo_pids()) == 1, 10, "the hung process stopped, the echo one kept")
         ran, = await execute(mcp_url(server, server.create_session(toolkits=["echo"])), ("ECHO_WHO_AM_I", {}))
         assert ran["successful"], ran
+    assert not echo_pids(), "stdio upstream processes outlived the server"
+
+
+# a program that fails its first two starts (both protocol eras of one connection), then serves
+FAILS_TWICE = ("import os, sys\n"
+               "starts = os.path.join(sys.argv[1], 'starts')\n"
+               "with open(starts, 'a') as f:\n"
+               "    f.write('.')\n"
+               "if os.path.getsize(starts) <= 2:\n"
+               "    sys.exit('not yet')\n"
+               "os.execv(sys.executable, [sys.executable, '-m', 'tests.upstream_echo', 'stdio'])")
+
+
+async def test_an_upstream_that_has_never_listed_its_tools_is_asked_again_soon(tmp_path: Path) -> None:
+    upstreams = {"echo": echo_stdio(args=["-c", FAILS_TWICE, str(tmp_path)])}
+    with live(tmp_path, upstreams=upstreams) as server:
+        first = server.api("GET", "/upstreams/echo").json()
+        assert first["tool_count"] == 0 and "cannot be reached" in first["last_error"], first
+        started = time.monotonic()
+        await wait_until(lambda: server.api("GET", "/upstreams/echo").json()["tool_count"] > 0, 20,
+                         "the upstream listed on a retry")
+        assert time.monotonic() - started < 15  # not at the next refresh (600 s)
+        ran, = await execute(mcp_url(server, server.create_session(toolkits=["echo"])), ("ECHO_WHO_AM_I", {}))
+        assert ran["successful"], ran
+        assert server.api("GET", "/upstreams/echo").json()["last_error"] is None
     assert not echo_pids(), "stdio upstream processes outlived the server"
 
 

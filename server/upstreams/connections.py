@@ -146,7 +146,11 @@ class Connection:
                             if self.ready.is_set() or self.closing.is_set():
                                 return
             except TimeoutError:
-                self.error = TimeoutError(f"did not finish connecting within {self._hooks.connect_timeout:g} s")
+                hint = "; a program fetched on its first run, as by `npx -y`, can take longer" if turn else ""
+                self.error = TimeoutError(
+                    f"did not finish connecting within {self._hooks.connect_timeout:g} s "
+                    f"(upstream_pool.connect_timeout_seconds{hint})"
+                )
             finally:
                 if turn is not None and not self.ready.is_set():
                     turn.release()

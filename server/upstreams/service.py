@@ -47,6 +47,7 @@ def _oauth2_fields(server: AuthServer) -> OAuth2Fields:
 
 
 log = logging.getLogger("concierge.upstreams")
+RETRY_FIRST_SECONDS = 5.0  # an upstream that has never listed its tools is asked again this soon
 
 
 @dataclass(slots=True)
@@ -58,6 +59,7 @@ class Upstream:
     refreshed_at: float | None = None
     last_error: str | None = None
     auth_server: AuthServer | None = None  # auth.type = "oauth": where users sign in
+    retry_seconds: float | None = None  # never listed and the last try failed: the next one after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class UpstreamService:
         self.pool = ConnectionPool(pool_settings, data_dir / "upstreams", self._list_changed, max_answer_bytes)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._refreshing: dict[str, asyncio.Task[int]] = {}
+        self._retrying: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         """Stored tool lists go into the catalog at once (an unreachable upstream keeps its tools); each
@@ -195,8 +198,34 @@ class UpstreamService:
         try:
             return await self.refresh(name, target)
         except UpstreamError as exc:
-            log.warning("upstream %s: %s (its stored tool list stays in the catalog)", name, exc.message)
+            upstream = self.upstreams.get(name)
+            if upstream is None or upstream.tools is not None:
+                log.warning("upstream %s: %s (its stored tool list stays in the catalog)", name, exc.message)
+            elif target is None:
+                self._retry_soon(upstream, exc.message)
             return -1
+
+    def _retry_soon(self, upstream: Upstream, reason: str) -> None:
+        """An upstream that has never listed its tools has no toolkit yet: it is asked again after 5 s,
+        then twice as long each time up to `refresh_seconds`, rather than only at the next refresh."""
+        pending = self._retrying.get(upstream.name)
+        if pending is not None and not pending.done():
+            return
+        first = upstream.retry_seconds is None
+        upstream.retry_seconds = min(
+            self.settings.refresh_seconds, RETRY_FIRST_SECONDS if first else 2 * (upstream.retry_seconds or 0)
+        )
+        log.warning(
+            "upstream %s: %s; no tools from it yet, trying again in %g s", upstream.name, reason, upstream.retry_seconds
+        )
+        self._retrying[upstream.name] = self._spawn(self._refresh_after(upstream.name, upstream.retry_seconds))
+
+    async def _refresh_after(self, name: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._retrying.pop(name, None)  # a failure now schedules the next try
+        upstream = self.upstreams.get(name)
+        if upstream is not None and upstream.tools is None:
+            await self._refresh_soon(name)
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -221,7 +250,7 @@ class UpstreamService:
         if name not in self.upstreams:  # removed while we were asking
             return 0
         await self.store.save_tools(name, tools)
-        upstream.tools, upstream.last_error = tools, None
+        upstream.tools, upstream.last_error, upstream.retry_seconds = tools, None, None
         upstream.refreshed_at = time.time()
         self._publish(upstream)
         return len(tools)
