@@ -199,10 +199,12 @@ class UpstreamService:
             return await self.refresh(name, target)
         except UpstreamError as exc:
             upstream = self.upstreams.get(name)
-            if upstream is None or upstream.tools is not None:
-                log.warning("upstream %s: %s (its stored tool list stays in the catalog)", name, exc.message)
-            elif target is None:
+            # one that takes users' credentials may list its tools only to them: it is listed as the first
+            # user who connects (`account_active`)
+            if upstream and upstream.tools is None and target is None and upstream.config.auth.type == "none":
                 self._retry_soon(upstream, exc.message)
+            else:
+                log.warning("upstream %s: %s (a stored tool list stays in the catalog)", name, exc.message)
             return -1
 
     def _retry_soon(self, upstream: Upstream, reason: str) -> None:
