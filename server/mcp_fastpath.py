@@ -141,17 +141,11 @@ def _decide(raw_headers: Sequence[tuple[bytes, bytes]], message: dict[str, Any],
         version = route.protocol_version
     else:
         return None
-    return version if _valid_params(version, params) else None
-
-
-def _valid_params(version: str, params: dict[str, Any]) -> bool:
-    """The SDK's validation of the parameters: `arguments`, checked above to be a JSON object, is all any
-    version asks of it, so the answer holds for every call that differs only there."""
-    try:
+    try:  # the SDK's check of the parameters; of `arguments`, known to be an object, it asks nothing more
         spec.validate_client_request(METHOD, version, params)
     except (ValidationError, KeyError, ValueError):
-        return False
-    return True
+        return None
+    return version
 
 
 def _accepts(accept: str, media_types: set[str]) -> bool:

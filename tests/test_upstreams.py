@@ -326,12 +326,12 @@ async def test_process_bound_idle_reaping_and_no_orphans(tmp_path: Path) -> None
     assert not echo_pids(), "stdio upstream processes outlived the server"
 
 
+THEN_SERVE = "os.execv(sys.executable, [sys.executable, '-m', 'tests.upstream_echo', 'stdio'])"
 # a start that holds a machine-wide resource for a while (as CPU is, on a small machine), then serves
 SLOW_START = ("import fcntl, os, sys, time\n"
               "with open(sys.argv[1], 'w') as lock:\n"
               "    fcntl.flock(lock, fcntl.LOCK_EX)\n"
-              "    time.sleep(float(sys.argv[2]))\n"
-              "os.execv(sys.executable, [sys.executable, '-m', 'tests.upstream_echo', 'stdio'])")
+              "    time.sleep(float(sys.argv[2]))\n" + THEN_SERVE)
 
 
 async def test_a_crowd_of_first_calls_starts_processes_in_turns_each_within_the_timeout(tmp_path: Path) -> None:
@@ -375,8 +375,7 @@ FAILS_TWICE = ("import os, sys\n"
                "with open(starts, 'a') as f:\n"
                "    f.write('.')\n"
                "if os.path.getsize(starts) <= 2:\n"
-               "    sys.exit('not yet')\n"
-               "os.execv(sys.executable, [sys.executable, '-m', 'tests.upstream_echo', 'stdio'])")
+               "    sys.exit('not yet')\n" + THEN_SERVE)
 
 
 async def test_an_upstream_that_has_never_listed_its_tools_is_asked_again_soon(tmp_path: Path) -> None:

@@ -270,10 +270,10 @@ class ConnectionPool:
         settings: UpstreamPoolConfig,
         log_dir: Path,
         on_list_changed: Callable[[str], None],
-        max_answer_bytes: int | None = None,
+        max_answer_bytes: int,
     ) -> None:
         self.settings = settings
-        self.max_answer_bytes = max_answer_bytes  # of an HTTP upstream's answer to a call
+        self._max_answer_bytes = max_answer_bytes  # of an HTTP upstream's answer to a call
         self._connections: dict[tuple[str, str], Connection] = {}
         self._processes: set[Connection] = set()  # from spawn until the process has exited
         self._callers: dict[tuple[str, str], HttpCaller] = {}
@@ -289,12 +289,13 @@ class ConnectionPool:
         self._reaper = asyncio.create_task(self._reap_forever(), name="upstream reaper")
         # calls to HTTP upstreams: no cookies kept between users, no redirects followed (a credential
         # must not follow a redirect to another host)
-        self._http = HttpPool(limit=100, max_answer_bytes=self.max_answer_bytes)
+        self._http = HttpPool(limit=100, max_answer_bytes=self._max_answer_bytes)
 
     def counts_of(self, upstream: str | None = None) -> dict[str, int]:
         live = [c for c in self._connections.values() if c.alive and upstream in (None, c.target.upstream)]
         callers = [c for k, c in self._callers.items() if upstream in (None, k[0])]
-        return {"connections": len(live) + len(callers), "processes": sum(c.target.is_process for c in live)}
+        processes = sum(upstream in (None, c.target.upstream) for c in self._processes)
+        return {"connections": len(live) + len(callers), "processes": processes}
 
     @contextlib.asynccontextmanager
     async def lease(self, target: Target) -> AsyncIterator[Connection]:

@@ -213,10 +213,8 @@ class UpstreamService:
         pending = self._retrying.get(upstream.name)
         if pending is not None and not pending.done():
             return
-        first = upstream.retry_seconds is None
-        upstream.retry_seconds = min(
-            self.settings.refresh_seconds, RETRY_FIRST_SECONDS if first else 2 * (upstream.retry_seconds or 0)
-        )
+        after = 2 * upstream.retry_seconds if upstream.retry_seconds else RETRY_FIRST_SECONDS
+        upstream.retry_seconds = min(self.settings.refresh_seconds, after)
         log.warning(
             "upstream %s: %s; no tools from it yet, trying again in %g s", upstream.name, reason, upstream.retry_seconds
         )
