@@ -76,7 +76,17 @@ async def test_a_word_diff_of_two_long_texts_stops_at_the_limit(server: LiveServ
         assert small["data"]["results"][0]["response"]["data"]["inline"] == "a [-b-]{+x+} c"
 
 
-async def test_a_long_line_diff_that_fits_in_the_limit_runs_to_the_end(server: LiveServer) -> None:
+@pytest.fixture
+def default_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The default limits: a diff that fits in them must not fail because the shared CI machine is busy
+    (this one takes 0.07 s alone, but once overran the short limits above with the suite running)."""
+    live = LiveServer(tmp_path / "data").start()
+    yield live
+    live.stop()
+
+
+async def test_a_long_line_diff_that_fits_in_the_limit_runs_to_the_end(default_server: LiveServer) -> None:
+    server = default_server
     original, modified = texts(3_000)
     session = server.create_session(toolkits=["text"], workbench={"enable": False})
     async with Client(session["mcp"]["url"]) as client:
