@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator, SchemaError
 
-from server.catalog.loader import load_toolkit_folder, load_toolkits
+from server.catalog.loader import BUILTIN_TOOLKITS, load_toolkit_folder, load_toolkits
+from server.catalog.toolkit_file import schema_problem
 from server.errors import ConfigError
 
 GOOD = """
@@ -66,6 +70,48 @@ def test_invalid_yaml_and_bad_json_schema(tmp_path: Path) -> None:
     assert "not valid YAML" in error_for(tmp_path, "slug: [unclosed\n")
     bad_schema = GOOD.replace("properties: {city: {type: string}}", "properties: {city: {type: 12}}")
     assert "not valid JSON Schema" in error_for(tmp_path / "b", bad_schema)
+
+
+CITY = {"type": "object", "properties": {"city": {"type": "string"}}}
+SCHEMAS = [
+    CITY,
+    {**CITY, "properties": {"city": {"type": "nope"}}},
+    {**CITY, "properties": {"city": {"type": "string", "pattern": "^[A-Z]"}}},
+    {**CITY, "properties": {"city": {"type": "string", "pattern": "["}}},  # the regex format jsonschema-rs skips
+    {**CITY, "patternProperties": {"(?P<": {}}},
+    {**CITY, "properties": {"pattern": {"type": "string"}}, "examples": [{"pattern": "("}]},  # a regex only in data
+    {**CITY, "required": "city"},
+    {**CITY, "minProperties": -1},
+    {**CITY, "$schema": "http://json-schema.org/draft-07/schema#", "minProperties": -1},
+    {**CITY, "$schema": ["not", "a", "uri"]},
+    {**CITY, "properties": {"city": {"$ref": "#/$defs/nowhere"}}},
+]
+
+
+def _python_check(schema: dict[str, Any]) -> bool:
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("schema", SCHEMAS, ids=lambda schema: json.dumps(schema)[-60:])
+def test_the_schema_check_agrees_with_the_pure_python_meta_schema_check(schema: dict[str, Any]) -> None:
+    schema_problem.cache_clear()
+    problem = schema_problem(json.dumps(schema, sort_keys=True))
+    assert (problem is None) == _python_check(schema), problem
+    if problem is not None:  # explained in the pure-Python validator's words
+        with pytest.raises(SchemaError) as exc:
+            Draft202012Validator.check_schema(schema)
+        assert problem == exc.value.message
+
+
+def test_every_shipped_schema_passes_both_checks() -> None:
+    schema_problem.cache_clear()
+    tools = [tool for toolkit in load_toolkits([BUILTIN_TOOLKITS]) for tool in toolkit.tools.values()]
+    assert len(tools) > 250
+    assert all(_python_check(tool.input_schema) for tool in tools)
 
 
 def test_http_tool_needs_base_url_and_known_arguments(tmp_path: Path) -> None:
