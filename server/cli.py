@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import gc
 import json
@@ -12,11 +13,13 @@ import logging
 import math
 import os
 import shlex
+import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import anyio
@@ -81,29 +84,70 @@ def run_server(
     from server.app import build_app
     from server.runtime import Runtime
 
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # `StopSignals` holds them, for the runtime's start and close too
+
     async def serve() -> None:
-        # Started before the app, so a wrong key or a bad toolkit stops with one clear line.
-        runtime = await Runtime.start(settings)
-        # What start-up built (catalog, search index, imported modules) lives as long as the server: frozen,
-        # the cyclic garbage collector stops walking it again at every collection during requests.
-        gc.collect()
-        gc.freeze()
-        try:
-            app = build_app(settings, announce=announce, runtime=runtime, reset_admin_key=reset_admin_key)
-            config = uvicorn.Config(
-                app,
-                log_level=settings.log_level,
-                access_log=False,
-                lifespan="on",
-                log_config=None,  # our handler (text or JSON, scrubbed) serves all
-                timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
-            )
-            await uvicorn.Server(config).serve(sockets=[sock])
-        finally:
-            await runtime.aclose()
+        with StopSignals() as stop:
+            # Started before the app, so a wrong key or a bad toolkit stops with one clear line.
+            runtime = await Runtime.start(settings)
+            # What start-up built (catalog, search index, imported modules) lives as long as the server: frozen,
+            # the cyclic garbage collector stops walking it again at every collection during requests.
+            gc.collect()
+            gc.freeze()
+            try:
+                app = build_app(settings, announce=announce, runtime=runtime, reset_admin_key=reset_admin_key)
+                config = uvicorn.Config(
+                    app,
+                    log_level=settings.log_level,
+                    access_log=False,
+                    lifespan="on",
+                    log_config=None,  # our handler (text or JSON, scrubbed) serves all
+                    timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
+                )
+                server = Server(config)
+                stop.attach(server)
+                await server.serve(sockets=[sock])
+            finally:
+                await runtime.aclose()
 
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(serve())
+
+
+class StopSignals:
+    """SIGINT and SIGTERM stop the server for as long as `serve` runs, its start and its close included.
+
+    uvicorn raises the signal that stopped it again once it has stopped, to exit as that signal would:
+    that cancelled (SIGINT) or cut short (SIGTERM) the runtime's close, so upstream processes were left
+    running, the store's threads open, and the process waited on them for ever. Here a signal only asks
+    uvicorn to stop (a second SIGINT: at once, as uvicorn does); the close always runs to its end."""
+
+    def __init__(self) -> None:
+        self.server: Any = None
+        self.received: list[int] = []
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        self._previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def attach(self, server: Any) -> None:
+        """The uvicorn server to stop; one that arrives after a signal stops as soon as it has started."""
+        self.server = server
+        for sig in self.received:
+            server.handle_exit(sig, None)
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        self.received.append(sig)
+        if self.server is not None:
+            self.server.handle_exit(sig, frame)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -5,6 +5,7 @@ The REST API, the MCP endpoint and stdio mode all work through one `Runtime`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -190,11 +191,13 @@ class Runtime:
         )
 
     async def aclose(self) -> None:
-        await self.upstreams.close()
-        if self.workbench is not None:
-            await self.workbench.aclose()
-        await self.http.aclose()
-        await self.executor.http_tools.close()
-        if self.replica is not None:
-            await self.replica.stop()
-        await self.store.aclose()
+        """Each part closes even when one closed before it fails; the store last, as the others write to it."""
+        async with contextlib.AsyncExitStack() as parts:  # callbacks run last-pushed first
+            parts.push_async_callback(self.store.aclose)
+            if self.replica is not None:
+                parts.push_async_callback(self.replica.stop)
+            parts.push_async_callback(self.executor.http_tools.close)
+            parts.push_async_callback(self.http.aclose)
+            if self.workbench is not None:
+                parts.push_async_callback(self.workbench.aclose)
+            parts.push_async_callback(self.upstreams.close)

@@ -4,8 +4,11 @@ quiet logs), the CLI finding its server, `--version`, and one-line help on every
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -168,6 +171,50 @@ async def test_info_log_has_no_per_request_lines(tmp_path: Path) -> None:
         during = serve.lines[before:]
     assert any("INFO" in line for line in serve.lines[:before])  # logging is on at INFO
     assert during == [], "".join(during)
+
+
+def _processes_marked(mark: str) -> set[int]:
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if mark.encode() in (proc / "environ").read_bytes():
+                    found.add(int(proc.name))
+    return found
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_a_stop_signal_closes_upstreams_and_the_store_then_exits(tmp_path: Path, stop: int) -> None:
+    """Ctrl-C (or `kill`) used to stop uvicorn and then cut the runtime's close short: SIGINT left the
+    process waiting on the store's threads for ever, SIGTERM left the upstream processes running."""
+    mark = f"concierge-stop-test-{tmp_path.name}"
+    config = tmp_path / "concierge.toml"
+    config.write_text(f"""
+[upstreams.echo]
+command = {json.dumps(sys.executable)}
+args = ["-m", "tests.upstream_echo", "stdio"]
+cwd = {json.dumps(str(ROOT))}
+env = {{ ECHO_MARK = "{mark}" }}
+""")
+    serve = Serve(tmp_path / "d", "--config", str(config))
+    try:
+        headers = {"Authorization": f"Bearer {serve.new_key}"}
+        session = httpx.post(f"{serve.url}/api/v1/sessions", headers=headers,
+                             json={"user_id": "u", "toolkits": ["echo"]}).json()
+        async with Client(session["mcp"]["url"]) as client:
+            result = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
+                {"tool_slug": "ECHO_WHO_AM_I", "arguments": {}}]})
+            assert result["successful"], result
+        assert _processes_marked(mark)  # the upstream's process, kept for the next call
+        serve.proc.send_signal(stop)
+        assert serve.proc.wait(timeout=30) == 0, "".join(serve.lines[-30:])
+    finally:
+        if serve.proc.poll() is None:
+            serve.proc.kill()
+    assert _processes_marked(mark) == set()
+    assert not (tmp_path / "d" / "concierge.db-wal").exists()  # the store closed: SQLite folded its log back in
+    assert not any("Traceback" in line for line in serve.lines), "".join(serve.lines)
 
 
 def _parsers(p: argparse.ArgumentParser, path: str = "concierge") -> list[tuple[str, argparse.ArgumentParser]]:
