@@ -6,6 +6,7 @@ import importlib.util
 import json
 import sys
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
@@ -37,6 +38,15 @@ def _describe(exc: ValidationError) -> str:
 
 
 def parse_toolkit_file(path: Path) -> ToolkitFile:
+    stat = path.stat()
+    return _parse_toolkit_file(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=512)
+def _parse_toolkit_file(path: Path, mtime_ns: int, size: int) -> ToolkitFile:
+    """Reading and checking the YAML is most of what building a catalog costs; a process that builds
+    one again (an app built anew in place, as the tests do) reads each file once until it changes.
+    The parsed file is frozen; handler modules are still imported anew for every catalog."""
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
