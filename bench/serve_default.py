@@ -9,7 +9,6 @@ overhead scenario calls), a known admin key and a data folder.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 from pathlib import Path
@@ -41,8 +40,7 @@ def main() -> None:
             tmp.write_text(json.dumps({"pid": os.getpid(), "port": port, "default": True}))
             tmp.replace(args.ready_file)
 
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it stopped on
-        run_server(settings, sock, announce=announce)
+    run_server(settings, sock, announce=announce)  # SIGINT stops it and returns (server.cli.StopSignals)
 
 
 if __name__ == "__main__":
