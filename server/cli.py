@@ -121,9 +121,10 @@ class StopSignals:
     """SIGINT and SIGTERM stop the server for as long as `serve` runs, its start and its close included.
 
     uvicorn raises the signal that stopped it again once it has stopped, to exit as that signal would:
-    that cancelled (SIGINT) or cut short (SIGTERM) the runtime's close, so upstream processes were left
-    running, the store's threads open, and the process waited on them for ever. Here a signal only asks
-    uvicorn to stop (a second SIGINT: at once, as uvicorn does); the close always runs to its end."""
+    after SIGINT that cancelled the runtime's close, so the store's threads stayed open and the process
+    waited on them for ever; after SIGTERM the process ended without any close (upstream process groups
+    not stopped, the store not closed). Here a signal only asks uvicorn to stop (a second SIGINT: at
+    once, as uvicorn does); the close always runs to its end."""
 
     def __init__(self) -> None:
         self.server: Any = None

@@ -187,7 +187,7 @@ def _processes_marked(mark: str) -> set[int]:
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 async def test_a_stop_signal_closes_upstreams_and_the_store_then_exits(tmp_path: Path, stop: int) -> None:
     """Ctrl-C (or `kill`) used to stop uvicorn and then cut the runtime's close short: SIGINT left the
-    process waiting on the store's threads for ever, SIGTERM left the upstream processes running."""
+    process waiting on the store's threads for ever, SIGTERM ended it without closing anything."""
     mark = f"concierge-stop-test-{tmp_path.name}"
     config = tmp_path / "concierge.toml"
     config.write_text(f"""
