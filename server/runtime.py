@@ -27,6 +27,7 @@ from server.sessions.clients import McpClients
 from server.sessions.service import SessionService
 from server.store import PoolSettings, open_store
 from server.store.interfaces import ExecutionStore, MemoryStore, ServerMetaStore, Store
+from server.tls import client_tls
 from server.upstreams.service import OAuthContext, UpstreamService
 from server.workbench import SandboxUnavailable, Workbench, WorkbenchManager, WorkbenchSettings
 
@@ -109,6 +110,7 @@ class Runtime:
             await store.aclose()
             raise
         http = httpx.AsyncClient(
+            verify=client_tls(),
             timeout=httpx.Timeout(settings.execution.tool_timeout_seconds),
             follow_redirects=False,
             headers={"User-Agent": "concierge/0.1"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from server.errors import UpstreamError
+from server.tls import client_tls
 
 _TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
@@ -19,7 +20,7 @@ class LlmClient:
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._model = model
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.AsyncClient(timeout=_TIMEOUT)
+        self._http = httpx.AsyncClient(timeout=_TIMEOUT, verify=client_tls())
 
     async def complete(self, prompt: str) -> str:
         body = {"model": self._model, "messages": [{"role": "user", "content": prompt}]}
