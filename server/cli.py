@@ -121,10 +121,10 @@ class StopSignals:
     """SIGINT and SIGTERM stop the server for as long as `serve` runs, its start and its close included.
 
     uvicorn raises the signal that stopped it again once it has stopped, to exit as that signal would:
-    after SIGINT that cancelled the runtime's close, so the store's threads stayed open and the process
-    waited on them for ever; after SIGTERM the process ended without any close (upstream process groups
-    not stopped, the store not closed). Here a signal only asks uvicorn to stop (a second SIGINT: at
-    once, as uvicorn does); the close always runs to its end."""
+    that would cancel the runtime's close (SIGINT: the store's threads stay open and the process waits on
+    them for ever) or skip it (SIGTERM: upstream process groups left running, the store not closed).
+    Here a signal only asks uvicorn to stop (a second SIGINT: at once, as uvicorn does), and the close
+    always runs to its end."""
 
     def __init__(self) -> None:
         self.server: Any = None

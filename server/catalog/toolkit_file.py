@@ -63,7 +63,8 @@ def _surely_valid(schema: Any) -> bool:
 
 
 def _patterns(node: Any) -> Iterator[str]:
-    """Every string that may be a regex keyword's value (a `pattern` found in data is only checked too)."""
+    """Every string that may be a regex keyword's value; one that is only data (in `examples`, say) is
+    compiled too, and if it does not compile the pure-Python check decides."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "pattern" and isinstance(value, str):
