@@ -369,6 +369,18 @@ async def test_a_process_that_never_finishes_its_handshake_is_stopped_at_the_tim
     assert not echo_pids(), "stdio upstream processes outlived the server"
 
 
+async def test_a_missing_program_or_folder_is_named_in_the_error(tmp_path: Path) -> None:
+    missing = {"command": "no-such-program-for-concierge", "args": []}
+    nowhere = echo_stdio(cwd=str(tmp_path / "no-such-folder"))
+    with live(tmp_path, upstreams={"missing": missing, "nowhere": nowhere}) as server:
+        assert server.api("GET", "/upstreams/missing").json()["last_error"] == (
+            "upstream MCP server 'missing' cannot be reached: its command 'no-such-program-for-concierge' was "
+            "not found (is it installed, and on the server's PATH?)")
+        nowhere_error = server.api("GET", "/upstreams/nowhere").json()["last_error"]
+        assert nowhere_error.endswith(f"its folder (cwd) {str(tmp_path / 'no-such-folder')!r} does not exist"), \
+            nowhere_error
+
+
 # a program that fails its first two starts (both protocol eras of one connection), then serves
 FAILS_TWICE = ("import os, sys\n"
                "starts = os.path.join(sys.argv[1], 'starts')\n"

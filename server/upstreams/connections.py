@@ -256,11 +256,16 @@ def _open_log(folder: Path, upstream: str) -> TextIO:
     return open(folder / f"{upstream}.log", "a", encoding="utf-8")  # noqa: SIM115 - kept open for the process
 
 
-def _reason(exc: BaseException | None) -> str:
+def _reason(exc: BaseException | None, config: UpstreamConfig | None = None) -> str:
     if exc is None:
         return "connection closed"
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
+    if isinstance(exc, FileNotFoundError) and config is not None and config.command is not None:
+        # the error names neither the program nor the folder it was to start in
+        if config.cwd is not None and not Path(config.cwd).is_dir():
+            return f"its folder (cwd) {str(config.cwd)!r} does not exist"
+        return f"its command {config.command!r} was not found (is it installed, and on the server's PATH?)"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
@@ -331,7 +336,8 @@ class ConnectionPool:
             if isinstance(conn.error, TimeoutError):
                 raise UpstreamError(f"upstream MCP server {name!r} {conn.error}", {"upstream": name})
             raise UpstreamError(
-                f"upstream MCP server {name!r} cannot be reached: {_reason(conn.error)}", {"upstream": name}
+                f"upstream MCP server {name!r} cannot be reached: {_reason(conn.error, conn.target.config)}",
+                {"upstream": name},
             )
 
     def _closed(self, conn: Connection) -> None:
