@@ -114,6 +114,14 @@ def test_every_shipped_schema_passes_both_checks() -> None:
     assert all(_python_check(tool.input_schema) for tool in tools)
 
 
+def test_a_file_edited_in_place_is_read_again(tmp_path: Path) -> None:
+    folder = make(tmp_path, GOOD)
+    assert load_toolkit_folder(folder).tools["WEATHER_FORECAST"].name == "Forecast"
+    # the same size, and on a coarse clock the same mtime: only the text tells the two apart
+    (folder / "toolkit.yaml").write_text(GOOD.replace("name: Forecast", "name: Foretell"))
+    assert load_toolkit_folder(folder).tools["WEATHER_FORECAST"].name == "Foretell"
+
+
 def test_http_tool_needs_base_url_and_known_arguments(tmp_path: Path) -> None:
     http = GOOD.replace("    python: forecast", "    http: {method: GET, path: '/f/{town}'}")
     assert "not in input_schema.properties: ['town']" in error_for(tmp_path, http)

@@ -38,17 +38,16 @@ def _describe(exc: ValidationError) -> str:
 
 
 def parse_toolkit_file(path: Path) -> ToolkitFile:
-    stat = path.stat()
-    return _parse_toolkit_file(path, stat.st_mtime_ns, stat.st_size)
+    return _parse_toolkit_text(path, path.read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=512)
-def _parse_toolkit_file(path: Path, mtime_ns: int, size: int) -> ToolkitFile:
-    """Reading and checking the YAML is most of what building a catalog costs; a process that builds
-    one again (an app built anew in place, as the tests do) reads each file once until it changes.
-    The parsed file is frozen; handler modules are still imported anew for every catalog."""
+@lru_cache(maxsize=64)
+def _parse_toolkit_text(path: Path, text: str) -> ToolkitFile:
+    """Parsing and checking the YAML is most of what building a catalog costs; a process that builds
+    one again (an app built anew in place, as the tests do) parses each file's text once. The parsed
+    file is frozen; handler modules are still imported anew for every catalog."""
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        raw = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
