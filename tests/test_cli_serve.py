@@ -4,7 +4,6 @@ quiet logs), the CLI finding its server, `--version`, and one-line help on every
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -22,6 +21,7 @@ import pytest
 from mcp import Client
 
 from server.cli import parser
+from tests.live import processes_marked
 from tests.mcp_helpers import call
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,16 +173,6 @@ async def test_info_log_has_no_per_request_lines(tmp_path: Path) -> None:
     assert during == [], "".join(during)
 
 
-def _processes_marked(mark: str) -> set[int]:
-    found = set()
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            with contextlib.suppress(OSError):
-                if mark.encode() in (proc / "environ").read_bytes():
-                    found.add(int(proc.name))
-    return found
-
-
 @pytest.mark.anyio
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 async def test_a_stop_signal_closes_upstreams_and_the_store_then_exits(tmp_path: Path, stop: int) -> None:
@@ -206,13 +196,13 @@ env = {{ ECHO_MARK = "{mark}" }}
             result = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
                 {"tool_slug": "ECHO_WHO_AM_I", "arguments": {}}]})
             assert result["successful"], result
-        assert _processes_marked(mark)  # the upstream's process, kept for the next call
+        assert processes_marked(mark)  # the upstream's process, kept for the next call
         serve.proc.send_signal(stop)
         assert serve.proc.wait(timeout=30) == 0, "".join(serve.lines[-30:])
     finally:
         if serve.proc.poll() is None:
             serve.proc.kill()
-    assert _processes_marked(mark) == set()
+    assert processes_marked(mark) == set()
     assert not (tmp_path / "d" / "concierge.db-wal").exists()  # the store closed: SQLite folded its log back in
     assert not any("Traceback" in line for line in serve.lines), "".join(serve.lines)
 

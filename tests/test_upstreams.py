@@ -22,7 +22,7 @@ import pytest
 from mcp import Client
 
 from tests.auth_fixtures import submit_key_form
-from tests.live import API_KEY, LiveServer, ThreadedServer, free_socket
+from tests.live import API_KEY, LiveServer, ThreadedServer, free_socket, processes_marked
 from tests.mcp_helpers import call, raw_post
 from tests.upstream_echo import build_http_app
 
@@ -57,13 +57,7 @@ def echo_stdio(**extra: Any) -> dict[str, Any]:
 
 
 def echo_pids() -> set[int]:
-    found = set()
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            with contextlib.suppress(OSError):
-                if ECHO_MARK.encode() in (proc / "environ").read_bytes():
-                    found.add(int(proc.name))
-    return found
+    return processes_marked(ECHO_MARK)
 
 
 class EchoHttpUpstream(ThreadedServer):
