@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -199,6 +200,48 @@ async def test_progress_of_an_upstream_reaches_the_client_over_stdio_and_http(
                 {"tool_slug": "REMOTE_TRIGGER_LONG_RUNNING_OPERATION", "arguments": {"duration": 0.2, "steps": 2}},
                 {"tool_slug": "MATH_EVALUATE", "arguments": {"expression": "6*7"}}]})
             assert plain["successful"] and plain["data"]["success_count"] == 2, plain
+
+
+async def test_a_tool_the_upstream_runs_only_as_a_task_is_run_as_one(
+        tmp_path: Path, everything: Path, everything_http: tuple[str, subprocess.Popen[bytes]],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """`simulate-research-query` refuses a plain `tools/call` (`taskSupport: "required"`): it is asked as a
+    task and its result read with `tasks/result`, over stdio and HTTP; a call that runs out of time
+    cancels its task."""
+    url, _ = everything_http
+    upstreams = {"local": everything_stdio(everything), "remote": {"url": url},
+                 "hasty": everything_stdio(everything) | {"timeout_seconds": 1}}
+    caplog.set_level(logging.INFO, logger="concierge.upstreams")
+    with live(tmp_path, upstreams=upstreams) as server:
+        session = server.create_session(toolkits=["local", "remote", "hasty"])
+        local, remote, hasty = await execute(
+            mcp_url(server, session), ("LOCAL_SIMULATE_RESEARCH_QUERY", {"topic": "otters"}),
+            ("REMOTE_SIMULATE_RESEARCH_QUERY", {"topic": "owls"}), ("HASTY_SIMULATE_RESEARCH_QUERY", {"topic": "x"}))
+        assert local["successful"] and "# Research Report: otters" in local["data"], local
+        assert remote["successful"] and "# Research Report: owls" in remote["data"], remote
+        assert not hasty["successful"], hasty
+        assert "did not answer 'simulate-research-query' within 1 s" in hasty["error"], hasty
+        await wait_until(lambda: any("the upstream says it is cancelled" in r.getMessage() for r in caplog.records),
+                         10, "the timed-out task cancelled")
+        again, = await execute(mcp_url(server, session), ("HASTY_ECHO", {"message": "still here"}))
+        assert again["successful"] and "still here" in again["data"], again
+
+
+async def test_a_task_only_tool_on_a_server_that_runs_it_plainly_or_speaks_2026(tmp_path: Path) -> None:
+    """The echo server lists `chore` as task-only in the handshake era but runs it as a plain call (so
+    its answer is taken as it is); over HTTP the calls speak 2026-07-28, where tasks are no longer core
+    protocol, and the error says so instead of sending a request the era cannot carry."""
+    echo = EchoHttpUpstream().start()
+    try:
+        with live(tmp_path, upstreams={"echo": {"url": echo.url + "/mcp"}, "local": echo_stdio()}) as server:
+            assert server.api("GET", "/tools/LOCAL_CHORE").status_code == 200
+            session = server.create_session(toolkits=["echo", "local"])
+            local, remote = await execute(mcp_url(server, session), ("LOCAL_CHORE", {}), ("ECHO_CHORE", {}))
+        assert local["successful"] and local["data"] == "ran chore", local
+        assert not remote["successful"], remote
+        assert "only as an MCP task" in remote["error"] and "speaks 2026-07-28" in remote["error"], remote
+    finally:
+        echo.stop()
 
 
 async def test_progress_only_increases_and_a_client_without_the_stream_gets_plain_json(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """A small upstream MCP server for the upstream tests: it echoes the credential it sees (the HTTP
 Authorization header, or $ECHO_TOKEN on stdio), can sleep (for timeouts and kills mid-call), and can
-grow its tool list at run time, announcing it with `notifications/tools/list_changed`, and can answer
-with as much text as asked for.
+grow its tool list at run time, announcing it with `notifications/tools/list_changed`, can answer
+with as much text as asked for, and lists one tool as runnable only as an MCP task.
 
     python -m tests.upstream_echo stdio
     python -m tests.upstream_echo http PORT     # Streamable HTTP on 127.0.0.1:PORT/mcp
@@ -38,6 +38,9 @@ BASE_TOOLS = [
     types.Tool(name="progress", description="Report each of `steps` as progress (of `total`), then answer.",
                input_schema={"type": "object", "properties": {"steps": {"type": "array", "items": {"type": "number"}},
                                                               "total": {"type": "number"}}, "required": ["steps"]}),
+    # listed as an MCP task only (2025-11-25); this server runs it as a plain call all the same
+    types.Tool(name="chore", description="A tool listed as runnable only as an MCP task.", input_schema=OBJECT,
+               execution=types.ToolExecution(task_support="required")),
 ]
 
 

@@ -29,6 +29,7 @@ class Tool:
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = field(default=None, compare=False, repr=False)
     transform: Callable[[Any], Any] | None = field(default=None, compare=False, repr=False)
     upstream_name: str | None = None  # the tool's own name on an upstream MCP server (server/upstreams/)
+    upstream_task: bool = False  # the upstream runs it only as an MCP task (`execution.taskSupport: "required"`)
 
     @property
     def is_local(self) -> bool:

@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -28,12 +28,13 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CONNECTION_CLOSED
+from mcp.types import CONNECTION_CLOSED, CallToolResult
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from server import progress
 from server.config import UpstreamConfig, UpstreamPoolConfig
 from server.errors import UpstreamError
+from server.upstreams import tasks
 from server.upstreams.http_calls import HttpCaller
 from server.upstreams.http_pool import HttpPool
 
@@ -186,19 +187,27 @@ class Connection:
         except (ListenNotSupportedError, SubscriptionLost, MCPError) as exc:
             log.debug("upstream %s: no tool-list subscription (%s)", self.target.upstream, _reason(exc))
 
-    async def call(self, tool_name: str, arguments: dict[str, Any], limit_seconds: float) -> dict[str, Any]:
+    async def call(
+        self, tool_name: str, arguments: dict[str, Any], limit_seconds: float, as_task: bool = False
+    ) -> dict[str, Any]:
         """The upstream's answer in wire form; a connection that dies or a call that overruns becomes an UpstreamError
         naming the upstream (the caller's cancellation is passed on to the upstream by the SDK)."""
         client = self.client
         name = self.target.upstream
         if client is None or not self.alive:
             raise UpstreamError(f"upstream MCP server {name!r} is not connected", {"upstream": name})
-        call = asyncio.ensure_future(client.call_tool(tool_name, arguments, progress_callback=progress.current()))
+        if as_task:
+            running = tasks.call_as_task(
+                _raw_sender(client, name, tool_name), name, tool_name, arguments, limit_seconds
+            )
+        else:
+            running = _wire(client.call_tool(tool_name, arguments, progress_callback=progress.current()))
+        call = asyncio.ensure_future(running)
         gone = asyncio.ensure_future(self.closed.wait())
         try:
             done, _ = await asyncio.wait({call, gone}, timeout=limit_seconds, return_when=asyncio.FIRST_COMPLETED)
             if call in done:
-                return call.result().model_dump(mode="json", by_alias=True, exclude_none=True)
+                return call.result()
             if gone in done:
                 raise UpstreamError(
                     f"upstream MCP server {name!r} went away during the call "
@@ -243,6 +252,26 @@ class Connection:
             await asyncio.wait_for(asyncio.shield(self.task), timeout=10)
         except (TimeoutError, asyncio.CancelledError):
             self.task.cancel()
+
+
+async def _wire(result: Awaitable[CallToolResult]) -> dict[str, Any]:
+    return (await result).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _raw_sender(client: Client, upstream: str, tool_name: str) -> tasks.Send:
+    """Task requests as sent, answers as received: the SDK's `send_request` checks a `tools/call` answer
+    against `CallToolResult`, which a task's first answer is not, and its claims for other result shapes
+    serve only the 2026-07-28 era. Its dispatcher sends any request without reading the answer."""
+    if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        raise tasks.era_refused(upstream, tool_name, client.protocol_version)
+    send_raw = getattr(getattr(client.session, "_dispatcher", None), "send_raw_request", None)
+    if send_raw is None:
+        raise UpstreamError(
+            f"upstream MCP server {upstream!r} runs {tool_name!r} only as an MCP task, which this version of the "
+            "mcp SDK gives no way to send over stdio",
+            {"upstream": upstream},
+        )
+    return lambda method, params: send_raw(method, params, {})
 
 
 def _connection_lost(exc: BaseException) -> bool:
@@ -375,14 +404,14 @@ class ConnectionPool:
         await conn.close()
         self._freed.set()
 
-    async def call(self, target: Target, tool_name: str, arguments: dict[str, Any]) -> Any:
-        """The result in wire form."""
+    async def call(self, target: Target, tool_name: str, arguments: dict[str, Any], as_task: bool = False) -> Any:
+        """The result in wire form; `as_task`: the tool runs only as an MCP task (`server/upstreams/tasks.py`)."""
         if not target.is_process:
-            return await self._http_call(target, tool_name, arguments)
+            return await self._http_call(target, tool_name, arguments, as_task)
         async with self.lease(target) as conn:
-            return await conn.call(tool_name, arguments, target.config.timeout_seconds)
+            return await conn.call(tool_name, arguments, target.config.timeout_seconds, as_task)
 
-    async def _http_call(self, target: Target, tool_name: str, arguments: dict[str, Any]) -> Any:
+    async def _http_call(self, target: Target, tool_name: str, arguments: dict[str, Any], as_task: bool) -> Any:
         caller = self._callers.get(target.key)
         if caller is None:
             assert self._http is not None and target.config.url is not None
@@ -393,7 +422,7 @@ class ConnectionPool:
             caller.era = self.eras.get(target.upstream)
         caller.in_flight += 1
         try:
-            return await caller.call(tool_name, arguments, target.config.timeout_seconds)
+            return await caller.call(tool_name, arguments, target.config.timeout_seconds, as_task)
         finally:
             caller.in_flight -= 1
             caller.last_used = time.monotonic()

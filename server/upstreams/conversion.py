@@ -86,6 +86,7 @@ def toolkit_from(
         hints = tuple(h for h in HINTS if annotations.get(h) is True)
         description = (raw.get("description") or raw.get("title") or annotations.get("title") or tool_name).strip()
         schema = _input_schema(raw.get("inputSchema"))
+        execution = raw.get("execution")
         out[slug] = Tool(
             slug=slug,
             name=str(raw.get("title") or annotations.get("title") or tool_name),
@@ -96,6 +97,7 @@ def toolkit_from(
             output_schema=raw.get("outputSchema") if isinstance(raw.get("outputSchema"), dict) else None,
             schema_chars=len(str(schema)),
             upstream_name=tool_name,
+            upstream_task=isinstance(execution, dict) and execution.get("taskSupport") == "required",
         )
     where = config.url or " ".join([config.command or "", *config.args]).strip()
     description = config.description or f"Tools of the MCP server {name!r} ({where})."

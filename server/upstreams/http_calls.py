@@ -24,6 +24,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_MODERN_VERSION
 from server import progress
 from server.errors import UpstreamError
 from server.jsontext import dumps_bytes, loads
+from server.upstreams import tasks
 from server.upstreams.http_pool import AnswerTooLarge, HttpFailure, HttpPool, RequestRefused
 
 CLIENT_INFO = {"name": "concierge", "version": "0.1"}
@@ -53,12 +54,14 @@ class HttpCaller:
     def modern(self) -> bool:
         return self.era in MODERN_PROTOCOL_VERSIONS
 
-    async def call(self, tool_name: str, arguments: dict[str, Any], limit_seconds: float) -> Any:
+    async def call(self, tool_name: str, arguments: dict[str, Any], limit_seconds: float, as_task: bool = False) -> Any:
         """The result in wire form, as the upstream sent it (`conversion.result_data` reads it)."""
-        params = {"name": tool_name, "arguments": arguments}
         try:
             async with asyncio.timeout(limit_seconds):
-                message = await self._request("tools/call", params, tool_name, progress.current())
+                if as_task:
+                    return await tasks.call_as_task(self._task_step, self.upstream, tool_name, arguments, limit_seconds)
+                params = {"name": tool_name, "arguments": arguments}
+                return await self._result("tools/call", params, tool_name, progress.current())
         except TimeoutError:
             raise UpstreamError(
                 f"upstream MCP server {self.upstream!r} did not answer {tool_name!r} within {limit_seconds:g} s",
@@ -68,6 +71,18 @@ class HttpCaller:
             raise UpstreamError(
                 f"upstream MCP server {self.upstream!r} {_problem(exc)}: {exc}", {"upstream": self.upstream}
             ) from None
+
+    async def _task_step(self, method: str, params: dict[str, Any]) -> Any:
+        if not self._settled:
+            await self._settle_era()
+        if self.modern:
+            raise tasks.era_refused(self.upstream, str(params.get("name", "")), str(self.era))
+        return await self._result(method, params)
+
+    async def _result(
+        self, method: str, params: dict[str, Any], name: str | None = None, report: progress.Report | None = None
+    ) -> Any:
+        message = await self._request(method, params, name, report)
         if "error" in message:
             error = message["error"] or {}
             raise UpstreamError(

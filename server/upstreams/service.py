@@ -306,7 +306,7 @@ class UpstreamService:
     async def call(self, toolkit: Toolkit, tool: Tool, arguments: dict[str, Any], credential: Credential) -> Any:
         assert tool.upstream_name is not None
         target = self.target(toolkit, credential)
-        result = await self.pool.call(target, tool.upstream_name, arguments)
+        result = await self.pool.call(target, tool.upstream_name, arguments, as_task=tool.upstream_task)
         return result_data(target.upstream, tool.upstream_name, result)
 
     def describe(self, upstream: Upstream) -> dict[str, Any]:
