@@ -108,7 +108,7 @@ def run_server(
                     timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
                 )
                 server = Server(config)
-                stop.attach(server)
+                stop.attach(lambda sig: server.handle_exit(sig, None))
                 await server.serve(sockets=[sock])
             finally:
                 await runtime.aclose()
@@ -118,7 +118,8 @@ def run_server(
 
 
 class StopSignals:
-    """SIGINT and SIGTERM stop the server for as long as `serve` runs, its start and its close included.
+    """SIGINT and SIGTERM stop the server for as long as `serve` (or `stdio`) runs, its start and its close
+    included.
 
     uvicorn raises the signal that stopped it again once it has stopped, to exit as that signal would:
     that would cancel the runtime's close (SIGINT: the store's threads stay open and the process waits on
@@ -127,7 +128,7 @@ class StopSignals:
     always runs to its end."""
 
     def __init__(self) -> None:
-        self.server: Any = None
+        self.on_stop: Callable[[int], object] | None = None
         self.received: list[int] = []
         self._previous: dict[int, Any] = {}
 
@@ -139,16 +140,16 @@ class StopSignals:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
-    def attach(self, server: Any) -> None:
-        """The uvicorn server to stop; one that arrives after a signal stops as soon as it has started."""
-        self.server = server
+    def attach(self, on_stop: Callable[[int], object]) -> None:
+        """What stops the server (given the signal); attached after a signal, it is called at once."""
+        self.on_stop = on_stop
         for sig in self.received:
-            server.handle_exit(sig, None)
+            on_stop(sig)
 
     def _on_signal(self, sig: int, frame: FrameType | None) -> None:
         self.received.append(sig)
-        if self.server is not None:
-            self.server.handle_exit(sig, frame)
+        if self.on_stop is not None:
+            self.on_stop(sig)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -197,12 +198,17 @@ def cmd_stdio(args: argparse.Namespace) -> int:
         raise ConfigError("stdio needs --session ID, or --user-id (with optional --toolkits and --reuse)")
 
     async def main() -> None:
-        runtime = await Runtime.start(settings)
-        try:
-            session_id = args.session or await _stdio_session(runtime, args.user_id, args.toolkits, args.reuse)
-            await serve_stdio(runtime, ToolSurface(meta_tools_for(runtime), runtime.meta_services()), session_id)
-        finally:
-            await runtime.aclose()
+        with StopSignals() as stop:  # as for `serve`: a signal ends the serving, and the close runs to its end
+            runtime = await Runtime.start(settings)
+            try:
+                session_id = args.session or await _stdio_session(runtime, args.user_id, args.toolkits, args.reuse)
+                surface = ToolSurface(meta_tools_for(runtime), runtime.meta_services())
+                with anyio.CancelScope() as serving:
+                    loop = asyncio.get_running_loop()
+                    stop.attach(lambda sig: loop.call_soon_threadsafe(serving.cancel))
+                    await serve_stdio(runtime, surface, session_id)
+            finally:
+                await runtime.aclose()
 
     anyio.run(main)
     return 0

@@ -207,6 +207,54 @@ env = {{ ECHO_MARK = "{mark}" }}
     assert not any("Traceback" in line for line in serve.lines), "".join(serve.lines)
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_signal_ends_stdio_mode_while_its_client_keeps_stdin_open(tmp_path: Path, stop: int) -> None:
+    """`concierge stdio` read stdin in a thread a stop had to wait for: with the client's stdin still
+    open, Ctrl-C waited for its next line (for ever, if none came) and SIGTERM ended the process
+    without its close. Now both close everything (upstream processes, the store) and exit 0."""
+    mark = f"concierge-stdio-stop-test-{tmp_path.name}"
+    config = tmp_path / "concierge.toml"
+    config.write_text(f"""
+[upstreams.echo]
+command = {json.dumps(sys.executable)}
+args = ["-m", "tests.upstream_echo", "stdio"]
+cwd = {json.dumps(str(ROOT))}
+env = {{ ECHO_MARK = "{mark}" }}
+""")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "stdio", "--user-id", "u", "--toolkits", "echo", "--config", str(config),
+         "--data-dir", str(tmp_path / "d")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=clean_env())
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def ask(message: dict[str, object]) -> dict[str, object]:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps({"jsonrpc": "2.0", **message}) + "\n")
+        proc.stdin.flush()
+        return dict(json.loads(proc.stdout.readline()))
+
+    try:
+        init = ask({"id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}})
+        assert "result" in init, init
+        proc.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n")
+        ran = ask({"id": 2, "method": "tools/call", "params": {"name": "COMPOSIO_MULTI_EXECUTE_TOOL", "arguments": {
+            "tools": [{"tool_slug": "ECHO_WHO_AM_I", "arguments": {}}]}}})
+        assert ran["result"]["structuredContent"]["successful"], ran  # type: ignore[index]
+        assert processes_marked(mark)  # the upstream's process, kept for the next call
+        started = time.monotonic()
+        proc.send_signal(stop)  # stdin stays open: no line and no end of file will come
+        assert proc.wait(timeout=30) == 0, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() - started < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert processes_marked(mark) == set()
+    assert not (tmp_path / "d" / "concierge.db-wal").exists()  # the store closed
+    assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+
+
 def _parsers(p: argparse.ArgumentParser, path: str = "concierge") -> list[tuple[str, argparse.ArgumentParser]]:
     out = [(path, p)]
     for action in p._actions:
