@@ -227,19 +227,19 @@ async def test_a_tool_the_upstream_runs_only_as_a_task_is_run_as_one(
         assert again["successful"] and "still here" in again["data"], again
 
 
-async def test_a_task_only_tool_on_a_server_that_runs_it_plainly_or_speaks_2026(tmp_path: Path) -> None:
-    """The echo server lists `chore` as task-only in the handshake era but runs it as a plain call (so
-    its answer is taken as it is); over HTTP the calls speak 2026-07-28, where tasks are no longer core
-    protocol, and the error says so instead of sending a request the era cannot carry."""
+async def test_a_task_only_tool_is_called_in_the_handshake_era_and_a_plain_answer_taken(tmp_path: Path) -> None:
+    """The echo server lists `chore` as task-only (a handshake-era listing: 2026-07-28 has no tasks in its
+    core) but runs it as a plain call, whose answer is taken as it is. Over HTTP its other calls speak
+    2026-07-28; `chore` is called in the era that listed it."""
     echo = EchoHttpUpstream().start()
     try:
         with live(tmp_path, upstreams={"echo": {"url": echo.url + "/mcp"}, "local": echo_stdio()}) as server:
-            assert server.api("GET", "/tools/LOCAL_CHORE").status_code == 200
             session = server.create_session(toolkits=["echo", "local"])
-            local, remote = await execute(mcp_url(server, session), ("LOCAL_CHORE", {}), ("ECHO_CHORE", {}))
-        assert local["successful"] and local["data"] == "ran chore", local
-        assert not remote["successful"], remote
-        assert "only as an MCP task" in remote["error"] and "speaks 2026-07-28" in remote["error"], remote
+            local, remote, who = await execute(mcp_url(server, session), ("LOCAL_CHORE", {}), ("ECHO_CHORE", {}),
+                                               ("ECHO_WHO_AM_I", {}))
+        assert local["successful"] and local["data"] == "ran chore (None)", local
+        assert remote["successful"] and remote["data"] == "ran chore (2025-11-25)", remote
+        assert who["successful"] and who["data"]["protocol"] == "2026-07-28", who
     finally:
         echo.stop()
 

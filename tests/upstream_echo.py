@@ -38,7 +38,8 @@ BASE_TOOLS = [
     types.Tool(name="progress", description="Report each of `steps` as progress (of `total`), then answer.",
                input_schema={"type": "object", "properties": {"steps": {"type": "array", "items": {"type": "number"}},
                                                               "total": {"type": "number"}}, "required": ["steps"]}),
-    # listed as an MCP task only (2025-11-25); this server runs it as a plain call all the same
+    # listed as an MCP task only (2025-11-25); this server runs it as a plain call all the same, and says in
+    # which protocol version it was asked (over HTTP)
     types.Tool(name="chore", description="A tool listed as runnable only as an MCP task.", input_schema=OBJECT,
                execution=types.ToolExecution(task_support="required")),
 ]
@@ -73,6 +74,10 @@ def build_server() -> Server[Any]:
             return types.CallToolResult(content=[types.TextContent(type="text", text="reported")])
         if params.name == "big":
             return types.CallToolResult(content=[types.TextContent(type="text", text="x" * int(args["chars"]))])
+        if params.name == "chore":
+            request = getattr(ctx, "request", None)
+            protocol = request.headers.get("mcp-protocol-version") if request is not None else None
+            return types.CallToolResult(content=[types.TextContent(type="text", text=f"ran chore ({protocol})")])
         if params.name == "fail":
             return types.CallToolResult(content=[types.TextContent(type="text", text="the echo server says no")],
                                         is_error=True)

@@ -262,8 +262,6 @@ def _raw_sender(client: Client, upstream: str, tool_name: str) -> tasks.Send:
     """Task requests as sent, answers as received: the SDK's `send_request` checks a `tools/call` answer
     against `CallToolResult`, which a task's first answer is not, and its claims for other result shapes
     serve only the 2026-07-28 era. Its dispatcher sends any request without reading the answer."""
-    if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
-        raise tasks.era_refused(upstream, tool_name, client.protocol_version)
     send_raw = getattr(getattr(client.session, "_dispatcher", None), "send_raw_request", None)
     if send_raw is None:
         raise UpstreamError(
@@ -412,13 +410,17 @@ class ConnectionPool:
             return await conn.call(tool_name, arguments, target.config.timeout_seconds, as_task)
 
     async def _http_call(self, target: Target, tool_name: str, arguments: dict[str, Any], as_task: bool) -> Any:
-        caller = self._callers.get(target.key)
+        # Task-only tools are known from a handshake-era listing (2026-07-28 has no tasks in its core
+        # protocol), so they are called in that era, by a caller of their own.
+        key = (target.upstream, f"{target.key[1]} tasks") if as_task else target.key
+        caller = self._callers.get(key)
         if caller is None:
             assert self._http is not None and target.config.url is not None
-            caller = self._callers[target.key] = HttpCaller(
-                self._http, target.upstream, target.config.url, target.http_headers(), self.eras.get(target.upstream)
+            era = None if as_task else self.eras.get(target.upstream)
+            caller = self._callers[key] = HttpCaller(
+                self._http, target.upstream, target.config.url, target.http_headers(), era, handshake_only=as_task
             )
-        elif caller.era is None:
+        elif caller.era is None and not as_task:
             caller.era = self.eras.get(target.upstream)
         caller.in_flight += 1
         try:

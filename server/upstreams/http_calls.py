@@ -34,9 +34,18 @@ PROGRESS = "notifications/progress"
 
 class HttpCaller:
     """Calls as one credential to one HTTP upstream; `era` is the protocol version the upstream speaks
-    (learnt by its listing session), None until known (then the handshake era is used)."""
+    (learnt by its listing session), None until known (then the handshake era is used). `handshake_only`:
+    every call in the handshake era, as tools that run only as tasks need (`server/upstreams/tasks.py`)."""
 
-    def __init__(self, http: HttpPool, upstream: str, url: str, headers: dict[str, str], era: str | None) -> None:
+    def __init__(
+        self,
+        http: HttpPool,
+        upstream: str,
+        url: str,
+        headers: dict[str, str],
+        era: str | None,
+        handshake_only: bool = False,
+    ) -> None:
         self.http = http
         self.upstream = upstream
         self.url = url
@@ -46,7 +55,7 @@ class HttpCaller:
         self.in_flight = 0
         self.last_used = time.monotonic()
         self._handshake: str | None = None  # the negotiated handshake-era version, once done
-        self._settled = False  # whether the calls' era is known (see `_settle_era`)
+        self._settled = handshake_only  # whether the calls' era is known (see `_settle_era`)
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
 
@@ -59,7 +68,7 @@ class HttpCaller:
         try:
             async with asyncio.timeout(limit_seconds):
                 if as_task:
-                    return await tasks.call_as_task(self._task_step, self.upstream, tool_name, arguments, limit_seconds)
+                    return await tasks.call_as_task(self._result, self.upstream, tool_name, arguments, limit_seconds)
                 params = {"name": tool_name, "arguments": arguments}
                 return await self._result("tools/call", params, tool_name, progress.current())
         except TimeoutError:
@@ -71,13 +80,6 @@ class HttpCaller:
             raise UpstreamError(
                 f"upstream MCP server {self.upstream!r} {_problem(exc)}: {exc}", {"upstream": self.upstream}
             ) from None
-
-    async def _task_step(self, method: str, params: dict[str, Any]) -> Any:
-        if not self._settled:
-            await self._settle_era()
-        if self.modern:
-            raise tasks.era_refused(self.upstream, str(params.get("name", "")), str(self.era))
-        return await self._result(method, params)
 
     async def _result(
         self, method: str, params: dict[str, Any], name: str | None = None, report: progress.Report | None = None

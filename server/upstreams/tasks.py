@@ -3,8 +3,8 @@
 Such a tool refuses a plain `tools/call`. Asked with a `task`, the upstream answers at once with the
 task's id, and `tasks/result` then waits until the task has ended and answers with the tool's result:
 two requests, no polling. A call given up on (its time ran out, its caller went away) cancels its task,
-so the upstream does not go on working for nobody. 2026-07-28 moved tasks out of the core protocol;
-an upstream that speaks that era is told so rather than sent a request it cannot take.
+so the upstream does not go on working for nobody. Such tools are known from a 2025-11-25 listing
+(2026-07-28 moved tasks out of the core protocol) and are called in that era.
 """
 
 from __future__ import annotations
@@ -24,14 +24,6 @@ Send = Callable[[str, dict[str, Any]], Awaitable[Any]]
 KEEP_AFTER_DEADLINE_MS = 60_000  # how long past the call's deadline the upstream keeps the task's result
 CANCEL_SECONDS = 10
 _cancelling: set[asyncio.Task[None]] = set()
-
-
-def era_refused(upstream: str, tool_name: str, era: str) -> UpstreamError:
-    return UpstreamError(
-        f"upstream MCP server {upstream!r} runs {tool_name!r} only as an MCP task; Concierge runs tasks with "
-        f"upstreams that speak protocol 2025-11-25, and this one speaks {era}",
-        {"upstream": upstream},
-    )
 
 
 async def call_as_task(
