@@ -152,6 +152,12 @@ class StopSignals:
             self.on_stop(sig)
 
 
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> None:
+    """From a signal handler: a signal that arrives once the loop has closed has nothing left to stop."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(callback)
+
+
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop when installed, as uvicorn itself would choose."""
     try:
@@ -196,6 +202,8 @@ def cmd_stdio(args: argparse.Namespace) -> int:
     configure_logging(settings)  # stderr: stdout is the MCP channel
     if args.session is None and not args.user_id:
         raise ConfigError("stdio needs --session ID, or --user-id (with optional --toolkits and --reuse)")
+    if sys.stdin is None or sys.stdout is None:  # started with fd 0 or 1 closed: the next file opened would take it
+        raise ConfigError("stdio mode speaks MCP over stdin and stdout, and one of them is closed")
 
     async def main() -> None:
         with StopSignals() as stop:  # as for `serve`: a signal ends the serving, and the close runs to its end
@@ -205,7 +213,7 @@ def cmd_stdio(args: argparse.Namespace) -> int:
                 surface = ToolSurface(meta_tools_for(runtime), runtime.meta_services())
                 with anyio.CancelScope() as serving:
                     loop = asyncio.get_running_loop()
-                    stop.attach(lambda sig: loop.call_soon_threadsafe(serving.cancel))
+                    stop.attach(lambda sig: _call_soon(loop, serving.cancel))
                     await serve_stdio(runtime, surface, session_id)
             finally:
                 await runtime.aclose()

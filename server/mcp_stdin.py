@@ -12,6 +12,7 @@ nothing of it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import threading
@@ -34,7 +35,8 @@ class StdinLines:
         threading.Thread(target=self._read, args=(stream,), name="concierge-stdin", daemon=True).start()
 
     def _read(self, stream: IO[str]) -> None:
-        with stream:
+        """A read error ends the input as its end would: the server then closes."""
+        with stream, contextlib.suppress(OSError):
             for line in stream:
                 if not self._put(line):
                     return

@@ -255,6 +255,16 @@ env = {{ ECHO_MARK = "{mark}" }}
     assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
 
 
+def test_stdio_mode_with_stdin_closed_stops_with_one_line(tmp_path: Path) -> None:
+    """Started with fd 0 closed, the next file opened takes fd 0 (the event loop's, here): taking that for
+    the MCP channel broke the loop, with tracebacks, and the process hung until killed."""
+    run = subprocess.run([sys.executable, "-m", "server.cli", "stdio", "--user-id", "u", "--data-dir",
+                          str(tmp_path / "d")], capture_output=True, text=True, timeout=60, cwd=ROOT, env=clean_env(),
+                         stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(0))
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip() == "concierge: stdio mode speaks MCP over stdin and stdout, and one of them is closed"
+
+
 def _parsers(p: argparse.ArgumentParser, path: str = "concierge") -> list[tuple[str, argparse.ArgumentParser]]:
     out = [(path, p)]
     for action in p._actions:
