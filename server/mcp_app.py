@@ -28,7 +28,7 @@ from server.config import Settings
 from server.errors import ConciergeError, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from server.limits.jsonlimits import check_argument_size, check_depth
 from server.mcp_fastpath import FastToolCalls
-from server.mcp_stdin import StdinLines
+from server.mcp_stdio import StdioChannel
 from server.mcp_tools import ToolCalls
 from server.mcp_wire import json_response, jsonrpc_error
 from server.meta_tools.registry import ToolSurface
@@ -401,5 +401,7 @@ def _with_header(send: Send, client_id: str, accepted: Callable[[], Awaitable[No
 async def serve_stdio(runtime: Runtime, surface: ToolSurface, session_id: str) -> None:
     await runtime.sessions.get(session_id)
     server = build_mcp_server(ToolCalls(runtime, surface), lambda ctx: session_id)
-    async with stdio_server(stdin=cast(Any, StdinLines())) as (read, write):  # the SDK takes any async line iterator
+    channel = StdioChannel(runtime.settings.shutdown_grace_seconds)
+    # the SDK takes any async iterator of lines, and any writer with `write` and `flush`
+    async with stdio_server(stdin=cast(Any, channel.stdin), stdout=cast(Any, channel.stdout)) as (read, write):
         await server.run(read, write, server.create_initialization_options())

@@ -255,6 +255,29 @@ env = {{ ECHO_MARK = "{mark}" }}
     assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
 
 
+def test_stdio_mode_answers_every_request_read_before_stdin_ended(tmp_path: Path) -> None:
+    """A client that writes its requests and closes stdin (a script: `concierge stdio < requests.jsonl`)
+    gets every answer; the SDK ended the serving at end of input and cancelled what was still running
+    (276 of 501 answered, checked)."""
+    head = [{"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "script", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"}]
+    calls = [{"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {
+        "name": "COMPOSIO_MULTI_EXECUTE_TOOL", "arguments": {"tools": [
+            {"tool_slug": "MATH_EVALUATE", "arguments": {"expression": f"{i}*2"}}]}}} for i in range(1, 41)]
+    pings = [{"jsonrpc": "2.0", "id": f"p{i}", "method": "ping"} for i in range(300)]
+    run = subprocess.run(
+        [sys.executable, "-m", "server.cli", "stdio", "--user-id", "u", "--toolkits", "math", "--data-dir",
+         str(tmp_path / "d")], input="".join(json.dumps(m) + "\n" for m in [*head, *calls, *pings]),
+        capture_output=True, text=True, timeout=120, cwd=ROOT, env=clean_env())
+    assert run.returncode == 0, run.stderr
+    answers = {m["id"]: m for m in map(json.loads, run.stdout.splitlines())}
+    assert set(answers) == {0} | {m["id"] for m in [*calls, *pings]}
+    for i in range(1, 41):
+        result = answers[i]["result"]["structuredContent"]["data"]["results"][0]["response"]["data"]["result"]
+        assert result == i * 2
+
+
 def test_stdio_mode_with_stdin_closed_stops_with_one_line(tmp_path: Path) -> None:
     """Started with fd 0 closed, the next file opened takes fd 0 (the event loop's, here): taking that for
     the MCP channel broke the loop, with tracebacks, and the process hung until killed."""
