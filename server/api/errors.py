@@ -34,10 +34,18 @@ async def handle_concierge_error(request: Request, exc: Exception) -> JSONRespon
     return error_response(exc)
 
 
+_MCP_WITHOUT_SESSION = (
+    "MCP is served per session: use the session's `mcp.url`, /mcp/<session_id> (or /s/<session_id>/mcp for "
+    "clients that want a path ending in /mcp); POST /api/v1/sessions makes a session"
+)
+
+
 async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     message = {
-        404: f"no such endpoint: {request.method} {request.url.path}; see /api/v1/openapi.json",
+        404: _MCP_WITHOUT_SESSION
+        if request.url.path.rstrip("/") == "/mcp"
+        else f"no such endpoint: {request.method} {request.url.path}; see /api/v1/openapi.json",
         405: f"{request.method} is not allowed here; allowed: {(exc.headers or {}).get('Allow', 'none')}",
     }
     body = {

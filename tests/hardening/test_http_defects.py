@@ -120,6 +120,10 @@ def test_unknown_paths_answer_json(server: LiveServer) -> None:
         answer = httpx.post(server.url + path, headers=server.headers, timeout=30)
         assert answer.status_code in (404, 405), path
         assert answer.headers["content-type"] == "application/json" and "error" in answer.json(), path
+    for path in ("/mcp", "/mcp/"):  # a client given the server's address instead of a session's (or trimming it)
+        answer = httpx.post(server.url + path, headers=server.headers, json={}, timeout=30)
+        assert answer.status_code == 404, path
+        assert "/mcp/<session_id>" in answer.json()["error"]["message"], answer.text
 
 
 def test_documented_query_parameters_match_the_server(server: LiveServer) -> None:
