@@ -539,7 +539,10 @@ async def test_bad_registrations_are_refused_and_leave_nothing(tmp_path: Path) -
             ({"name": "math", "url": "http://127.0.0.1:9/mcp"}, 409, "already a toolkit"),
             ({"name": "Bad-Name", "url": "http://127.0.0.1:9/mcp"}, 400, "name: String should match pattern"),
             ({"name": "shell", "command": "sh"}, 403, "allow_commands_from_api"),
-            ({"name": "gone", "url": "http://127.0.0.1:9/mcp"}, 502, "'gone'"),
+            ({"name": "gone", "url": "http://127.0.0.1:9/mcp"}, 502, "'gone' cannot be reached: no connection to "
+             "http://127.0.0.1:9/mcp (nothing listening there"),
+            ({"name": "locked", "url": "http://127.0.0.1:9/mcp", "auth": {"type": "oauth"}}, 502,
+             "'locked' cannot be reached: no connection to http://127.0.0.1:9/mcp"),
             ({"name": "typo", "urll": "http://127.0.0.1:9/mcp"}, 400, "did you mean 'url'"),
         ]
         for body, status, text in cases:

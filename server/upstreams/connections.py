@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
+import httpx
+import httpx2
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -36,7 +38,7 @@ from server.config import UpstreamConfig, UpstreamPoolConfig
 from server.errors import UpstreamError
 from server.upstreams import tasks
 from server.upstreams.http_calls import HttpCaller
-from server.upstreams.http_pool import HttpPool
+from server.upstreams.http_pool import HttpPool, no_connection
 
 log = logging.getLogger("concierge.upstreams")
 LIST_CHANGED = "notifications/tools/list_changed"
@@ -293,6 +295,8 @@ def _reason(exc: BaseException | None, config: UpstreamConfig | None = None) -> 
         if config.cwd is not None and not Path(config.cwd).is_dir():
             return f"its folder (cwd) {str(config.cwd)!r} does not exist"
         return f"its command {config.command!r} was not found (is it installed, and on the server's PATH?)"
+    if isinstance(exc, httpx2.ConnectError | httpx.ConnectError) and config is not None and config.url is not None:
+        return no_connection(config.url)
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 

@@ -32,6 +32,12 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _BREAKS = re.compile(r"[\r\n\0]")
 
 
+def no_connection(url: str) -> str:
+    """What a refused or unroutable connection means, said with the address (httpx's own "All connection
+    attempts failed" names neither)."""
+    return f"no connection to {url} (nothing listening there, or the host cannot be reached)"
+
+
 class HttpFailure(Exception):
     """The request could not be sent or its answer not read: refused, reset, TLS, a malformed answer."""
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from server.errors import UpstreamError
+from server.upstreams.http_pool import no_connection
 
 _RESOURCE_METADATA = re.compile(r'resource_metadata="([^"]+)"')
 
@@ -85,8 +86,9 @@ async def discover(http: httpx.AsyncClient, upstream: str, url: str) -> AuthServ
         if found:
             candidates.insert(0, found.group(1))
     except httpx.HTTPError as exc:
+        reason = no_connection(url) if isinstance(exc, httpx.ConnectError) else f"{type(exc).__name__}: {exc}"
         raise UpstreamError(
-            f"upstream MCP server {upstream!r} cannot be reached: {type(exc).__name__}: {exc}", {"upstream": upstream}
+            f"upstream MCP server {upstream!r} cannot be reached: {reason}", {"upstream": upstream}
         ) from None
     resource_meta = None
     for candidate in candidates:
