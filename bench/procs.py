@@ -26,6 +26,18 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
+def processes_marked(mark: str) -> set[int]:
+    """Processes with `mark` in their environment: how the bench and the tests find the programs a server
+    started (upstream processes, say)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if mark.encode() in (proc / "environ").read_bytes():
+                    found.add(int(proc.name))
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process (all its threads), from /proc/<pid>/stat."""
     stat = Path(f"/proc/{pid}/stat").read_text()

@@ -19,7 +19,6 @@ are sampled throughout, and counted again after Concierge has stopped.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sys
 from pathlib import Path
@@ -32,7 +31,7 @@ from bench import servers
 from bench.budget import Budget
 from bench.clients import calling, create_session, open_callers
 from bench.load import Samples, Side, alternate_rounds, paired_median, pooled
-from bench.procs import running
+from bench.procs import processes_marked, running
 from bench.report import Row, ScenarioResult, at_most
 from server.config import UpstreamPoolConfig
 
@@ -41,16 +40,6 @@ UPSTREAM_MARK = "CONCIERGE_BENCH_UPSTREAM"
 PROXIED_CALL = ("COMPOSIO_MULTI_EXECUTE_TOOL",
                 {"tools": [{"tool_slug": "BARE_BENCH_NOOP_PING", "arguments": {"n": 1}}]})
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def upstream_pids() -> set[int]:
-    found = set()
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            with contextlib.suppress(OSError):
-                if UPSTREAM_MARK.encode() in (proc / "environ").read_bytes():
-                    found.add(int(proc.name))
-    return found
 
 
 async def _latency(budget: Budget, workdir: Path) -> tuple[dict[str, Any], list[Row]]:
@@ -149,7 +138,7 @@ async def _processes(budget: Budget, workdir: Path) -> tuple[dict[str, Any], lis
             async def sample() -> None:
                 nonlocal peak
                 while True:
-                    peak = max(peak, len(upstream_pids()))
+                    peak = max(peak, len(processes_marked(UPSTREAM_MARK)))
                     await anyio.sleep(0.2)
 
             async with anyio.create_task_group() as tasks:
@@ -159,7 +148,7 @@ async def _processes(budget: Budget, workdir: Path) -> tuple[dict[str, Any], lis
                         load.start_soon(one, caller)
                 tasks.cancel_scope.cancel()
     await anyio.sleep(1)
-    left = len(upstream_pids())
+    left = len(processes_marked(UPSTREAM_MARK))
     data = {"sessions": len(urls), "users": len(users), "calls": calls, "errors": errors,
             "peak_processes": peak, "processes_after_shutdown": left}
     bound = UpstreamPoolConfig().max_processes  # one per user, plus the one that lists tools, within the bound

@@ -401,7 +401,6 @@ def _with_header(send: Send, client_id: str, accepted: Callable[[], Awaitable[No
 async def serve_stdio(runtime: Runtime, surface: ToolSurface, session_id: str) -> None:
     await runtime.sessions.get(session_id)
     server = build_mcp_server(ToolCalls(runtime, surface), lambda ctx: session_id)
-    channel = StdioChannel(runtime.settings.shutdown_grace_seconds)
-    # the SDK takes any async iterator of lines, and any writer with `write` and `flush`
-    async with stdio_server(stdin=cast(Any, channel.stdin), stdout=cast(Any, channel.stdout)) as (read, write):
+    channel = cast(Any, StdioChannel(runtime.settings.shutdown_grace_seconds))  # the SDK asks only for these methods
+    async with stdio_server(stdin=channel, stdout=channel) as (read, write):
         await server.run(read, write, server.create_initialization_options())

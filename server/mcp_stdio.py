@@ -39,7 +39,8 @@ def _claim(fd: int, diversion: int) -> int:
 
 
 class StdioChannel:
-    """`stdin`: an async iterator of the lines read; `stdout`: what the SDK writes the answers to."""
+    """Both ends for the SDK: an async iterator of the lines read (its `stdin`) and a writer with `write`
+    and `flush` (its `stdout`) that notes the answers going out."""
 
     def __init__(self, grace_seconds: float) -> None:
         null = os.open(os.devnull, os.O_RDONLY)
@@ -47,10 +48,9 @@ class StdioChannel:
             wire_in = _claim(0, null)
         finally:
             os.close(null)
-        wire_out = _claim(1, 2)
-        self.grace_seconds = grace_seconds
-        self.stdin = _Lines(self)
-        self.stdout = _Answers(self, anyio.wrap_file(open(wire_out, "w", encoding="utf-8")))  # noqa: SIM115
+        self._out = anyio.wrap_file(open(_claim(1, 2), "w", encoding="utf-8"))  # noqa: SIM115
+        self._written: list[str] = []
+        self._grace_seconds = grace_seconds
         self._unanswered: set[Any] = set()
         self._answered = asyncio.Event()
         self._loop = asyncio.get_running_loop()
@@ -76,68 +76,45 @@ class StdioChannel:
             return False
         return True
 
-    async def next_line(self) -> str | None:
+    def __aiter__(self) -> StdioChannel:
+        return self
+
+    async def __anext__(self) -> str:
         line = await self._lines.get()
         self._room.release()
-        if line is not None:
-            for message in _messages(line):
-                if "method" in message and "id" in message:
-                    self._unanswered.add(_key(message["id"]))
-                elif message.get("method") == CANCELLED and isinstance(message.get("params"), dict):
-                    self._unanswered.discard(_key(message["params"].get("requestId")))  # the SDK answers nothing
+        if line is None:
+            await self._drained()
+            raise StopAsyncIteration
+        for message in _messages(line):
+            if "method" in message and "id" in message:
+                self._unanswered.add(_key(message["id"]))
+            elif message.get("method") == CANCELLED and isinstance(message.get("params"), dict):
+                self._unanswered.discard(_key(message["params"].get("requestId")))  # the SDK answers nothing
         return line
 
-    def sent(self, text: str) -> None:
-        if not self._unanswered:
-            return
-        for message in _messages(text):
-            if "method" not in message and "id" in message:
-                self._unanswered.discard(_key(message["id"]))
-                self._answered.set()
-
-    async def drained(self) -> None:
+    async def _drained(self) -> None:
         """Until every request read has its answer, or `grace_seconds` have passed."""
-        deadline = time.monotonic() + self.grace_seconds
+        deadline = time.monotonic() + self._grace_seconds
         while self._unanswered and (left := deadline - time.monotonic()) > 0:
             self._answered.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(left):
                     await self._answered.wait()
 
-
-class _Lines:
-    def __init__(self, channel: StdioChannel) -> None:
-        self._channel = channel
-
-    def __aiter__(self) -> _Lines:
-        return self
-
-    async def __anext__(self) -> str:
-        line = await self._channel.next_line()
-        if line is None:
-            await self._channel.drained()
-            raise StopAsyncIteration
-        return line
-
-
-class _Answers:
-    """What the SDK's writer calls (`write`, `flush`), noting the answers that go out."""
-
-    def __init__(self, channel: StdioChannel, wire: anyio.AsyncFile[str]) -> None:
-        self._channel = channel
-        self._wire = wire
-        self._written: list[str] = []
-
     async def write(self, text: str) -> None:
-        await self._wire.write(text)
+        await self._out.write(text)
         self._written.append(text)
 
     async def flush(self) -> None:
         """Answers count as sent once flushed: the serving may end as soon as the last one is."""
-        await self._wire.flush()
+        await self._out.flush()
         written, self._written = self._written, []
-        for text in written:
-            self._channel.sent(text)
+        if not self._unanswered:
+            return
+        for message in (m for text in written for m in _messages(text)):
+            if "method" not in message and "id" in message:
+                self._unanswered.discard(_key(message["id"]))
+                self._answered.set()
 
 
 def _messages(text: str) -> list[dict[str, Any]]:

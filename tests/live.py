@@ -6,7 +6,6 @@ Real uvicorn, real sockets, SQLite on disk — or PostgreSQL while the `store_ba
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 import time
@@ -23,17 +22,6 @@ from server.config import Settings
 API_KEY = "ck_test_admin_key_0123456789"
 # Set by the `store_backend` fixture for PostgreSQL: a database URL for a data dir (the same one each time).
 DATABASE_FOR: Callable[[Path], str] | None = None
-
-
-def processes_marked(mark: str) -> set[int]:
-    """Processes with `mark` in their environment: how a test finds the programs a server started for it."""
-    found = set()
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            with contextlib.suppress(OSError):
-                if mark.encode() in (proc / "environ").read_bytes():
-                    found.add(int(proc.name))
-    return found
 
 
 def free_socket(port: int = 0) -> socket.socket:

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from mcp import Client
 
+from bench.procs import processes_marked
 from server.cli import parser
-from tests.live import processes_marked
 from tests.mcp_helpers import call
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,12 +173,8 @@ async def test_info_log_has_no_per_request_lines(tmp_path: Path) -> None:
     assert during == [], "".join(during)
 
 
-@pytest.mark.anyio
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-async def test_a_stop_signal_closes_upstreams_and_the_store_then_exits(tmp_path: Path, stop: int) -> None:
-    """Ctrl-C (or `kill`) used to stop uvicorn and then cut the runtime's close short: SIGINT left the
-    process waiting on the store's threads for ever, SIGTERM ended it without closing anything."""
-    mark = f"concierge-stop-test-{tmp_path.name}"
+def echo_upstream_config(tmp_path: Path, mark: str) -> Path:
+    """A config with the echo server as stdio upstream `echo`, `mark` in its environment (`processes_marked`)."""
     config = tmp_path / "concierge.toml"
     config.write_text(f"""
 [upstreams.echo]
@@ -187,6 +183,16 @@ args = ["-m", "tests.upstream_echo", "stdio"]
 cwd = {json.dumps(str(ROOT))}
 env = {{ ECHO_MARK = "{mark}" }}
 """)
+    return config
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_a_stop_signal_closes_upstreams_and_the_store_then_exits(tmp_path: Path, stop: int) -> None:
+    """Ctrl-C (or `kill`) used to stop uvicorn and then cut the runtime's close short: SIGINT left the
+    process waiting on the store's threads for ever, SIGTERM ended it without closing anything."""
+    mark = f"concierge-stop-test-{tmp_path.name}"
+    config = echo_upstream_config(tmp_path, mark)
     serve = Serve(tmp_path / "d", "--config", str(config))
     try:
         headers = {"Authorization": f"Bearer {serve.new_key}"}
@@ -213,14 +219,7 @@ def test_a_stop_signal_ends_stdio_mode_while_its_client_keeps_stdin_open(tmp_pat
     open, Ctrl-C waited for its next line (for ever, if none came) and SIGTERM ended the process
     without its close. Now both close everything (upstream processes, the store) and exit 0."""
     mark = f"concierge-stdio-stop-test-{tmp_path.name}"
-    config = tmp_path / "concierge.toml"
-    config.write_text(f"""
-[upstreams.echo]
-command = {json.dumps(sys.executable)}
-args = ["-m", "tests.upstream_echo", "stdio"]
-cwd = {json.dumps(str(ROOT))}
-env = {{ ECHO_MARK = "{mark}" }}
-""")
+    config = echo_upstream_config(tmp_path, mark)
     proc = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "stdio", "--user-id", "u", "--toolkits", "echo", "--config", str(config),
          "--data-dir", str(tmp_path / "d")],

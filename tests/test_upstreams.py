@@ -22,8 +22,9 @@ import httpx
 import pytest
 from mcp import Client
 
+from bench.procs import processes_marked
 from tests.auth_fixtures import submit_key_form
-from tests.live import API_KEY, LiveServer, ThreadedServer, free_socket, processes_marked
+from tests.live import API_KEY, LiveServer, ThreadedServer, free_socket
 from tests.mcp_helpers import call, raw_post
 from tests.upstream_echo import build_http_app
 

@@ -422,13 +422,13 @@ class ConnectionPool:
             assert self._http is not None and target.config.url is not None
             era = None if as_task else self.eras.get(target.upstream)
             caller = self._callers[key] = HttpCaller(
-                self._http, target.upstream, target.config.url, target.http_headers(), era, handshake_only=as_task
+                self._http, target.upstream, target.config.url, target.http_headers(), era, for_tasks=as_task
             )
         elif caller.era is None and not as_task:
             caller.era = self.eras.get(target.upstream)
         caller.in_flight += 1
         try:
-            return await caller.call(tool_name, arguments, target.config.timeout_seconds, as_task)
+            return await caller.call(tool_name, arguments, target.config.timeout_seconds)
         finally:
             caller.in_flight -= 1
             caller.last_used = time.monotonic()

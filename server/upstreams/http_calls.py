@@ -34,8 +34,8 @@ PROGRESS = "notifications/progress"
 
 class HttpCaller:
     """Calls as one credential to one HTTP upstream; `era` is the protocol version the upstream speaks
-    (learnt by its listing session), None until known (then the handshake era is used). `handshake_only`:
-    every call in the handshake era, as tools that run only as tasks need (`server/upstreams/tasks.py`)."""
+    (learnt by its listing session), None until known (then the handshake era is used). `for_tasks`: it
+    calls tools that run only as tasks (`server/upstreams/tasks.py`), always in the handshake era."""
 
     def __init__(
         self,
@@ -44,7 +44,7 @@ class HttpCaller:
         url: str,
         headers: dict[str, str],
         era: str | None,
-        handshake_only: bool = False,
+        for_tasks: bool = False,
     ) -> None:
         self.http = http
         self.upstream = upstream
@@ -55,7 +55,8 @@ class HttpCaller:
         self.in_flight = 0
         self.last_used = time.monotonic()
         self._handshake: str | None = None  # the negotiated handshake-era version, once done
-        self._settled = handshake_only  # whether the calls' era is known (see `_settle_era`)
+        self.for_tasks = for_tasks
+        self._settled = for_tasks  # whether the calls' era is known (see `_settle_era`)
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
 
@@ -63,11 +64,11 @@ class HttpCaller:
     def modern(self) -> bool:
         return self.era in MODERN_PROTOCOL_VERSIONS
 
-    async def call(self, tool_name: str, arguments: dict[str, Any], limit_seconds: float, as_task: bool = False) -> Any:
+    async def call(self, tool_name: str, arguments: dict[str, Any], limit_seconds: float) -> Any:
         """The result in wire form, as the upstream sent it (`conversion.result_data` reads it)."""
         try:
             async with asyncio.timeout(limit_seconds):
-                if as_task:
+                if self.for_tasks:
                     return await tasks.call_as_task(self._result, self.upstream, tool_name, arguments, limit_seconds)
                 params = {"name": tool_name, "arguments": arguments}
                 return await self._result("tools/call", params, tool_name, progress.current())
