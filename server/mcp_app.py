@@ -27,6 +27,7 @@ from server.api.errors import error_headers
 from server.config import Settings
 from server.errors import ConciergeError, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from server.limits.jsonlimits import check_argument_size, check_depth
+from server.mcp_cancel import CANCELLED
 from server.mcp_fastpath import FastToolCalls
 from server.mcp_stdio import StdioChannel
 from server.mcp_tools import ToolCalls
@@ -223,7 +224,9 @@ class McpEndpoint:
             except ConciergeError as exc:
                 await _error_response(send, exc, message.get("id") if isinstance(message, dict) else None)
                 return
-            if await self.fast.answer(scope["headers"], message, session_id, send):
+            if message.get("method") == CANCELLED and client_id is not None:
+                self.fast.in_flight.cancel(client_id, message.get("params"))  # then acknowledged by the SDK
+            elif await self.fast.answer(scope["headers"], message, session_id, client_id, receive, send):
                 return
         replay = _replayer(body)
         init = _initialize_params(message) if client_id is None else None

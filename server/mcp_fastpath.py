@@ -12,11 +12,14 @@ SDK would refuse — goes to the SDK unchanged, which then answers (or refuses) 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from mcp.server.runner import modern_error_data
+from mcp.server.streamable_http import REQUEST_CANCELLED
 from mcp.shared.inbound import (
     ERROR_CODE_HTTP_STATUS,
     InboundModernRoute,
@@ -26,9 +29,10 @@ from mcp_types import DEFAULT_NEGOTIATED_VERSION, INTERNAL_ERROR, SERVER_INFO_ME
 from mcp_types import methods as spec
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
-from starlette.types import Send
+from starlette.types import Receive, Send
 
 from server.jsontext import dumps_bytes
+from server.mcp_cancel import Cancellation, InFlight, on_disconnect
 from server.mcp_tools import RESULT_KEYS, ToolCalls
 from server.mcp_wire import EventStream, jsonrpc_error
 from server.progress import Report, reporting_to
@@ -36,6 +40,7 @@ from server.progress import Report, reporting_to
 log = logging.getLogger("concierge.mcp")
 
 METHOD = "tools/call"
+CLIENT_CLOSED = 499  # recorded for a request whose client went away (nothing reaches the client)
 PARAM_HEADER_PREFIX = b"mcp-param-"
 MAX_REMEMBERED = 1024
 Headers = tuple[tuple[bytes, bytes], ...]
@@ -48,25 +53,44 @@ class FastToolCalls:
     def __init__(self, calls: ToolCalls, server_info: dict[str, Any]) -> None:
         self.calls = calls
         self.server_info = server_info
+        self.in_flight = InFlight()
         self._kept: dict[str, tuple[str, ...]] = {}  # protocol version -> the result keys its sieve keeps
 
     async def answer(
-        self, raw_headers: Sequence[tuple[bytes, bytes]], message: Any, session_id: str, send: Send
+        self,
+        raw_headers: Sequence[tuple[bytes, bytes]],
+        message: Any,
+        session_id: str,
+        client_id: str | None,
+        receive: Receive,
+        send: Send,
     ) -> bool:
-        """Answers `message` and returns True, or returns False (nothing sent) for the SDK to answer."""
+        """Answers `message` and returns True, or returns False (nothing sent) for the SDK to answer.
+        The call is cancelled as its protocol era says (`server/mcp_cancel.py`)."""
         version = _version(raw_headers, message)
         if version is None:
             return False
         params = message["params"]
         reply = EventStream(send)
         token = _progress_token(raw_headers, params)
+        modern = version in MODERN_PROTOCOL_VERSIONS
+        cancellation = Cancellation()
         try:
-            if token is None:
-                result = await self.calls.call(session_id, params["name"], params.get("arguments"))
-            else:
-                with reporting_to(_relay(reply, token)):
+            with self._cancellable(modern, client_id, message["id"], receive, cancellation):
+                if token is None:
                     result = await self.calls.call(session_id, params["name"], params.get("arguments"))
+                else:
+                    with reporting_to(_relay(reply, token)):
+                        result = await self.calls.call(session_id, params["name"], params.get("arguments"))
             wire = self._sieve(version, result)
+        except asyncio.CancelledError:
+            if not cancellation.absorbed():
+                raise
+            if modern:
+                await reply.abandon(CLIENT_CLOSED)
+            else:
+                await _answer(reply, jsonrpc_error(REQUEST_CANCELLED, "Request cancelled", request_id=message["id"]))
+            return True
         except ValidationError:
             log.exception("tools/call returned a result that protocol version %s does not allow", version)
             await _answer(
@@ -77,10 +101,19 @@ class FastToolCalls:
             error = modern_error_data(exc)
             await _answer(reply, jsonrpc_error(error.code, error.message, request_id=message["id"]))
             return True
-        if version in MODERN_PROTOCOL_VERSIONS:
+        if modern:
             wire["_meta"] = {SERVER_INFO_META_KEY: dict(self.server_info)}
         await reply.answer(200, {"jsonrpc": "2.0", "id": message["id"], "result": wire})
         return True
+
+    def _cancellable(
+        self, modern: bool, client_id: str | None, request_id: Any, receive: Receive, cancellation: Cancellation
+    ) -> contextlib.AbstractContextManager[None]:
+        if modern:
+            return on_disconnect(receive, cancellation)
+        if client_id is not None:
+            return self.in_flight.serving(client_id, request_id, cancellation)
+        return contextlib.nullcontext()  # a handshake-era request outside a handshake: nobody could name it
 
     def _sieve(self, version: str, result: dict[str, Any]) -> dict[str, Any]:
         """The result as the SDK's per-version sieve sends it. `ToolCalls.call` gives every result one

@@ -26,9 +26,9 @@ from typing import IO, Any
 import anyio
 
 from server.jsontext import loads
+from server.mcp_cancel import CANCELLED
 
 QUEUED_LINES = 64  # read ahead of the server at most this many lines
-CANCELLED = "notifications/cancelled"
 
 
 def _claim(fd: int, diversion: int) -> int:

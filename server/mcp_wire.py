@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,6 +70,16 @@ class EventStream:
                 await json_response(self.send, status, message)
             elif not self.ended:
                 await self.send({"type": "http.response.body", "body": sse_event(message), "more_body": False})
+            self.ended = True
+
+    async def abandon(self, status: int) -> None:
+        """Ends a request whose client has gone: nothing reaches it, `status` is for the metrics."""
+        async with self._lock:
+            with contextlib.suppress(Exception):
+                if not self.opened:
+                    await self.send({"type": "http.response.start", "status": status, "headers": []})
+                if not self.ended:
+                    await self.send({"type": "http.response.body", "body": b""})
             self.ended = True
 
 

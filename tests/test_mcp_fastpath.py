@@ -9,6 +9,7 @@ are checked to be declined, and answered as the SDK answers them.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -80,10 +81,13 @@ async def asgi(handler: Any, session_id: str, message: Any, headers: dict[str, s
              "root_path": "", "headers": raw, "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000),
              "path_params": {"session_id": session_id}, "state": {}}
     sent = False
+    answered = asyncio.Event()
 
     async def receive() -> Message:
+        """As a server does for a client that stays: the body, then a disconnect once it is answered."""
         nonlocal sent
         if sent:
+            await answered.wait()
             return {"type": "http.disconnect"}
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
@@ -97,6 +101,8 @@ async def asgi(handler: Any, session_id: str, message: Any, headers: dict[str, s
             content_type = dict(event.get("headers", [])).get(b"content-type", b"").decode()
         elif event["type"] == "http.response.body":
             chunks.append(event.get("body", b""))
+            if not event.get("more_body"):
+                answered.set()
 
     await handler(scope, receive, send)
     body = LOG_ID.sub(b"log_0", b"".join(chunks))

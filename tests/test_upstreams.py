@@ -18,14 +18,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
 
 from bench.procs import processes_marked
+from tests import upstream_echo
 from tests.auth_fixtures import submit_key_form
 from tests.live import API_KEY, LiveServer, ThreadedServer, free_socket
-from tests.mcp_helpers import call, raw_post
+from tests.mcp_helpers import JSONRPC_HEADERS, call, initialize_body, raw_post
 from tests.upstream_echo import build_http_app
 
 pytestmark = pytest.mark.anyio
@@ -510,6 +512,100 @@ async def test_http_upstream_killed_mid_call_then_restarted(tmp_path: Path) -> N
         with echo_http_process(port) as second_process:
             again, = await execute(url, ("ECHO_WHO_AM_I", {}))
             assert again["successful"] and again["data"]["pid"] == second_process.pid, again
+
+
+class HandshakeOnlyEchoUpstream(ThreadedServer):
+    """The echo server refusing 2026-07-28 requests, as a server of the 2025 protocol versions does."""
+
+    def start(self) -> HandshakeOnlyEchoUpstream:
+        self.serve(lambda: build_http_app(handshake_only=True))
+        return self
+
+
+def statuses(server: LiveServer, session: dict[str, Any]) -> list[str]:
+    """The session's execution rows' statuses, oldest first."""
+    rows = server.api("GET", f"/sessions/{session['id']}/executions").json()["items"]
+    return [row["status"] for row in reversed(rows)]
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"], ids=["2026-07-28", "handshake-era"])
+async def test_a_client_that_cancels_a_call_cancels_it_upstream(tmp_path: Path, mode: str) -> None:
+    """A 2026-07-28 client cancels by closing the response stream, a handshake-era one with
+    `notifications/cancelled` (both as the SDK client does on giving up): the call stops at once, its
+    rows say `cancelled`, and each upstream hears of it in its own way (stdio: a notification from the
+    SDK; HTTP in the 2026-07-28 era: the request's connection closed; HTTP in the handshake era: a
+    notification). Before, the calls ran on to their end for nobody."""
+    upstream_echo.CANCELLED.clear()
+    web, old = EchoHttpUpstream().start(), HandshakeOnlyEchoUpstream().start()
+    upstreams = {"local": echo_stdio(), "web": {"url": web.url + "/mcp"}, "old": {"url": old.url + "/mcp"}}
+    try:
+        with live(tmp_path, upstreams=upstreams) as server:
+            session = server.create_session(toolkits=["local", "web", "old"])
+            sleeps = {"LOCAL_SLEEP": 30, "WEB_SLEEP": 31, "OLD_SLEEP": 32}
+            async with Client(mcp_url(server, session), mode=mode) as client:
+                assert (client.protocol_version == "2026-07-28") == (mode == "auto")
+                started = time.monotonic()
+                with anyio.move_on_after(30):
+                    calling = asyncio.ensure_future(client.call_tool("COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
+                        {"tool_slug": slug, "arguments": {"seconds": s}} for slug, s in sleeps.items()]}))
+                    await wait_until(lambda: statuses(server, session) == ["running"] * 3, 20,
+                                     "all three calls under way")
+                    calling.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await calling
+                await wait_until(lambda: statuses(server, session) == ["cancelled"] * 3, 10,
+                                 "the rows saying cancelled")
+                # and the session goes on: the next call runs
+                assert not (await client.call_tool("COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
+                    {"tool_slug": "WEB_WHO_AM_I", "arguments": {}}]})).is_error
+            await wait_until(lambda: sorted(upstream_echo.CANCELLED) == [31, 32], 10,
+                             "both HTTP upstreams cancelling their sleep")
+            log = server.data_dir / "upstreams" / "local.log"
+            await wait_until(lambda: log.exists() and "sleep of 30 s cancelled" in log.read_text(), 10,
+                             "the stdio upstream cancelling its sleep")
+            assert time.monotonic() - started < 25
+    finally:
+        web.stop()
+        old.stop()
+
+
+async def test_a_handshake_era_call_is_cancelled_only_by_its_own_client(tmp_path: Path) -> None:
+    """In the handshake era a dropped connection is not a cancellation (the spec), and only the client
+    that sent a request may cancel it: another client of the same session naming its id changes
+    nothing. The cancelled request is answered with REQUEST_CANCELLED, as the SDK's transport does."""
+    with live(tmp_path, upstreams={"local": echo_stdio()}) as server:
+        session = server.create_session(toolkits=["local"])
+        url = mcp_url(server, session)
+        clients = []
+        for name in ("first", "second"):
+            shook = raw_post(url, initialize_body(name))
+            clients.append({"mcp-session-id": shook.headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18"})
+
+        def sleep_body(request_id: int, seconds: float) -> str:
+            return json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {
+                "name": "COMPOSIO_MULTI_EXECUTE_TOOL",
+                "arguments": {"tools": [{"tool_slug": "LOCAL_SLEEP", "arguments": {"seconds": seconds}}]}}})
+
+        def cancel_body(request_id: int) -> str:
+            return json.dumps({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                               "params": {"requestId": request_id, "reason": "test"}})
+
+        async with httpx.AsyncClient(timeout=30, headers=JSONRPC_HEADERS) as http:
+            with pytest.raises(httpx.ReadTimeout):  # the client goes away: the call runs on
+                await http.post(url, content=sleep_body(7, 1.5), headers=clients[0], timeout=0.5)
+            await wait_until(lambda: statuses(server, session) == ["success"], 10, "the dropped call finishing")
+
+            answer = asyncio.ensure_future(http.post(url, content=sleep_body(8, 30), headers=clients[0]))
+            await wait_until(lambda: statuses(server, session) == ["success", "running"], 10, "the call under way")
+            other = await http.post(url, content=cancel_body(8), headers=clients[1])
+            assert other.status_code == 202
+            await asyncio.sleep(0.5)
+            assert not answer.done()  # the other client cannot cancel it
+            own = await http.post(url, content=cancel_body(8), headers=clients[0])
+            assert own.status_code == 202
+            cancelled = (await asyncio.wait_for(answer, 10)).json()
+        assert cancelled == {"jsonrpc": "2.0", "id": 8, "error": {"code": -32800, "message": "Request cancelled"}}
+        await wait_until(lambda: statuses(server, session) == ["success", "cancelled"], 10, "the row saying cancelled")
 
 
 async def test_timeouts_errors_and_list_changed(tmp_path: Path) -> None:

@@ -4,8 +4,10 @@ session's executor, large results offloaded to files, and the REST file endpoint
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -48,6 +50,26 @@ async def test_state_persists_and_tools_run_in_bulk_through_the_session(server: 
     from_workbench = [entry for entry in logs if entry["source"] == "workbench"]
     assert len(from_workbench) == 200 and {e["user_id"] for e in from_workbench} == {"wb_user"}
     assert all(e["tool_slug"] == "DEMO_ECHO" for e in from_workbench)
+
+
+async def test_a_cancelled_run_is_interrupted_and_the_workbench_keeps_its_state(server: LiveServer) -> None:
+    """A client that gives up on a run (a 2026-07-28 client closes the request) stops that cell, as a
+    time limit would, instead of it running on for nobody; the Python process and its variables stay."""
+    session = server.create_session(toolkits=["demo"])
+    async with Client(session["mcp"]["url"]) as client:
+        first = await call(client, "COMPOSIO_REMOTE_WORKBENCH", {"code_to_execute": "x = 41"})
+        assert first["successful"] and first["data"]["fresh_process"] is True
+        started = time.monotonic()
+        with anyio.move_on_after(2):
+            await client.call_tool("COMPOSIO_REMOTE_WORKBENCH", {"code_to_execute": (
+                "import time\nfor i in range(600):\n    time.sleep(0.05)\n    open('ticks.txt', 'w').write(str(i))")})
+        ticks = await call(client, "COMPOSIO_REMOTE_BASH_TOOL", {"command": "sleep 1; cat ticks.txt; echo; sleep 1;"
+                                                                            " cat ticks.txt"})
+        counted = [int(n) for n in ticks["data"]["stdout"].split()]
+        assert len(counted) == 2 and counted[0] == counted[1] < 599, ticks  # it stopped, long before its end
+        after = await call(client, "COMPOSIO_REMOTE_WORKBENCH", {"code_to_execute": "x + 1"})
+        assert after["data"]["results"] == "42" and after["data"]["fresh_process"] is False, after
+        assert time.monotonic() - started < 20
 
 
 async def test_large_result_offloaded_then_processed(server: LiveServer) -> None:

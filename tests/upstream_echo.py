@@ -1,10 +1,12 @@
 """A small upstream MCP server for the upstream tests: it echoes the credential it sees (the HTTP
 Authorization header, or $ECHO_TOKEN on stdio), can sleep (for timeouts and kills mid-call), and can
 grow its tool list at run time, announcing it with `notifications/tools/list_changed`, can answer
-with as much text as asked for, and lists one tool as runnable only as an MCP task.
+with as much text as asked for, and lists one tool as runnable only as an MCP task. A sleep that is
+cancelled says so (on standard error, and in `CANCELLED` for the HTTP app served in a test's thread).
 
     python -m tests.upstream_echo stdio
     python -m tests.upstream_echo http PORT     # Streamable HTTP on 127.0.0.1:PORT/mcp
+    python -m tests.upstream_echo http PORT handshake   # refusing 2026-07-28 requests, as a 2025 server does
 
 The stdio mode imports only the `mcp` SDK, so a process starts quickly; tests/test_upstreams.py also
 serves the HTTP app in a thread of its own (`build_http_app`).
@@ -21,6 +23,7 @@ import mcp.types as types
 from mcp.server.lowlevel.server import Server
 from mcp.server.stdio import stdio_server
 
+CANCELLED: list[float] = []  # the seconds asked of each sleep that was cancelled
 OBJECT: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
 BASE_TOOLS = [
     types.Tool(name="whoAmI", description="Echo the credential this server received, its process id and (over "
@@ -62,7 +65,12 @@ def build_server() -> Server[Any]:
             return types.CallToolResult(content=[types.TextContent(type="text", text=str(data))],
                                         structured_content=data)
         if params.name == "sleep":
-            await anyio.sleep(float(args["seconds"]))
+            try:
+                await anyio.sleep(float(args["seconds"]))
+            except anyio.get_cancelled_exc_class():
+                CANCELLED.append(float(args["seconds"]))
+                print(f"sleep of {args['seconds']} s cancelled", file=sys.stderr, flush=True)
+                raise
             return types.CallToolResult(content=[types.TextContent(type="text", text="awake")])
         if params.name == "grow":
             extra.append(str(args["name"]))
@@ -86,18 +94,26 @@ def build_server() -> Server[Any]:
     return Server("echo", version="1", on_list_tools=list_tools, on_call_tool=call_tool)
 
 
-def build_http_app() -> Any:
-    """Stateful Streamable HTTP, so notifications and both protocol eras work."""
+def build_http_app(handshake_only: bool = False) -> Any:
+    """Stateful Streamable HTTP, so notifications and both protocol eras work (or only the handshake era)."""
     import contextlib
 
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
     from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
     from starlette.routing import Route
 
     manager = StreamableHTTPSessionManager(app=build_server())
 
     class Endpoint:
         async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            version = dict(scope["headers"]).get(b"mcp-protocol-version", b"").decode()
+            if handshake_only and version in MODERN_PROTOCOL_VERSIONS:
+                refusal = {"jsonrpc": "2.0", "id": None,
+                           "error": {"code": -32600, "message": f"Unsupported protocol version: {version}"}}
+                await JSONResponse(refusal, status_code=400)(scope, receive, send)
+                return
             await manager.handle_request(scope, receive, send)
 
     @contextlib.asynccontextmanager
@@ -119,4 +135,5 @@ if __name__ == "__main__" and sys.argv[1:] == ["stdio"]:
 elif __name__ == "__main__" and sys.argv[1:2] == ["http"]:
     import uvicorn
 
-    uvicorn.run(build_http_app(), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+    uvicorn.run(build_http_app(sys.argv[3:] == ["handshake"]), host="127.0.0.1", port=int(sys.argv[2]),
+                log_level="warning")

@@ -176,7 +176,9 @@ class HttpCaller:
     ) -> dict[str, Any] | None:
         """The JSON-RPC answer to one request (None: the upstream does not know our session; {} for a
         notification), in the calls' era unless `era` says otherwise. With `report`, the upstream is
-        asked for progress (the request's id is the token) and what it sends before answering goes there."""
+        asked for progress (the request's id is the token) and what it sends before answering goes there.
+        A request given up on is cancelled: in the 2026-07-28 era closing its connection says so, in the
+        handshake era (where a dropped connection does not) a `notifications/cancelled` does."""
         era = era or self.era
         body: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         request_id = None
@@ -191,29 +193,34 @@ class HttpCaller:
                     "io.modelcontextprotocol/clientCapabilities": {},
                 }
             body["params"] = {**params, "_meta": meta} if meta else params
-        async with self.http.post(self.url, dumps_bytes(body), self._headers(method, name, era)) as response:
-            if handshake and "mcp-session-id" in response.headers:
-                self.session_id = response.headers["mcp-session-id"]
-            if response.status == 404 and self.session_id and not handshake:
-                return None
-            if response.status in (401, 403):
-                raise UpstreamError(
-                    f"upstream MCP server {self.upstream!r} refused the credential "
-                    f"(HTTP {response.status}); reconnect the account",
-                    {"upstream": self.upstream, "status": response.status},
-                )
-            if request_id is None:
-                return {}
-            if response.status >= 400 and "json" not in response.headers.get("content-type", ""):
-                text = (await response.text())[:300]
-                raise UpstreamError(
-                    f"upstream MCP server {self.upstream!r} answered HTTP {response.status}: {text}",
-                    {"upstream": self.upstream, "status": response.status},
-                )
-            if response.headers.get("content-type", "").startswith("text/event-stream"):
-                return await _answer_in_stream(response.lines(), request_id, report)
-            message = loads(await response.read())
-            return message if isinstance(message, dict) else {}
+        try:
+            async with self.http.post(self.url, dumps_bytes(body), self._headers(method, name, era)) as response:
+                if handshake and "mcp-session-id" in response.headers:
+                    self.session_id = response.headers["mcp-session-id"]
+                if response.status == 404 and self.session_id and not handshake:
+                    return None
+                if response.status in (401, 403):
+                    raise UpstreamError(
+                        f"upstream MCP server {self.upstream!r} refused the credential "
+                        f"(HTTP {response.status}); reconnect the account",
+                        {"upstream": self.upstream, "status": response.status},
+                    )
+                if request_id is None:
+                    return {}
+                if response.status >= 400 and "json" not in response.headers.get("content-type", ""):
+                    text = (await response.text())[:300]
+                    raise UpstreamError(
+                        f"upstream MCP server {self.upstream!r} answered HTTP {response.status}: {text}",
+                        {"upstream": self.upstream, "status": response.status},
+                    )
+                if response.headers.get("content-type", "").startswith("text/event-stream"):
+                    return await _answer_in_stream(response.lines(), request_id, report)
+                message = loads(await response.read())
+                return message if isinstance(message, dict) else {}
+        except asyncio.CancelledError:  # given up on (its time ran out, its caller went away)
+            if method == "tools/call" and era not in MODERN_PROTOCOL_VERSIONS:
+                tasks.in_background(self._post("notifications/cancelled", {"requestId": request_id}))
+            raise
 
 
 def _problem(failure: HttpFailure) -> str:

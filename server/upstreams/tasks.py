@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from server.errors import UpstreamError
@@ -23,7 +23,7 @@ log = logging.getLogger("concierge.upstreams")
 Send = Callable[[str, dict[str, Any]], Awaitable[Any]]
 KEEP_AFTER_DEADLINE_MS = 60_000  # how long past the call's deadline the upstream keeps the task's result
 CANCEL_SECONDS = 10
-_cancelling: set[asyncio.Task[None]] = set()
+_background: set[asyncio.Task[None]] = set()
 
 
 async def call_as_task(
@@ -44,16 +44,25 @@ async def call_as_task(
     try:
         return await send("tasks/result", {"taskId": task_id})
     except BaseException:
-        cancel = asyncio.get_running_loop().create_task(_cancel(send, upstream, task_id))
-        _cancelling.add(cancel)
-        cancel.add_done_callback(_cancelling.discard)
+        in_background(_cancel(send, upstream, task_id))
         raise
 
 
+def in_background(telling: Coroutine[Any, Any, object]) -> None:
+    """Tells an upstream something on a call's way out (the call does not wait): kept referenced until
+    done, at most CANCEL_SECONDS, and quiet if it fails (the upstream may be what went wrong)."""
+
+    async def told() -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CANCEL_SECONDS):
+                await telling
+
+    task = asyncio.get_running_loop().create_task(told())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
 async def _cancel(send: Send, upstream: str, task_id: str) -> None:
-    """Best effort: a task that already ended, or an upstream gone away, is nothing to report."""
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(CANCEL_SECONDS):
-            answer = await send("tasks/cancel", {"taskId": task_id})
-        status = answer.get("status") if isinstance(answer, dict) else None
-        log.info("upstream %s: task %s given up on; the upstream says it is %s", upstream, task_id, status)
+    answer = await send("tasks/cancel", {"taskId": task_id})
+    status = answer.get("status") if isinstance(answer, dict) else None
+    log.info("upstream %s: task %s given up on; the upstream says it is %s", upstream, task_id, status)

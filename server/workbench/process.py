@@ -161,26 +161,40 @@ class Kernel:
     async def run(self, request: dict[str, Any], limit_seconds: float) -> CellOutcome:
         """Run a cell; at `limit_seconds` interrupt it, and kill the process if it ignores the interrupt.
 
-        Cancelling this kills the process: a cell left running would hold state nobody can reason about.
+        Cancelling this (the call's client cancelled it) stops the cell as its time limit would, so the
+        workbench keeps what it holds; cancelled again meanwhile, or unable to stop the cell, the
+        process is killed: a cell left running would hold state nobody can reason about.
         """
         run_id = request["id"]
-        timed_out = False
         try:
             await self._send(request)
-            try:
-                return CellOutcome(await asyncio.wait_for(self._read_done(run_id), limit_seconds), False, False)
-            except TimeoutError:
-                timed_out = True
-            await self._send({"op": "interrupt", "id": run_id, "reap": self._reap})
-            try:
-                reply = await asyncio.wait_for(self._read_done(run_id), INTERRUPT_GRACE_SECONDS)
-                return CellOutcome(reply, True, False)
-            except TimeoutError:
-                await self.proc.kill()
-                return CellOutcome(None, True, True)
+            return CellOutcome(await asyncio.wait_for(self._read_done(run_id), limit_seconds), False, False)
+        except TimeoutError:
+            pass
         except ProcessGone:
             await self.proc.kill()
-            return CellOutcome(None, timed_out, False)
+            return CellOutcome(None, False, False)
+        except asyncio.CancelledError:
+            try:
+                await self._stop(run_id)
+            except BaseException:
+                await self.proc.kill()
+            raise
+        try:
+            return await self._stop(run_id)
+        except ProcessGone:
+            await self.proc.kill()
+            return CellOutcome(None, True, False)
         except asyncio.CancelledError:
             await self.proc.kill()
             raise
+
+    async def _stop(self, run_id: str) -> CellOutcome:
+        """Interrupts a running cell; kills the process if the cell has not stopped within the grace."""
+        await self._send({"op": "interrupt", "id": run_id, "reap": self._reap})
+        try:
+            reply = await asyncio.wait_for(self._read_done(run_id), INTERRUPT_GRACE_SECONDS)
+            return CellOutcome(reply, True, False)
+        except TimeoutError:
+            await self.proc.kill()
+            return CellOutcome(None, True, True)
