@@ -250,7 +250,7 @@ async def _stdio_session(runtime: Any, user_id: str, toolkits: str | None, reuse
 def server_url(args: argparse.Namespace, settings: Settings | None = None) -> tuple[str, str]:
     """The server a REST command talks to, and where that URL came from (named in the "no server" message)."""
     if args.url:
-        return args.url.rstrip("/"), "--url"
+        return args.url.rstrip("/"), "--server"
     if os.environ.get("CONCIERGE_BASE_URL"):
         return os.environ["CONCIERGE_BASE_URL"].rstrip("/"), "CONCIERGE_BASE_URL"
     settings = settings or load_settings()
@@ -286,7 +286,7 @@ class Api:
         except httpx.ConnectError:
             raise ServerUnreachable(
                 f"no Concierge server at {self.base} (from {self.source}); start one with "
-                "`concierge serve`, or point the CLI at yours with --url URL or "
+                "`concierge serve`, or point the CLI at yours with --server URL or "
                 "CONCIERGE_BASE_URL"
             ) from None
         if response.status_code == 204:
@@ -654,17 +654,18 @@ def parser() -> argparse.ArgumentParser:
         if json_output:
             sp.add_argument("--json", action="store_true", help="machine-readable output")
 
-    def url_flag(sp: argparse.ArgumentParser, flag: str = "--url") -> None:
+    def url_flag(sp: argparse.ArgumentParser, flags: tuple[str, ...] = ("--url", "--server")) -> None:
+        """`--server` everywhere (so one spelling works for every command), `--url` too where it is free."""
         sp.add_argument(
-            flag,
+            *flags,
             dest="url",
             help="server base URL (default $CONCIERGE_BASE_URL, else the server running "
             "from this folder's data dir, else the local config: "
             "http://127.0.0.1:8000)",
         )
 
-    def api_flags(sp: argparse.ArgumentParser, url_flag_name: str = "--url") -> None:
-        url_flag(sp, url_flag_name)
+    def api_flags(sp: argparse.ArgumentParser, url_flags: tuple[str, ...] = ("--url", "--server")) -> None:
+        url_flag(sp, url_flags)
         sp.add_argument("--api-key", dest="api_key", help="admin key (default $CONCIERGE_API_KEY)")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -896,7 +897,7 @@ def parser() -> argparse.ArgumentParser:
             "remove": "remove an upstream registered at run time",
         },
     )
-    api_flags(up["add"], url_flag_name="--server")  # --url names the upstream here
+    api_flags(up["add"], url_flags=("--server",))  # --url names the upstream here
     up["add"].add_argument("name", help="toolkit slug for its tools (lower case); tools become NAME_TOOL")
     where = up["add"].add_mutually_exclusive_group(required=True)
     where.add_argument("--url", dest="upstream_url", help="Streamable HTTP endpoint, e.g. http://127.0.0.1:3001/mcp")

@@ -112,7 +112,12 @@ def test_no_server_message_names_where_the_url_came_from(tmp_path: Path) -> None
                          env=clean_env(CONCIERGE_BASE_URL=url, CONCIERGE_API_KEY="ck_x"))
     assert from_env.returncode == 2
     assert f"no Concierge server at {url} (from CONCIERGE_BASE_URL)" in from_env.stderr
-    assert "--url" in from_env.stderr and "concierge serve" in from_env.stderr
+    assert "--server URL" in from_env.stderr and "concierge serve" in from_env.stderr
+    # one spelling of the server's address for every command: `upstreams add` takes --url for the upstream
+    for command in (["sessions", "list", "--user-id", "u"], ["upstreams", "list"],
+                    ["upstreams", "add", "x", "--url", "http://127.0.0.1:9/mcp"]):
+        told = concierge(*command, "--server", url, cwd=tmp_path, env=clean_env(CONCIERGE_API_KEY="ck_x"))
+        assert f"no Concierge server at {url} (from --server)" in told.stderr, (command, told.stderr)
     (tmp_path / "concierge.toml").write_text(f"port = {port}\n")
     from_config = concierge("sessions", "list", "--user-id", "u", cwd=tmp_path, env=clean_env(CONCIERGE_API_KEY="x"))
     assert f"no Concierge server at {url} (from the local config" in from_config.stderr
