@@ -564,6 +564,9 @@ async def test_a_client_that_cancels_a_call_cancels_it_upstream(tmp_path: Path, 
             await wait_until(lambda: log.exists() and "sleep of 30 s cancelled" in log.read_text(), 10,
                              "the stdio upstream cancelling its sleep")
             assert time.monotonic() - started < 25
+            metrics = httpx.get(f"{server.url}/metrics", headers=server.headers).text
+            closed = 'concierge_http_requests_total{method="POST",route="/mcp/{session_id}",status="499"}'
+            assert (closed in metrics) == (mode == "auto"), metrics  # a request its client closed
     finally:
         web.stop()
         old.stop()
