@@ -617,6 +617,9 @@ def cmd_mcp_config(args: argparse.Namespace) -> int:
     )
     if not args.install:
         print(json.dumps(mc.document(args.client, target, args.name), indent=2))
+        hint = mc.usage(args.client, target, args.name)
+        if hint:
+            print(hint, file=sys.stderr)
         return 0
     config_file = Path(args.config_file) if args.config_file else mc.default_config_file(args.client)
     if config_file is None:

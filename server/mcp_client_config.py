@@ -35,12 +35,20 @@ class Target:
 
     @property
     def session_url(self) -> str:
+        return f"{self.base_url}/mcp/{self._session()}"
+
+    @property
+    def session_url_ending_in_mcp(self) -> str:
+        """The same session at `/s/<id>/mcp`, for clients that insist on a path ending in `/mcp`."""
+        return f"{self.base_url}/s/{self._session()}/mcp"
+
+    def _session(self) -> str:
         if not self.session_id:
             raise ConfigError(
                 "this client connects over HTTP: give --session ID (create one with "
                 "`concierge sessions create --user-id ...`)"
             )
-        return f"{self.base_url}/mcp/{self.session_id}"
+        return self.session_id
 
 
 def _home() -> Path:
@@ -113,12 +121,25 @@ def entry(client: str, target: Target) -> dict[str, Any]:
         return {"type": "http", "url": target.session_url}
     if client == "windsurf":
         return {"serverUrl": target.session_url}
-    if client == "inspector":
-        return {"type": "streamable-http", "url": target.session_url}
+    if client == "inspector":  # its CLI sends any other path to `/mcp`
+        return {"type": "streamable-http", "url": target.session_url_ending_in_mcp}
     if client == "mcp-remote":  # stdio-only clients reaching the HTTP endpoint through the mcp-remote bridge
         npx = shutil.which("npx") or "npx"
         return {"command": npx, "args": ["-y", "mcp-remote", target.session_url]}
     raise ConfigError(f"unknown client {client!r}; one of: {', '.join(CLIENTS)}")
+
+
+def usage(client: str, target: Target, name: str) -> str | None:
+    """How to use the printed entry, where the client needs telling."""
+    if client != "inspector":
+        return None
+    url = target.session_url_ending_in_mcp
+    return (
+        f"save it as FILE, then: npx @modelcontextprotocol/inspector --config FILE --server {name} (add --cli "
+        "first and --method tools/list for its command line). Inspectors before 2.0 read only stdio servers from a "
+        f"file; give them the URL: npx @modelcontextprotocol/inspector@0.15 --cli {url} --transport http "
+        "--method tools/list"
+    )
 
 
 def root_key(client: str) -> str:

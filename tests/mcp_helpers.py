@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,3 +32,10 @@ def raw_post(url: str, body: bytes | str, headers: dict[str, str] | None = None)
 def initialize_body(name: str = "raw-test") -> str:
     return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": name, "version": "9.9"}}})
+
+
+def mcp_config(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`concierge mcp-config ARGS` as a user runs it (none of the test run's CONCIERGE_* variables)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONCIERGE_")}
+    return subprocess.run([sys.executable, "-m", "server.cli", "mcp-config", *args], capture_output=True, text=True,
+                          timeout=60, cwd=cwd, env=env)

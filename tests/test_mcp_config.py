@@ -5,9 +5,6 @@ connects to the Cursor entry's URL."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +12,9 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from tests.live import LiveServer
-from tests.mcp_helpers import call
+from tests.mcp_helpers import call, mcp_config
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def mcp_config(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONCIERGE_")}
-    return subprocess.run([sys.executable, "-m", "server.cli", "mcp-config", *args], capture_output=True, text=True,
-                          timeout=60, cwd=cwd, env=env)
 
 
 def lexical_config(tmp_path: Path) -> Path:
@@ -98,7 +89,8 @@ def test_each_client_gets_its_own_shape(tmp_path: Path) -> None:
     shapes = {
         "vscode": {"servers": {"concierge": {"type": "http", "url": url}}},
         "windsurf": {"mcpServers": {"concierge": {"serverUrl": url}}},
-        "inspector": {"mcpServers": {"concierge": {"type": "streamable-http", "url": url}}},
+        "inspector": {"mcpServers": {"concierge": {"type": "streamable-http",
+                                                   "url": "http://127.0.0.1:9/s/sess_abc/mcp"}}},
     }
     for client, expected in shapes.items():
         printed = mcp_config(client, "--session", "sess_abc", "--url", "http://127.0.0.1:9", cwd=tmp_path)
