@@ -79,13 +79,10 @@ class InFlight:
             if self._calls.get(key) is cancellation:
                 del self._calls[key]
 
-    def cancel(self, client_id: str, params: Any) -> bool:
+    def cancel(self, client_id: str, params: Any) -> None:
         """Cancels the request `params.requestId` of this client, if it is in flight here."""
         request_id = params.get("requestId") if isinstance(params, dict) else None
-        if not isinstance(request_id, str | int) or isinstance(request_id, bool):
-            return False
-        cancellation = self._calls.get((client_id, request_id))
-        if cancellation is None:
-            return False
-        cancellation.cancel()
-        return True
+        if isinstance(request_id, str | int) and not isinstance(request_id, bool):
+            cancellation = self._calls.get((client_id, request_id))
+            if cancellation is not None:
+                cancellation.cancel()
