@@ -75,13 +75,10 @@ class FastToolCalls:
         token = _progress_token(raw_headers, params)
         modern = version in MODERN_PROTOCOL_VERSIONS
         cancellation = Cancellation()
+        reports = contextlib.nullcontext() if token is None else reporting_to(_relay(reply, token))
         try:
-            with self._cancellable(modern, client_id, message["id"], receive, cancellation):
-                if token is None:
-                    result = await self.calls.call(session_id, params["name"], params.get("arguments"))
-                else:
-                    with reporting_to(_relay(reply, token)):
-                        result = await self.calls.call(session_id, params["name"], params.get("arguments"))
+            with self._cancellable(modern, client_id, message["id"], receive, cancellation), reports:
+                result = await self.calls.call(session_id, params["name"], params.get("arguments"))
             wire = self._sieve(version, result)
         except asyncio.CancelledError:
             if not cancellation.absorbed():

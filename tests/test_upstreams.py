@@ -65,10 +65,15 @@ def echo_pids() -> set[int]:
 
 
 class EchoHttpUpstream(ThreadedServer):
-    """The echo server over Streamable HTTP (stateful: notifications and both protocol eras work)."""
+    """The echo server over Streamable HTTP (stateful: notifications and both protocol eras work), or
+    refusing 2026-07-28 requests as a server of the 2025 protocol versions does (`handshake_only`)."""
+
+    def __init__(self, handshake_only: bool = False) -> None:
+        super().__init__()
+        self.handshake_only = handshake_only
 
     def start(self) -> EchoHttpUpstream:
-        self.serve(build_http_app)
+        self.serve(lambda: build_http_app(self.handshake_only))
         return self
 
 
@@ -514,14 +519,6 @@ async def test_http_upstream_killed_mid_call_then_restarted(tmp_path: Path) -> N
             assert again["successful"] and again["data"]["pid"] == second_process.pid, again
 
 
-class HandshakeOnlyEchoUpstream(ThreadedServer):
-    """The echo server refusing 2026-07-28 requests, as a server of the 2025 protocol versions does."""
-
-    def start(self) -> HandshakeOnlyEchoUpstream:
-        self.serve(lambda: build_http_app(handshake_only=True))
-        return self
-
-
 def statuses(server: LiveServer, session: dict[str, Any]) -> list[str]:
     """The session's execution rows' statuses, oldest first."""
     rows = server.api("GET", f"/sessions/{session['id']}/executions").json()["items"]
@@ -536,7 +533,7 @@ async def test_a_client_that_cancels_a_call_cancels_it_upstream(tmp_path: Path, 
     SDK; HTTP in the 2026-07-28 era: the request's connection closed; HTTP in the handshake era: a
     notification). Before, the calls ran on to their end for nobody."""
     upstream_echo.CANCELLED.clear()
-    web, old = EchoHttpUpstream().start(), HandshakeOnlyEchoUpstream().start()
+    web, old = EchoHttpUpstream().start(), EchoHttpUpstream(handshake_only=True).start()
     upstreams = {"local": echo_stdio(), "web": {"url": web.url + "/mcp"}, "old": {"url": old.url + "/mcp"}}
     try:
         with live(tmp_path, upstreams=upstreams) as server:

@@ -60,8 +60,7 @@ def build_server() -> Server[Any]:
         if params.name == "whoAmI":
             request = getattr(ctx, "request", None)
             seen = request.headers.get("authorization") if request is not None else os.environ.get("ECHO_TOKEN")
-            protocol = request.headers.get("mcp-protocol-version") if request is not None else None
-            data = {"credential": seen, "pid": os.getpid(), "protocol": protocol}
+            data = {"credential": seen, "pid": os.getpid(), "protocol": _protocol(ctx)}
             return types.CallToolResult(content=[types.TextContent(type="text", text=str(data))],
                                         structured_content=data)
         if params.name == "sleep":
@@ -83,15 +82,19 @@ def build_server() -> Server[Any]:
         if params.name == "big":
             return types.CallToolResult(content=[types.TextContent(type="text", text="x" * int(args["chars"]))])
         if params.name == "chore":
-            request = getattr(ctx, "request", None)
-            protocol = request.headers.get("mcp-protocol-version") if request is not None else None
-            return types.CallToolResult(content=[types.TextContent(type="text", text=f"ran chore ({protocol})")])
+            return types.CallToolResult(content=[types.TextContent(type="text", text=f"ran chore ({_protocol(ctx)})")])
         if params.name == "fail":
             return types.CallToolResult(content=[types.TextContent(type="text", text="the echo server says no")],
                                         is_error=True)
         return types.CallToolResult(content=[types.TextContent(type="text", text=f"ran {params.name}")])
 
     return Server("echo", version="1", on_list_tools=list_tools, on_call_tool=call_tool)
+
+
+def _protocol(ctx: Any) -> str | None:
+    """The protocol version of the HTTP request being served (None over stdio)."""
+    request = getattr(ctx, "request", None)
+    return request.headers.get("mcp-protocol-version") if request is not None else None
 
 
 def build_http_app(handshake_only: bool = False) -> Any:

@@ -25,7 +25,7 @@ from server import progress
 from server.errors import UpstreamError
 from server.jsontext import dumps_bytes, loads
 from server.upstreams import tasks
-from server.upstreams.http_pool import AnswerTooLarge, HttpFailure, HttpPool, RequestRefused
+from server.upstreams.http_pool import Answer, AnswerTooLarge, HttpFailure, HttpPool, RequestRefused
 
 CLIENT_INFO = {"name": "concierge", "version": "0.1"}
 ACCEPT = "application/json, text/event-stream"
@@ -195,32 +195,38 @@ class HttpCaller:
             body["params"] = {**params, "_meta": meta} if meta else params
         try:
             async with self.http.post(self.url, dumps_bytes(body), self._headers(method, name, era)) as response:
-                if handshake and "mcp-session-id" in response.headers:
-                    self.session_id = response.headers["mcp-session-id"]
-                if response.status == 404 and self.session_id and not handshake:
-                    return None
-                if response.status in (401, 403):
-                    raise UpstreamError(
-                        f"upstream MCP server {self.upstream!r} refused the credential "
-                        f"(HTTP {response.status}); reconnect the account",
-                        {"upstream": self.upstream, "status": response.status},
-                    )
-                if request_id is None:
-                    return {}
-                if response.status >= 400 and "json" not in response.headers.get("content-type", ""):
-                    text = (await response.text())[:300]
-                    raise UpstreamError(
-                        f"upstream MCP server {self.upstream!r} answered HTTP {response.status}: {text}",
-                        {"upstream": self.upstream, "status": response.status},
-                    )
-                if response.headers.get("content-type", "").startswith("text/event-stream"):
-                    return await _answer_in_stream(response.lines(), request_id, report)
-                message = loads(await response.read())
-                return message if isinstance(message, dict) else {}
+                return await self._answer(response, request_id, handshake, report)
         except asyncio.CancelledError:  # given up on (its time ran out, its caller went away)
             if method == "tools/call" and era not in MODERN_PROTOCOL_VERSIONS:
                 tasks.in_background(self._post("notifications/cancelled", {"requestId": request_id}))
             raise
+
+    async def _answer(
+        self, response: Answer, request_id: int | None, handshake: bool, report: progress.Report | None
+    ) -> dict[str, Any] | None:
+        """What `_post` returns, read from the upstream's answer."""
+        if handshake and "mcp-session-id" in response.headers:
+            self.session_id = response.headers["mcp-session-id"]
+        if response.status == 404 and self.session_id and not handshake:
+            return None
+        if response.status in (401, 403):
+            raise UpstreamError(
+                f"upstream MCP server {self.upstream!r} refused the credential "
+                f"(HTTP {response.status}); reconnect the account",
+                {"upstream": self.upstream, "status": response.status},
+            )
+        if request_id is None:
+            return {}
+        if response.status >= 400 and "json" not in response.headers.get("content-type", ""):
+            text = (await response.text())[:300]
+            raise UpstreamError(
+                f"upstream MCP server {self.upstream!r} answered HTTP {response.status}: {text}",
+                {"upstream": self.upstream, "status": response.status},
+            )
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            return await _answer_in_stream(response.lines(), request_id, report)
+        message = loads(await response.read())
+        return message if isinstance(message, dict) else {}
 
 
 def _problem(failure: HttpFailure) -> str:
