@@ -29,6 +29,7 @@ from server.console.login import ConsoleAuth
 from server.console.routes import PATHS as CONSOLE_PATHS
 from server.console.routes import console_routes
 from server.errors import ConciergeError
+from server.lane import LanedApp
 from server.limits.ratelimit import Throttles
 from server.mcp_app import McpEndpoint, McpRoute, build_mcp_server, security_settings
 from server.mcp_tools import ToolCalls
@@ -161,9 +162,12 @@ def build_app(
             if runtime is None:  # ours: started above
                 await current.aclose()
 
-    routes = [  # the router tries these in order: MCP first, it takes most requests
+    mcp_routes = [  # most requests: they skip the router (`server/lane.py`)
         Route("/mcp/{session_id}", McpRoute(), methods=["GET", "POST", "DELETE"]),
         Route("/s/{session_id}/mcp", McpRoute(), methods=["GET", "POST", "DELETE"]),
+    ]
+    routes = [
+        *mcp_routes,
         Route("/healthz", health, methods=["GET"]),
         Route("/readyz", ready, methods=["GET"]),
         Route(
@@ -184,12 +188,13 @@ def build_app(
     labels = RouteLabels(
         [r.path for r in routes if isinstance(r, Route)] + [API_PREFIX + r.path for r in API_ROUTES] + CONSOLE_PATHS
     )
-    return Starlette(
+    access_lines = settings.log_format == "json"
+    return LanedApp(
+        lane_routes=mcp_routes,
+        wrap=lambda app: RequestContext(app, metrics, labels, access_lines),
         routes=routes,
         lifespan=lifespan,
-        middleware=[
-            Middleware(RequestContext, metrics=metrics, labels=labels, access_lines=settings.log_format == "json")
-        ],
+        middleware=[Middleware(RequestContext, metrics=metrics, labels=labels, access_lines=access_lines)],
         exception_handlers={
             ConciergeError: handle_concierge_error,
             HTTPException: handle_http_exception,
