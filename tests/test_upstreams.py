@@ -235,6 +235,36 @@ async def test_a_tool_the_upstream_runs_only_as_a_task_is_run_as_one(
         assert again["successful"] and "still here" in again["data"], again
 
 
+RESEARCH_STAGES = ["Gathering sources...", "Analyzing content...", "Synthesizing findings...", "Generating report..."]
+
+
+async def test_a_tasks_status_messages_reach_a_client_that_asked_for_progress(
+        tmp_path: Path, everything: Path, everything_http: tuple[str, subprocess.Popen[bytes]]) -> None:
+    """`simulate-research-query` runs four one-second stages, each announced as its task's status message,
+    which an upstream tells only when asked (`tasks/get`, at the 1 s it suggests): a client that asked for
+    progress hears them in order as progress, over stdio and HTTP."""
+    url, _ = everything_http
+    with live(tmp_path, upstreams={"local": everything_stdio(everything), "remote": {"url": url}}) as server:
+        session = server.create_session(toolkits=["local", "remote"])
+        async with Client(mcp_url(server, session)) as client:
+            for toolkit in ("local", "remote"):
+                heard: list[tuple[float, float | None, str | None]] = []
+
+                async def hear(progress: float, total: float | None, message: str | None) -> None:
+                    heard.append((progress, total, message))  # noqa: B023 -- awaited within this iteration
+
+                result = await client.call_tool("COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
+                    {"tool_slug": f"{toolkit.upper()}_SIMULATE_RESEARCH_QUERY", "arguments": {"topic": "otters"}}]},
+                    progress_callback=hear)
+                envelope = result.structured_content
+                assert envelope is not None and envelope["successful"], envelope
+                assert "# Research Report: otters" in envelope["data"]["results"][0]["response"]["data"]
+                stages = [RESEARCH_STAGES.index(m) for _, _, m in heard if m in RESEARCH_STAGES]
+                assert len(stages) >= 2 and stages == sorted(set(stages)), (toolkit, heard)
+                assert [p for p, _, _ in heard] == list(range(1, len(heard) + 1)), heard
+                assert all(total is None for _, total, _ in heard), heard
+
+
 async def test_a_task_only_tool_is_called_in_the_handshake_era_and_a_plain_answer_taken(tmp_path: Path) -> None:
     """The echo server lists `chore` as task-only (a handshake-era listing: 2026-07-28 has no tasks in its
     core) but runs it as a plain call, whose answer is taken as it is. Over HTTP its other calls speak
