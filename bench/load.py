@@ -63,6 +63,7 @@ class Samples:
         if label is None:
             out["server_cpu_ms_per_call"] = round(1000 * self.cpu / len(values), 3) if values else None
             out["client_cpu_busy"] = round(self.client_cpu / self.wall, 2) if self.wall else None
+            out["client_cpu_ms_per_call"] = round(1000 * self.client_cpu / len(values), 3) if values else None
         return out | {
             "p50_ms": percentile_ms(values, 50), "p95_ms": percentile_ms(values, 95),
             "p99_ms": percentile_ms(values, 99), "first_errors": self.first_errors,

@@ -83,8 +83,16 @@ async def _latency(budget: Budget, workdir: Path) -> tuple[dict[str, Any], list[
                 f"+{added['relay']:.2f} ms (pooled p50 {data['relay']['p50_ms']:.2f} ms)", None),
             Row("6 upstream", "raw JSON-RPC client instead of the SDK's: proxied vs direct",
                 f"+{added['raw proxied']:.2f} ms (pooled p50 {data['raw proxied']['p50_ms']:.2f} ms vs direct "
-                f"{data['raw direct']['p50_ms']:.2f} ms)", None)]
+                f"{data['raw direct']['p50_ms']:.2f} ms)", None),
+            Row("6 upstream", "the SDK client's own CPU per call, over a direct call's",
+                f"proxied {_more_cpu(data, 'proxied')}, relayed {_more_cpu(data, 'relay')}", None)]
     return data, rows
+
+
+def _more_cpu(data: dict[str, Any], side: str) -> str:
+    """How much more CPU the client spent per call on `side` than on a direct call (pooled over the rounds):
+    the client pays for what Concierge sends and for running beside it on the same cores."""
+    return f"+{data[side]['client_cpu_ms_per_call'] - data['direct']['client_cpu_ms_per_call']:.2f} ms"
 
 
 def _added(rounds: list[dict[str, Samples]], side: str, base: str) -> float:
