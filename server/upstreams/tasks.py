@@ -28,8 +28,8 @@ log = logging.getLogger("concierge.upstreams")
 Send = Callable[[str, dict[str, Any]], Awaitable[Any]]
 KEEP_AFTER_DEADLINE_MS = 60_000  # how long past the call's deadline the upstream keeps the task's result
 CANCEL_SECONDS = 10
-POLL_SECONDS = (0.25, 1.0, 10.0)
-ENDED = ("completed", "failed", "cancelled")  # the least, the default and the most time between two `tasks/get`
+POLL_SECONDS = (0.25, 1.0, 10.0)  # the least, the default and the most time between two `tasks/get`
+ENDED = ("completed", "failed", "cancelled")  # a task's statuses that do not change again
 _background: set[asyncio.Task[None]] = set()
 
 
