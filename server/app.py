@@ -188,13 +188,13 @@ def build_app(
     labels = RouteLabels(
         [r.path for r in routes if isinstance(r, Route)] + [API_PREFIX + r.path for r in API_ROUTES] + CONSOLE_PATHS
     )
-    access_lines = settings.log_format == "json"
     return LanedApp(
         lane_routes=mcp_routes,
-        wrap=lambda app: RequestContext(app, metrics, labels, access_lines),
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestContext, metrics=metrics, labels=labels, access_lines=access_lines)],
+        middleware=[
+            Middleware(RequestContext, metrics=metrics, labels=labels, access_lines=settings.log_format == "json")
+        ],
         exception_handlers={
             ConciergeError: handle_concierge_error,
             HTTPException: handle_http_exception,

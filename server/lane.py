@@ -14,7 +14,7 @@ does not take, WebSocket, lifespan) goes through Starlette unchanged.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 from starlette.applications import Starlette
@@ -26,13 +26,16 @@ CATCH_ALL = (Exception, 500)
 
 
 class LanedApp(Starlette):
-    """`lane_routes`: routes of the app whose requests take the lane; `wrap`: the layer every request
-    passes through (the request context), put around the lane as around the router."""
+    """`lane_routes`: routes of the app whose requests take the lane, through the app's own middleware
+    (`middleware=`, put around the lane as Starlette puts it around the router) and nothing else."""
 
-    def __init__(self, *, lane_routes: Sequence[Route], wrap: Callable[[ASGIApp], ASGIApp], **kwargs: Any) -> None:
+    def __init__(self, *, lane_routes: Sequence[Route], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._lane_routes = tuple(lane_routes)
-        self._lane = wrap(self._guarded)
+        lane: ASGIApp = self._guarded
+        for cls, args, options in reversed(self.user_middleware):
+            lane = cls(lane, *args, **options)
+        self._lane = lane
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
