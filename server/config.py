@@ -6,6 +6,7 @@ half-configured server. Nested keys use `__` in the environment: `CONCIERGE_WORK
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
@@ -299,12 +300,27 @@ def _env_value(raw: str) -> Any:
         return raw
 
 
+# `CONCIERGE_*` names that are not settings: read by the CLI, the workbench's processes, the tests and the
+# bench. Any other name must be a setting, so a misspelt one stops start-up instead of being ignored.
+NOT_SETTINGS = frozenset(
+    ENV_PREFIX + name
+    for name in (
+        "BASE_URL",
+        "CONFIG",
+        "CLIENT_SECRET",
+        "TOOL_SOCKET",
+        "CHROMIUM",
+        "CHROMEDRIVER",
+        "FUZZ_EXAMPLES",
+        "API_SPECS",
+        "BENCH_UPSTREAM",
+    )
+)
+
+
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or name in ("CONCIERGE_BASE_URL", "CONCIERGE_CONFIG"):
-            continue
-        path = name[len(ENV_PREFIX) :].lower().split("__")
+    for path, raw in _setting_variables(environ).values():
         node = out
         for part in path[:-1]:
             node = node.setdefault(part, {})
@@ -312,8 +328,32 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def _explain(exc: ValidationError, source: str) -> str:
+def _setting_variables(environ: Mapping[str, str]) -> dict[str, tuple[list[str], str]]:
+    """Each settings variable with its key path; a name that is no setting at all raises `ConfigError`."""
+    out: dict[str, tuple[list[str], str]] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS:
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        if path[0] not in Settings.model_fields:
+            known = sorted(NOT_SETTINGS | {ENV_PREFIX + field.upper() for field in Settings.model_fields})
+            near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            raise ConfigError(
+                f"config: environment variable {name} is not a Concierge setting"
+                + (f"; did you mean {near[0]}?" if near else "")
+                + f" (settings are {ENV_PREFIX}<OPTION>, nested ones {ENV_PREFIX}<SECTION>__<OPTION>)"
+            )
+        out[name] = (path, raw)
+    return out
+
+
+def _explain(exc: ValidationError, source: str, environ: Mapping[str, str]) -> str:
+    """Names the environment variable when the first problem is in one, else the sources in general."""
     message, _ = describe_validation_error(exc, model_vocabulary(Settings), limit=1)
+    where = [str(part) for part in exc.errors()[0]["loc"]]
+    for name, (path, _raw) in _setting_variables(environ).items():
+        if where and (where[: len(path)] == path or path[: len(where)] == where):
+            source = f"from environment variable {name}"
     return f"config: {message} ({source})"
 
 
@@ -340,4 +380,4 @@ def load_settings(
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, sources)) from None
+        raise ConfigError(_explain(exc, sources, environ)) from None

@@ -169,7 +169,7 @@ def describe_validation_error(exc: Exception, vocabulary: set[str], limit: int =
         item: dict[str, Any] = {"field": where, "problem": err["msg"]}
         if err["type"] == "extra_forbidden" and loc:
             item["problem"] = f"unknown option {loc[-1]!r}"
-            near = difflib.get_close_matches(loc[-1], sorted(vocabulary), n=1, cutoff=0.6)
+            near = difflib.get_close_matches(loc[-1], sorted(vocabulary - {loc[-1]}), n=1, cutoff=0.6)
             if near:
                 item["did_you_mean"] = near[0]
                 item["problem"] += f"; did you mean {near[0]!r}?"

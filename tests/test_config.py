@@ -49,6 +49,43 @@ def test_misspelt_key_gets_a_suggestion(tmp_path: Path) -> None:
     assert "workbench.isolaton" in exc.value.message and "isolation" in exc.value.message
 
 
+def test_unknown_key_is_never_offered_as_its_own_correction(tmp_path: Path) -> None:
+    """`url` is an option of `upstreams.NAME`, not of the top level: suggesting `url` for `url` helps nobody."""
+    with pytest.raises(ConfigError) as exc:
+        load_settings(write(tmp_path, "url = 'http://127.0.0.1:9000'\n"), environ={})
+    assert "unknown option 'url'" in exc.value.message and "did you mean 'url'" not in exc.value.message
+
+
+def test_environment_variable_that_is_no_setting_is_named_with_the_nearest_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(None, environ={"CONCIERGE_URL": "http://127.0.0.1:9000"})
+    assert "environment variable CONCIERGE_URL" in exc.value.message
+    assert "did you mean CONCIERGE_BASE_URL?" in exc.value.message
+    with pytest.raises(ConfigError, match="did you mean CONCIERGE_ENCRYPTION_KEY"):
+        load_settings(None, environ={"CONCIERGE_ENCRYPTON_KEY": "k"})
+
+
+def test_a_bad_value_from_the_environment_names_its_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, "port = 9001\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path, environ={"CONCIERGE_WORKBENCH__ISOLATON": "bwrap"})
+    assert "did you mean 'isolation'" in exc.value.message
+    assert "environment variable CONCIERGE_WORKBENCH__ISOLATON" in exc.value.message
+    with pytest.raises(ConfigError, match="environment variable CONCIERGE_PORT"):
+        load_settings(path, environ={"CONCIERGE_PORT": "eighty"})
+    with pytest.raises(ConfigError) as exc:
+        load_settings(write(tmp_path, "port = 'eighty'\n"), environ={"CONCIERGE_HOST": "0.0.0.0"})
+    assert "environment variable" not in exc.value.message and "concierge.toml" in exc.value.message
+
+
+def test_variables_other_commands_read_are_not_settings(tmp_path: Path) -> None:
+    """`concierge auth-configs create` reads its secret from CONCIERGE_CLIENT_SECRET, the CLI its server from
+    CONCIERGE_BASE_URL: set in the shell, neither may stop `concierge serve` or the CLI loading its settings."""
+    env = {"CONCIERGE_CLIENT_SECRET": "s3cret", "CONCIERGE_BASE_URL": "http://127.0.0.1:9", "CONCIERGE_PORT": "9005"}
+    settings = load_settings(None, environ=env)
+    assert settings.port == 9005 and "s3cret" not in repr(settings)
+
+
 def test_invalid_toml_and_missing_explicit_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(write(tmp_path, "port = \n"), environ={})
