@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,7 +32,9 @@ from bench.serving import add_server_args, bind_loopback, serve
 from bench.toolkits.bench_noop.tools import ping
 
 TOOL_NAME = "BENCH_NOOP_PING"
-INPUT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"n": {"type": "integer"}},
+# `spin_us`: CPU the call spends before answering (a busy wait), to price a millisecond of work on the path
+INPUT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"n": {"type": "integer"},
+                                                                 "spin_us": {"type": "integer", "minimum": 0}},
                                 "additionalProperties": False}
 
 
@@ -40,7 +43,11 @@ async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
 
 
 async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-    data = ping(params.arguments or {})
+    arguments = dict(params.arguments or {})
+    until = time.perf_counter() + arguments.pop("spin_us", 0) / 1e6
+    while time.perf_counter() < until:
+        pass
+    data = ping(arguments)
     return types.CallToolResult(content=[types.TextContent(type="text", text=json.dumps(data))],
                                 structured_content=data)
 

@@ -7,7 +7,10 @@ Direct: the SDK client calls `BENCH_NOOP_PING` on it. Proxied: the SDK client ca
 over its pooled session. Relay: the same call through `bench.serve_relay`, a process that only
 forwards bodies (the least any proxy process in the chain costs on this machine). The proxied and
 direct calls are also made with the raw JSON-RPC client, whose own CPU per call is a fraction of the
-SDK client's, to show how much of the difference is the client's. Short rounds
+SDK client's, to show how much of the difference is the client's. Price of work: the direct call
+with the upstream busy for 1 ms more (`spin_us`), which says what a millisecond of CPU anywhere on the
+path adds to the p50 on this machine, beside how much more CPU per call Concierge spends than the
+relay. Short rounds
 alternate (the side order reverses every other round); the added latency is the median over rounds
 of a side's p50 minus the direct p50 of the same round, so a burst of load from elsewhere on a shared
 machine, which lasts seconds, lands in a few rounds and not in the result.
@@ -36,6 +39,7 @@ from bench.report import Row, ScenarioResult, at_most
 from server.config import UpstreamPoolConfig
 
 MAX_ADDED_P50_MS = 1.5
+SPIN_US = 1000  # the "price of work" side: one millisecond of busy CPU in the upstream
 UPSTREAM_MARK = "CONCIERGE_BENCH_UPSTREAM"
 PROXIED_CALL = ("COMPOSIO_MULTI_EXECUTE_TOOL",
                 {"tools": [{"tool_slug": "BARE_BENCH_NOOP_PING", "arguments": {"n": 1}}]})
@@ -61,6 +65,8 @@ async def _latency(budget: Budget, workdir: Path) -> tuple[dict[str, Any], list[
                 sides = [Side("proxied", [calling(sdk[0], *PROXIED_CALL)], concierge.cpu_seconds),
                          Side("direct", [calling(sdk[1], servers.NOOP_TOOL, {"n": 1})], bare.cpu_seconds),
                          Side("relay", [calling(sdk[2], servers.NOOP_TOOL, {"n": 1})], relay.cpu_seconds),
+                         Side("direct + 1 ms", [calling(sdk[1], servers.NOOP_TOOL, {"n": 1, "spin_us": SPIN_US})],
+                              bare.cpu_seconds),
                          Side("raw proxied", [calling(raw[0], *PROXIED_CALL)], concierge.cpu_seconds),
                          Side("raw direct", [calling(raw[1], servers.NOOP_TOOL, {"n": 1})], bare.cpu_seconds)]
                 rounds = await alternate_rounds(sides, rounds=budget.upstream_rounds,
@@ -70,10 +76,12 @@ async def _latency(budget: Budget, workdir: Path) -> tuple[dict[str, Any], list[
     totals = pooled(rounds)
     data: dict[str, Any] = {name: samples.summary() for name, samples in totals.items()}
     added = {name: _added(rounds, name, base) for name, base in
-             (("proxied", "direct"), ("relay", "direct"), ("raw proxied", "raw direct"))}
+             (("proxied", "direct"), ("relay", "direct"), ("raw proxied", "raw direct"), ("direct + 1 ms", "direct"))}
     data["added_p50_ms"] = round(added["proxied"], 3)
     data["relay_added_p50_ms"] = round(added["relay"], 3)
     data["raw_client_added_p50_ms"] = round(added["raw proxied"], 3)
+    data["one_ms_of_work_added_p50_ms"] = round(added["direct + 1 ms"], 3)
+    more_cpu = data["proxied"]["server_cpu_ms_per_call"] - data["relay"]["server_cpu_ms_per_call"]
     errors = sum(data[name]["errors"] for name in totals)
     rows = [Row("6 upstream", "proxied vs direct call: p50 added (median of rounds)",
                 f"+{added['proxied']:.2f} ms over {len(rounds)} rounds (pooled p50 {data['proxied']['p50_ms']:.2f} ms "
@@ -85,7 +93,11 @@ async def _latency(budget: Budget, workdir: Path) -> tuple[dict[str, Any], list[
                 f"+{added['raw proxied']:.2f} ms (pooled p50 {data['raw proxied']['p50_ms']:.2f} ms vs direct "
                 f"{data['raw direct']['p50_ms']:.2f} ms)", None),
             Row("6 upstream", "the SDK client's own CPU per call, over a direct call's",
-                f"proxied {_more_cpu(data, 'proxied')}, relayed {_more_cpu(data, 'relay')}", None)]
+                f"proxied {_more_cpu(data, 'proxied')}, relayed {_more_cpu(data, 'relay')}", None),
+            Row("6 upstream", "price of work: the upstream spending 1 ms of CPU more per call, vs direct",
+                f"+{added['direct + 1 ms']:.2f} ms; Concierge spends {more_cpu:+.2f} ms of CPU per call over the relay "
+                f"({data['proxied']['server_cpu_ms_per_call']:.2f} vs {data['relay']['server_cpu_ms_per_call']:.2f})",
+                None)]
     return data, rows
 
 
