@@ -97,6 +97,28 @@ async def test_large_result_offloaded_then_processed(server: LiveServer) -> None
         assert listing["data"]["stdout"].strip() == "2"
 
 
+async def test_a_result_that_cannot_be_saved_comes_back_inline_and_is_not_lost(server: LiveServer) -> None:
+    """The tools have run by the time their results are saved: a `results` the agent made a file of must not
+    turn the batch into an error (an agent would run the calls again)."""
+    session = server.create_session(toolkits=["demo"])
+    async with Client(session["mcp"]["url"]) as client:
+        made = await call(client, "COMPOSIO_REMOTE_BASH_TOOL", {"command": "echo notes > results"})
+        assert made["successful"], made
+        batch = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL", {"tools": [
+            {"tool_slug": "DEMO_BIG", "arguments": {"rows": 2000}},
+            {"tool_slug": "DEMO_ECHO", "arguments": {"text": "hi"}}], "sync_response_to_workbench": True})
+        assert batch["successful"] and batch["data"]["success_count"] == 2, batch
+        big, echo = (r["response"] for r in batch["data"]["results"])
+        assert len(big["data"]["records"]) == 2000 and big["log_id"]
+        assert "offloaded_to_workbench" not in echo["data"]
+        unsaved = batch["data"]["remote_file_info"]
+        assert [(f["index"], f["tool_slug"], f["file_path"]) for f in unsaved] == [
+            (1, "DEMO_BIG", None), (2, "DEMO_ECHO", None)]
+        assert all("not a directory" in f["error"] and "inline" in f["error"] for f in unsaved)
+        again = await call(client, "COMPOSIO_REMOTE_BASH_TOOL", {"command": "cat results"})
+        assert again["data"]["stdout"] == "notes\n"  # the agent's file is left as it was
+
+
 async def test_files_over_rest(server: LiveServer) -> None:
     session = server.create_session(toolkits=["demo"])
     sid = session["id"]

@@ -53,8 +53,8 @@ OUTPUT_SCHEMA: dict[str, Any] = {
     "required": ["data", "error", "successful"],
     "description": "{data, error: string or null, successful: boolean}; data on success: {results: [{index, "
     "tool_slug, response: {data, error, error_details, successful, log_id} or null when not run, error, "
-    "error_details?}], total_count, success_count, error_count, remote_file_info: [{index, tool_slug, path, "
-    "...}] or null, next_steps: [string]}; on failure: {error_code, ...details}",
+    "error_details?}], total_count, success_count, error_count, remote_file_info: [{index, tool_slug, file_path, "
+    "size_chars, log_id, error?}] or null, next_steps: [string]}; on failure: {error_code, ...details}",
 }
 
 
@@ -77,7 +77,8 @@ async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
             outcome = await executor.run(
                 session, checked[i], params.tools[i].arguments, account=params.tools[i].account
             )
-            outcomes[i], files[i] = await offload(services, session, outcome, params.sync_response_to_workbench)
+            outcomes[i], info = await offload(services, session, outcome, params.sync_response_to_workbench)
+            files[i] = info and {"index": i + 1, "tool_slug": checked[i].slug, **info}
 
         if len(params.tools) == 1:
             await run_one(0)  # the common case: no task group or limiter to set up and tear down

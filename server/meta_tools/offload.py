@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from server import jsontext
+from server.errors import ConciergeError
 from server.execute.executor import Outcome
 from server.meta_tools.base import MetaServices
 from server.values import Session
@@ -49,7 +50,11 @@ def threshold(services: MetaServices, session: Session) -> int | None:
 async def offload(
     services: MetaServices, session: Session, outcome: Outcome, force: bool
 ) -> tuple[Outcome, dict[str, Any] | None]:
-    """Returns the outcome to show (a preview when offloaded) and the file info, or the outcome as is."""
+    """Returns the outcome to show (a preview when offloaded) and the file info, or the outcome as is.
+
+    A file that cannot be written (the workbench over its quota, `results` taken by a file the agent made)
+    leaves the result inline with the reason in the file info: the call has already run, and an error
+    here would make an agent run it again."""
     limit = threshold(services, session)
     if limit is None or not outcome.successful:
         return outcome, None
@@ -58,7 +63,15 @@ async def offload(
         return outcome, None
     assert services.workbench is not None
     path = f"results/{outcome.log_id}.json"
-    await services.workbench.write_file(session.id, path, text.encode())
+    try:
+        await services.workbench.write_file(session.id, path, text.encode())
+    except ConciergeError as exc:  # the tool has run: its result is shown whole rather than lost
+        return outcome, {
+            "file_path": None,
+            "size_chars": len(text),
+            "log_id": outcome.log_id,
+            "error": f"not saved to the workbench ({exc.message}); the result is shown inline",
+        }
     info = {"file_path": path, "size_chars": len(text), "log_id": outcome.log_id}
     shown = {
         "offloaded_to_workbench": True,
