@@ -20,6 +20,7 @@ from server.catalog.vector_cache import build_index_with_stored_vectors
 from server.config import SearchConfig, Settings
 from server.execute import http_tool
 from server.execute.executor import Executor
+from server.limits.jsonlimits import check_depth
 from server.meta_tools.base import MetaLimits, MetaServices
 from server.replicas.replica import Replica
 from server.replicas.workbench import RoutedWorkbench
@@ -68,6 +69,7 @@ def start_workbench(settings: Settings, runtime: Runtime) -> WorkbenchManager | 
     api_key = settings.workbench.llm_api_key.get_secret_value() if settings.workbench.llm_api_key else None
 
     async def run_tool(session_id: str, slug: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        check_depth(arguments, settings.max_json_depth)  # the sandbox is an edge like the MCP and REST bodies
         session = await runtime.sessions.get(session_id)
         outcome = await runtime.executor.execute(session, slug, arguments, source="workbench")
         return outcome.to_dict()

@@ -119,6 +119,20 @@ async def test_a_result_that_cannot_be_saved_comes_back_inline_and_is_not_lost(s
         assert again["data"]["stdout"] == "notes\n"  # the agent's file is left as it was
 
 
+async def test_workbench_tool_arguments_have_the_same_nesting_limit_as_mcp_ones(server: LiveServer) -> None:
+    session = server.create_session(toolkits=["demo"])
+    async with Client(session["mcp"]["url"]) as client:
+        run = await call(client, "COMPOSIO_REMOTE_WORKBENCH", {"code_to_execute": (
+            "deep = {}\n"
+            "node = deep\n"
+            "for _ in range(200):\n"
+            "    node['x'] = {}\n"
+            "    node = node['x']\n"
+            "run_composio_tool('DEMO_ECHO', {'text': 'hi', 'extra': deep})")})
+        assert run["successful"], run
+        assert "max_json_depth" in run["data"]["results"], run["data"]
+
+
 async def test_files_over_rest(server: LiveServer) -> None:
     session = server.create_session(toolkits=["demo"])
     sid = session["id"]

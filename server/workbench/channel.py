@@ -12,13 +12,13 @@ are answered with an error and closed unread), a request line of at most `max_re
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from server import jsontext
 from server.errors import ConciergeError
 from server.workbench.files import Owner
 from server.workbench.llm import LlmClient
@@ -86,13 +86,13 @@ class ToolChannel:
                 "make fewer calls at once (run_tools runs up to 8 in parallel)",
                 "rate_limited",
             )
-            writer.write(json.dumps(reply).encode() + b"\n")
+            writer.write(jsontext.dumps_bytes(reply) + b"\n")
             writer.close()
             return
         self._connections += 1
         try:
             response = await self._read_and_answer(reader)
-            writer.write(json.dumps(response, default=str).encode() + b"\n")
+            writer.write(jsontext.dumps_bytes(response) + b"\n")
             await writer.drain()
         except ConnectionError:  # the sandbox went away (timeout, restart): nobody to answer
             pass
@@ -116,7 +116,7 @@ class ToolChannel:
         if len(line) > self._max_request:
             return _failure(too_long + " (workbench.tool_request_max_bytes)")
         try:
-            request = json.loads(line)
+            request = jsontext.loads(line)  # orjson: nesting past its limit is a ValueError, not a RecursionError
         except ValueError:
             return _failure("a request must be one JSON line (a JSON object)")
         return await self._answer(request)
