@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from server.errors import InvalidInput
+from server.meta_tools.base import MetaContext
+from server.meta_tools.workbench import BashInput, run_bash
+from server.workbench.runs import BashRun
 from tests.workbench_fixtures import workbench
 
 
@@ -83,8 +87,25 @@ def test_bad_commands_and_time_limits_are_refused(tmp_path: Path) -> None:
             for command in ("", "   ", "x" * 100_001):
                 with pytest.raises(InvalidInput):
                     await wb.run_bash("sess_a", command)
+            with pytest.raises(InvalidInput, match="NUL"):  # bash could not be started with it
+                await wb.run_bash("sess_a", "echo a\x00b")
             for timeout in (0, -1, 61):
                 with pytest.raises(InvalidInput, match="timeout_seconds"):
                     await wb.run_bash("sess_a", "true", timeout_seconds=timeout)
 
     asyncio.run(scenario())
+
+
+def test_a_command_stopped_for_another_limit_says_which(tmp_path: Path) -> None:
+    """A command killed for the disk quota has no exit code: its error says why instead of "code None"."""
+    notice = "The workbench went over its 20 MB disk quota; the files written were removed. The command was killed."
+    runs = [BashRun("", "", None, False, 0.5, notice=notice), BashRun("", "", None, True, 1.0),
+            BashRun("", "", 3, False, 0.1)]
+
+    class Bench:
+        async def run_bash(self, session_id: str, command: str, timeout_seconds: float | None) -> BashRun:
+            return runs.pop(0)
+
+    ctx = MetaContext(SimpleNamespace(workbench=Bench()), SimpleNamespace(id="sess_a"))  # type: ignore[arg-type]
+    errors = [asyncio.run(run_bash(ctx, BashInput(command="x")))["error"] for _ in range(3)]
+    assert errors == [f"command was stopped: {notice}", "command timed out", "command exited with code 3"]

@@ -90,7 +90,12 @@ async def run_bash(ctx: MetaContext, params: BashInput) -> dict[str, Any]:
     run = await ctx.services.workbench.run_bash(ctx.session.id, params.command, params.timeout_seconds)
     data = run.to_dict()
     if run.timed_out or run.exit_code != 0:
-        reason = "timed out" if run.timed_out else f"exited with code {run.exit_code}"
+        if run.timed_out:
+            reason = "timed out"
+        elif run.exit_code is None:  # killed for another limit (the disk quota): the notice says which
+            reason = f"was stopped: {run.notice}" if run.notice else "was stopped before it exited"
+        else:
+            reason = f"exited with code {run.exit_code}"
         return {"data": data, "error": f"command {reason}", "successful": False}
     return ok(data)
 

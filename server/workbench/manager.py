@@ -222,6 +222,8 @@ class WorkbenchManager:
                 f"the command is {len(command):,} chars long; the limit is {MAX_COMMAND_CHARS:,} "
                 "(write a script file and run that instead)"
             )
+        if "\x00" in command:  # no program can take one in its arguments
+            raise InvalidInput("a command cannot contain a NUL character (\\u0000)")
         seconds = self._timeout(timeout_seconds)
         session = self._session(session_id)
         async with self._using(session):
