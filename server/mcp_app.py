@@ -19,6 +19,7 @@ from mcp.server.lowlevel.server import Server
 from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Message, Receive, Scope, Send
 
 from server import jsontext
@@ -215,9 +216,11 @@ class McpEndpoint:
                     return
                 await self._batch(scope, message, send)
                 return
-            problem = _shape_problem(message) or _id_problem(message)
+            problem = _problem(message)
             if problem:
-                await json_response(send, 400, jsonrpc_error(-32600, f"Invalid Request: {problem}"))
+                request_id = message.get("id") if isinstance(message, dict) and not _id_problem(message) else None
+                status = _status_of(problem[0], headers.get(b"mcp-protocol-version"))
+                await json_response(send, status, jsonrpc_error(*problem, request_id=request_id))
                 return
             try:
                 self._check_limits(message, body)
@@ -286,9 +289,9 @@ class McpEndpoint:
 
     async def _batch_item(self, scope: Scope, item: Any) -> Any:
         """One message of a batch through the SDK, as if it had come alone; its JSON answer, or None."""
-        problem = _shape_problem(item) or _id_problem(item)
+        problem = _problem(item)
         if problem:
-            answer = jsonrpc_error(-32600, f"Invalid Request: {problem}")
+            answer = jsonrpc_error(*problem)
             return answer | {"id": item.get("id")} if isinstance(item, dict) else answer
         body = jsontext.dumps_bytes(item)
         headers = [
@@ -341,6 +344,49 @@ def _replayer(body: bytes) -> Receive:
     return receive
 
 
+def _problem(message: Any) -> tuple[int, str] | None:
+    """The JSON-RPC error code and a one-line reason for a message refused before dispatch, or None."""
+    shape = _shape_problem(message) or _id_problem(message)
+    if shape:
+        return -32600, f"Invalid Request: {shape}"
+    params = _params_problem(message) if isinstance(message, dict) else None
+    return (-32602, f"Invalid params: {params}") if params else None
+
+
+def _status_of(code: int, version: bytes | None) -> int:
+    """The HTTP status the SDK gives that error: a handshake-era request's params are refused in a 200."""
+    handshake = version is None or version.decode("latin-1") in HANDSHAKE_PROTOCOL_VERSIONS
+    return 200 if code == -32602 and handshake else 400
+
+
+def _params_problem(message: dict[str, Any]) -> str | None:
+    """The params the SDK would refuse with a bare "Invalid request parameters", said with their reason."""
+    method, params = message.get("method"), message.get("params")
+    if method == "initialize":
+        if not (
+            isinstance(params, dict)
+            and isinstance(params.get("protocolVersion"), str)
+            and isinstance(params.get("capabilities"), dict)
+            and isinstance(params.get("clientInfo"), dict)
+            and isinstance(params["clientInfo"].get("name"), str)
+        ):
+            return (
+                "initialize needs params.protocolVersion (a string), params.capabilities (an object) and "
+                "params.clientInfo (an object with a name)"
+            )
+    elif method == "tools/call":
+        if not isinstance(params, dict) or not isinstance(params.get("name"), str) or not params["name"]:
+            return "tools/call needs params.name, the tool's name as a non-empty string"
+        if params.get("arguments") is not None and not isinstance(params["arguments"], dict):
+            kind = _kind(params["arguments"])
+            return f"params.arguments of {params['name']!r} must be an object (name: value), not {kind}"
+    return None
+
+
+def _kind(value: Any) -> str:
+    return {str: "a string", list: "an array", bool: "a boolean"}.get(type(value), "a number")
+
+
 def _shape_problem(message: Any) -> str | None:
     """A one-line reason when a JSON body is not a JSON-RPC 2.0 message (the SDK's own error is a
     multi-line pydantic dump)."""
@@ -356,6 +402,8 @@ def _shape_problem(message: Any) -> str | None:
             return 'missing "method"'
         if "method" in item and not isinstance(item["method"], str):
             return '"method" must be a string'
+        if item.get("params") is not None and not isinstance(item["params"], dict):
+            return '"params" must be an object (MCP names its parameters)'
     return None
 
 

@@ -32,6 +32,31 @@ async def test_malformed_jsonrpc(server: LiveServer) -> None:
     await still_serving(server, url)
 
 
+async def test_malformed_params_are_named_with_the_request_id_and_mint_no_client(server: LiveServer) -> None:
+    """The SDK answers these with a pydantic dump or a bare "Invalid request parameters" (and an initialize
+    without params still got an Mcp-Session-Id, stored); each gets one line saying what is wrong instead."""
+    session = server.create_session()
+    cases = [
+        ({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": [1]}, -32600, '"params" must be an object'),
+        ({"jsonrpc": "2.0", "id": 7, "method": "initialize"}, -32602, "initialize needs params.protocolVersion"),
+        ({"jsonrpc": "2.0", "id": 8, "method": "initialize", "params": {"protocolVersion": "2025-06-18"}}, -32602,
+         "params.capabilities (an object)"),
+        ({"jsonrpc": "2.0", "id": "a", "method": "tools/call", "params": {"name": 5}}, -32602,
+         "tools/call needs params.name"),
+        ({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "COMPOSIO_SEARCH_TOOLS",
+                                                                         "arguments": "x"}}, -32602,
+         "params.arguments of 'COMPOSIO_SEARCH_TOOLS' must be an object (name: value), not a string"),
+    ]
+    for body, code, reason in cases:
+        response = raw_post(session["mcp"]["url"], json.dumps(body))
+        assert response.status_code == (400 if code == -32600 else 200), response.text  # as the SDK, by era
+        answer = response.json()
+        assert answer["id"] == body["id"] and answer["error"]["code"] == code, answer
+        assert reason in answer["error"]["message"] and "validation error" not in answer["error"]["message"].lower()
+        assert "mcp-session-id" not in response.headers
+    await still_serving(server, session["mcp"]["url"])
+
+
 async def test_unknown_and_deleted_session(server: LiveServer) -> None:
     response = raw_post(f"{server.url}/mcp/sess_doesnotexist", initialize_body())
     assert response.status_code == 404
