@@ -36,6 +36,21 @@ async def test_preload_lists_tools_beside_meta_tools(server: LiveServer) -> None
         assert not bad["successful"] and "invalid arguments" in bad["error"]
 
 
+async def test_preloading_a_tool_the_filters_exclude_is_refused(server: LiveServer) -> None:
+    for body in ({"toolkits": ["math"], "preload": {"tools": ["DEMO_ECHO"]}},
+                 {"toolkits": ["demo"], "tools": {"demo": {"disable": ["DEMO_ECHO"]}},
+                  "preload": {"tools": ["demo_echo"]}}):
+        refused = server.api("POST", "/sessions", json={"user_id": "u", **body})
+        assert refused.status_code == 422, refused.text  # as every other invalid session option
+        error = refused.json()["error"]
+        assert "DEMO_ECHO not allowed by this session's toolkits, tools or tags" in error["message"]
+        assert error["details"]["not_allowed"] == ["DEMO_ECHO"]
+    session = server.create_session(toolkits=["demo"])
+    changed = server.api("PATCH", f"/sessions/{session['id']}",
+                         json={"toolkits": ["math"], "preload": {"tools": ["DEMO_ECHO"]}})
+    assert changed.status_code == 422 and "not allowed" in changed.text
+
+
 async def test_direct_tools_preset_hides_meta_tools(server: LiveServer) -> None:
     session = server.create_session(toolkits=["demo"], session_preset="direct_tools")
     async with Client(session["mcp"]["url"]) as client:

@@ -53,7 +53,15 @@ def validate(catalog: Catalog, options: SessionOptions) -> None:
     if options.tags is not None:
         _unknown("tag", options.tags.enable + options.tags.disable, sorted(catalog.tags), "tags")
     if options.preload is not None and options.preload.tools != "all":
-        _unknown("tool", [s.upper() for s in options.preload.tools], sorted(catalog.tools), "preload.tools")
+        preload = [s.upper() for s in options.preload.tools]
+        _unknown("tool", preload, sorted(catalog.tools), "preload.tools")
+        filtered = [s for s in preload if s not in resolve_allowed(catalog, options)]
+        if filtered:  # a tool the session may not run would otherwise be dropped without a word
+            raise InvalidInput(
+                f"preload.tools: {', '.join(filtered)} not allowed by this session's toolkits, tools or tags; "
+                "allow it there or drop it from preload",
+                {"field": "preload.tools", "not_allowed": filtered},
+            )
 
 
 def resolve_allowed(catalog: Catalog, options: SessionOptions) -> frozenset[str]:
