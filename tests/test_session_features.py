@@ -51,6 +51,18 @@ async def test_preloading_a_tool_the_filters_exclude_is_refused(server: LiveServ
     assert changed.status_code == 422 and "not allowed" in changed.text
 
 
+async def test_a_tool_outside_the_session_says_which_filter_keeps_it_out(server: LiveServer) -> None:
+    run = {"tools": [{"tool_slug": "DEMO_ECHO", "arguments": {"text": "x"}}]}
+    for options, why in (({"toolkits": ["math"]}, "its `toolkits` do not include 'demo'"),
+                         ({"toolkits": ["demo"], "tools": {"demo": {"disable": ["DEMO_ECHO"]}}},
+                          "its `tools` or `tags` filter excludes this tool of 'demo'")):
+        session = server.create_session(**options)
+        async with Client(session["mcp"]["url"]) as client:
+            refused = await call(client, "COMPOSIO_MULTI_EXECUTE_TOOL", run)
+        assert not refused["successful"]
+        assert why in refused["data"]["results"][0]["error"], refused
+
+
 async def test_direct_tools_preset_hides_meta_tools(server: LiveServer) -> None:
     session = server.create_session(toolkits=["demo"], session_preset="direct_tools")
     async with Client(session["mcp"]["url"]) as client:

@@ -102,9 +102,14 @@ class Executor:
                 {"tool_slug": slug, "suggestions": suggestions},
             )
         if tool.slug not in session.allowed:
+            why = (
+                f"its `toolkits` do not include {tool.toolkit!r}"
+                if not session.options.admits_toolkit(tool.toolkit)
+                else f"its `tools` or `tags` filter excludes this tool of {tool.toolkit!r}"
+            )
             raise ToolNotAllowed(
-                f"tool {tool.slug} is not available in this session (its filter does not allow "
-                f"toolkit {tool.toolkit!r} or this tool); search within the session's tools instead",
+                f"tool {tool.slug} is not available in this session ({why}); "
+                "search within the session's tools instead",
                 {"tool_slug": tool.slug, "toolkit": tool.toolkit},
             )
         return tool
