@@ -76,6 +76,13 @@ async def test_sqlite_to_postgres_and_back(tmp_path: Path, kits: Path) -> None:
     assert "sessions: 1 rows" in lines and "connected_accounts: 1 rows" in lines and "executions: 1 rows" in lines
     assert lines[-1].startswith("verified: ")
 
+    typo = tmp_path / "typo" / "concierge.db"
+    missing = db_copy("--from", sqlite_url(typo), "--to", postgres, "--force")
+    assert missing.returncode == 2 and f"there is no database at {typo}" in missing.stderr
+    assert not typo.parent.exists(), "nothing is created where the source was expected"
+    empty = new_database()
+    refused = db_copy("--from", empty, "--to", postgres, "--force")
+    assert refused.returncode == 2 and "holds no rows; nothing to copy" in refused.stderr
     wrong = db_copy("--from", "mysql://db/concierge", "--to", postgres)
     assert wrong.returncode == 2 and "unsupported database URL scheme 'mysql'" in wrong.stderr
     again = db_copy("--from", sqlite_url(tmp_path / "a" / "concierge.db"), "--to", postgres)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+import anyio
+
 from server.errors import Conflict, InvalidInput, StorageError
 from server.store import open_database
 from server.store.sql.database import Database
@@ -38,8 +40,13 @@ async def copy_database(
     """Rows copied per table. Refuses a target that holds rows unless `force` (then they are replaced)."""
     if source_url == target_url:
         raise InvalidInput("--from and --to name the same database")
+    scheme, _, rest = source_url.partition("://")
+    if scheme == "sqlite" and not await anyio.Path(rest[1:]).is_file():  # opening it would create one
+        raise InvalidInput(f"--from: there is no database at {rest[1:]}")
     source = await open_database(source_url)
     try:
+        if not any((await _counts(source)).values()):
+            raise InvalidInput(f"--from: {describe(source_url)} holds no rows; nothing to copy (is it the right one?)")
         target = await open_database(target_url)
         try:
             present = {t: n for t, n in (await _counts(target)).items() if n}
