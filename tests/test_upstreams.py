@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -679,3 +680,45 @@ async def test_bad_registrations_are_refused_and_leave_nothing(tmp_path: Path) -
         assert server.api("GET", "/upstreams").json()["items"] == []
         assert server.api("GET", "/toolkits/gone").status_code == 404
         assert server.api("DELETE", "/upstreams/math").status_code == 404
+
+
+def _db_bytes(data_dir: Path) -> bytes:
+    """Everything SQLite holds on disk for the server, the write-ahead log included."""
+    return b"".join(p.read_bytes() for p in data_dir.glob("concierge.db*") if p.is_file())
+
+
+async def test_a_registered_upstreams_headers_and_env_are_sealed_at_rest(tmp_path: Path) -> None:
+    echo = EchoHttpUpstream().start()
+    secret = "Bearer HDRSECRET_0123456789"
+    try:
+        with live(tmp_path, upstream_pool={"allow_commands_from_api": True}) as server:
+            made = server.api("POST", "/upstreams", json={"name": "fixed", "url": echo.url + "/mcp",
+                                                          "headers": {"Authorization": secret}})
+            assert made.status_code == 201, made.text
+            stdio = server.api("POST", "/upstreams", json={"name": "envd", **echo_stdio(),
+                                                           "env": {"ECHO_TOKEN": "ENVSECRET_0123456789"}})
+            assert stdio.status_code == 201, stdio.text
+            assert "HDRSECRET" not in server.api("GET", "/upstreams/fixed").text
+            session = server.create_session(toolkits=["fixed", "envd"])
+            seen, env_seen = await execute(mcp_url(server, session), ("FIXED_WHO_AM_I", {}), ("ENVD_WHO_AM_I", {}))
+            assert seen["data"]["credential"] == secret and "ENVSECRET_0123456789" in str(env_seen["data"])
+            server.restart()  # read back from the database: still sent
+            seen, env_seen = await execute(mcp_url(server, session), ("FIXED_WHO_AM_I", {}), ("ENVD_WHO_AM_I", {}))
+            assert seen["data"]["credential"] == secret and "ENVSECRET_0123456789" in str(env_seen["data"])
+            stored = _db_bytes(tmp_path / "data")
+            assert b"HDRSECRET" not in stored and b"ENVSECRET" not in stored and b"HDRSECRET" not in b"".join(
+                p.read_bytes() for p in (tmp_path / "data").rglob("*.log") if p.is_file())
+
+            server.stop()  # a row from before headers were sealed: sealed at the next start
+            with sqlite3.connect(tmp_path / "data" / "concierge.db") as db:
+                db.execute("UPDATE upstreams SET definition = ?, secrets = NULL WHERE name = 'fixed'",
+                           (json.dumps({"url": echo.url + "/mcp", "headers": {"Authorization": secret}}),))
+            server.start()
+            seen, = await execute(mcp_url(server, session), ("FIXED_WHO_AM_I", {}))
+            assert seen["data"]["credential"] == secret
+            with sqlite3.connect(tmp_path / "data" / "concierge.db") as db:
+                definition, sealed = db.execute(
+                    "SELECT definition, secrets FROM upstreams WHERE name = 'fixed'").fetchone()
+            assert "HDRSECRET" not in definition and sealed and b"HDRSECRET" not in sealed
+    finally:
+        echo.stop()

@@ -108,8 +108,7 @@ class Executor:
                 else f"its `tools` or `tags` filter excludes this tool of {tool.toolkit!r}"
             )
             raise ToolNotAllowed(
-                f"tool {tool.slug} is not available in this session ({why}); "
-                "search within the session's tools instead",
+                f"tool {tool.slug} is not available in this session ({why}); search within the session's tools instead",
                 {"tool_slug": tool.slug, "toolkit": tool.toolkit},
             )
         return tool

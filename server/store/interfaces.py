@@ -198,8 +198,12 @@ class ServerMetaStore(Protocol):
 class UpstreamStore(Protocol):
     async def list_all(self) -> list[UpstreamRow]: ...
 
-    async def add(self, name: str, definition: dict[str, Any]) -> bool:
-        """False when another registered upstream has the name."""
+    async def add(self, name: str, definition: dict[str, Any], secrets: bytes | None) -> bool:
+        """False when another registered upstream has the name. `secrets`: its headers and env, sealed."""
+        ...
+
+    async def reseal(self, name: str, definition: dict[str, Any], secrets: bytes | None) -> None:
+        """Replaces a registered upstream's definition and sealed secrets (moving plaintext ones)."""
         ...
 
     async def save_tools(self, name: str, tools: list[dict[str, Any]]) -> None: ...

@@ -140,6 +140,7 @@ class UpstreamRow:
     tools_refreshed_at: float | None
     oauth: dict[str, Any] | None = None  # its authorization server's endpoints, once discovered
     oauth_client: bytes | None = None  # the client registered there (encrypted)
+    secrets: bytes | None = None  # the definition's `headers` and `env` (encrypted)
 
 
 @dataclass(frozen=True, slots=True)

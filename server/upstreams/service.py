@@ -46,6 +46,7 @@ def _oauth2_fields(server: AuthServer) -> OAuth2Fields:
     )
 
 
+SECRET_FIELDS = ("headers", "env")  # may carry tokens: sealed at rest like every credential
 log = logging.getLogger("concierge.upstreams")
 RETRY_FIRST_SECONDS = 5.0  # an upstream that has never listed its tools is asked again this soon
 
@@ -66,7 +67,8 @@ class Upstream:
 class OAuthContext:
     """What OAuth upstreams need from the rest of the server: the operator's OAuth apps (an upstream's
     registered client is added there, so the Connect Link flow finds it like any toolkit's app), the
-    sealing box for the client's secret, the callback URL to register, and an HTTP client."""
+    sealing box for that client's secret and for registered upstreams' headers and env, the callback URL to
+    register, and an HTTP client."""
 
     apps: dict[str, OAuthApp]
     box: SecretBox
@@ -108,7 +110,8 @@ class UpstreamService:
                 )
         for row in await self.store.list_all():
             if row.definition is not None and row.name not in self.upstreams:
-                self.upstreams[row.name] = Upstream(row.name, UpstreamConfig.model_validate(row.definition), "api")
+                definition = await self._definition(row.name, row.definition, row.secrets)
+                self.upstreams[row.name] = Upstream(row.name, UpstreamConfig.model_validate(definition), "api")
             upstream = self.upstreams.get(row.name)
             if upstream is None:
                 continue
@@ -125,6 +128,16 @@ class UpstreamService:
         if never_listed:
             await asyncio.wait(never_listed, timeout=self.settings.connect_timeout_seconds)
         self._spawn(self._refresh_forever())
+
+    async def _definition(self, name: str, stored: dict[str, Any], secrets: bytes | None) -> dict[str, Any]:
+        """A registered upstream's definition with its headers and env opened; ones stored in the clear (by a
+        version before they were sealed) are sealed now."""
+        if secrets is not None:
+            return stored | self.oauth.box.open(secrets)
+        public, secret = _split_secrets(stored)
+        if secret:
+            await self.store.reseal(name, public, self.oauth.box.seal(secret))
+        return stored
 
     def _check_name(self, name: str) -> None:
         if not re.fullmatch(TOOLKIT_SLUG, name):
@@ -271,7 +284,8 @@ class UpstreamService:
                 {"upstream": name},
             )
         self._check_name(name)
-        if not await self.store.add(name, config.model_dump(mode="json", exclude_defaults=True)):
+        public, secret = _split_secrets(config.model_dump(mode="json", exclude_defaults=True))
+        if not await self.store.add(name, public, self.oauth.box.seal(secret) if secret else None):
             raise Conflict(f"upstream {name!r} already exists", {"upstream": name})
         upstream = self.upstreams[name] = Upstream(name, config, "api")
         try:
@@ -331,3 +345,9 @@ class UpstreamService:
             task.cancel()
         with contextlib.suppress(Exception):
             await self.pool.close()
+
+
+def _split_secrets(definition: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(what is stored in the clear, the fixed headers and environment, which are stored sealed)."""
+    secret = {key: definition[key] for key in SECRET_FIELDS if definition.get(key)}
+    return {k: v for k, v in definition.items() if k not in SECRET_FIELDS}, secret

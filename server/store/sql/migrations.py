@@ -468,6 +468,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
 """,
     ),
+    Migration(
+        "a registered upstream's fixed headers and environment, encrypted apart from its definition",
+        sqlite="""
+    ALTER TABLE upstreams ADD COLUMN secrets BLOB;
+    """,
+        postgres="""
+    ALTER TABLE upstreams ADD COLUMN secrets BYTEA;
+""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

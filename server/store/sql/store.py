@@ -27,6 +27,7 @@ ENCRYPTED_COLUMNS = (
     ("connect_links", "token_hash", "token"),
     ("connect_links", "token_hash", "pkce_verifier"),
     ("upstreams", "name", "oauth_client"),
+    ("upstreams", "name", "secrets"),
 )
 
 

@@ -19,7 +19,8 @@ class SqlUpstreamStore:
 
     async def list_all(self) -> list[UpstreamRow]:
         rows = await self.db.fetchall(
-            "SELECT name, definition, tools, tools_refreshed_at, oauth, oauth_client FROM upstreams ORDER BY name"
+            "SELECT name, definition, tools, tools_refreshed_at, oauth, oauth_client, secrets FROM upstreams "
+            "ORDER BY name"
         )
         return [
             UpstreamRow(
@@ -29,18 +30,25 @@ class SqlUpstreamStore:
                 r[3],
                 loads(r[4]) if r[4] else None,
                 r[5],
+                r[6],
             )
             for r in rows
         ]
 
-    async def add(self, name: str, definition: dict[str, Any]) -> bool:
+    async def add(self, name: str, definition: dict[str, Any], secrets: bytes | None) -> bool:
         """False when the name is taken by another registered upstream."""
         rows = await self.db.execute(
-            "INSERT INTO upstreams (name, definition, created_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE "
-            "SET definition = excluded.definition WHERE upstreams.definition IS NULL RETURNING name",
-            (name, dumps(definition), now()),
+            "INSERT INTO upstreams (name, definition, secrets, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) "
+            "DO UPDATE SET definition = excluded.definition, secrets = excluded.secrets "
+            "WHERE upstreams.definition IS NULL RETURNING name",
+            (name, dumps(definition), secrets, now()),
         )
         return bool(rows)
+
+    async def reseal(self, name: str, definition: dict[str, Any], secrets: bytes | None) -> None:
+        await self.db.execute(
+            "UPDATE upstreams SET definition = ?, secrets = ? WHERE name = ?", (dumps(definition), secrets, name)
+        )
 
     async def save_tools(self, name: str, tools: list[dict[str, Any]]) -> None:
         ts = now()
