@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -144,7 +145,19 @@ class UpstreamConfig(_Section):
     headers: dict[str, str] = Field(default_factory=dict, description="fixed headers sent to an HTTP upstream")
     description: str | None = Field(None, description="toolkit description; default: the server's instructions")
     auth: UpstreamAuthConfig = Field(default_factory=UpstreamAuthConfig)
-    timeout_seconds: float = Field(60, gt=0, description="one call's limit")
+    timeout_seconds: float = Field(60, gt=0, le=86_400, description="one call's limit")
+
+    @field_validator("headers")
+    @classmethod
+    def _sendable_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        """Refused here, naming the header and never its value (which may be a token), rather than by the
+        HTTP client at the first call."""
+        for name, value in headers.items():
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+                raise ValueError(f"header name {name!r} is not an HTTP header name (letters, digits, '-', ...)")
+            if any(ord(c) < 32 and c != "\t" or ord(c) == 127 for c in value):
+                raise ValueError(f"the value of header {name!r} holds a line break or another control character")
+        return headers
 
     @model_validator(mode="after")
     def _one_transport(self) -> UpstreamConfig:

@@ -672,11 +672,17 @@ async def test_bad_registrations_are_refused_and_leave_nothing(tmp_path: Path) -
             ({"name": "locked", "url": "http://127.0.0.1:9/mcp", "auth": {"type": "oauth"}}, 502,
              "'locked' cannot be reached: no connection to http://127.0.0.1:9/mcp"),
             ({"name": "typo", "urll": "http://127.0.0.1:9/mcp"}, 400, "did you mean 'url'"),
+            ({"name": "leaky", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer LEAKME_1\n"}},
+             400, "the value of header 'Authorization' holds a line break"),
+            ({"name": "spaced", "url": "http://127.0.0.1:9/mcp", "headers": {"X Token": "LEAKME_2"}}, 400,
+             "header name 'X Token' is not an HTTP header name"),
+            ({"name": "forever", "url": "http://127.0.0.1:9/mcp", "timeout_seconds": 1e308}, 400, "timeout_seconds"),
         ]
         for body, status, text in cases:
             answer = server.api("POST", "/upstreams", json=body)
             assert answer.status_code == status, (body, answer.text)
             assert text in answer.json()["error"]["message"], (body, answer.text)
+            assert "LEAKME" not in answer.text  # a header's value may be a token: never echoed
         assert server.api("GET", "/upstreams").json()["items"] == []
         assert server.api("GET", "/toolkits/gone").status_code == 404
         assert server.api("DELETE", "/upstreams/math").status_code == 404
