@@ -26,7 +26,7 @@ import anyio
 import httpx
 
 from server.config import DEFAULT_CONFIG_FILE, Settings, load_settings
-from server.errors import AddressInUse, ConciergeError, ConfigError, ServerUnreachable
+from server.errors import AddressInUse, ConciergeError, ConfigError, InvalidInput, NotFound, ServerUnreachable
 from server.mcp_client_config import CLIENTS
 
 LISTEN_BACKLOG = 2048  # as uvicorn
@@ -289,16 +289,45 @@ class Api:
                 "`concierge serve`, or point the CLI at yours with --server URL or "
                 "CONCIERGE_BASE_URL"
             ) from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+            raise ConfigError(
+                f"{self.base!r} (from {self.source}) is not a server URL; give it as http://host:port"
+            ) from None
         if response.status_code == 204:
             return None
-        data = response.json()
+        try:
+            data = response.json()
+            if response.status_code >= 400:
+                data["error"]["code"], data["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            raise ServerUnreachable(
+                f"{self.base} (from {self.source}) answered HTTP {response.status_code} without Concierge's JSON; "
+                "is it a Concierge server?"
+            ) from None
         if response.status_code >= 400:
             raise ConciergeError(f"{data['error']['code']}: {data['error']['message']}")
         return data
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def _json_object(text: str, flag: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{flag} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{flag} must be a JSON object ({{...}})")
+    return value
+
+
 def _session_body(args: argparse.Namespace) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(args.options) if args.options else {}
+    body: dict[str, Any] = _json_object(args.options, "--options") if args.options else {}
     if getattr(args, "user_id", None):
         body["user_id"] = args.user_id
     if args.toolkits:
@@ -405,6 +434,11 @@ def cmd_tools(args: argparse.Namespace) -> int:
     from server.runtime import load_catalog
 
     catalog = load_catalog(_settings(args))
+    if args.toolkit and args.toolkit not in catalog.toolkits:
+        from server.catalog.catalog import near_matches
+
+        near = near_matches(args.toolkit, catalog.toolkits)
+        raise NotFound(f"toolkit {args.toolkit!r} not found" + (f"; did you mean {', '.join(near)}?" if near else ""))
     pool = set(catalog.toolkits[args.toolkit].tools) if args.toolkit else None
     hits = catalog.index.search(args.query, allowed=pool, limit=args.limit)
     rows: list[dict[str, Any]] = [
@@ -569,6 +603,8 @@ def cmd_upstreams(args: argparse.Namespace) -> int:
             command, *rest = shlex.split(args.command_line)
             body |= {"command": command, "args": rest}
         if args.env:
+            if any("=" not in item for item in args.env):
+                raise InvalidInput("--env takes NAME=VALUE")
             body["env"] = dict(item.split("=", 1) for item in args.env)
         if args.auth_header:
             body["auth"] = {"type": "header", "header": args.auth_header, "prefix": args.auth_prefix}
@@ -806,7 +842,7 @@ def parser() -> argparse.ArgumentParser:
     config_flags(search, json_output=True)
     search.add_argument("query", help="what you want done, in plain words")
     search.add_argument("--toolkit", help="only this toolkit's tools")
-    search.add_argument("--limit", type=int, default=5, help="how many tools to show (default 5)")
+    search.add_argument("--limit", type=_positive, default=5, help="how many tools to show (default 5)")
     tools.set_defaults(func=cmd_tools)
 
     accounts = sub.add_parser("accounts", help="connected accounts (via REST)")
@@ -942,6 +978,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `concierge ... | head`: the reader has gone; Python would print a traceback at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

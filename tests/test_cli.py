@@ -3,8 +3,10 @@ and the session/toolkit/tool commands."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -96,6 +98,47 @@ def test_session_commands_against_a_running_server(server: LiveServer) -> None:
     assert missing.returncode == 2 and "not_found" in missing.stderr
     bad = concierge("sessions", "list", "--user-id", "x", env={**env, "CONCIERGE_API_KEY": "wrong"})
     assert bad.returncode == 2 and "unauthorized" in bad.stderr
+
+
+def test_common_mistakes_get_one_line_not_a_traceback(server: LiveServer, tmp_path: Path) -> None:
+    env = {"CONCIERGE_BASE_URL": server.url, "CONCIERGE_API_KEY": server.headers["Authorization"][7:]}
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("{bad")
+    cases = [
+        (["sessions", "create", "--user-id", "u", "--options", "{bad"], {}, "--options is not valid JSON"),
+        (["sessions", "create", "--user-id", "u", "--options", "[1]"], {}, "--options must be a JSON object"),
+        (["sessions", "show", "x", "--server", "127.0.0.1:8000"], {}, "'127.0.0.1:8000' (from --server) is not a "
+         "server URL; give it as http://host:port"),
+        (["sessions", "show", "x"], {"CONCIERGE_BASE_URL": "notaurl"}, "(from CONCIERGE_BASE_URL) is not a server URL"),
+        (["tools", "search", "post", "--toolkit", "slak"], {}, "toolkit 'slak' not found; did you mean slack?"),
+        (["upstreams", "add", "t3", "--command", "x", "--env", "NOEQUALS"], {}, "--env takes NAME=VALUE"),
+        (["toolkits", "import-openapi", str(bad_json), "--slug", "xx"], {}, "bad.json: not valid JSON"),
+    ]
+    for args, more, message in cases:
+        done = concierge(*args, env={**env, **more})
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    other = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    try:
+        for _ in range(100):
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            time.sleep(0.1)
+        not_ours = concierge("sessions", "show", "x", "--server", f"http://127.0.0.1:{port}", env=env)
+        assert not_ours.returncode == 2 and "answered HTTP 404 without Concierge's JSON" in not_ours.stderr
+    finally:
+        other.terminate()
+        other.wait(10)
+    limit = concierge("tools", "search", "post", "--limit", "0")
+    assert limit.returncode == 2 and "at least 1" in limit.stderr
+    piped = subprocess.run(f"{sys.executable} -m server.cli toolkits list | head -1", shell=True, cwd=ROOT,
+                           capture_output=True, text=True, timeout=60, env={**os.environ, **LEXICAL})
+    assert piped.stdout.strip() and "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr
 
 
 def test_toolkit_and_tool_commands() -> None:

@@ -148,7 +148,10 @@ def load_document(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"API description {path} not found")
     text = path.read_text(encoding="utf-8")
-    data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=SAFE_LOADER)
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=SAFE_LOADER)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: not an API description (expected a mapping at the top level)")
     return data
