@@ -538,6 +538,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
     if args.action == "reset-admin":
         return _reset_admin(settings)
 
+    _existing_database(settings)
+
     async def rotate() -> int:
         store = await open_store(settings.store_url)
         try:
@@ -561,16 +563,21 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reset_admin(settings: Settings) -> int:
-    from server.api.admin_key import META_KEY, new_admin_key
-    from server.auth.crypto import fingerprint
-    from server.store import open_store
-
+def _existing_database(settings: Settings) -> None:
+    """Key commands work on an installation's data: opening a database that is not there would make one."""
     if settings.database_url is None and not settings.db_path.is_file():
         raise ConfigError(
             f"no Concierge database at {settings.db_path}; run this where `concierge serve` runs, "
             "or give its --data-dir / --config"
         )
+
+
+def _reset_admin(settings: Settings) -> int:
+    from server.api.admin_key import META_KEY, new_admin_key
+    from server.auth.crypto import fingerprint
+    from server.store import open_store
+
+    _existing_database(settings)
 
     async def reset() -> str:
         store = await open_store(settings.store_url)

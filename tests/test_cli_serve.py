@@ -152,9 +152,10 @@ def test_admin_key_is_kept_unless_reset(tmp_path: Path) -> None:
         assert serve.status(new_key) == 200 and serve.status("ck_first_key_0123456789") == 401
     with Serve(data, "--reset-admin-key", env=clean_env(CONCIERGE_API_KEY="ck_other_key_0123456789")) as serve:
         assert serve.status("ck_other_key_0123456789") == 200 and serve.status(new_key) == 401
-    missing = concierge("keys", "reset-admin", "--data-dir", str(tmp_path / "nothing"))
-    assert missing.returncode == 2 and "no Concierge database" in missing.stderr
-    assert not (tmp_path / "nothing" / "concierge.db").exists()
+    for action in ("reset-admin", "rotate"):  # neither makes an installation where there is none
+        missing = concierge("keys", action, "--data-dir", str(tmp_path / "nothing"))
+        assert missing.returncode == 2 and "no Concierge database" in missing.stderr, (action, missing.stderr)
+        assert not (tmp_path / "nothing").exists()
 
 
 @pytest.mark.anyio

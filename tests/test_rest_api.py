@@ -99,6 +99,19 @@ def test_catalog_endpoints(server: LiveServer) -> None:
     assert server.api("GET", "/tools/NOPE").status_code == 404
 
 
+def test_a_tool_call_body_with_a_misspelt_key_is_refused_not_run_without_arguments(server: LiveServer) -> None:
+    session = server.create_session(toolkits=["math"])
+    path = f"/sessions/{session['id']}/tools/COMPOSIO_MULTI_EXECUTE_TOOL"
+    run = {"tools": [{"tool_slug": "MATH_EVALUATE", "arguments": {"expression": "2+3"}}]}
+    typo = server.api("POST", path, json={"argument": run})
+    assert typo.status_code == 400 and "unknown option 'argument'" in typo.json()["error"]["message"]
+    assert server.api("GET", f"/sessions/{session['id']}/executions").json()["items"] == []
+    ran = server.api("POST", path, json={"arguments": run})
+    assert ran.status_code == 200 and ran.json()["successful"], ran.text
+    schema = server.api("GET", "/openapi.json").json()["components"]["schemas"]["ToolCallIn"]
+    assert schema["additionalProperties"] is False
+
+
 def test_openapi_document(server: LiveServer) -> None:
     doc = httpx.get(f"{server.url}/api/v1/openapi.json").json()
     assert doc["openapi"].startswith("3.1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from server.catalog.toolkit_file import TOOLKIT_SLUG
 from server.config import UpstreamConfig
@@ -126,6 +126,8 @@ class ExecutionListOut(BaseModel):
 
 
 class ToolCallIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 

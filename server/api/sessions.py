@@ -113,6 +113,11 @@ async def tools(request: Request, state: ApiState) -> ToolListingsOut:
 async def call_tool(request: Request, state: ApiState) -> EnvelopeOut:
     session = await state.runtime.sessions.get(request.path_params["session_id"])
     body = await json_object(request, state.runtime.settings, required=False)
+    unknown = sorted(set(body) - {"arguments"})
+    if unknown:  # a misspelt `arguments` would otherwise run the tool with none
+        raise InvalidInput(
+            f"unknown option {unknown[0]!r}; the body is {{\"arguments\": {{...}}}}", {"unknown": unknown}
+        )
     arguments = body.get("arguments", {})
     if not isinstance(arguments, dict):
         raise InvalidInput("`arguments` must be a JSON object")

@@ -33,8 +33,8 @@ class SecretBox:
             self._fernet = MultiFernet([Fernet(k) for k in keys])
         except (ValueError, TypeError):
             raise StorageError(
-                "encryption_key is not a valid Fernet key (32 url-safe base64 bytes); generate one "
-                "with `concierge keys generate`"
+                "encryption_key (CONCIERGE_ENCRYPTION_KEY) is not a valid Fernet key (32 url-safe base64 bytes); "
+                "generate one with `concierge keys generate`"
             ) from None
 
     @classmethod
