@@ -108,6 +108,8 @@ def test_a_tool_call_body_with_a_misspelt_key_is_refused_not_run_without_argumen
     assert server.api("GET", f"/sessions/{session['id']}/executions").json()["items"] == []
     ran = server.api("POST", path, json={"arguments": run})
     assert ran.status_code == 200 and ran.json()["successful"], ran.text
+    log_id = ran.json()["data"]["results"][0]["response"]["log_id"]
+    assert server.api("GET", f"/executions/{log_id}").json()["source"] == "api"  # not "mcp": it came over REST
     schema = server.api("GET", "/openapi.json").json()["components"]["schemas"]["ToolCallIn"]
     assert schema["additionalProperties"] is False
 

@@ -115,9 +115,7 @@ async def call_tool(request: Request, state: ApiState) -> EnvelopeOut:
     body = await json_object(request, state.runtime.settings, required=False)
     unknown = sorted(set(body) - {"arguments"})
     if unknown:  # a misspelt `arguments` would otherwise run the tool with none
-        raise InvalidInput(
-            f"unknown option {unknown[0]!r}; the body is {{\"arguments\": {{...}}}}", {"unknown": unknown}
-        )
+        raise InvalidInput(f'unknown option {unknown[0]!r}; the body is {{"arguments": {{...}}}}', {"unknown": unknown})
     arguments = body.get("arguments", {})
     if not isinstance(arguments, dict):
         raise InvalidInput("`arguments` must be a JSON object")

@@ -54,6 +54,7 @@ class MetaServices:
 class MetaContext:
     services: MetaServices
     session: Session
+    source: str = "mcp"  # where the call came from, for the execution log: "mcp" or "api"
 
 
 Handler = Callable[[MetaContext, Any], Awaitable[dict[str, Any]]]

@@ -75,7 +75,7 @@ async def handle(ctx: MetaContext, params: MultiExecuteInput) -> dict[str, Any]:
 
         async def run_one(i: int) -> None:
             outcome = await executor.run(
-                session, checked[i], params.tools[i].arguments, account=params.tools[i].account
+                session, checked[i], params.tools[i].arguments, account=params.tools[i].account, source=ctx.source
             )
             outcomes[i], info = await offload(services, session, outcome, params.sync_response_to_workbench)
             files[i] = info and {"index": i + 1, "tool_slug": checked[i].slug, **info}

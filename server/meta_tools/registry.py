@@ -99,7 +99,7 @@ class ToolSurface:
         ):
             try:
                 params = meta.parse(arguments)
-                return await meta.handler(MetaContext(self.services, session), params)
+                return await meta.handler(MetaContext(self.services, session, source), params)
             except ConciergeError as exc:
                 return failed(exc)
         if name.upper() in self._direct_slugs(session):
