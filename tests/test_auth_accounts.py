@@ -209,6 +209,7 @@ async def test_revoke_and_disable(env: dict[str, Any]) -> None:
     session = server.create_session(user_id="alice", toolkits=["keyed"])
     account = connect_key(server, session, KEY_A)
     assert server.api("POST", f"/connected_accounts/{account}/disable").json()["is_disabled"] is True
+    assert server.api("POST", f"/connected_accounts/{account}/disable").json()["is_disabled"] is True  # no event
     blocked = await key_seen(session["mcp"]["url"])
     assert blocked["data"]["results"][0]["response"]["error_details"]["code"] == "connection_required"
     assert server.api("POST", f"/connected_accounts/{account}/enable").json()["is_disabled"] is False
@@ -216,5 +217,7 @@ async def test_revoke_and_disable(env: dict[str, Any]) -> None:
     revoked = server.api("POST", f"/sessions/{session['id']}/connected_accounts/{account}/revoke").json()
     assert revoked["account"]["status"] == "REVOKED" and revoked["account"]["credential_preview"] is None
     assert not (await key_seen(session["mcp"]["url"]))["successful"]
+    again = server.api("POST", f"/connected_accounts/{account}/enable")
+    assert again.status_code == 409 and "was revoked" in again.json()["error"]["message"]
     events = [e["event"] for e in server.api("GET", f"/connected_accounts/{account}/events").json()["items"]]
     assert events == ["initiated", "activated", "disabled", "enabled", "revoked"]

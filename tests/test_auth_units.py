@@ -83,7 +83,8 @@ def test_auth_config_crud_and_session_selection(env: tuple[LiveServer, OAuthServ
     link = server.api("POST", f"/sessions/{session['id']}/authorize", json={"toolkit": "acme"}).json()
     account = server.api("GET", f"/connected_accounts/{link['connected_account_id']}").json()
     assert account["auth_config_id"] == made["id"]
-    assert server.api("DELETE", f"/auth_configs/{made['id']}").status_code == 409
+    held = server.api("DELETE", f"/auth_configs/{made['id']}")  # by a link nobody finished: said so
+    assert held.status_code == 409 and "1 connected account(s)" in held.text and "not finished" in held.text
     wrong = server.api("POST", "/sessions", json={"user_id": "u", "auth_configs": {"keyed": made["id"]}})
     assert wrong.status_code == 422 and "belongs to toolkit acme" in wrong.json()["error"]["message"]
     server.api("DELETE", f"/connected_accounts/{link['connected_account_id']}")

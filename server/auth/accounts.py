@@ -13,7 +13,7 @@ from typing import Any
 from server.auth.crypto import SecretBox
 from server.catalog.catalog import Catalog
 from server.catalog.model import Toolkit
-from server.errors import ConnectionRequired, Forbidden, InvalidInput, NotFound
+from server.errors import Conflict, ConnectionRequired, Forbidden, InvalidInput, NotFound
 from server.sessions.options import SessionOptions
 from server.store.interfaces import AccountStore
 from server.store.records import AccountRow
@@ -113,6 +113,12 @@ class AccountService:
         return self.box.open(account.credential)
 
     async def set_disabled(self, account: AccountRow, disabled: bool, actor: str) -> AccountRow:
+        if not disabled and account.status == AccountStatus.REVOKED:
+            raise Conflict(
+                f"connected account {account.id} was revoked: enabling it cannot bring its credential back; "
+                "connect the toolkit again",
+                {"status": account.status},
+            )
         await self.store.set_disabled(account.id, disabled, actor)
         return await self.get(account.id)
 

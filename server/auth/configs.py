@@ -209,10 +209,13 @@ class AuthConfigService:
 
     async def delete(self, config_id: str) -> None:
         await self.get(config_id)
-        if await self.store.in_use(config_id):
+        count = await self.store.in_use(config_id)
+        if count:
             raise Conflict(
-                f"auth config {config_id} is used by active connected accounts; revoke or delete them "
-                "first, or disable the config"
+                f"auth config {config_id} is used by {count} connected account(s) that are active or were "
+                "started and not finished (shown INITIATED or EXPIRED: an unused Connect Link); delete "
+                "them first, or disable the config",
+                {"accounts": count},
             )
         await self.store.delete(config_id)
 

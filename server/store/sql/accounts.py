@@ -98,12 +98,12 @@ class SqlAccountStore:
 
     async def set_disabled(self, account_id: str, disabled: bool, actor: str) -> None:
         async with self.db.transaction() as tx:
-            await tx.execute(
-                "UPDATE connected_accounts SET is_disabled = ?, updated_at = ? WHERE id = ?",
-                (int(disabled), now(), account_id),
+            changed = await tx.execute(
+                "UPDATE connected_accounts SET is_disabled = ?, updated_at = ? WHERE id = ? AND is_disabled != ?",
+                (int(disabled), now(), account_id, int(disabled)),
             )
             row = await tx.fetchone(f"SELECT {ACCOUNT_COLS} FROM connected_accounts WHERE id = ?", (account_id,))
-            if row is not None:
+            if row is not None and changed:  # asking for the state it is in changes nothing, and records nothing
                 await self._event(tx, _account(row), "disabled" if disabled else "enabled", actor, None)
 
     async def delete(self, account_id: str, actor: str) -> None:
