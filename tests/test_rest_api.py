@@ -58,6 +58,11 @@ def test_optimistic_concurrency(server: LiveServer) -> None:
     assert stale.status_code == 409
     assert stale.json()["error"]["details"] == {"config_version": 2, "expected_config_version": 1}
     assert server.api("GET", f"/sessions/{sid}").json()["config"]["toolkits"] == {"enable": ["math"]}
+    for same in ({}, {"toolkits": ["math"]}, {"toolkits": ["math"], "expected_config_version": 2}):
+        unchanged = server.api("PATCH", f"/sessions/{sid}", json=same)  # nothing changes: no new version
+        assert unchanged.status_code == 200 and unchanged.json()["config_version"] == 2, (same, unchanged.text)
+    stale_noop = server.api("PATCH", f"/sessions/{sid}", json={"toolkits": ["math"], "expected_config_version": 1})
+    assert stale_noop.status_code == 409  # a stale version is refused even when the options are the same
 
 
 @pytest.mark.parametrize(("body", "needle", "status"), [  # 400: against the schema; 422: valid shape, bad meaning

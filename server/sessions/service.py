@@ -188,6 +188,11 @@ class SessionService:
             merged = {k: v for k, v in (current.options.stored() | changes).items() if v is not None}
             options = parse(SessionOptions, merged)
             await self._validate(current.user_id, options)
+            if options.stored() == current.options.stored() and request.expected_config_version in (
+                None,
+                current.config_version,
+            ):
+                return current  # nothing changes: no new config version, no history entry
             expected = (
                 request.expected_config_version
                 if request.expected_config_version is not None
