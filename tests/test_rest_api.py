@@ -119,6 +119,17 @@ def test_a_tool_call_body_with_a_misspelt_key_is_refused_not_run_without_argumen
     assert schema["additionalProperties"] is False
 
 
+def test_the_tool_listing_pages_with_offset_and_refuses_bad_values(server: LiveServer) -> None:
+    whole = server.api("GET", "/tools", params={"limit": 1000}).json()
+    slugs = [t["slug"] for t in whole["items"]]
+    pages = [server.api("GET", "/tools", params={"limit": 7, "offset": offset}).json() for offset in range(0, 21, 7)]
+    assert [t["slug"] for page in pages for t in page["items"]] == slugs[:21]
+    assert {page["total"] for page in pages} == {whole["total"]}
+    for params in ({"offset": -1}, {"limit": 0}, {"offset": "x"}, {"search": "add", "offset": 5}):
+        refused = server.api("GET", "/tools", params=params)
+        assert refused.status_code == 400, (params, refused.text)
+
+
 def test_openapi_document(server: LiveServer) -> None:
     doc = httpx.get(f"{server.url}/api/v1/openapi.json").json()
     assert doc["openapi"].startswith("3.1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from server.api.endpoint import ApiState
+from server.api.paging import page_params
 from server.api.schemas import ToolkitListOut, ToolkitOut, ToolListOut, ToolOut
 from server.catalog.catalog import near_matches
 from server.catalog.model import Tool, Toolkit
@@ -58,12 +59,9 @@ async def list_tools(request: Request, state: ApiState) -> ToolListOut:
     catalog = state.runtime.catalog
     toolkit = request.query_params.get("toolkit")
     search = request.query_params.get("search")
-    try:
-        limit = int(request.query_params.get("limit", 50))
-    except ValueError:
-        raise InvalidInput("limit must be an integer") from None
-    if not 1 <= limit <= 1000:
-        raise InvalidInput("limit must be 1..1000")
+    limit, offset = page_params(request, default_limit=50)
+    if search and offset:
+        raise InvalidInput("offset pages the listing; a search returns its best `limit` matches")
     if toolkit is not None and toolkit not in catalog.toolkits:
         raise NotFound(f"toolkit {toolkit!r} not found", {"suggestions": near_matches(toolkit, catalog.toolkits)})
     pool = set(catalog.toolkits[toolkit].tools) if toolkit else None
@@ -72,7 +70,7 @@ async def list_tools(request: Request, state: ApiState) -> ToolListOut:
         total = len(tools)
     else:
         everything = [t for t in catalog.tools.values() if pool is None or t.slug in pool]
-        tools, total = everything[:limit], len(everything)
+        tools, total = everything[offset : offset + limit], len(everything)
     return ToolListOut(items=[tool_out(t) for t in tools], total=total)
 
 

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from server.api import accounts, catalog, files, sessions, upstreams
 from server.api.endpoint import Handler, endpoint
+from server.api.paging import MAX_LIMIT, MAX_OFFSET
 from server.api.schemas import (
     AccountEventsOut,
     AccountListOut,
@@ -54,8 +55,8 @@ class Query:
 USER_ID = Query("user_id", {"type": "string", "minLength": 1}, required=True)
 TOOLKIT = Query("toolkit", {"type": "string"})
 PAGE = (
-    Query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-    Query("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000}),
+    Query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+    Query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
 )
 
 
@@ -112,13 +113,9 @@ API_ROUTES: list[ApiRoute] = [
         "GET",
         "/tools",
         catalog.list_tools,
-        "List or search tools (?toolkit=&search=)",
+        "List or search tools (?toolkit=&search=; offset pages a listing)",
         ToolListOut,
-        query=(
-            TOOLKIT,
-            Query("search", {"type": "string"}),
-            Query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-        ),
+        query=(TOOLKIT, Query("search", {"type": "string"}), *PAGE),
     ),
     ApiRoute("GET", "/tools/{slug}", catalog.get_tool, "Get a tool", ToolOut),
     ApiRoute("GET", "/upstreams", upstreams.list_upstreams, "List upstream MCP servers", UpstreamListOut),

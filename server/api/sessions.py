@@ -10,6 +10,7 @@ from starlette.responses import Response
 from server.api import session_token
 from server.api.body import json_object
 from server.api.endpoint import ApiState
+from server.api.paging import page_params
 from server.api.schemas import (
     EnvelopeOut,
     ExecutionListOut,
@@ -51,25 +52,11 @@ async def session_out(state: ApiState, session: Session, with_clients: bool = Fa
     )
 
 
-MAX_OFFSET = 1_000_000_000
-
-
 def mcp_headers(state: ApiState, session_id: str) -> dict[str, str]:
     """What an MCP client must send besides the URL: the session's bearer token when tokens are on."""
     if state.mcp_token_secret is None:
         return {}
     return {"Authorization": f"Bearer {session_token.token_for(state.mcp_token_secret, session_id)}"}
-
-
-def _limit(request: Request) -> tuple[int, int]:
-    try:
-        limit = int(request.query_params.get("limit", 100))
-        offset = int(request.query_params.get("offset", 0))
-    except ValueError:
-        raise InvalidInput("limit and offset must be integers") from None
-    if not 1 <= limit <= 1000 or not 0 <= offset <= MAX_OFFSET:
-        raise InvalidInput(f"limit must be 1..1000 and offset 0..{MAX_OFFSET}")
-    return limit, offset
 
 
 async def create(request: Request, state: ApiState) -> SessionOut:
@@ -100,7 +87,7 @@ async def list_sessions(request: Request, state: ApiState) -> SessionListOut:
     user_id = request.query_params.get("user_id")
     if not user_id:
         raise InvalidInput("user_id query parameter is required: GET /api/v1/sessions?user_id=...")
-    limit, offset = _limit(request)
+    limit, offset = page_params(request)
     sessions = await state.runtime.sessions.list(user_id, limit, offset)
     return SessionListOut(items=[await session_out(state, s) for s in sessions])
 
@@ -126,7 +113,7 @@ async def call_tool(request: Request, state: ApiState) -> EnvelopeOut:
 
 async def executions(request: Request, state: ApiState) -> ExecutionListOut:
     session = await state.runtime.sessions.get(request.path_params["session_id"])
-    limit, _ = _limit(request)
+    limit, _ = page_params(request)
     rows = await state.runtime.executions.list_by_session(session.id, limit)
     return ExecutionListOut(items=[ExecutionOut(**r.to_dict()) for r in rows])
 
