@@ -287,6 +287,18 @@ class Settings(_Section):
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.db_path.absolute()}"
 
+    @field_validator("public_url")
+    @classmethod
+    def _a_base_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("must be the base URL clients reach the server at, like https://concierge.example.com")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
     @field_validator("database_url")
     @classmethod
     def _database_scheme(cls, url: SecretStr | None) -> SecretStr | None:
@@ -367,6 +379,8 @@ def _explain(exc: ValidationError, source: str, environ: Mapping[str, str]) -> s
     for name, (path, _raw) in _setting_variables(environ).items():
         if where and (where[: len(path)] == path or path[: len(where)] == where):
             source = f"from environment variable {name}"
+            if exc.errors()[0]["type"] in ("list_type", "dict_type", "model_type"):
+                source += ', whose lists and tables are JSON, e.g. \'["a.lan", "b.lan"]\''
     return f"config: {message} ({source})"
 
 

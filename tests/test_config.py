@@ -122,3 +122,21 @@ def test_database_url_and_pool_settings(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="min_size must not exceed max_size"):
         load_settings(None, environ={"CONCIERGE_DATABASE_POOL__MIN_SIZE": "5",
                                      "CONCIERGE_DATABASE_POOL__MAX_SIZE": "2"})
+
+
+def test_lists_from_the_environment_are_json_and_levels_take_any_case(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(None, environ={"CONCIERGE_ALLOWED_HOSTS": "a.lan,b.lan"})
+    assert "environment variable CONCIERGE_ALLOWED_HOSTS" in exc.value.message and "JSON" in exc.value.message
+    env = {"CONCIERGE_ALLOWED_HOSTS": '["a.lan", "b.lan"]', "CONCIERGE_LOG_LEVEL": "DEBUG"}
+    settings = load_settings(None, environ=env)
+    assert settings.allowed_hosts == ["a.lan", "b.lan"] and settings.log_level == "debug"
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://host", "https://", "https://host name"])
+def test_a_public_url_that_is_no_base_url_stops_start_up(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match="public_url: .*base URL clients reach"):
+        load_settings(write(tmp_path, f"public_url = {url!r}\n"), environ={})
+    assert load_settings(write(tmp_path, "public_url = 'https://c.example.com/base/'\n"), environ={}).base_url == (
+        "https://c.example.com/base")
+
