@@ -200,6 +200,14 @@ class McpEndpoint:
         if scope["method"] != "POST":
             await self.manager.handle_request(scope, receive, send)
             return
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type != b"application/json":  # the SDK says so in plain text, outside JSON-RPC
+            await json_response(
+                send,
+                400,
+                jsonrpc_error(-32600, "Invalid Request: a POST to an MCP URL is JSON (Content-Type: application/json)"),
+            )
+            return
         body = await self._read_body(receive, send)
         if body is None:
             return

@@ -29,6 +29,13 @@ async def test_malformed_jsonrpc(server: LiveServer) -> None:
         response = raw_post(url, body)
         assert response.status_code == 400, (body, response.text)
         assert response.json()["error"]["code"] in (-32700, -32600)
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):  # answered in JSON-RPC too
+        response = raw_post(url, b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}', {"content-type": content_type})
+        assert response.status_code == 400 and response.headers["content-type"] == "application/json"
+        assert "Content-Type: application/json" in response.json()["error"]["message"]
+    typed = raw_post(url, b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}',
+                     {"content-type": "Application/JSON; charset=utf-8"})
+    assert typed.status_code == 200, typed.text
     await still_serving(server, url)
 
 

@@ -21,6 +21,7 @@ from server.errors import Conflict, InvalidInput, NotFound
 from server.sessions import filters
 from server.sessions.clients import McpClients
 from server.sessions.options import SessionCreate, SessionOptions, SessionUpdate, parse
+from server.store.errors import VersionConflict
 from server.store.interfaces import SessionStore, SoleUse
 from server.store.records import SessionRow
 from server.values import Session
@@ -185,24 +186,20 @@ class SessionService:
         }
         for _ in range(3):
             current = await self.get(session_id)
+            expected_version = request.expected_config_version
+            if expected_version is not None and expected_version != current.config_version:
+                # before the options are checked: they were written against another version
+                raise VersionConflict.of_session(session_id, current.config_version, expected_version)
             merged = {k: v for k, v in (current.options.stored() | changes).items() if v is not None}
             options = parse(SessionOptions, merged)
             await self._validate(current.user_id, options)
-            if options.stored() == current.options.stored() and request.expected_config_version in (
-                None,
-                current.config_version,
-            ):
+            if options.stored() == current.options.stored():
                 return current  # nothing changes: no new config version, no history entry
-            expected = (
-                request.expected_config_version
-                if request.expected_config_version is not None
-                else current.config_version
-            )
             self._cache.pop(session_id, None)
             try:
-                row = await self.store.update(session_id, options.stored(), expected)
+                row = await self.store.update(session_id, options.stored(), current.config_version)
             except Conflict:
-                if request.expected_config_version is not None:
+                if expected_version is not None:
                     raise
                 continue
             return self._remember(self._build(row))

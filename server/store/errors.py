@@ -20,6 +20,14 @@ class ReferenceMissing(NotFound):
 class VersionConflict(Conflict):
     """A compare-and-set lost: the row changed since it was read."""
 
+    @classmethod
+    def of_session(cls, session_id: str, current: int, expected: int) -> VersionConflict:
+        return cls(
+            f"session {session_id} changed concurrently: config_version is {current}, "
+            f"expected {expected}; reload it and retry",
+            {"config_version": current, "expected_config_version": expected},
+        )
+
 
 class LockTimeout(Conflict):
     """A store-wide lock stayed held by another holder (maybe another replica) past the wait allowed."""

@@ -54,11 +54,7 @@ class SqlSessionStore:
         current = await self.db.fetchone("SELECT config_version FROM sessions WHERE id = ?", (session_id,))
         if current is None:
             raise NotFound(f"session {session_id} not found")
-        raise VersionConflict(
-            f"session {session_id} changed concurrently: config_version is {current[0]}, "
-            f"expected {expected_version}; reload it and retry",
-            {"config_version": current[0], "expected_config_version": expected_version},
-        )
+        raise VersionConflict.of_session(session_id, current[0], expected_version)
 
     async def delete(self, session_id: str) -> bool:
         return bool(await self.db.execute("DELETE FROM sessions WHERE id = ? RETURNING id", (session_id,)))
