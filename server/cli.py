@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -28,6 +28,10 @@ import httpx
 from server.config import DEFAULT_CONFIG_FILE, Settings, load_settings
 from server.errors import AddressInUse, ConciergeError, ConfigError, InvalidInput, NotFound, ServerUnreachable
 from server.mcp_client_config import CLIENTS
+
+if TYPE_CHECKING:  # the catalog loads only for the commands that use it
+    from server.catalog.catalog import Catalog
+    from server.catalog.model import Toolkit
 
 LISTEN_BACKLOG = 2048  # as uvicorn
 
@@ -371,6 +375,16 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _toolkit(catalog: Catalog, slug: str) -> Toolkit:
+    from server.catalog.catalog import near_matches
+
+    toolkit = catalog.toolkits.get(slug)
+    if toolkit is None:
+        near = near_matches(slug, catalog.toolkits)
+        raise NotFound(f"toolkit {slug!r} not found" + (f"; did you mean {', '.join(near)}?" if near else ""))
+    return toolkit
+
+
 def cmd_toolkits(args: argparse.Namespace) -> int:
     from server.runtime import load_catalog
 
@@ -389,11 +403,15 @@ def cmd_toolkits(args: argparse.Namespace) -> int:
     if args.action in ("check-spec", "docs"):
         from server.catalog import spec_check, toolkit_docs
 
+        for slug in args.slugs or []:
+            _toolkit(catalog, slug)
         toolkits = [tk for tk in catalog.toolkits.values() if not args.slugs or tk.slug in args.slugs]
         reports = spec_check.check_catalog(toolkits, spec_check.specs_dir(Path(args.specs) if args.specs else None))
         if args.action == "docs":
             print(toolkit_docs.render(toolkits, reports), end="")
             return 0
+        for slug in sorted(set(args.slugs or []) - {r.toolkit for r in reports}):
+            print(f"{slug}: nothing to check (no HTTP tools with a provider description)")
         for report in reports:
             print(report.line())
             for line in report.mismatches:
@@ -417,9 +435,7 @@ def cmd_toolkits(args: argparse.Namespace) -> int:
             ),
         )
         return 0
-    toolkit = catalog.toolkits.get(args.slug)
-    if toolkit is None:
-        raise ConciergeError(f"toolkit {args.slug!r} not found")
+    toolkit = _toolkit(catalog, args.slug)
     rows = [{"slug": t.slug, "name": t.name, "description": t.description} for t in toolkit.tools.values()]
     _print(
         args,
@@ -434,12 +450,7 @@ def cmd_tools(args: argparse.Namespace) -> int:
     from server.runtime import load_catalog
 
     catalog = load_catalog(_settings(args))
-    if args.toolkit and args.toolkit not in catalog.toolkits:
-        from server.catalog.catalog import near_matches
-
-        near = near_matches(args.toolkit, catalog.toolkits)
-        raise NotFound(f"toolkit {args.toolkit!r} not found" + (f"; did you mean {', '.join(near)}?" if near else ""))
-    pool = set(catalog.toolkits[args.toolkit].tools) if args.toolkit else None
+    pool = set(_toolkit(catalog, args.toolkit).tools) if args.toolkit else None
     hits = catalog.index.search(args.query, allowed=pool, limit=args.limit)
     rows: list[dict[str, Any]] = [
         {"slug": h.slug, "score": round(h.score, 3), "description": catalog.tools[h.slug].description} for h in hits

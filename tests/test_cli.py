@@ -134,6 +134,13 @@ def test_common_mistakes_get_one_line_not_a_traceback(server: LiveServer, tmp_pa
     finally:
         other.terminate()
         other.wait(10)
+    for args, message in ((["toolkits", "show", "mth"], "toolkit 'mth' not found; did you mean math?"),
+                          (["toolkits", "check-spec", "nope"], "toolkit 'nope' not found"),
+                          (["connect", "github", "--user-id", "default"], "user_id 'default' is refused")):
+        done = concierge(*args, env=env)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+    nothing = concierge("toolkits", "check-spec", "math")
+    assert nothing.returncode == 0 and "math: nothing to check" in nothing.stdout
     limit = concierge("tools", "search", "post", "--limit", "0")
     assert limit.returncode == 2 and "at least 1" in limit.stderr
     piped = subprocess.run(f"{sys.executable} -m server.cli toolkits list | head -1", shell=True, cwd=ROOT,

@@ -134,6 +134,7 @@ async def create_link(request: Request, state: ApiState) -> ConnectionRequestOut
     body = parse_body(LinkRequest, await _body(request, state))
     toolkit = runtime.auth.configs.toolkit(body.toolkit)
     async with semantic_as_422():
+        runtime.sessions.check_user(body.user_id)  # an account for 'default' would be every session's of it
         connect = await runtime.auth.flow.initiate(
             body.user_id, toolkit, alias=body.alias, callback_url=body.callback_url, actor="operator"
         )

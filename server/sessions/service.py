@@ -96,7 +96,7 @@ class SessionService:
         for check in self.checks:
             await check(user_id, options)
 
-    def _check_user(self, user_id: str) -> None:
+    def check_user(self, user_id: str) -> None:
         if user_id == "default":
             if not self.allow_default_user:
                 raise InvalidInput(
@@ -105,13 +105,13 @@ class SessionService:
                     {"field": "user_id"},
                 )
             log.warning(
-                "session created for user_id 'default' (allow_default_user is on): "
+                "user_id 'default' used (allow_default_user is on): "
                 "every caller shares this user's accounts"
             )
 
     async def create(self, body: dict[str, Any]) -> Session:
         request: SessionCreate = parse(SessionCreate, body)
-        self._check_user(request.user_id)
+        self.check_user(request.user_id)
         options = SessionOptions.model_validate(request.stored())
         await self._validate(request.user_id, options)
         row = await self.store.insert(new_session_id(), request.user_id, options.stored())
