@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
@@ -313,6 +314,11 @@ class Api:
         return data
 
 
+def _segment(value: str) -> str:
+    """An id as one path segment: `../x` names a session that does not exist, not another endpoint."""
+    return urllib.parse.quote(value, safe="")
+
+
 def _positive(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
     if not text.isdigit() or int(text) < 1:
@@ -358,16 +364,16 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         s = api("POST", "/sessions", _session_body(args))
         _print(args, s, _session_line(s))
     elif args.action == "show":
-        s = api("GET", f"/sessions/{args.id}")
+        s = api("GET", f"/sessions/{_segment(args.id)}")
         _print(args, s, _session_line(s) + "\n  config: " + json.dumps(s["config"]))
     elif args.action == "update":
         body = _session_body(args)
         if args.expected_version is not None:
             body["expected_config_version"] = args.expected_version
-        s = api("PATCH", f"/sessions/{args.id}", body)
+        s = api("PATCH", f"/sessions/{_segment(args.id)}", body)
         _print(args, s, _session_line(s))
     elif args.action == "delete":
-        api("DELETE", f"/sessions/{args.id}")
+        api("DELETE", f"/sessions/{_segment(args.id)}")
         _print(args, {"deleted": args.id}, f"deleted {args.id}")
     else:
         items = api("GET", "/sessions", params={"user_id": args.user_id})["items"]
@@ -480,7 +486,7 @@ def cmd_accounts(args: argparse.Namespace) -> int:
             or "no connected accounts",
         )
         return 0
-    path = f"/connected_accounts/{args.id}"
+    path = f"/connected_accounts/{_segment(args.id)}"
     if args.action == "show":
         data = api("GET", path)
         data["events"] = api("GET", path + "/events")["items"]
@@ -515,10 +521,10 @@ def cmd_auth_configs(args: argparse.Namespace) -> int:
             body["scopes"] = args.scopes.split(",")
         data = api("POST", "/auth_configs", body)
     elif args.action == "delete":
-        api("DELETE", f"/auth_configs/{args.id}")
+        api("DELETE", f"/auth_configs/{_segment(args.id)}")
         data = {"deleted": args.id}
     else:
-        data = api("GET", f"/auth_configs/{args.id}")
+        data = api("GET", f"/auth_configs/{_segment(args.id)}")
     _print(args, data, json.dumps(data, indent=2))
     return 0
 
@@ -631,13 +637,13 @@ def cmd_upstreams(args: argparse.Namespace) -> int:
         u = api("POST", "/upstreams", body)
         _print(args, u, _upstream_line(u) + "\n  " + ", ".join(u["tools"]))
     elif args.action == "remove":
-        api("DELETE", f"/upstreams/{args.name}")
+        api("DELETE", f"/upstreams/{_segment(args.name)}")
         _print(args, {"removed": args.name}, f"removed {args.name}")
     elif args.action == "refresh":
-        data = api("POST", f"/upstreams/{args.name}/refresh")
+        data = api("POST", f"/upstreams/{_segment(args.name)}/refresh")
         _print(args, data, f"{args.name}: {data['tool_count']} tools")
     elif args.action == "show":
-        u = api("GET", f"/upstreams/{args.name}")
+        u = api("GET", f"/upstreams/{_segment(args.name)}")
         _print(args, u, _upstream_line(u) + "\n  " + ", ".join(u["tools"]))
     else:
         items = api("GET", "/upstreams")["items"]

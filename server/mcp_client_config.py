@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -48,6 +49,8 @@ class Target:
                 "this client connects over HTTP: give --session ID (create one with "
                 "`concierge sessions create --user-id ...`)"
             )
+        if not re.fullmatch(r"sess_[A-Za-z0-9_-]{1,64}", self.session_id):
+            raise ConfigError(f"--session {self.session_id!r} is not a session id (they look like sess_…)")
         return self.session_id
 
 

@@ -136,7 +136,8 @@ def test_common_mistakes_get_one_line_not_a_traceback(server: LiveServer, tmp_pa
         other.wait(10)
     for args, message in ((["toolkits", "show", "mth"], "toolkit 'mth' not found; did you mean math?"),
                           (["toolkits", "check-spec", "nope"], "toolkit 'nope' not found"),
-                          (["connect", "github", "--user-id", "default"], "user_id 'default' is refused")):
+                          (["connect", "github", "--user-id", "default"], "user_id 'default' is refused"),
+                          (["mcp-config", "cursor", "--session", "foo bar"], "'foo bar' is not a session id")):
         done = concierge(*args, env=env)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
     nothing = concierge("toolkits", "check-spec", "math")

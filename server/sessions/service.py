@@ -104,10 +104,7 @@ class SessionService:
                     "everyone. Use your app's user id, or set allow_default_user = true for local testing.",
                     {"field": "user_id"},
                 )
-            log.warning(
-                "user_id 'default' used (allow_default_user is on): "
-                "every caller shares this user's accounts"
-            )
+            log.warning("user_id 'default' used (allow_default_user is on): every caller shares this user's accounts")
 
     async def create(self, body: dict[str, Any]) -> Session:
         request: SessionCreate = parse(SessionCreate, body)
