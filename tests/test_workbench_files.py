@@ -63,6 +63,8 @@ def test_symlinks_planted_by_the_sandbox_are_never_followed(tmp_path: Path) -> N
         async with workbench(tmp_path / "workbench") as wb:
             made = await wb.run_bash("sess_a", f"ln -s {outside} link.txt && ln -s / root && ls -l")
             assert made.exit_code == 0, made.stderr
+            listed = await wb.list_files("sess_a")
+            assert "link.txt" not in listed.files and listed.others >= 1  # listed only what can be downloaded
             for path in ("link.txt", "root/etc/passwd", f"root/{outside}"):
                 with pytest.raises(InvalidInput):
                     await wb.read_file("sess_a", path)

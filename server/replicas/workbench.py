@@ -57,12 +57,18 @@ def python_run(data: dict[str, Any]) -> PythonRun:
 
 
 def scan_to_wire(scan: Scan) -> dict[str, Any]:
-    return {"files": scan.files, "dirs": sorted(scan.dirs), "bytes_used": scan.bytes_used, "complete": scan.complete}
+    return {
+        "files": scan.files,
+        "dirs": sorted(scan.dirs),
+        "bytes_used": scan.bytes_used,
+        "complete": scan.complete,
+        "others": scan.others,
+    }
 
 
 def scan_from_wire(data: dict[str, Any]) -> Scan:
     files = {path: (int(sig[0]), int(sig[1])) for path, sig in data["files"].items()}
-    return Scan(files, frozenset(data["dirs"]), data["bytes_used"], data["complete"])
+    return Scan(files, frozenset(data["dirs"]), data["bytes_used"], data["complete"], data.get("others", 0))
 
 
 def error_from_wire(status: int, body: Any) -> ConciergeError:

@@ -192,10 +192,11 @@ class Scan:
     dirs: frozenset[str]
     bytes_used: int
     complete: bool = True
+    others: int = 0  # symbolic links, pipes, ...: counted against the limit, never listed (nobody can read them)
 
     @property
     def entries(self) -> int:
-        return len(self.files) + len(self.dirs)
+        return len(self.files) + len(self.dirs) + self.others
 
     def changed_since(self, before: Scan) -> list[str]:
         return sorted(path for path, sig in self.files.items() if before.files.get(path) != sig)
@@ -209,7 +210,7 @@ def scan(base: Path, max_entries: int, stop: threading.Event | None = None) -> S
     """Walk the workbench once (linear in its entries), stopping after `max_entries` files and folders."""
     files: dict[str, tuple[int, int]] = {}
     dirs: set[str] = set()
-    used = 0
+    used = others = 0
     for folder, subdirs, names, folder_fd in os.fwalk(base, follow_symlinks=False):
         if stop is not None and stop.is_set():
             raise Stopped
@@ -217,8 +218,8 @@ def scan(base: Path, max_entries: int, stop: threading.Event | None = None) -> S
         prefix = "" if rel == "." else f"{rel}/"
         for is_dir_entry, group in ((True, subdirs), (False, names)):
             for name in group:
-                if len(files) + len(dirs) >= max_entries:
-                    return Scan(files, frozenset(dirs), used, complete=False)
+                if len(files) + len(dirs) + others >= max_entries:
+                    return Scan(files, frozenset(dirs), used, complete=False, others=others)
                 try:
                     info = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
                 except FileNotFoundError:
@@ -226,6 +227,8 @@ def scan(base: Path, max_entries: int, stop: threading.Event | None = None) -> S
                 used += info.st_blocks * 512
                 if is_dir_entry:
                     dirs.add(prefix + name)
-                elif not stat.S_ISDIR(info.st_mode):
+                elif stat.S_ISREG(info.st_mode):
                     files[prefix + name] = (info.st_size, info.st_mtime_ns)
-    return Scan(files, frozenset(dirs), used)
+                elif not stat.S_ISDIR(info.st_mode):
+                    others += 1
+    return Scan(files, frozenset(dirs), used, others=others)
