@@ -518,7 +518,7 @@ def cmd_auth_configs(args: argparse.Namespace) -> int:
                 raise ConciergeError("--client-id needs --client-secret (or CONCIERGE_CLIENT_SECRET)")
             body["credentials"] = {"client_id": args.client_id, "client_secret": secret}
         if args.scopes:
-            body["scopes"] = args.scopes.split(",")
+            body["scopes"] = [scope.strip() for scope in args.scopes.split(",") if scope.strip()]
         data = api("POST", "/auth_configs", body)
     elif args.action == "delete":
         api("DELETE", f"/auth_configs/{_segment(args.id)}")

@@ -71,7 +71,8 @@ def test_auth_config_crud_and_session_selection(env: tuple[LiveServer, OAuthServ
     assert made["id"].startswith("ac_") and made["scopes"] == ["profile", "email"] and made["type"] == "custom"
     for body, needle in (({"toolkit": "acme", "auth_scheme": "basic"}, "auth_scheme: 'basic' is not one of"),
                          ({"toolkit": "acme", "scopez": []}, "did you mean 'scopes'"),
-                         ({"toolkit": "nope"}, "toolkit: 'nope' is not one of")):
+                         ({"toolkit": "nope"}, "toolkit: 'nope' is not one of"),
+                         ({"toolkit": "acme", "scopes": ["profile", ""]}, "'' is not an OAuth scope")):
         response = server.api("POST", "/auth_configs", json=body)
         assert response.status_code in (400, 404) and needle in response.json()["error"]["message"]
     patched = server.api("PATCH", f"/auth_configs/{made['id']}", json={"status": "DISABLED"}).json()

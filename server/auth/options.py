@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from server.errors import InvalidInput, describe_validation_error, model_vocabulary
 
@@ -18,12 +19,22 @@ class AppCredentials(_Body):
     client_secret: SecretStr
 
 
+def _scope(value: str) -> str:
+    """An OAuth scope is one token without spaces (RFC 6749, 3.3); an empty one would be sent as is."""
+    if not re.fullmatch(r"[!#-\[\]-~]+", value):
+        raise ValueError(f"{value!r} is not an OAuth scope (one word, no spaces or quotes)")
+    return value
+
+
+Scopes = list[Annotated[str, AfterValidator(_scope)]]
+
+
 class AuthConfigCreate(_Body):
     toolkit: str
     name: str | None = Field(None, max_length=200)
     auth_scheme: str | None = Field(None, description="one of the toolkit's schemes; default: its first")
     credentials: AppCredentials | None = Field(None, description="the operator's OAuth app (client id/secret)")
-    scopes: list[str] | None = None
+    scopes: Scopes | None = None
     authorize_params: dict[str, str] | None = None
     restrict_to_tools: list[str] | None = None
 
@@ -31,7 +42,7 @@ class AuthConfigCreate(_Body):
 class AuthConfigUpdate(_Body):
     name: str | None = Field(None, max_length=200)
     credentials: AppCredentials | None = None
-    scopes: list[str] | None = None
+    scopes: Scopes | None = None
     authorize_params: dict[str, str] | None = None
     restrict_to_tools: list[str] | None = None
     status: str | None = Field(None, pattern="^(ENABLED|DISABLED)$")
