@@ -125,7 +125,11 @@ def test_the_tool_listing_pages_with_offset_and_refuses_bad_values(server: LiveS
     pages = [server.api("GET", "/tools", params={"limit": 7, "offset": offset}).json() for offset in range(0, 21, 7)]
     assert [t["slug"] for page in pages for t in page["items"]] == slugs[:21]
     assert {page["total"] for page in pages} == {whole["total"]}
-    for params in ({"offset": -1}, {"limit": 0}, {"offset": "x"}, {"search": "add", "offset": 5}):
+    first = server.api("GET", "/tools", params={"search": "add numbers", "limit": 6}).json()["items"]
+    found = [t["slug"] for t in first]
+    later = server.api("GET", "/tools", params={"search": "add numbers", "limit": 3, "offset": 3}).json()["items"]
+    assert [t["slug"] for t in later] == found[3:6]
+    for params in ({"offset": -1}, {"limit": 0}, {"offset": "x"}):
         refused = server.api("GET", "/tools", params=params)
         assert refused.status_code == 400, (params, refused.text)
 

@@ -9,7 +9,7 @@ from server.api.paging import page_params
 from server.api.schemas import ToolkitListOut, ToolkitOut, ToolListOut, ToolOut
 from server.catalog.catalog import near_matches
 from server.catalog.model import Tool, Toolkit
-from server.errors import InvalidInput, NotFound
+from server.errors import NotFound
 
 
 def toolkit_out(toolkit: Toolkit, with_tools: bool = False) -> ToolkitOut:
@@ -60,14 +60,13 @@ async def list_tools(request: Request, state: ApiState) -> ToolListOut:
     toolkit = request.query_params.get("toolkit")
     search = request.query_params.get("search")
     limit, offset = page_params(request, default_limit=50)
-    if search and offset:
-        raise InvalidInput("offset pages the listing; a search returns its best `limit` matches")
     if toolkit is not None and toolkit not in catalog.toolkits:
         raise NotFound(f"toolkit {toolkit!r} not found", {"suggestions": near_matches(toolkit, catalog.toolkits)})
     pool = set(catalog.toolkits[toolkit].tools) if toolkit else None
     if search:
-        tools = [catalog.tools[h.slug] for h in catalog.index.search(search, allowed=pool, limit=limit)]
-        total = len(tools)
+        best = catalog.index.search(search, allowed=pool, limit=min(offset + limit, len(catalog.tools)))
+        tools = [catalog.tools[h.slug] for h in best[offset:]]
+        total = len(best)
     else:
         everything = [t for t in catalog.tools.values() if pool is None or t.slug in pool]
         tools, total = everything[offset : offset + limit], len(everything)

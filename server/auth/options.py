@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, WithJsonSchema
 
 from server.errors import InvalidInput, describe_validation_error, model_vocabulary
 
@@ -26,7 +26,7 @@ def _scope(value: str) -> str:
     return value
 
 
-Scopes = list[Annotated[str, AfterValidator(_scope)]]
+Scopes = list[Annotated[str, AfterValidator(_scope), WithJsonSchema({"type": "string", "pattern": "^[!#-\\[\\]-~]+$"})]]
 
 
 class AuthConfigCreate(_Body):
