@@ -302,15 +302,14 @@ class Api:
             return None
         try:
             data = response.json()
-            if response.status_code >= 400:
-                data["error"]["code"], data["error"]["message"]
+            problem = f"{data['error']['code']}: {data['error']['message']}" if response.status_code >= 400 else None
         except (ValueError, KeyError, TypeError):
             raise ServerUnreachable(
                 f"{self.base} (from {self.source}) answered HTTP {response.status_code} without Concierge's JSON; "
                 "is it a Concierge server?"
             ) from None
-        if response.status_code >= 400:
-            raise ConciergeError(f"{data['error']['code']}: {data['error']['message']}")
+        if problem is not None:
+            raise ConciergeError(problem)
         return data
 
 

@@ -19,14 +19,17 @@ class AppCredentials(_Body):
     client_secret: SecretStr
 
 
+SCOPE = r"[!#-\[\]-~]+"  # an OAuth scope: one token without spaces (RFC 6749, 3.3)
+
+
 def _scope(value: str) -> str:
-    """An OAuth scope is one token without spaces (RFC 6749, 3.3); an empty one would be sent as is."""
-    if not re.fullmatch(r"[!#-\[\]-~]+", value):
+    """The pattern with a message that says what is wrong: an empty scope would be sent as is."""
+    if not re.fullmatch(SCOPE, value):
         raise ValueError(f"{value!r} is not an OAuth scope (one word, no spaces or quotes)")
     return value
 
 
-Scopes = list[Annotated[str, AfterValidator(_scope), WithJsonSchema({"type": "string", "pattern": "^[!#-\\[\\]-~]+$"})]]
+Scopes = list[Annotated[str, AfterValidator(_scope), WithJsonSchema({"type": "string", "pattern": f"^{SCOPE}$"})]]
 
 
 class AuthConfigCreate(_Body):
