@@ -21,7 +21,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import httpx
@@ -29,10 +29,6 @@ import httpx
 from server.config import DEFAULT_CONFIG_FILE, Settings, load_settings
 from server.errors import AddressInUse, ConciergeError, ConfigError, InvalidInput, NotFound, ServerUnreachable
 from server.mcp_client_config import CLIENTS
-
-if TYPE_CHECKING:  # the catalog loads only for the commands that use it
-    from server.catalog.catalog import Catalog
-    from server.catalog.model import Toolkit
 
 LISTEN_BACKLOG = 2048  # as uvicorn
 
@@ -230,7 +226,6 @@ def cmd_stdio(args: argparse.Namespace) -> int:
 async def _stdio_session(runtime: Any, user_id: str, toolkits: str | None, reuse: bool) -> str:
     """A new session, or with `reuse` the one this (user, toolkit set) got at an earlier launch, so a
     desktop app restart keeps its workbench and history."""
-    from server.errors import NotFound
 
     slugs = sorted({t.strip() for t in (toolkits or "").split(",") if t.strip()})
     key = f"stdio_session:{user_id}:{','.join(slugs)}"
@@ -380,16 +375,6 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _toolkit(catalog: Catalog, slug: str) -> Toolkit:
-    from server.catalog.catalog import near_matches
-
-    toolkit = catalog.toolkits.get(slug)
-    if toolkit is None:
-        near = near_matches(slug, catalog.toolkits)
-        raise NotFound(f"toolkit {slug!r} not found" + (f"; did you mean {', '.join(near)}?" if near else ""))
-    return toolkit
-
-
 def cmd_toolkits(args: argparse.Namespace) -> int:
     from server.runtime import load_catalog
 
@@ -409,7 +394,7 @@ def cmd_toolkits(args: argparse.Namespace) -> int:
         from server.catalog import spec_check, toolkit_docs
 
         for slug in args.slugs or []:
-            _toolkit(catalog, slug)
+            catalog.known_toolkit(slug)
         toolkits = [tk for tk in catalog.toolkits.values() if not args.slugs or tk.slug in args.slugs]
         reports = spec_check.check_catalog(toolkits, spec_check.specs_dir(Path(args.specs) if args.specs else None))
         if args.action == "docs":
@@ -440,7 +425,7 @@ def cmd_toolkits(args: argparse.Namespace) -> int:
             ),
         )
         return 0
-    toolkit = _toolkit(catalog, args.slug)
+    toolkit = catalog.known_toolkit(args.slug)
     rows = [{"slug": t.slug, "name": t.name, "description": t.description} for t in toolkit.tools.values()]
     _print(
         args,
@@ -455,7 +440,7 @@ def cmd_tools(args: argparse.Namespace) -> int:
     from server.runtime import load_catalog
 
     catalog = load_catalog(_settings(args))
-    pool = set(_toolkit(catalog, args.toolkit).tools) if args.toolkit else None
+    pool = set(catalog.known_toolkit(args.toolkit).tools) if args.toolkit else None
     hits = catalog.index.search(args.query, allowed=pool, limit=args.limit)
     rows: list[dict[str, Any]] = [
         {"slug": h.slug, "score": round(h.score, 3), "description": catalog.tools[h.slug].description} for h in hits

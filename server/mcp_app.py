@@ -224,20 +224,27 @@ class McpEndpoint:
                     return
                 await self._batch(scope, message, send)
                 return
-            problem = _problem(message)
-            if problem:
+            shape = _shape_problem(message) or _id_problem(message)
+            if shape:
                 request_id = message.get("id") if isinstance(message, dict) and not _id_problem(message) else None
-                status = _status_of(problem[0], headers.get(b"mcp-protocol-version"))
-                await json_response(send, status, jsonrpc_error(*problem, request_id=request_id))
+                answer = jsonrpc_error(-32600, f"Invalid Request: {shape}", request_id=request_id)
+                await json_response(send, 400, answer)
                 return
             try:
                 self._check_limits(message, body)
             except ConciergeError as exc:
-                await _error_response(send, exc, message.get("id") if isinstance(message, dict) else None)
+                await _error_response(send, exc, message.get("id"))
                 return
             if message.get("method") == CANCELLED and client_id is not None:
                 self.fast.in_flight.cancel(client_id, message.get("params"))  # then acknowledged by the SDK
             elif await self.fast.answer(scope["headers"], message, session_id, client_id, receive, send):
+                return
+            params = _params_problem(message)  # the fast path answers every well-formed call: only the rest pay
+            if params:
+                status = _params_status(headers.get(b"mcp-protocol-version"))
+                await json_response(
+                    send, status, jsonrpc_error(-32602, f"Invalid params: {params}", request_id=message.get("id"))
+                )
                 return
         replay = _replayer(body)
         init = _initialize_params(message) if client_id is None else None
@@ -361,10 +368,9 @@ def _problem(message: Any) -> tuple[int, str] | None:
     return (-32602, f"Invalid params: {params}") if params else None
 
 
-def _status_of(code: int, version: bytes | None) -> int:
-    """The HTTP status the SDK gives that error: a handshake-era request's params are refused in a 200."""
-    handshake = version is None or version.decode("latin-1") in HANDSHAKE_PROTOCOL_VERSIONS
-    return 200 if code == -32602 and handshake else 400
+def _params_status(version: bytes | None) -> int:
+    """The HTTP status the SDK refuses params with: in a 200 in the handshake era, a 400 in the 2026 one."""
+    return 200 if version is None or version.decode("latin-1") in HANDSHAKE_PROTOCOL_VERSIONS else 400
 
 
 def _params_problem(message: dict[str, Any]) -> str | None:

@@ -44,15 +44,7 @@ async def list_toolkits(request: Request, state: ApiState) -> ToolkitListOut:
 
 
 async def get_toolkit(request: Request, state: ApiState) -> ToolkitOut:
-    slug = request.path_params["slug"]
-    toolkit = state.runtime.catalog.toolkits.get(slug)
-    if toolkit is None:
-        near = near_matches(slug, state.runtime.catalog.toolkits)
-        raise NotFound(
-            f"toolkit {slug!r} not found" + (f"; did you mean {', '.join(near)}?" if near else ""),
-            {"suggestions": near},
-        )
-    return toolkit_out(toolkit, with_tools=True)
+    return toolkit_out(state.runtime.catalog.known_toolkit(request.path_params["slug"]), with_tools=True)
 
 
 async def list_tools(request: Request, state: ApiState) -> ToolListOut:

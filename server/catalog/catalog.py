@@ -15,7 +15,7 @@ from server.catalog.model import Tool, Toolkit
 from server.catalog.search import SearchIndex, embedded_text
 from server.catalog.semantic import load_encoder
 from server.catalog.toolkit_file import AuthSchemeFile
-from server.errors import ConfigError
+from server.errors import ConfigError, NotFound
 
 
 def near_matches(word: str, pool: Iterable[str], n: int = 3) -> list[str]:
@@ -131,6 +131,17 @@ class Catalog:
 
     def tool(self, slug: str) -> Tool | None:
         return self.tools.get(slug) or self.tools.get(slug.upper())
+
+    def known_toolkit(self, slug: str) -> Toolkit:
+        """The toolkit, or `NotFound` naming the nearest slugs (for the API, the CLI and auth configs alike)."""
+        toolkit = self.toolkits.get(slug)
+        if toolkit is None:
+            near = near_matches(slug, self.toolkits)
+            raise NotFound(
+                f"toolkit {slug!r} not found" + (f"; did you mean {', '.join(near)}?" if near else ""),
+                {"suggestions": near},
+            )
+        return toolkit
 
     def toolkit_of(self, tool: Tool) -> Toolkit:
         return self.toolkits[tool.toolkit]

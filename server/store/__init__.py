@@ -16,11 +16,12 @@ async def open_database(url: str, pool: PoolSettings | None = None) -> Database:
     """`sqlite:///relative.db` or `sqlite:////absolute/path.db` (the default: the data folder's file), or
     `postgresql://user:password@host:port/database` (`pool` bounds its connection pool). Migrated to the
     code's schema version on open."""
-    scheme, _, rest = url.partition("://")
-    if scheme == "sqlite" and rest.startswith("/"):
+    path = sqlite_path(url)
+    if path is not None:
         from server.store.sqlite.db import Database as SqliteDatabase
 
-        return await SqliteDatabase.open(Path(rest[1:]))
+        return await SqliteDatabase.open(path)
+    scheme = url.partition("://")[0]
     if scheme in ("postgresql", "postgres"):
         from server.store.postgres.db import Database as PostgresDatabase
 
@@ -34,8 +35,14 @@ async def open_store(url: str, pool: PoolSettings | None = None) -> Store:
     return SqlStore.over(await open_database(url, pool))
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file a `sqlite:///` URL names; None for any other URL."""
+    scheme, _, rest = url.partition("://")
+    return Path(rest[1:]) if scheme == "sqlite" and rest.startswith("/") else None
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.absolute()}"
 
 
-__all__ = ["PoolSettings", "Store", "open_store", "sqlite_url"]
+__all__ = ["PoolSettings", "Store", "open_store", "sqlite_path", "sqlite_url"]

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import anyio
 
 from server.errors import Conflict, InvalidInput, StorageError
-from server.store import open_database
+from server.store import open_database, sqlite_path
 from server.store.sql.database import Database
 from server.store.sql.migrations import NOT_COPIED, TABLES
 
@@ -40,9 +40,9 @@ async def copy_database(
     """Rows copied per table. Refuses a target that holds rows unless `force` (then they are replaced)."""
     if source_url == target_url:
         raise InvalidInput("--from and --to name the same database")
-    scheme, _, rest = source_url.partition("://")
-    if scheme == "sqlite" and not await anyio.Path(rest[1:]).is_file():  # opening it would create one
-        raise InvalidInput(f"--from: there is no database at {rest[1:]}")
+    path = sqlite_path(source_url)
+    if path is not None and not await anyio.Path(path).is_file():  # opening it would create one
+        raise InvalidInput(f"--from: there is no database at {path}")
     source = await open_database(source_url)
     try:
         if not any((await _counts(source)).values()):
